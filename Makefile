@@ -1,0 +1,55 @@
+# Sabiscore — `make help` lists the targets.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+UV_VERSION := 0.13.9
+
+export SABISCORE_HOME ?= $(CURDIR)/.sabiscore
+export AIRFLOW_HOME ?= $(SABISCORE_HOME)/airflow
+export AIRFLOW__CORE__DAGS_FOLDER ?= $(CURDIR)/dags
+export AIRFLOW__CORE__PLUGINS_FOLDER ?= $(CURDIR)/plugins
+export AIRFLOW__CORE__LOAD_EXAMPLES ?= False
+
+.PHONY: help install run test test-fast lint airflow lock bench clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+install: $(VENV)/.installed ## Create .venv with the locked dependencies and the project
+
+$(VENV)/.installed: requirements-dev.lock setup.cfg pyproject.toml
+	@echo ">> creating $(VENV) and installing the locked dependencies (first time: a few minutes)"
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+	$(VENV)/bin/uv pip install --python $(PY) -r requirements-dev.lock
+	$(VENV)/bin/uv pip install --python $(PY) --no-deps -e .
+	@touch $@
+
+run: install ## Run the main job end to end on the embedded default (SQLite, local files)
+	$(VENV)/bin/sabiscore run
+
+test: install ## Run the whole test suite (needs PostgreSQL and Redis on localhost)
+	$(PY) -m pytest -n 2 --dist loadgroup
+
+test-fast: install ## Tests without the slow end-to-end ones
+	$(PY) -m pytest -n 2 --dist loadgroup -m "not slow"
+
+lint: install ## ruff on the code
+	$(VENV)/bin/ruff check sabiscore_ml feature_store serving dags plugins tests bench
+
+airflow: install ## Start Airflow standalone (UI on :8080) on dags/ and plugins/
+	$(VENV)/bin/sabiscore init
+	$(VENV)/bin/airflow standalone
+
+lock: ## Re-resolve requirements.lock (runtime) and requirements-dev.lock from setup.cfg
+	$(VENV)/bin/uv pip compile --python-version 3.11 setup.cfg -o requirements.lock
+	$(VENV)/bin/uv pip compile --python-version 3.11 setup.cfg --extra dev -c requirements.lock -o requirements-dev.lock
+
+bench: install ## Full football-data load benchmark (needs FOOTBALL_DATA_DIR)
+	$(PY) bench/load_football_data.py $${FOOTBALL_DATA_DIR:-../shared/data/football-data}
+
+clean: ## Remove the embedded state (.sabiscore) — the warehouse, archive and MLflow store
+	rm -rf $(SABISCORE_HOME)
