@@ -1,0 +1,273 @@
+"""The ``sabiscore`` command line: the same job functions the Airflow DAGs call."""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.logging import RichHandler
+from rich.markup import escape
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+)
+from rich.table import Table
+
+from sabiscore_ml.errors import SabiscoreError
+
+console = Console()
+err_console = Console(stderr=True)
+
+app = typer.Typer(
+    help="Sabiscore: football match prediction and stake sizing.\n\n"
+    "Runs on an embedded default (SQLite warehouse and MLflow store under SABISCORE_HOME, "
+    "no Redis) unless SABISCORE_DATABASE_URL, SABISCORE_REDIS_URL or MLFLOW_TRACKING_URI "
+    "point elsewhere.",
+    no_args_is_help=True,
+    rich_markup_mode="rich",
+    pretty_exceptions_enable=False,
+)
+ingest_app = typer.Typer(help="Load a source into the warehouse.", no_args_is_help=True)
+export_app = typer.Typer(help="Export warehouse data to files.", no_args_is_help=True)
+app.add_typer(ingest_app, name="ingest")
+app.add_typer(export_app, name="export")
+
+
+@app.callback()
+def _main(
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log progress details.")] = False,
+) -> None:
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(message)s",
+        handlers=[RichHandler(console=err_console, show_path=False)],
+    )
+
+
+def _step(text: str) -> None:
+    console.print(f"[bold cyan]>>[/] {text}")
+
+
+def _init_warehouse() -> str:
+    from sabiscore_ml.warehouse.engine import migrate
+
+    return migrate()
+
+
+@app.command()
+def init() -> None:
+    """Create or migrate the warehouse and the MLflow store.
+
+    Example: [bold]sabiscore init[/]
+    """
+    from sabiscore_ml.registry import init_mlflow_store
+    from sabiscore_ml.settings import get_core_settings, get_mlflow_settings
+    from sabiscore_ml.warehouse.engine import current_revision
+
+    _step("migrating the warehouse")
+    url = _init_warehouse()
+    _step("preparing the MLflow store")
+    experiment_id = init_mlflow_store()
+    table = Table(title="Sabiscore is ready", show_header=False)
+    table.add_row("warehouse", _redact(url))
+    table.add_row("schema revision", str(current_revision(url)))
+    table.add_row("MLflow tracking", _redact(get_mlflow_settings().uri))
+    table.add_row("MLflow experiment id", experiment_id)
+    table.add_row("raw archive", str(get_core_settings().raw_archive_dir))
+    console.print(table)
+
+
+def _redact(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # noqa: BLE001 - not a database URL (e.g. http://mlflow)
+        return url
+
+
+def _run_items(items: list[dict[str, str]], label: str) -> list:
+    from sabiscore_ml.jobs.football_data import IngestOutcome, run_item
+
+    outcomes: list[IngestOutcome] = []
+    with Progress(
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("{task.fields[current]}"),
+        console=console,
+        transient=False,
+    ) as progress:
+        task = progress.add_task(label, total=len(items), current="")
+        for item in items:
+            progress.update(task, current=item.get("path") or f"{item['league']} {item['season']}")
+            outcomes.append(run_item(item))
+            progress.advance(task)
+    return outcomes
+
+
+def _report_outcomes(outcomes: list) -> int:
+    loaded = [o for o in outcomes if o.ok]
+    bad = [o for o in outcomes if not o.ok]
+    console.print(
+        f"loaded {len(loaded)} file(s): {sum(o.matches for o in loaded):,} matches, "
+        f"{sum(o.odds for o in loaded):,} odds"
+    )
+    for outcome in loaded:
+        for warning in outcome.warnings:
+            err_console.print(
+                f"[yellow]warning[/] {escape(outcome.uri)}: {escape(warning)}", soft_wrap=True
+            )
+    for outcome in bad:
+        err_console.print(f"[bold red]{outcome.status}[/] {escape(outcome.message or '')}", soft_wrap=True)
+    if bad:
+        err_console.print(f"[bold red]{len(bad)} file(s) rejected[/]; the others were loaded")
+    return 1 if bad else 0
+
+
+def _print_coverage(leagues: list[str] | None = None) -> None:
+    from sabiscore_ml.warehouse.engine import get_engine
+    from sabiscore_ml.warehouse.queries import coverage_summary
+
+    rows = coverage_summary(get_engine(), leagues=leagues)
+    table = Table(title="Warehouse coverage (1X2 odds)")
+    for column in ("league", "season", "matches", "played", "with odds", "Pinnacle close", "books"):
+        table.add_column(column, justify="left" if column in ("league", "season") else "right")
+    for row in rows:
+        table.add_row(
+            row.league,
+            row.season,
+            f"{row.matches:,}",
+            f"{row.played:,}",
+            f"{row.with_odds / row.matches:.0%}" if row.matches else "-",
+            f"{row.with_pinnacle_close / row.matches:.0%}" if row.matches else "-",
+            str(row.bookmakers),
+        )
+    console.print(table)
+
+
+@ingest_app.command("football-data")
+def ingest_football_data(
+    league: Annotated[
+        list[str] | None, typer.Option("--league", "-l", help="Division code, e.g. E0 (repeat).")
+    ] = None,
+    season: Annotated[
+        list[str] | None,
+        typer.Option("--season", "-s", help="Season, e.g. 2023-2024 (repeat)."),
+    ] = None,
+    from_dir: Annotated[
+        Path | None,
+        typer.Option(help="Load every CSV under this folder, recursively (offline)."),
+    ] = None,
+    file: Annotated[
+        list[Path] | None, typer.Option("--file", "-f", help="Load this CSV file (repeat).")
+    ] = None,
+    summary: Annotated[bool, typer.Option(help="Print the coverage table afterwards.")] = True,
+) -> None:
+    """Load football-data.co.uk results and odds: downloaded, or offline from files.
+
+    Each file is archived under its hash and loaded in its own transaction; a
+    rejected file is named with the check it failed and the others still load.
+    The exit status is 1 if any file was rejected.
+
+    Examples:
+
+      [bold]sabiscore ingest football-data --league E0 --season 2023-2024[/]  (download)
+
+      [bold]sabiscore ingest football-data --from-dir ./football-data[/]
+
+      [bold]sabiscore ingest football-data --file E0.csv --file SP1.csv[/]
+
+      [bold]sabiscore ingest football-data --from-dir data --league E0 --season 2022-2023[/]
+    """
+    from sabiscore_ml.jobs.football_data import plan_football_data
+
+    try:
+        items = plan_football_data(
+            leagues=league or None,
+            seasons=season or None,
+            from_dir=str(from_dir) if from_dir else None,
+            files=[str(f) for f in file or []],
+        )
+    except (ValueError, KeyError) as exc:
+        raise typer.BadParameter(str(exc).strip("'\"")) from exc
+    if not items:
+        err_console.print("nothing to load: no CSV file matched")
+        raise typer.Exit(1)
+    _init_warehouse()
+    started = time.perf_counter()
+    outcomes = _run_items(items, "football-data")
+    status = _report_outcomes(outcomes)
+    console.print(f"done in {time.perf_counter() - started:.1f} s")
+    if summary:
+        _print_coverage(sorted({o.league for o in outcomes if o.ok and o.league}))
+    raise typer.Exit(status)
+
+
+@export_app.command("matches")
+def export_matches(
+    output: Annotated[Path, typer.Option("--output", "-o", help="CSV file to write.")],
+    league: Annotated[list[str] | None, typer.Option("--league", "-l", help="Repeatable.")] = None,
+    season: Annotated[list[str] | None, typer.Option("--season", "-s", help="Repeatable.")] = None,
+) -> None:
+    """Export matches with their 1X2 odds, one row per match.
+
+    Columns: date, kickoff_time, league, season, home_team, away_team,
+    home_goals, away_goals, then ``<bookmaker>_<timing>_<h|d|a>`` odds
+    (``pinnacle_close_h``, ``b365_preclose_a``, ``market_avg_preclose_d``...).
+
+    Example: [bold]sabiscore export matches --league E0 --season 2023-2024 -o e0.csv[/]
+    """
+    from sabiscore_ml.leagues import normalize_season
+    from sabiscore_ml.warehouse.engine import get_engine
+    from sabiscore_ml.warehouse.queries import export_matches as write
+
+    seasons = [normalize_season(s) for s in season] if season else None
+    count = write(get_engine(), output, leagues=league or None, seasons=seasons)
+    console.print(f"wrote {count:,} matches to {output}")
+
+
+@app.command()
+def run() -> None:
+    """Run the main job end to end on the embedded default.
+
+    Today: migrate the warehouse, prepare the MLflow store, load the bundled
+    real football-data sample, and print the coverage per league-season.
+
+    Example: [bold]sabiscore run[/]
+    """
+    from sabiscore_ml.jobs.football_data import bundled_sample_dir, plan_football_data
+    from sabiscore_ml.settings import get_warehouse_settings
+
+    from sabiscore_ml.registry import init_mlflow_store
+    from sabiscore_ml.settings import get_mlflow_settings
+
+    started = time.perf_counter()
+    _step(f"warehouse: {_redact(get_warehouse_settings().url)}")
+    _init_warehouse()
+    _step(f"MLflow store: {_redact(get_mlflow_settings().uri)}")
+    init_mlflow_store()
+    sample = bundled_sample_dir()
+    items = plan_football_data(from_dir=str(sample))
+    _step(f"ingesting {len(items)} football-data files from {sample}")
+    status = _report_outcomes(_run_items(items, "football-data"))
+    _print_coverage()
+    _step(f"finished in {time.perf_counter() - started:.1f} s")
+    raise typer.Exit(status)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    try:
+        app()
+    except SabiscoreError as exc:
+        err_console.print(f"[bold red]error[/] {escape(str(exc))}", soft_wrap=True)
+        raise SystemExit(2) from exc

@@ -1,0 +1,249 @@
+"""Ingest football-data.co.uk files: one entry point per unit of work.
+
+Each function here is what an Airflow task or a CLI command calls.  The unit of
+work is one raw file: its bytes are archived under their hash first, then
+parsed, validated and loaded in one transaction.  A rejected file is archived
+too (for replay), logged in ``ingestion_runs`` with the failed check, and
+leaves the warehouse as it was.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from sqlalchemy import Engine
+
+from sabiscore_ml.errors import FetchError, RejectedFile
+from sabiscore_ml.leagues import football_data_season_code, get_league, normalize_season
+from sabiscore_ml.settings import (
+    get_core_settings,
+    get_football_data_settings,
+    get_warehouse_settings,
+)
+from sabiscore_ml.sources.archive import archive_raw
+from sabiscore_ml.sources.football_data import (
+    SOURCE,
+    iter_csv_files,
+    parse_football_data,
+    sha256_hex,
+)
+from sabiscore_ml.sources.http import fetch
+from sabiscore_ml.warehouse.engine import get_engine
+from sabiscore_ml.warehouse.loaders import load_football_data, upsert_raw_file
+from sabiscore_ml.warehouse.models import IngestionRun
+
+log = logging.getLogger(__name__)
+
+LOADED, REJECTED, FAILED = "loaded", "rejected", "failed"
+
+
+@dataclass(slots=True)
+class IngestOutcome:
+    """What happened to one file (JSON-serialisable via :meth:`as_dict`)."""
+
+    uri: str
+    status: str
+    sha256: str | None = None
+    league: str | None = None
+    season: str | None = None
+    matches: int = 0
+    odds: int = 0
+    check: str | None = None
+    message: str | None = None
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """True when the file was loaded."""
+        return self.status == LOADED
+
+    def as_dict(self) -> dict[str, object]:
+        """Plain dict (for XCom, JSON and tables)."""
+        return asdict(self)
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
+
+
+def _record_run(engine: Engine, outcome: IngestOutcome, started: dt.datetime, **extra) -> None:
+    with engine.begin() as connection:
+        connection.execute(
+            IngestionRun.__table__.insert().values(
+                source=SOURCE,
+                uri=outcome.uri,
+                sha256=outcome.sha256,
+                status=outcome.status,
+                started_at=started,
+                league_code=outcome.league,
+                season_code=outcome.season,
+                matches_loaded=outcome.matches,
+                odds_loaded=outcome.odds,
+                check_failed=outcome.check,
+                message=outcome.message
+                or ("; ".join(outcome.warnings) if outcome.warnings else None),
+                **extra,
+            )
+        )
+
+
+def ingest_football_data_bytes(
+    raw: bytes,
+    uri: str,
+    *,
+    engine: Engine | None = None,
+    fetched_at: dt.datetime | None = None,
+    today: dt.date | None = None,
+) -> IngestOutcome:
+    """Archive, parse, validate and load one football-data CSV body."""
+    engine = engine or get_engine()
+    started = _now()
+    sha = sha256_hex(raw)
+    try:
+        parsed = parse_football_data(raw, uri, today=today)
+    except RejectedFile as exc:
+        archive_raw(raw, sha, source=SOURCE, uri=uri, fetched_at=fetched_at)
+        outcome = IngestOutcome(uri, REJECTED, sha, check=exc.check, message=str(exc))
+        log.warning("%s", exc)
+        _record_run(engine, outcome, started, fetched_at=fetched_at)
+        return outcome
+
+    archived = archive_raw(
+        raw,
+        sha,
+        source=SOURCE,
+        uri=uri,
+        league=parsed.league,
+        season=parsed.season,
+        fetched_at=fetched_at,
+    )
+    outcome = IngestOutcome(
+        uri, LOADED, sha, parsed.league, parsed.season, warnings=list(parsed.warnings)
+    )
+    batch = get_warehouse_settings().write_batch_size
+    try:
+        with engine.begin() as connection:
+            upsert_raw_file(
+                connection,
+                sha256=sha,
+                source=SOURCE,
+                uri=uri,
+                size=len(raw),
+                path=str(archived.path),
+            )
+            outcome.matches, outcome.odds = load_football_data(
+                connection, parsed, batch_size=batch
+            )
+    except Exception as exc:  # the transaction rolled back: log the failure, then raise
+        outcome.status, outcome.matches, outcome.odds = FAILED, 0, 0
+        outcome.check, outcome.message = "database", f"{uri}: load failed: {exc}"
+        _record_run(engine, outcome, started, fetched_at=fetched_at, rows_read=len(parsed.matches))
+        raise
+    _record_run(
+        engine,
+        outcome,
+        started,
+        fetched_at=fetched_at,
+        loaded_at=_now(),
+        rows_read=len(parsed.matches),
+    )
+    return outcome
+
+
+def ingest_football_data_file(path: str | Path, *, engine: Engine | None = None) -> IngestOutcome:
+    """Load one CSV file from disk."""
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        outcome = IngestOutcome(str(path), REJECTED, check="readable", message=f"{path}: {exc}")
+        _record_run(engine or get_engine(), outcome, _now())
+        return outcome
+    return ingest_football_data_bytes(raw, str(path), engine=engine)
+
+
+def football_data_url(league: str, season: str) -> str:
+    """The download URL of one league-season, under the configured base URL."""
+    base = get_football_data_settings().base_url.rstrip("/")
+    return f"{base}/{football_data_season_code(season)}/{league}.csv"
+
+
+def ingest_football_data_remote(
+    league: str, season: str, *, engine: Engine | None = None
+) -> IngestOutcome:
+    """Download one league-season from football-data.co.uk and load it."""
+    get_league(league)
+    season = normalize_season(season)
+    settings = get_football_data_settings()
+    url = football_data_url(league, season)
+    try:
+        body = fetch(
+            url,
+            user_agent=settings.user_agent,
+            timeout=settings.timeout_seconds,
+            attempts=settings.retries,
+        )
+    except FetchError as exc:
+        outcome = IngestOutcome(url, REJECTED, league=league, season=season, check="fetch")
+        outcome.message = str(exc)
+        _record_run(engine or get_engine(), outcome, _now())
+        return outcome
+    return ingest_football_data_bytes(
+        body.content, url, engine=engine, fetched_at=body.fetched_at.replace(tzinfo=None)
+    )
+
+
+def bundled_sample_dir() -> Path:
+    """The real football-data sample shipped with the repository (``SABISCORE_SAMPLE_DIR``)."""
+    root = get_core_settings().sample_dir or Path(__file__).resolve().parents[2] / "samples"
+    return root / "football-data"
+
+
+def plan_football_data(
+    *,
+    leagues: list[str] | None = None,
+    seasons: list[str] | None = None,
+    from_dir: str | None = None,
+    files: list[str] | None = None,
+) -> list[dict[str, str]]:
+    """The work items for one ingestion: files to read, or league-seasons to download.
+
+    Files (``files`` and every CSV under ``from_dir``) are filtered by the
+    leagues and seasons in their path when those are given.  Without files,
+    each league × season is a download.
+    """
+    if from_dir or files:
+        paths = iter_csv_files([*(files or []), *([from_dir] if from_dir else [])])
+        wanted_leagues = set(leagues or [])
+        wanted_seasons = {normalize_season(s) for s in seasons or []}
+
+        def keep(path: str) -> bool:
+            parts = Path(path).parts
+            if wanted_leagues and not wanted_leagues.intersection(parts):
+                return False
+            if wanted_seasons and not any(s in path for s in wanted_seasons):
+                return False
+            return True
+
+        return [{"kind": "file", "path": p} for p in paths if keep(p)]
+    if not leagues or not seasons:
+        raise ValueError("give files (--file/--from-dir) or both leagues and seasons to download")
+    for league in leagues:
+        get_league(league)
+    return [
+        {"kind": "remote", "league": league, "season": normalize_season(season)}
+        for league in leagues
+        for season in seasons
+    ]
+
+
+def run_item(item: dict[str, str], *, engine: Engine | None = None) -> IngestOutcome:
+    """Run one work item from :func:`plan_football_data`."""
+    if item["kind"] == "file":
+        return ingest_football_data_file(item["path"], engine=engine)
+    if item["kind"] == "remote":
+        return ingest_football_data_remote(item["league"], item["season"], engine=engine)
+    raise ValueError(f"unknown work item kind {item['kind']!r}")

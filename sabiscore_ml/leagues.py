@@ -1,0 +1,106 @@
+"""Canonical leagues and seasons.
+
+League ids are football-data.co.uk's division codes (``E0``, ``SP1``...), the
+most widely used short codes; other sources map their own names onto them.
+A season id is ``YYYY-YYYY`` (``2023-2024``) for leagues that span two years.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class League:
+    """A domestic league division."""
+
+    code: str
+    name: str
+    country: str
+    tier: int
+
+
+LEAGUES: dict[str, League] = {
+    league.code: league
+    for league in (
+        League("E0", "Premier League", "England", 1),
+        League("E1", "Championship", "England", 2),
+        League("E2", "League One", "England", 3),
+        League("E3", "League Two", "England", 4),
+        League("EC", "National League", "England", 5),
+        League("SC0", "Scottish Premiership", "Scotland", 1),
+        League("SC1", "Scottish Championship", "Scotland", 2),
+        League("SC2", "Scottish League One", "Scotland", 3),
+        League("SC3", "Scottish League Two", "Scotland", 4),
+        League("D1", "Bundesliga", "Germany", 1),
+        League("D2", "2. Bundesliga", "Germany", 2),
+        League("I1", "Serie A", "Italy", 1),
+        League("I2", "Serie B", "Italy", 2),
+        League("SP1", "La Liga", "Spain", 1),
+        League("SP2", "Segunda Division", "Spain", 2),
+        League("F1", "Ligue 1", "France", 1),
+        League("F2", "Ligue 2", "France", 2),
+        League("N1", "Eredivisie", "Netherlands", 1),
+        League("B1", "Jupiler Pro League", "Belgium", 1),
+        League("P1", "Primeira Liga", "Portugal", 1),
+        League("T1", "Super Lig", "Turkey", 1),
+        League("G1", "Super League Greece", "Greece", 1),
+    )
+}
+
+# A season starting in this month or later belongs to the year it starts in.
+SEASON_START_MONTH = 6
+
+_SEASON_RE = re.compile(r"^(\d{4})-(\d{4})$")
+_SHORT_SEASON_RE = re.compile(r"^(\d{2})(\d{2})$")
+
+
+def get_league(code: str) -> League:
+    """The league with this code, or a ``KeyError`` naming the known codes."""
+    try:
+        return LEAGUES[code]
+    except KeyError:
+        known = ", ".join(sorted(LEAGUES))
+        raise KeyError(f"unknown league {code!r}; known leagues: {known}") from None
+
+
+def season_of(day: dt.date) -> str:
+    """The ``YYYY-YYYY`` season a match on ``day`` belongs to."""
+    start = day.year if day.month >= SEASON_START_MONTH else day.year - 1
+    return f"{start}-{start + 1}"
+
+
+def season_start_year(season: str) -> int:
+    """First calendar year of a ``YYYY-YYYY`` season."""
+    return int(normalize_season(season)[:4])
+
+
+def normalize_season(text: str) -> str:
+    """Accept ``2023-2024``, ``2023-24``, ``2023/24`` or ``2324``; return ``2023-2024``."""
+    value = text.strip().replace("/", "-")
+    if match := _SEASON_RE.match(value):
+        start, end = int(match.group(1)), int(match.group(2))
+    elif re.match(r"^\d{4}-\d{2}$", value):
+        start = int(value[:4])
+        end = start + 1
+        if value[-2:] != f"{end % 100:02d}":
+            raise ValueError(f"season {text!r}: the second year must follow the first")
+    elif match := _SHORT_SEASON_RE.match(value):
+        first = int(match.group(1))
+        start = (1900 if first >= 90 else 2000) + first
+        end = start + 1
+        if int(match.group(2)) != end % 100:
+            raise ValueError(f"season {text!r}: the second year must follow the first")
+    else:
+        raise ValueError(f"season {text!r} is not like 2023-2024")
+    if end != start + 1:
+        raise ValueError(f"season {text!r}: the second year must follow the first")
+    return f"{start}-{end}"
+
+
+def football_data_season_code(season: str) -> str:
+    """football-data.co.uk's URL code for a season: ``2023-2024`` -> ``2324``."""
+    start = season_start_year(season)
+    return f"{start % 100:02d}{(start + 1) % 100:02d}"

@@ -1,0 +1,195 @@
+"""Settings, one pydantic-settings class per component.
+
+Every value comes from the environment (``SABISCORE_`` prefix, MLflow's own
+``MLFLOW_TRACKING_URI``) and is read through a cached accessor, never at import
+time.  Unset values fall back to the *embedded default*: everything lives in
+files under ``SABISCORE_HOME`` (SQLite warehouse, local MLflow store, raw-file
+archive, ``AIRFLOW_HOME``), and no Redis is needed.
+
+With ``SABISCORE_ENV=production`` the embedded fallbacks are refused: the
+warehouse, Redis and MLflow locations must be given explicitly, and the
+well-known development passwords are rejected.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+Environment = Literal["embedded", "production"]
+
+# Passwords that appear in examples and compose files; never accepted in production.
+_DEV_PASSWORDS = ("changeme", "sabiscore", "airflow", "password", "postgres")
+
+
+def _refuse_dev_password(url: str, what: str) -> None:
+    for word in _DEV_PASSWORDS:
+        if f":{word}@" in url:
+            raise ValueError(
+                f"{what} uses the development password '{word}'; set a real secret "
+                "when SABISCORE_ENV=production"
+            )
+
+
+class CoreSettings(BaseSettings):
+    """Where the platform keeps its files, and which mode it runs in."""
+
+    model_config = SettingsConfigDict(env_prefix="SABISCORE_", extra="ignore")
+
+    env: Environment = "embedded"
+    home: Path = Path(".sabiscore")
+    raw_dir: Path | None = None
+    # Folder of the bundled real data sample (default: ``samples/`` of the checkout).
+    sample_dir: Path | None = None
+
+    @property
+    def home_dir(self) -> Path:
+        """Absolute working directory of the embedded default."""
+        return self.home.expanduser().resolve()
+
+    @property
+    def raw_archive_dir(self) -> Path:
+        """Root of the immutable raw-file archive."""
+        return (self.raw_dir or self.home_dir / "raw").expanduser().resolve()
+
+    @property
+    def airflow_home(self) -> Path:
+        """``AIRFLOW_HOME`` for local (standalone) Airflow."""
+        return self.home_dir / "airflow"
+
+
+class WarehouseSettings(BaseSettings):
+    """The warehouse database (SQLite by default, PostgreSQL in production)."""
+
+    model_config = SettingsConfigDict(env_prefix="SABISCORE_", extra="ignore")
+
+    env: Environment = "embedded"
+    home: Path = Path(".sabiscore")
+    database_url: str | None = None
+    # Rows per INSERT batch; larger batches are faster, smaller ones use less memory.
+    write_batch_size: int = 5000
+
+    @model_validator(mode="after")
+    def _production_needs_a_real_database(self) -> WarehouseSettings:
+        if self.env == "production":
+            if not self.database_url:
+                raise ValueError("SABISCORE_DATABASE_URL must be set when SABISCORE_ENV=production")
+            _refuse_dev_password(self.database_url, "SABISCORE_DATABASE_URL")
+        return self
+
+    @property
+    def url(self) -> str:
+        """The SQLAlchemy URL of the warehouse."""
+        if self.database_url:
+            return self.database_url
+        path = self.home.expanduser().resolve() / "warehouse.sqlite"
+        return f"sqlite:///{path}"
+
+
+class RedisSettings(BaseSettings):
+    """The hot cache; unset means embedded mode without Redis."""
+
+    model_config = SettingsConfigDict(env_prefix="SABISCORE_", extra="ignore")
+
+    env: Environment = "embedded"
+    redis_url: str | None = None
+    redis_prefix: str = "sabiscore"
+
+    @model_validator(mode="after")
+    def _production_needs_redis(self) -> RedisSettings:
+        if self.env == "production" and not self.redis_url:
+            raise ValueError("SABISCORE_REDIS_URL must be set when SABISCORE_ENV=production")
+        return self
+
+
+class MlflowSettings(BaseSettings):
+    """MLflow tracking and registry locations (MLflow's own variable names)."""
+
+    model_config = SettingsConfigDict(extra="ignore")
+
+    env: Environment = Field("embedded", validation_alias="SABISCORE_ENV")
+    home: Path = Field(Path(".sabiscore"), validation_alias="SABISCORE_HOME")
+    tracking_uri: str | None = Field(None, validation_alias="MLFLOW_TRACKING_URI")
+    registry_uri: str | None = Field(None, validation_alias="MLFLOW_REGISTRY_URI")
+    experiment: str = Field(
+        "sabiscore",
+        validation_alias=AliasChoices("SABISCORE_MLFLOW_EXPERIMENT", "MLFLOW_EXPERIMENT_NAME"),
+    )
+
+    @model_validator(mode="after")
+    def _production_needs_a_server(self) -> MlflowSettings:
+        if self.env == "production" and not self.tracking_uri:
+            raise ValueError("MLFLOW_TRACKING_URI must be set when SABISCORE_ENV=production")
+        return self
+
+    @property
+    def store_dir(self) -> Path:
+        """Directory of the embedded MLflow store."""
+        return self.home.expanduser().resolve() / "mlflow"
+
+    @property
+    def uri(self) -> str:
+        """Tracking URI: the given one, or a SQLite store under ``SABISCORE_HOME``."""
+        return self.tracking_uri or f"sqlite:///{self.store_dir / 'mlflow.db'}"
+
+    @property
+    def artifact_location(self) -> str:
+        """Artifact root used when the embedded store creates an experiment."""
+        return (self.store_dir / "artifacts").as_uri()
+
+
+class FootballDataSettings(BaseSettings):
+    """football-data.co.uk download settings."""
+
+    model_config = SettingsConfigDict(env_prefix="SABISCORE_FOOTBALL_DATA_", extra="ignore")
+
+    base_url: str = "https://www.football-data.co.uk/mmz4281"
+    timeout_seconds: float = 30.0
+    retries: int = 4
+    user_agent: str = "sabiscore/0.1 (+https://github.com/sabiscore/sabiscore)"
+
+
+@lru_cache
+def get_core_settings() -> CoreSettings:
+    """Cached :class:`CoreSettings`."""
+    return CoreSettings()
+
+
+@lru_cache
+def get_warehouse_settings() -> WarehouseSettings:
+    """Cached :class:`WarehouseSettings`."""
+    return WarehouseSettings()
+
+
+@lru_cache
+def get_redis_settings() -> RedisSettings:
+    """Cached :class:`RedisSettings`."""
+    return RedisSettings()
+
+
+@lru_cache
+def get_mlflow_settings() -> MlflowSettings:
+    """Cached :class:`MlflowSettings`."""
+    return MlflowSettings()
+
+
+@lru_cache
+def get_football_data_settings() -> FootballDataSettings:
+    """Cached :class:`FootballDataSettings`."""
+    return FootballDataSettings()
+
+
+def clear_settings_cache() -> None:
+    """Forget every cached settings object (after changing the environment)."""
+    for accessor in (
+        get_core_settings,
+        get_warehouse_settings,
+        get_redis_settings,
+        get_mlflow_settings,
+        get_football_data_settings,
+    ):
+        accessor.cache_clear()

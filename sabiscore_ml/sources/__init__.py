@@ -1,0 +1,1 @@
+"""Data sources: fetch raw bytes, archive them, parse them with pure functions."""

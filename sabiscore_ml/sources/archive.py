@@ -1,0 +1,76 @@
+"""The immutable raw-file archive: every body is stored once under its SHA-256.
+
+Layout: ``<root>/<source>/<league>/<season>/<sha256>.<ext>`` with a JSON
+manifest beside it (``<sha256>.json``: where and when the bytes came from).
+Files that could not be attributed to a league and season (rejected input) go
+to ``<root>/<source>/_unsorted/``.  Nothing is ever overwritten, so the whole
+warehouse can be rebuilt from the archive without the network.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from sabiscore_ml.settings import get_core_settings
+
+
+@dataclass(frozen=True, slots=True)
+class ArchivedFile:
+    """Where a raw body lies in the archive."""
+
+    sha256: str
+    path: Path
+    size_bytes: int
+    created: bool  # False when the same bytes were already archived
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+    try:
+        with os.fdopen(handle, "wb") as out:
+            out.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def archive_raw(
+    raw: bytes,
+    sha256: str,
+    *,
+    source: str,
+    uri: str,
+    league: str | None = None,
+    season: str | None = None,
+    ext: str = "csv",
+    fetched_at: dt.datetime | None = None,
+    root: Path | None = None,
+    extra: dict[str, object] | None = None,
+) -> ArchivedFile:
+    """Store ``raw`` under its hash unless it is already there; return its location."""
+    root = root or get_core_settings().raw_archive_dir
+    folder = root / source
+    folder = folder / league / season if league and season else folder / "_unsorted"
+    path = folder / f"{sha256}.{ext}"
+    if path.exists():
+        return ArchivedFile(sha256, path, len(raw), created=False)
+    _atomic_write(path, raw)
+    manifest = {
+        "sha256": sha256,
+        "source": source,
+        "uri": uri,
+        "size_bytes": len(raw),
+        "fetched_at": (fetched_at or dt.datetime.now(dt.UTC)).isoformat(),
+        "league": league,
+        "season": season,
+        **(extra or {}),
+    }
+    _atomic_write(path.with_suffix(".json"), json.dumps(manifest, indent=1).encode())
+    return ArchivedFile(sha256, path, len(raw), created=True)

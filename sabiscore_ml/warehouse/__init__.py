@@ -1,0 +1,1 @@
+"""The warehouse: schema, migrations, engine and upserts."""

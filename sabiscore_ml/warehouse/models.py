@@ -1,0 +1,288 @@
+"""Warehouse schema (SQLAlchemy 2 declarative models).
+
+The same schema runs on SQLite (embedded default) and PostgreSQL.  Each table
+has a natural key enforced by a unique constraint, and loaders write with
+upserts on that key, so loading the same raw file twice changes nothing.
+Every fact row names the raw file it came from (``raw_sha256``), which the
+immutable raw archive keeps under that content hash.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import (
+    BigInteger,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    Time,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+# SQLite only auto-increments INTEGER PRIMARY KEY; PostgreSQL gets BIGINT identities.
+IdType = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class Base(DeclarativeBase):
+    """Declarative base with a constraint naming convention (stable migrations)."""
+
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class League(Base):
+    """A league division; ``code`` is football-data's division code (E0, SP1...)."""
+
+    __tablename__ = "leagues"
+
+    code: Mapped[str] = mapped_column(String(8), primary_key=True)
+    name: Mapped[str] = mapped_column(String(80))
+    country: Mapped[str] = mapped_column(String(40))
+    tier: Mapped[int] = mapped_column(Integer)
+
+
+class Season(Base):
+    """A season, ``YYYY-YYYY``."""
+
+    __tablename__ = "seasons"
+
+    code: Mapped[str] = mapped_column(String(9), primary_key=True)
+    start_year: Mapped[int] = mapped_column(Integer)
+
+
+class Team(Base):
+    """A club.  Unique per country: two clubs may share a short name across countries."""
+
+    __tablename__ = "teams"
+    __table_args__ = (UniqueConstraint("country", "name"),)
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)
+    country: Mapped[str] = mapped_column(String(40))
+    name: Mapped[str] = mapped_column(String(80))
+
+
+class TeamAlias(Base):
+    """How one source spells a team; ``alias_key`` is the case- and space-folded spelling."""
+
+    __tablename__ = "team_aliases"
+    __table_args__ = (UniqueConstraint("source", "country", "alias_key"),)
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)
+    source: Mapped[str] = mapped_column(String(32))
+    country: Mapped[str] = mapped_column(String(40))
+    alias_key: Mapped[str] = mapped_column(String(120))
+    alias: Mapped[str] = mapped_column(String(120))
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id"), index=True)
+
+
+class RawFile(Base):
+    """A raw file kept in the archive under its SHA-256."""
+
+    __tablename__ = "raw_files"
+
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    source: Mapped[str] = mapped_column(String(32))
+    uri: Mapped[str] = mapped_column(Text)
+    size_bytes: Mapped[int] = mapped_column(BigInteger)
+    archive_path: Mapped[str] = mapped_column(Text)
+    first_seen_at: Mapped[dt.datetime] = mapped_column(DateTime)
+
+
+class IngestionRun(Base):
+    """One attempt to load one file: what, when, how many rows, and how it ended."""
+
+    __tablename__ = "ingestion_runs"
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)
+    source: Mapped[str] = mapped_column(String(32), index=True)
+    uri: Mapped[str] = mapped_column(Text)
+    sha256: Mapped[str | None] = mapped_column(String(64), index=True)
+    status: Mapped[str] = mapped_column(String(16))  # loaded / rejected / failed
+    started_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    fetched_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    loaded_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    league_code: Mapped[str | None] = mapped_column(String(8))
+    season_code: Mapped[str | None] = mapped_column(String(9))
+    rows_read: Mapped[int] = mapped_column(Integer, default=0)
+    matches_loaded: Mapped[int] = mapped_column(Integer, default=0)
+    odds_loaded: Mapped[int] = mapped_column(Integer, default=0)
+    check_failed: Mapped[str | None] = mapped_column(String(40))
+    message: Mapped[str | None] = mapped_column(Text)
+
+
+class Match(Base):
+    """A match: natural key (league, season, date, home, away) plus result and stats."""
+
+    __tablename__ = "matches"
+    __table_args__ = (
+        UniqueConstraint("league_code", "season_code", "match_date", "home_team_id", "away_team_id"),
+    )
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)
+    league_code: Mapped[str] = mapped_column(ForeignKey("leagues.code"))
+    season_code: Mapped[str] = mapped_column(ForeignKey("seasons.code"))
+    match_date: Mapped[dt.date] = mapped_column(Date, index=True)
+    kickoff_time: Mapped[dt.time | None] = mapped_column(Time)  # UK local time, as published
+    kickoff_utc: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    home_team_id: Mapped[int] = mapped_column(ForeignKey("teams.id"), index=True)
+    away_team_id: Mapped[int] = mapped_column(ForeignKey("teams.id"), index=True)
+    home_goals: Mapped[int | None] = mapped_column(Integer)
+    away_goals: Mapped[int | None] = mapped_column(Integer)
+    result: Mapped[str | None] = mapped_column(String(1))
+    ht_home_goals: Mapped[int | None] = mapped_column(Integer)
+    ht_away_goals: Mapped[int | None] = mapped_column(Integer)
+    referee: Mapped[str | None] = mapped_column(String(80))
+    attendance: Mapped[int | None] = mapped_column(Integer)
+    home_shots: Mapped[int | None] = mapped_column(Integer)
+    away_shots: Mapped[int | None] = mapped_column(Integer)
+    home_shots_on_target: Mapped[int | None] = mapped_column(Integer)
+    away_shots_on_target: Mapped[int | None] = mapped_column(Integer)
+    home_fouls: Mapped[int | None] = mapped_column(Integer)
+    away_fouls: Mapped[int | None] = mapped_column(Integer)
+    home_corners: Mapped[int | None] = mapped_column(Integer)
+    away_corners: Mapped[int | None] = mapped_column(Integer)
+    home_yellow_cards: Mapped[int | None] = mapped_column(Integer)
+    away_yellow_cards: Mapped[int | None] = mapped_column(Integer)
+    home_red_cards: Mapped[int | None] = mapped_column(Integer)
+    away_red_cards: Mapped[int | None] = mapped_column(Integer)
+    home_offsides: Mapped[int | None] = mapped_column(Integer)
+    away_offsides: Mapped[int | None] = mapped_column(Integer)
+    home_woodwork: Mapped[int | None] = mapped_column(Integer)
+    away_woodwork: Mapped[int | None] = mapped_column(Integer)
+    home_booking_points: Mapped[int | None] = mapped_column(Integer)
+    away_booking_points: Mapped[int | None] = mapped_column(Integer)
+    raw_sha256: Mapped[str] = mapped_column(ForeignKey("raw_files.sha256"))
+
+
+class Odds(Base):
+    """One price: bookmaker, market, line, outcome, and when it was quoted.
+
+    ``timing`` is ``preclose`` (the price collected before kick-off, usable as a
+    feature) or ``close`` (the closing price: for evaluation only, never a
+    feature).
+    """
+
+    __tablename__ = "odds"
+
+    match_id: Mapped[int] = mapped_column(ForeignKey("matches.id"), primary_key=True)
+    bookmaker: Mapped[str] = mapped_column(String(24), primary_key=True)
+    market: Mapped[str] = mapped_column(String(8), primary_key=True)
+    timing: Mapped[str] = mapped_column(String(8), primary_key=True)
+    line: Mapped[float] = mapped_column(Float, primary_key=True)
+    outcome: Mapped[str] = mapped_column(String(8), primary_key=True)
+    price: Mapped[float] = mapped_column(Float)
+    raw_sha256: Mapped[str] = mapped_column(ForeignKey("raw_files.sha256"))
+
+
+# --- Tables the later stages fill (xG and shots, squad values, models, predictions). ---
+
+
+class MatchXg(Base):
+    """Expected goals of a match according to one source (Understat, FBref)."""
+
+    __tablename__ = "match_xg"
+
+    match_id: Mapped[int] = mapped_column(ForeignKey("matches.id"), primary_key=True)
+    source: Mapped[str] = mapped_column(String(32), primary_key=True)
+    home_xg: Mapped[float | None] = mapped_column(Float)
+    away_xg: Mapped[float | None] = mapped_column(Float)
+    raw_sha256: Mapped[str] = mapped_column(ForeignKey("raw_files.sha256"))
+
+
+class Shot(Base):
+    """One shot of a match, as a source records it."""
+
+    __tablename__ = "shots"
+    __table_args__ = (UniqueConstraint("source", "source_shot_id"),)
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)
+    match_id: Mapped[int] = mapped_column(ForeignKey("matches.id"), index=True)
+    source: Mapped[str] = mapped_column(String(32))
+    source_shot_id: Mapped[str] = mapped_column(String(40))
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id"))
+    minute: Mapped[int | None] = mapped_column(Integer)
+    player: Mapped[str | None] = mapped_column(String(120))
+    assist_player: Mapped[str | None] = mapped_column(String(120))
+    x: Mapped[float | None] = mapped_column(Float)
+    y: Mapped[float | None] = mapped_column(Float)
+    xg: Mapped[float | None] = mapped_column(Float)
+    result: Mapped[str | None] = mapped_column(String(24))
+    situation: Mapped[str | None] = mapped_column(String(24))
+    shot_type: Mapped[str | None] = mapped_column(String(24))
+    raw_sha256: Mapped[str] = mapped_column(ForeignKey("raw_files.sha256"))
+
+
+class SquadValue(Base):
+    """A squad's market value on a date (Transfermarkt)."""
+
+    __tablename__ = "squad_values"
+
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id"), primary_key=True)
+    source: Mapped[str] = mapped_column(String(32), primary_key=True)
+    as_of: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    season_code: Mapped[str | None] = mapped_column(ForeignKey("seasons.code"))
+    market_value_eur: Mapped[float | None] = mapped_column(Float)
+    squad_size: Mapped[int | None] = mapped_column(Integer)
+    raw_sha256: Mapped[str] = mapped_column(ForeignKey("raw_files.sha256"))
+
+
+class ModelVersion(Base):
+    """A trained model version as registered in MLflow."""
+
+    __tablename__ = "model_versions"
+    __table_args__ = (UniqueConstraint("name", "version"),)
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(80))
+    version: Mapped[str] = mapped_column(String(20))
+    mlflow_run_id: Mapped[str | None] = mapped_column(String(64))
+    alias: Mapped[str | None] = mapped_column(String(20))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    metrics_json: Mapped[str | None] = mapped_column(Text)
+
+
+class Prediction(Base):
+    """Outcome probabilities for a match from one model version."""
+
+    __tablename__ = "predictions"
+    __table_args__ = (UniqueConstraint("match_id", "model_version_id"),)
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)
+    match_id: Mapped[int] = mapped_column(ForeignKey("matches.id"), index=True)
+    model_version_id: Mapped[int] = mapped_column(ForeignKey("model_versions.id"))
+    p_home: Mapped[float] = mapped_column(Float)
+    p_draw: Mapped[float] = mapped_column(Float)
+    p_away: Mapped[float] = mapped_column(Float)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime)
+
+
+class Stake(Base):
+    """A value bet and its fractional-Kelly stake, derived from a prediction."""
+
+    __tablename__ = "stakes"
+    __table_args__ = (UniqueConstraint("prediction_id", "bookmaker", "market", "outcome"),)
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)
+    prediction_id: Mapped[int] = mapped_column(ForeignKey("predictions.id"), index=True)
+    bookmaker: Mapped[str] = mapped_column(String(24))
+    market: Mapped[str] = mapped_column(String(8))
+    outcome: Mapped[str] = mapped_column(String(8))
+    price: Mapped[float] = mapped_column(Float)
+    edge: Mapped[float] = mapped_column(Float)
+    kelly_fraction: Mapped[float] = mapped_column(Float)
+    stake: Mapped[float] = mapped_column(Float)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime)

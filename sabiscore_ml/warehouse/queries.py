@@ -1,0 +1,146 @@
+"""Read-side queries over the warehouse: coverage summaries and match exports."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+from sqlalchemy import Engine, and_, case, distinct, func, select
+from sqlalchemy.orm import aliased
+
+from sabiscore_ml.warehouse.models import Match, Odds, Team
+
+_OUTCOME_SUFFIX = {"home": "h", "draw": "d", "away": "a"}
+_TIMING_ORDER = {"preclose": 0, "close": 1}
+
+
+@dataclass(frozen=True, slots=True)
+class Coverage:
+    """Matches and 1X2 odds coverage of one league-season."""
+
+    league: str
+    season: str
+    matches: int
+    played: int
+    with_odds: int
+    with_pinnacle_close: int
+    bookmakers: int
+    first_date: str
+    last_date: str
+
+
+def coverage_summary(
+    engine: Engine, *, leagues: list[str] | None = None, seasons: list[str] | None = None
+) -> list[Coverage]:
+    """Per league-season: matches, results, and how many have 1X2 odds / Pinnacle closing."""
+    odds_1x2 = (
+        select(
+            Odds.match_id,
+            func.count(distinct(Odds.bookmaker)).label("books"),
+            func.max(
+                case((and_(Odds.bookmaker == "pinnacle", Odds.timing == "close"), 1), else_=0)
+            ).label("pin_close"),
+        )
+        .where(Odds.market == "1x2")
+        .group_by(Odds.match_id)
+        .subquery()
+    )
+    stmt = (
+        select(
+            Match.league_code,
+            Match.season_code,
+            func.count(Match.id),
+            func.count(Match.home_goals),
+            func.count(odds_1x2.c.match_id),
+            func.coalesce(func.sum(odds_1x2.c.pin_close), 0),
+            func.coalesce(func.max(odds_1x2.c.books), 0),
+            func.min(Match.match_date),
+            func.max(Match.match_date),
+        )
+        .outerjoin(odds_1x2, odds_1x2.c.match_id == Match.id)
+        .group_by(Match.league_code, Match.season_code)
+        .order_by(Match.league_code, Match.season_code)
+    )
+    if leagues:
+        stmt = stmt.where(Match.league_code.in_(leagues))
+    if seasons:
+        stmt = stmt.where(Match.season_code.in_(seasons))
+    with engine.connect() as connection:
+        return [
+            Coverage(row[0], row[1], row[2], row[3], row[4], int(row[5]), row[6], str(row[7]), str(row[8]))
+            for row in connection.execute(stmt)
+        ]
+
+
+def _odds_column(bookmaker: str, timing: str, outcome: str) -> str:
+    return f"{bookmaker}_{timing}_{_OUTCOME_SUFFIX[outcome]}"
+
+
+def matches_frame(
+    engine: Engine, *, leagues: list[str] | None = None, seasons: list[str] | None = None
+) -> pd.DataFrame:
+    """One row per match with its 1X2 odds as ``<bookmaker>_<timing>_<h|d|a>`` columns."""
+    home, away = aliased(Team), aliased(Team)
+    base = (
+        select(
+            Match.id.label("match_id"),
+            Match.match_date.label("date"),
+            Match.kickoff_time,
+            Match.league_code.label("league"),
+            Match.season_code.label("season"),
+            home.name.label("home_team"),
+            away.name.label("away_team"),
+            Match.home_goals,
+            Match.away_goals,
+        )
+        .join(home, home.id == Match.home_team_id)
+        .join(away, away.id == Match.away_team_id)
+    )
+    odds = (
+        select(Odds.match_id, Odds.bookmaker, Odds.timing, Odds.outcome, Odds.price)
+        .join(Match, Match.id == Odds.match_id)
+        .where(Odds.market == "1x2")
+    )
+    for column, values in ((Match.league_code, leagues), (Match.season_code, seasons)):
+        if values:
+            base = base.where(column.in_(values))
+            odds = odds.where(column.in_(values))
+    with engine.connect() as connection:
+        frame = pd.read_sql(base.order_by(Match.match_date, Match.league_code, Match.id), connection)
+        quotes = pd.read_sql(odds, connection)
+    frame["kickoff_time"] = [
+        value.strftime("%H:%M") if hasattr(value, "strftime") else (str(value)[:5] if value else None)
+        for value in frame["kickoff_time"]
+    ]
+    if quotes.empty:
+        return frame.drop(columns="match_id")
+    quotes["column"] = [
+        _odds_column(b, t, o)
+        for b, t, o in zip(quotes["bookmaker"], quotes["timing"], quotes["outcome"], strict=True)
+    ]
+    wide = quotes.pivot(index="match_id", columns="column", values="price")
+    order = sorted(
+        wide.columns,
+        key=lambda c: (
+            c.rsplit("_", 2)[0],
+            _TIMING_ORDER.get(c.rsplit("_", 2)[1], 9),
+            "hda".index(c[-1]),
+        ),
+    )
+    frame = frame.merge(wide[order], left_on="match_id", right_index=True, how="left")
+    return frame.drop(columns="match_id")
+
+
+def export_matches(
+    engine: Engine,
+    output: Path,
+    *,
+    leagues: list[str] | None = None,
+    seasons: list[str] | None = None,
+) -> int:
+    """Write :func:`matches_frame` to ``output`` as CSV; return the number of matches."""
+    frame = matches_frame(engine, leagues=leagues, seasons=seasons)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    frame.to_csv(output, index=False, date_format="%Y-%m-%d")
+    return len(frame)
