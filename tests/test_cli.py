@@ -1,0 +1,150 @@
+"""The ``sabiscore`` command line, end to end on the embedded default and over real HTTP."""
+
+from __future__ import annotations
+
+import csv
+import shutil
+from pathlib import Path
+
+import pytest
+from conftest import SAMPLE_DIR
+from http_server import ScriptedServer
+from sqlalchemy import text
+from typer.testing import CliRunner
+
+from sabiscore_ml.cli import app
+from sabiscore_ml.settings import clear_settings_cache
+from sabiscore_ml.warehouse.engine import get_engine
+
+runner = CliRunner()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_engines():
+    get_engine.cache_clear()
+    yield
+    get_engine.cache_clear()
+
+
+def invoke(*args: str):
+    return runner.invoke(app, list(args), catch_exceptions=False, terminal_width=200)
+
+
+def scalar(sql: str):
+    with get_engine().connect() as connection:
+        return connection.execute(text(sql)).scalar_one()
+
+
+def test_help_lists_the_commands_with_examples() -> None:
+    result = invoke("--help")
+    assert result.exit_code == 0
+    for command in ("init", "ingest", "export", "run"):
+        assert command in result.output
+    ingest_help = invoke("ingest", "football-data", "--help").output
+    assert "--from-dir" in ingest_help and "sabiscore ingest football-data" in ingest_help
+
+
+def test_from_dir_loads_good_files_and_names_the_rejected_one(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    (data / "E0").mkdir(parents=True)
+    shutil.copy(SAMPLE_DIR / "E0" / "2023-2024.csv", data / "E0" / "2023-2024.csv")
+    shutil.copy(SAMPLE_DIR / "E0" / "2022-2023.csv", data / "E0" / "2022-2023.csv")
+    (data / "E0" / "blocked.csv").write_bytes(
+        b"<!DOCTYPE html><html><title>Just a moment...</title></html>"
+    )
+    result = invoke("ingest", "football-data", "--from-dir", str(data))
+    assert result.exit_code == 1
+    assert "blocked.csv" in result.output and "not_csv" in result.output
+    assert scalar("SELECT COUNT(*) FROM matches") == 760
+    assert scalar("SELECT COUNT(*) FROM ingestion_runs WHERE status = 'rejected'") == 1
+
+
+def test_file_option_and_season_filter(tmp_path: Path) -> None:
+    result = invoke(
+        "ingest", "football-data", "--from-dir", str(SAMPLE_DIR), "--league", "E1",
+        "--season", "2018-19",
+    )
+    assert result.exit_code == 0, result.output
+    assert scalar("SELECT COUNT(*) FROM matches") == 552
+    result = invoke("ingest", "football-data", "--file", str(SAMPLE_DIR / "E0" / "2021-2022.csv"))
+    assert result.exit_code == 0
+    assert scalar("SELECT COUNT(*) FROM matches WHERE league_code = 'E0'") == 380
+
+
+def test_export_matches_gives_the_odds_back(tmp_path: Path) -> None:
+    assert invoke("ingest", "football-data", "--from-dir", str(SAMPLE_DIR / "E0")).exit_code == 0
+    output = tmp_path / "out" / "e0.csv"
+    result = invoke("export", "matches", "--league", "E0", "--season", "2023-2024", "-o", str(output))
+    assert result.exit_code == 0, result.output
+    rows = list(csv.DictReader(output.open()))
+    assert len(rows) == 380
+    header = list(rows[0])
+    assert header[:8] == [
+        "date", "kickoff_time", "league", "season", "home_team", "away_team",
+        "home_goals", "away_goals",
+    ]
+    assert {"pinnacle_close_h", "pinnacle_preclose_d", "b365_preclose_a", "market_avg_preclose_h"} <= set(header)
+    # E0,11/08/2023,20:00,Burnley,Man City,0,3,... PSH=8.58 PSCH=9.62 B365H=8
+    first = rows[0]
+    assert (first["date"], first["kickoff_time"], first["home_team"], first["away_team"]) == (
+        "2023-08-11", "20:00", "Burnley", "Man City",
+    )
+    assert (first["home_goals"], first["away_goals"]) == ("0", "3")
+    assert float(first["pinnacle_preclose_h"]) == 8.58
+    assert float(first["pinnacle_close_h"]) == 9.62
+    assert float(first["b365_preclose_h"]) == 8.0
+
+
+def test_run_loads_the_bundled_sample_and_prints_the_summary() -> None:
+    result = invoke("run")
+    assert result.exit_code == 0, result.output
+    assert "Warehouse coverage" in result.output
+    for season in ("2019-2020", "2023-2024", "2015-2016"):
+        assert season in result.output
+    assert scalar("SELECT COUNT(*) FROM matches") == 5 * 380 + 5 * 552
+
+
+def test_init_creates_the_warehouse_and_the_mlflow_store(sabiscore_home: Path) -> None:
+    result = invoke("init")
+    assert result.exit_code == 0, result.output
+    assert (sabiscore_home / "warehouse.sqlite").exists()
+    assert (sabiscore_home / "mlflow" / "mlflow.db").exists()
+    import mlflow
+
+    client = mlflow.MlflowClient(tracking_uri=f"sqlite:///{sabiscore_home / 'mlflow' / 'mlflow.db'}")
+    assert client.get_experiment_by_name("sabiscore") is not None
+
+
+def test_download_over_http_with_retry(monkeypatch: pytest.MonkeyPatch) -> None:
+    body = (SAMPLE_DIR / "E0" / "2023-2024.csv").read_bytes()
+    with ScriptedServer() as server:
+        server.add("/mmz4281/2324/E0.csv", 503, b"busy", "text/plain")
+        server.add("/mmz4281/2324/E0.csv", 200, body)
+        monkeypatch.setenv("SABISCORE_FOOTBALL_DATA_BASE_URL", f"{server.url}/mmz4281")
+        clear_settings_cache()
+        result = invoke("ingest", "football-data", "--league", "E0", "--season", "2023-2024")
+    assert result.exit_code == 0, result.output
+    assert scalar("SELECT COUNT(*) FROM matches") == 380
+    assert [path for path, _ in server.requests] == ["/mmz4281/2324/E0.csv"] * 2
+    assert all(agent.startswith("sabiscore/") for _, agent in server.requests)
+
+
+def test_download_of_a_block_page_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    page = b"<html><head><title>Just a moment...</title></head><body>Checking your browser</body></html>"
+    with ScriptedServer() as server:
+        server.add("/mmz4281/2324/E0.csv", 200, page, "text/html; charset=UTF-8")
+        server.add("/mmz4281/2223/E0.csv", 200, (SAMPLE_DIR / "E0" / "2022-2023.csv").read_bytes())
+        monkeypatch.setenv("SABISCORE_FOOTBALL_DATA_BASE_URL", f"{server.url}/mmz4281")
+        clear_settings_cache()
+        result = invoke(
+            "ingest", "football-data", "-l", "E0", "-s", "2023-2024", "-s", "2022-2023",
+        )
+    assert result.exit_code == 1
+    assert "2324/E0.csv" in result.output and "block or error page" in result.output
+    assert scalar("SELECT COUNT(*) FROM matches") == 380
+
+
+def test_unknown_league_is_a_usage_error() -> None:
+    result = runner.invoke(app, ["ingest", "football-data", "-l", "XX", "-s", "2023-2024"])
+    assert result.exit_code == 2
+    assert "unknown league" in result.output
