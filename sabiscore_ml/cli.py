@@ -127,7 +127,9 @@ def _report_outcomes(outcomes: list) -> int:
                 f"[yellow]warning[/] {escape(outcome.uri)}: {escape(warning)}", soft_wrap=True
             )
     for outcome in bad:
-        err_console.print(f"[bold red]{outcome.status}[/] {escape(outcome.message or '')}", soft_wrap=True)
+        err_console.print(
+            f"[bold red]{outcome.status}[/] {escape(outcome.message or '')}", soft_wrap=True
+        )
     if bad:
         err_console.print(f"[bold red]{len(bad)} file(s) rejected[/]; the others were loaded")
     return 1 if bad else 0
@@ -179,7 +181,6 @@ def ingest_football_data(
     The exit status is 1 if any file was rejected.
 
     Examples:
-
       [bold]sabiscore ingest football-data --league E0 --season 2023-2024[/]  (download)
 
       [bold]sabiscore ingest football-data --from-dir ./football-data[/]
@@ -245,10 +246,8 @@ def run() -> None:
     Example: [bold]sabiscore run[/]
     """
     from sabiscore_ml.jobs.football_data import bundled_sample_dir, plan_football_data
-    from sabiscore_ml.settings import get_warehouse_settings
-
     from sabiscore_ml.registry import init_mlflow_store
-    from sabiscore_ml.settings import get_mlflow_settings
+    from sabiscore_ml.settings import get_mlflow_settings, get_warehouse_settings
 
     started = time.perf_counter()
     _step(f"warehouse: {_redact(get_warehouse_settings().url)}")

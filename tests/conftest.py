@@ -99,7 +99,10 @@ def warehouse(
 def table_snapshot(engine: Engine, table: str, order_by: str) -> list[tuple]:
     """Every row of ``table`` in a stable order (for before/after comparisons)."""
     with engine.connect() as connection:
-        return [tuple(row) for row in connection.execute(text(f"SELECT * FROM {table} ORDER BY {order_by}"))]
+        return [
+            tuple(row)
+            for row in connection.execute(text(f"SELECT * FROM {table} ORDER BY {order_by}"))
+        ]
 
 
 def warehouse_snapshot(engine: Engine) -> dict[str, list[tuple]]:

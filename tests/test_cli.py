@@ -61,8 +61,14 @@ def test_from_dir_loads_good_files_and_names_the_rejected_one(tmp_path: Path) ->
 
 def test_file_option_and_season_filter(tmp_path: Path) -> None:
     result = invoke(
-        "ingest", "football-data", "--from-dir", str(SAMPLE_DIR), "--league", "E1",
-        "--season", "2018-19",
+        "ingest",
+        "football-data",
+        "--from-dir",
+        str(SAMPLE_DIR),
+        "--league",
+        "E1",
+        "--season",
+        "2018-19",
     )
     assert result.exit_code == 0, result.output
     assert scalar("SELECT COUNT(*) FROM matches") == 552
@@ -74,20 +80,36 @@ def test_file_option_and_season_filter(tmp_path: Path) -> None:
 def test_export_matches_gives_the_odds_back(tmp_path: Path) -> None:
     assert invoke("ingest", "football-data", "--from-dir", str(SAMPLE_DIR / "E0")).exit_code == 0
     output = tmp_path / "out" / "e0.csv"
-    result = invoke("export", "matches", "--league", "E0", "--season", "2023-2024", "-o", str(output))
+    result = invoke(
+        "export", "matches", "--league", "E0", "--season", "2023-2024", "-o", str(output)
+    )
     assert result.exit_code == 0, result.output
     rows = list(csv.DictReader(output.open()))
     assert len(rows) == 380
     header = list(rows[0])
     assert header[:8] == [
-        "date", "kickoff_time", "league", "season", "home_team", "away_team",
-        "home_goals", "away_goals",
+        "date",
+        "kickoff_time",
+        "league",
+        "season",
+        "home_team",
+        "away_team",
+        "home_goals",
+        "away_goals",
     ]
-    assert {"pinnacle_close_h", "pinnacle_preclose_d", "b365_preclose_a", "market_avg_preclose_h"} <= set(header)
+    assert {
+        "pinnacle_close_h",
+        "pinnacle_preclose_d",
+        "b365_preclose_a",
+        "market_avg_preclose_h",
+    } <= set(header)
     # E0,11/08/2023,20:00,Burnley,Man City,0,3,... PSH=8.58 PSCH=9.62 B365H=8
     first = rows[0]
     assert (first["date"], first["kickoff_time"], first["home_team"], first["away_team"]) == (
-        "2023-08-11", "20:00", "Burnley", "Man City",
+        "2023-08-11",
+        "20:00",
+        "Burnley",
+        "Man City",
     )
     assert (first["home_goals"], first["away_goals"]) == ("0", "3")
     assert float(first["pinnacle_preclose_h"]) == 8.58
@@ -111,7 +133,9 @@ def test_init_creates_the_warehouse_and_the_mlflow_store(sabiscore_home: Path) -
     assert (sabiscore_home / "mlflow" / "mlflow.db").exists()
     import mlflow
 
-    client = mlflow.MlflowClient(tracking_uri=f"sqlite:///{sabiscore_home / 'mlflow' / 'mlflow.db'}")
+    client = mlflow.MlflowClient(
+        tracking_uri=f"sqlite:///{sabiscore_home / 'mlflow' / 'mlflow.db'}"
+    )
     assert client.get_experiment_by_name("sabiscore") is not None
 
 
@@ -130,14 +154,24 @@ def test_download_over_http_with_retry(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_download_of_a_block_page_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
-    page = b"<html><head><title>Just a moment...</title></head><body>Checking your browser</body></html>"
+    page = (
+        b"<html><head><title>Just a moment...</title></head>"
+        b"<body>Checking your browser</body></html>"
+    )
     with ScriptedServer() as server:
         server.add("/mmz4281/2324/E0.csv", 200, page, "text/html; charset=UTF-8")
         server.add("/mmz4281/2223/E0.csv", 200, (SAMPLE_DIR / "E0" / "2022-2023.csv").read_bytes())
         monkeypatch.setenv("SABISCORE_FOOTBALL_DATA_BASE_URL", f"{server.url}/mmz4281")
         clear_settings_cache()
         result = invoke(
-            "ingest", "football-data", "-l", "E0", "-s", "2023-2024", "-s", "2022-2023",
+            "ingest",
+            "football-data",
+            "-l",
+            "E0",
+            "-s",
+            "2023-2024",
+            "-s",
+            "2022-2023",
         )
     assert result.exit_code == 1
     assert "2324/E0.csv" in result.output and "block or error page" in result.output

@@ -40,7 +40,9 @@ def _path(name: str):
 
 
 def parse(name: str, raw: bytes | None = None) -> ParsedFile:
-    return parse_football_data(raw if raw is not None else _path(name).read_bytes(), name, today=TODAY)
+    return parse_football_data(
+        raw if raw is not None else _path(name).read_bytes(), name, today=TODAY
+    )
 
 
 def find(parsed: ParsedFile, day: dt.date, home: str) -> MatchRecord:
@@ -86,7 +88,11 @@ def test_modern_file_values_match_the_csv_text() -> None:
     assert price(first, "pinnacle", "1x2", "draw", "close") == 10.43
     assert price(first, "pinnacle", "1x2", "away", "close") == 19.63
     assert price(first, "pinnacle", "ou", "under", "close") == 3.44
-    (ah,) = [q for q in first.odds if (q.bookmaker, q.market, q.outcome, q.timing) == ("pinnacle", "ah", "home", "preclose")]
+    (ah,) = [
+        q
+        for q in first.odds
+        if (q.bookmaker, q.market, q.outcome, q.timing) == ("pinnacle", "ah", "home", "preclose")
+    ]
     assert (ah.line, ah.price) == (-2.25, 1.97)
     # 8 books x 3 outcomes x 2 timings (1X2) are all present on this row
     assert len({(q.bookmaker, q.timing) for q in first.odds if q.market == "1x2"}) == 16

@@ -12,7 +12,9 @@ from sabiscore_ml import settings as s
 
 def test_embedded_defaults_live_under_sabiscore_home(sabiscore_home: Path) -> None:
     assert s.get_core_settings().home_dir == sabiscore_home.resolve()
-    assert s.get_warehouse_settings().url == f"sqlite:///{sabiscore_home.resolve()}/warehouse.sqlite"
+    assert (
+        s.get_warehouse_settings().url == f"sqlite:///{sabiscore_home.resolve()}/warehouse.sqlite"
+    )
     assert s.get_core_settings().raw_archive_dir == sabiscore_home.resolve() / "raw"
     assert s.get_redis_settings().redis_url is None
     assert s.get_mlflow_settings().uri == f"sqlite:///{sabiscore_home.resolve()}/mlflow/mlflow.db"

@@ -30,9 +30,21 @@ def runs(engine: Engine) -> list[IngestionRun]:
 def test_migration_creates_the_schema(warehouse: Engine) -> None:
     tables = set(inspect(warehouse).get_table_names())
     assert {
-        "leagues", "seasons", "teams", "team_aliases", "raw_files", "ingestion_runs",
-        "matches", "odds", "match_xg", "shots", "squad_values", "model_versions",
-        "predictions", "stakes", "alembic_version",
+        "leagues",
+        "seasons",
+        "teams",
+        "team_aliases",
+        "raw_files",
+        "ingestion_runs",
+        "matches",
+        "odds",
+        "match_xg",
+        "shots",
+        "squad_values",
+        "model_versions",
+        "predictions",
+        "stakes",
+        "alembic_version",
     } <= tables
     assert current_revision(str(warehouse.url.render_as_string(hide_password=False))) == "0001"
     assert count(warehouse, "leagues") == 22
@@ -50,7 +62,9 @@ def test_load_one_file(warehouse: Engine) -> None:
     with warehouse.connect() as connection:
         burnley = connection.execute(select(Team.id).where(Team.name == "Burnley")).scalar_one()
         match = connection.execute(
-            select(Match).where(Match.home_team_id == burnley, Match.match_date == dt.date(2023, 8, 11))
+            select(Match).where(
+                Match.home_team_id == burnley, Match.match_date == dt.date(2023, 8, 11)
+            )
         ).one()
         assert (match.home_goals, match.away_goals, match.result) == (0, 3, "A")
         assert match.kickoff_time == dt.time(20, 0)
@@ -70,7 +84,10 @@ def test_load_one_file(warehouse: Engine) -> None:
         assert prices == {"preclose": 8.58, "close": 9.62}
     (run,) = runs(warehouse)
     assert (run.status, run.matches_loaded, run.odds_loaded, run.sha256) == (
-        "loaded", 380, outcome.odds, outcome.sha256,
+        "loaded",
+        380,
+        outcome.odds,
+        outcome.sha256,
     )
     archived = get_core_settings().raw_archive_dir / "football-data" / "E0" / "2023-2024"
     assert (archived / f"{outcome.sha256}.csv").read_bytes() == E0_2324.read_bytes()

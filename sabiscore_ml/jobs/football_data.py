@@ -134,9 +134,7 @@ def ingest_football_data_bytes(
                 size=len(raw),
                 path=str(archived.path),
             )
-            outcome.matches, outcome.odds = load_football_data(
-                connection, parsed, batch_size=batch
-            )
+            outcome.matches, outcome.odds = load_football_data(connection, parsed, batch_size=batch)
     except Exception as exc:  # the transaction rolled back: log the failure, then raise
         outcome.status, outcome.matches, outcome.odds = FAILED, 0, 0
         outcome.check, outcome.message = "database", f"{uri}: load failed: {exc}"

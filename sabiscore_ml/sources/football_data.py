@@ -28,6 +28,7 @@ import io
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from sabiscore_ml.errors import RejectedFile
 from sabiscore_ml.leagues import LEAGUES, season_of
@@ -110,8 +111,7 @@ _HTML_MARKERS = (b"<!doctype", b"<html", b"<head", b"<body", b"<?xml", b"<title"
 _MAX_SEASON_DAYS = 430
 
 
-@dataclass(frozen=True, slots=True)
-class OddsQuote:
+class OddsQuote(NamedTuple):
     """One bookmaker price for one outcome of one market."""
 
     bookmaker: str
@@ -260,16 +260,20 @@ def _plan_columns(header: list[str], name: str) -> _ColumnPlan:
     odds: list[_OddsColumn] = []
     stats: list[tuple[int, str]] = []
     unknown: list[str] = []
-    known_plain = set(MANDATORY) | set(_COLUMN_ALIASES) | {
-        "Time",
-        "HTHG",
-        "HTAG",
-        "Referee",
-        "Attendance",
-        "AHh",
-        "AHCh",
-        "BbAHh",
-    }
+    known_plain = (
+        set(MANDATORY)
+        | set(_COLUMN_ALIASES)
+        | {
+            "Time",
+            "HTHG",
+            "HTAG",
+            "Referee",
+            "Attendance",
+            "AHh",
+            "AHCh",
+            "BbAHh",
+        }
+    )
     for column, position in index.items():
         if column in STAT_COLUMNS:
             stats.append((position, STAT_COLUMNS[column]))
@@ -384,20 +388,18 @@ def _parse_float(text: str) -> float | None:
 
 
 class _Rows:
-    """Cells of one CSV row by column index, cleaned, '' when absent."""
+    """Cells of one CSV row, stripped and padded to ``width``; ``get(None)`` is ''."""
 
     __slots__ = ("cells",)
 
-    def __init__(self, cells: list[str]) -> None:
-        self.cells = cells
+    def __init__(self, cells: list[str], width: int) -> None:
+        stripped = [cell.strip() for cell in cells]
+        if len(stripped) < width:
+            stripped.extend([""] * (width - len(stripped)))
+        self.cells = stripped
 
     def get(self, position: int | None) -> str:
-        if position is None or position >= len(self.cells):
-            return ""
-        value = self.cells[position]
-        if "\xa0" in value:
-            value = value.replace("\xa0", " ")
-        return value.strip()
+        return "" if position is None else self.cells[position]
 
 
 def parse_football_data(
@@ -416,6 +418,8 @@ def parse_football_data(
     """
     today = today or dt.date.today()
     text, encoding = decode(raw, name)
+    if "\xa0" in text:  # non-breaking spaces (e.g. before referee names) are padding
+        text = text.replace("\xa0", " ")
     rows = list(csv.reader(io.StringIO(text, newline="")))
     if not rows or not any(_clean(cell) for cell in rows[0]):
         raise RejectedFile(name, "empty", "the file has no header line")
@@ -435,10 +439,11 @@ def parse_football_data(
             "short; fetch it again",
         )
 
+    width = len(rows[0])
     divisions: set[str] = set()
     parsed: list[tuple[int, _Rows, dt.date]] = []
     for number, cells in data_rows:
-        row = _Rows(cells)
+        row = _Rows(cells, width)
         div = row.get(col["Div"])
         date_text = row.get(col["Date"])
         home, away = row.get(col["HomeTeam"]), row.get(col["AwayTeam"])
@@ -526,30 +531,37 @@ def parse_football_data(
         time_text = row.get(time_col)
         kickoff_time = _parse_time(time_text) if time_text else None
         if time_text and kickoff_time is None:
-            raise RejectedFile(name, "time_format", f"line {number}: Time {time_text!r} is not HH:MM")
+            raise RejectedFile(
+                name, "time_format", f"line {number}: Time {time_text!r} is not HH:MM"
+            )
         stats = {}
         for position, field_name in plan.stats:
             value = _parse_count(row.get(position))
             if value is not None:
                 stats[field_name] = value
         quotes = []
+        cells = row.cells
         for column in plan.odds:
-            value = row.get(column.index)
+            value = cells[column.index]
             if not value:
                 continue
-            price = _parse_float(value)
-            if price is None or not 1.0 < price < 10000.0:
+            try:
+                price = float(value)
+            except ValueError:
+                price = 0.0
+            if not 1.0 < price < 10000.0:
                 dropped_odds.append(f"line {number} {column.name}={value!r}")
                 continue
             line = column.line
             if line is None:
-                line_text = row.get(column.line_index)
-                line = _parse_float(line_text) if line_text else None
+                line = _parse_float(cells[column.line_index]) if cells[column.line_index] else None
                 if line is None:
                     dropped_odds.append(f"line {number} {column.name} without a handicap line")
                     continue
             quotes.append(
-                OddsQuote(column.bookmaker, column.market, line, column.outcome, column.timing, price)
+                OddsQuote(
+                    column.bookmaker, column.market, line, column.outcome, column.timing, price
+                )
             )
         record = MatchRecord(
             row=number,
@@ -570,7 +582,9 @@ def parse_football_data(
         )
         published = row.get(ftr_col)
         if published and record.result and published != record.result:
-            result_mismatches.append(f"line {number} FTR={published} but score gives {record.result}")
+            result_mismatches.append(
+                f"line {number} FTR={published} but score gives {record.result}"
+            )
         matches.append(record)
 
     if dropped_odds:

@@ -70,7 +70,9 @@ def fetch(
             raise FetchError(url, f"HTTP {response.status_code}")
         content_type = response.headers.get("content-type", "")
         if expect == "csv" and "html" in content_type.lower():
-            raise FetchError(url, f"expected a CSV but got {content_type!r} (a block or error page)")
+            raise FetchError(
+                url, f"expected a CSV but got {content_type!r} (a block or error page)"
+            )
         return FetchedBody(
             url=str(response.url),
             status=response.status_code,

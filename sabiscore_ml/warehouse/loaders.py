@@ -117,4 +117,3 @@ def load_football_data(
     odds_key = ["match_id", "bookmaker", "market", "timing", "line", "outcome"]
     upsert(connection, Odds.__table__, odds_rows, odds_key, batch_size=batch_size)
     return len(match_rows), len(odds_rows)
-

@@ -129,7 +129,9 @@ class Match(Base):
 
     __tablename__ = "matches"
     __table_args__ = (
-        UniqueConstraint("league_code", "season_code", "match_date", "home_team_id", "away_team_id"),
+        UniqueConstraint(
+            "league_code", "season_code", "match_date", "home_team_id", "away_team_id"
+        ),
     )
 
     id: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)

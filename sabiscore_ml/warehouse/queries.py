@@ -68,7 +68,17 @@ def coverage_summary(
         stmt = stmt.where(Match.season_code.in_(seasons))
     with engine.connect() as connection:
         return [
-            Coverage(row[0], row[1], row[2], row[3], row[4], int(row[5]), row[6], str(row[7]), str(row[8]))
+            Coverage(
+                row[0],
+                row[1],
+                row[2],
+                row[3],
+                row[4],
+                int(row[5]),
+                row[6],
+                str(row[7]),
+                str(row[8]),
+            )
             for row in connection.execute(stmt)
         ]
 
@@ -107,10 +117,14 @@ def matches_frame(
             base = base.where(column.in_(values))
             odds = odds.where(column.in_(values))
     with engine.connect() as connection:
-        frame = pd.read_sql(base.order_by(Match.match_date, Match.league_code, Match.id), connection)
+        frame = pd.read_sql(
+            base.order_by(Match.match_date, Match.league_code, Match.id), connection
+        )
         quotes = pd.read_sql(odds, connection)
     frame["kickoff_time"] = [
-        value.strftime("%H:%M") if hasattr(value, "strftime") else (str(value)[:5] if value else None)
+        value.strftime("%H:%M")
+        if hasattr(value, "strftime")
+        else (str(value)[:5] if value else None)
         for value in frame["kickoff_time"]
     ]
     if quotes.empty:
