@@ -1,11 +1,25 @@
-"""Dialect-aware upserts (INSERT ... ON CONFLICT) for SQLite and PostgreSQL."""
+"""Dialect-aware bulk upserts (INSERT ... ON CONFLICT) for SQLite and PostgreSQL.
+
+Rows go straight to the DBAPI cursor of the caller's connection (so they join
+its transaction), with values converted by each column's SQLAlchemy type: the
+stored text is exactly what the ORM would write, without the per-row cost of
+compiling parameters.  PostgreSQL receives multi-row VALUES pages
+(``psycopg2.extras.execute_values``); SQLite an ``executemany``.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from sqlalchemy import Connection, Table
+
+
+def _converters(
+    connection: Connection, table: Table, names: Sequence[str]
+) -> list[Callable[[Any], Any] | None]:
+    dialect = connection.dialect
+    return [table.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in names]
 
 
 def upsert(
@@ -21,60 +35,45 @@ def upsert(
 
     ``update`` lists the columns to overwrite on conflict (default: every
     non-key column).  With no columns to update, conflicting rows are left as
-    they are.  Rows are sent in batches of ``batch_size``.
+    they are.  Every row must have the same keys.
     """
     if not rows:
         return 0
-    columns = list(update) if update is not None else [c for c in rows[0] if c not in key]
-    name = connection.dialect.name
-    if name == "postgresql":
-        _pg_upsert(connection, table, rows, key, columns, batch_size)
-        return len(rows)
-    if name != "sqlite":  # pragma: no cover - guarded by the supported URLs
-        raise NotImplementedError(f"upserts are not implemented for {name}")
-    from sqlalchemy.dialects.sqlite import insert
-
-    stmt = insert(table)
-    if columns:
-        stmt = stmt.on_conflict_do_update(
-            index_elements=list(key), set_={c: stmt.excluded[c] for c in columns}
-        )
-    else:
-        stmt = stmt.on_conflict_do_nothing(index_elements=list(key))
-    for start in range(0, len(rows), batch_size):
-        connection.execute(stmt, list(rows[start : start + batch_size]))
-    return len(rows)
-
-
-def _pg_upsert(
-    connection: Connection,
-    table: Table,
-    rows: Sequence[dict[str, Any]],
-    key: Sequence[str],
-    update: Sequence[str],
-    batch_size: int,
-) -> None:
-    """PostgreSQL upsert with multi-row VALUES pages (psycopg2 ``execute_values``).
-
-    Runs on the connection's own DBAPI cursor, so it joins the caller's
-    transaction; psycopg2's plain ``executemany`` would cost a round trip per row.
-    """
-    from psycopg2.extras import execute_values
-
-    quote = connection.dialect.identifier_preparer.quote
     names = list(rows[0])
-    conflict = ", ".join(quote(c) for c in key)
-    if update:
-        action = "DO UPDATE SET " + ", ".join(f"{quote(c)} = EXCLUDED.{quote(c)}" for c in update)
+    columns = list(update) if update is not None else [c for c in names if c not in key]
+    dialect = connection.dialect
+    if dialect.name not in ("postgresql", "sqlite"):  # pragma: no cover - guarded by settings
+        raise NotImplementedError(f"upserts are not implemented for {dialect.name}")
+    quote = dialect.identifier_preparer.quote
+    excluded = "EXCLUDED" if dialect.name == "postgresql" else "excluded"
+    if columns:
+        action = "DO UPDATE SET " + ", ".join(f"{quote(c)} = {excluded}.{quote(c)}" for c in columns)
     else:
         action = "DO NOTHING"
+    placeholder = "%s" if dialect.name == "postgresql" else "(" + ", ".join("?" * len(names)) + ")"
     sql = (
         f"INSERT INTO {quote(table.name)} ({', '.join(quote(c) for c in names)}) "
-        f"VALUES %s ON CONFLICT ({conflict}) {action}"
+        f"VALUES {placeholder} ON CONFLICT ({', '.join(quote(c) for c in key)}) {action}"
     )
-    values = [tuple(row[c] for c in names) for row in rows]
+    converters = _converters(connection, table, names)
+    if any(converters):
+        values = [
+            tuple(
+                row[name] if convert is None or row[name] is None else convert(row[name])
+                for name, convert in zip(names, converters, strict=True)
+            )
+            for row in rows
+        ]
+    else:
+        values = [tuple(row[name] for name in names) for row in rows]
     cursor = connection.connection.cursor()
     try:
-        execute_values(cursor, sql, values, page_size=batch_size)
+        if dialect.name == "postgresql":
+            from psycopg2.extras import execute_values
+
+            execute_values(cursor, sql, values, page_size=batch_size)
+        else:
+            cursor.executemany(sql, values)
     finally:
         cursor.close()
+    return len(rows)
