@@ -12,6 +12,7 @@ export AIRFLOW_HOME ?= $(SABISCORE_HOME)/airflow
 export AIRFLOW__CORE__DAGS_FOLDER ?= $(CURDIR)/dags
 export AIRFLOW__CORE__PLUGINS_FOLDER ?= $(CURDIR)/plugins
 export AIRFLOW__CORE__LOAD_EXAMPLES ?= False
+export AIRFLOW__CORE__PARALLELISM ?= 4
 
 .PHONY: help install run test test-fast lint airflow lock bench clean
 
@@ -42,7 +43,7 @@ lint: install ## ruff on the code
 
 airflow: install ## Start Airflow standalone (UI on :8080) on dags/ and plugins/
 	$(VENV)/bin/sabiscore init
-	$(VENV)/bin/airflow standalone
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/airflow standalone
 
 lock: ## Re-resolve requirements.lock (runtime) and requirements-dev.lock from setup.cfg
 	$(VENV)/bin/uv pip compile --python-version 3.11 setup.cfg -o requirements.lock
