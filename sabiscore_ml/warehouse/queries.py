@@ -6,12 +6,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
-from sqlalchemy import Engine, and_, case, distinct, func, select
+from sqlalchemy import Connection, Engine, Select, and_, case, distinct, func, select
 from sqlalchemy.orm import aliased
 
 from sabiscore_ml.warehouse.models import Match, Odds, Team
 
-_OUTCOME_SUFFIX = {"home": "h", "draw": "d", "away": "a"}
 _TIMING_ORDER = {"preclose": 0, "close": 1}
 
 
@@ -83,8 +82,21 @@ def coverage_summary(
         ]
 
 
-def _odds_column(bookmaker: str, timing: str, outcome: str) -> str:
-    return f"{bookmaker}_{timing}_{_OUTCOME_SUFFIX[outcome]}"
+def _fetch_frame(connection: Connection, stmt: Select) -> pd.DataFrame:
+    """Run ``stmt`` on the raw DBAPI cursor (no per-row Result objects) into a frame."""
+    sql = str(stmt.compile(dialect=connection.dialect, compile_kwargs={"literal_binds": True}))
+    cursor = connection.connection.cursor()
+    try:
+        cursor.execute(sql)
+        names = [description[0] for description in cursor.description]
+        return pd.DataFrame.from_records(cursor.fetchall(), columns=names)
+    finally:
+        cursor.close()
+
+
+def _column_order(column: str) -> tuple[str, int, int]:
+    bookmaker, timing, outcome = column.rsplit("_", 2)
+    return bookmaker, _TIMING_ORDER.get(timing, 9), "hda".index(outcome)
 
 
 def matches_frame(
@@ -106,43 +118,31 @@ def matches_frame(
         )
         .join(home, home.id == Match.home_team_id)
         .join(away, away.id == Match.away_team_id)
+        .order_by(Match.match_date, Match.league_code, Match.id)
+    )
+    # home/draw/away -> h/d/a: the column name is built by the database.
+    column = (Odds.bookmaker + "_" + Odds.timing + "_" + func.substr(Odds.outcome, 1, 1)).label(
+        "column"
     )
     odds = (
-        select(Odds.match_id, Odds.bookmaker, Odds.timing, Odds.outcome, Odds.price)
+        select(Odds.match_id, column, Odds.price)
         .join(Match, Match.id == Odds.match_id)
         .where(Odds.market == "1x2")
     )
-    for column, values in ((Match.league_code, leagues), (Match.season_code, seasons)):
+    for key, values in ((Match.league_code, leagues), (Match.season_code, seasons)):
         if values:
-            base = base.where(column.in_(values))
-            odds = odds.where(column.in_(values))
+            base = base.where(key.in_(values))
+            odds = odds.where(key.in_(values))
     with engine.connect() as connection:
-        frame = pd.read_sql(
-            base.order_by(Match.match_date, Match.league_code, Match.id), connection
-        )
-        quotes = pd.read_sql(odds, connection)
-    frame["kickoff_time"] = [
-        value.strftime("%H:%M")
-        if hasattr(value, "strftime")
-        else (str(value)[:5] if value else None)
-        for value in frame["kickoff_time"]
-    ]
+        frame = _fetch_frame(connection, base)
+        quotes = _fetch_frame(connection, odds)
+    frame["date"] = [str(value)[:10] for value in frame["date"]]
+    frame["kickoff_time"] = [str(value)[:5] if value else None for value in frame["kickoff_time"]]
     if quotes.empty:
         return frame.drop(columns="match_id")
-    quotes["column"] = [
-        _odds_column(b, t, o)
-        for b, t, o in zip(quotes["bookmaker"], quotes["timing"], quotes["outcome"], strict=True)
-    ]
     wide = quotes.pivot(index="match_id", columns="column", values="price")
-    order = sorted(
-        wide.columns,
-        key=lambda c: (
-            c.rsplit("_", 2)[0],
-            _TIMING_ORDER.get(c.rsplit("_", 2)[1], 9),
-            "hda".index(c[-1]),
-        ),
-    )
-    frame = frame.merge(wide[order], left_on="match_id", right_index=True, how="left")
+    wide = wide[sorted(wide.columns, key=_column_order)]
+    frame = frame.merge(wide, left_on="match_id", right_index=True, how="left")
     return frame.drop(columns="match_id")
 
 

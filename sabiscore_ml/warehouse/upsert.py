@@ -14,6 +14,9 @@ from typing import Any
 
 from sqlalchemy import Connection, Table
 
+# From this many rows on, PostgreSQL upserts go through COPY into a temporary table.
+_COPY_THRESHOLD = 2000
+
 
 def _converters(
     connection: Connection, table: Table, names: Sequence[str]
@@ -47,13 +50,16 @@ def upsert(
     quote = dialect.identifier_preparer.quote
     excluded = "EXCLUDED" if dialect.name == "postgresql" else "excluded"
     if columns:
-        action = "DO UPDATE SET " + ", ".join(f"{quote(c)} = {excluded}.{quote(c)}" for c in columns)
+        action = "DO UPDATE SET " + ", ".join(
+            f"{quote(c)} = {excluded}.{quote(c)}" for c in columns
+        )
     else:
         action = "DO NOTHING"
     placeholder = "%s" if dialect.name == "postgresql" else "(" + ", ".join("?" * len(names)) + ")"
+    conflict_sql = f"ON CONFLICT ({', '.join(quote(c) for c in key)}) {action}"
     sql = (
         f"INSERT INTO {quote(table.name)} ({', '.join(quote(c) for c in names)}) "
-        f"VALUES {placeholder} ON CONFLICT ({', '.join(quote(c) for c in key)}) {action}"
+        f"VALUES {placeholder} {conflict_sql}"
     )
     converters = _converters(connection, table, names)
     if any(converters):
@@ -68,7 +74,9 @@ def upsert(
         values = [tuple(row[name] for name in names) for row in rows]
     cursor = connection.connection.cursor()
     try:
-        if dialect.name == "postgresql":
+        if dialect.name == "postgresql" and len(values) >= _COPY_THRESHOLD:
+            _pg_copy_upsert(cursor, table.name, names, values, quote, conflict_sql)
+        elif dialect.name == "postgresql":
             from psycopg2.extras import execute_values
 
             execute_values(cursor, sql, values, page_size=batch_size)
@@ -77,3 +85,37 @@ def upsert(
     finally:
         cursor.close()
     return len(rows)
+
+
+def _copy_text(value: Any) -> str:
+    if value is None:
+        return "\\N"
+    text = str(value)
+    return text.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+
+
+def _pg_copy_upsert(
+    cursor: Any,
+    table: str,
+    names: Sequence[str],
+    values: Sequence[tuple[Any, ...]],
+    quote: Callable[[str], str],
+    conflict_sql: str,
+) -> None:
+    """COPY the rows into a temporary table, then upsert them in one statement."""
+    import io
+
+    staging = quote(f"_staging_{table}")
+    columns = ", ".join(quote(c) for c in names)
+    cursor.execute(
+        f"CREATE TEMPORARY TABLE IF NOT EXISTS {staging} "
+        f"(LIKE {quote(table)} INCLUDING DEFAULTS) ON COMMIT DROP"
+    )
+    cursor.execute(f"TRUNCATE {staging}")
+    buffer = io.StringIO()
+    buffer.writelines("\t".join(_copy_text(v) for v in row) + "\n" for row in values)
+    buffer.seek(0)
+    cursor.copy_expert(f"COPY {staging} ({columns}) FROM STDIN", buffer)
+    cursor.execute(
+        f"INSERT INTO {quote(table)} ({columns}) SELECT {columns} FROM {staging} {conflict_sql}"
+    )
