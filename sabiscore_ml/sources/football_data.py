@@ -28,6 +28,7 @@ import io
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import NamedTuple
 
 from sabiscore_ml.errors import RejectedFile
@@ -613,8 +614,6 @@ def parse_football_data(
 
 def iter_csv_files(paths: Iterable[str]) -> list[str]:
     """Every ``*.csv`` under the given files or directories, recursively, sorted."""
-    from pathlib import Path
-
     found: list[str] = []
     for entry in paths:
         path = Path(entry)
