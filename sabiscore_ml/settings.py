@@ -20,6 +20,8 @@ from typing import Literal
 from pydantic import AliasChoices, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from sabiscore_ml import __version__
+
 Environment = Literal["embedded", "production"]
 
 # Passwords that appear in examples and compose files; never accepted in production.
@@ -143,14 +145,44 @@ class MlflowSettings(BaseSettings):
 
 
 class FootballDataSettings(BaseSettings):
-    """football-data.co.uk download settings."""
+    """football-data.co.uk download location (fetching itself follows FetchSettings)."""
 
     model_config = SettingsConfigDict(env_prefix="SABISCORE_FOOTBALL_DATA_", extra="ignore")
 
     base_url: str = "https://www.football-data.co.uk/mmz4281"
-    timeout_seconds: float = 30.0
-    retries: int = 4
-    user_agent: str = "sabiscore/0.1 (+https://github.com/sabiscore/sabiscore)"
+
+
+class FetchSettings(BaseSettings):
+    """How every source is downloaded: identity, timeouts, retries and per-source pacing.
+
+    ``*_min_interval_seconds`` is the least time between two requests to one
+    source from this process; sources without their own field use
+    ``default_min_interval_seconds``.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="SABISCORE_FETCH_", extra="ignore")
+
+    user_agent: str = f"sabiscore/{__version__} (+https://github.com/sabiscore/sabiscore)"
+    timeout_seconds: float = Field(30.0, gt=0)
+    attempts: int = Field(4, ge=1)
+    backoff_initial_seconds: float = Field(1.0, ge=0)
+    # Caps both the exponential backoff and a server's Retry-After.
+    backoff_max_seconds: float = Field(60.0, ge=0)
+    default_min_interval_seconds: float = Field(1.0, ge=0)
+    fbref_min_interval_seconds: float = Field(6.0, ge=0)
+    football_data_min_interval_seconds: float = Field(1.0, ge=0)
+    understat_min_interval_seconds: float = Field(1.0, ge=0)
+    transfermarkt_min_interval_seconds: float = Field(1.0, ge=0)
+
+    @property
+    def min_intervals(self) -> dict[str, float]:
+        """Minimum seconds between requests, by source name."""
+        return {
+            "fbref": self.fbref_min_interval_seconds,
+            "football-data": self.football_data_min_interval_seconds,
+            "understat": self.understat_min_interval_seconds,
+            "transfermarkt": self.transfermarkt_min_interval_seconds,
+        }
 
 
 @lru_cache
@@ -183,6 +215,12 @@ def get_football_data_settings() -> FootballDataSettings:
     return FootballDataSettings()
 
 
+@lru_cache
+def get_fetch_settings() -> FetchSettings:
+    """Cached :class:`FetchSettings`."""
+    return FetchSettings()
+
+
 def clear_settings_cache() -> None:
     """Forget every cached settings object (after changing the environment)."""
     for accessor in (
@@ -191,5 +229,6 @@ def clear_settings_cache() -> None:
         get_redis_settings,
         get_mlflow_settings,
         get_football_data_settings,
+        get_fetch_settings,
     ):
         accessor.cache_clear()

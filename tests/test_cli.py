@@ -145,6 +145,8 @@ def test_download_over_http_with_retry(monkeypatch: pytest.MonkeyPatch) -> None:
         server.add("/mmz4281/2324/E0.csv", 503, b"busy", "text/plain")
         server.add("/mmz4281/2324/E0.csv", 200, body)
         monkeypatch.setenv("SABISCORE_FOOTBALL_DATA_BASE_URL", f"{server.url}/mmz4281")
+        monkeypatch.setenv("SABISCORE_FETCH_FOOTBALL_DATA_MIN_INTERVAL_SECONDS", "0")
+        monkeypatch.setenv("SABISCORE_FETCH_BACKOFF_INITIAL_SECONDS", "0.1")
         clear_settings_cache()
         result = invoke("ingest", "football-data", "--league", "E0", "--season", "2023-2024")
     assert result.exit_code == 0, result.output
@@ -162,6 +164,8 @@ def test_download_of_a_block_page_is_refused(monkeypatch: pytest.MonkeyPatch) ->
         server.add("/mmz4281/2324/E0.csv", 200, page, "text/html; charset=UTF-8")
         server.add("/mmz4281/2223/E0.csv", 200, (SAMPLE_DIR / "E0" / "2022-2023.csv").read_bytes())
         monkeypatch.setenv("SABISCORE_FOOTBALL_DATA_BASE_URL", f"{server.url}/mmz4281")
+        monkeypatch.setenv("SABISCORE_FETCH_FOOTBALL_DATA_MIN_INTERVAL_SECONDS", "0")
+        monkeypatch.setenv("SABISCORE_FETCH_BACKOFF_INITIAL_SECONDS", "0.1")
         clear_settings_cache()
         result = invoke(
             "ingest",

@@ -30,7 +30,8 @@ from sabiscore_ml.sources.football_data import (
     parse_football_data,
     sha256_hex,
 )
-from sabiscore_ml.sources.http import fetch
+from sabiscore_ml.sources.http import get_fetcher
+from sabiscore_ml.validation import validate_football_data
 from sabiscore_ml.warehouse.engine import get_engine
 from sabiscore_ml.warehouse.loaders import load_football_data, upsert_raw_file
 from sabiscore_ml.warehouse.models import IngestionRun
@@ -104,6 +105,7 @@ def ingest_football_data_bytes(
     sha = sha256_hex(raw)
     try:
         parsed = parse_football_data(raw, uri, today=today)
+        validate_football_data(parsed)
     except RejectedFile as exc:
         archive_raw(raw, sha, source=SOURCE, uri=uri, fetched_at=fetched_at)
         outcome = IngestOutcome(uri, REJECTED, sha, check=exc.check, message=str(exc))
@@ -175,16 +177,10 @@ def ingest_football_data_remote(
     """Download one league-season from football-data.co.uk and load it."""
     get_league(league)
     season = normalize_season(season)
-    settings = get_football_data_settings()
     url = football_data_url(league, season)
     try:
-        body = fetch(
-            url,
-            user_agent=settings.user_agent,
-            timeout=settings.timeout_seconds,
-            attempts=settings.retries,
-        )
-    except FetchError as exc:
+        body = get_fetcher().fetch(url, source=SOURCE, expect="csv")
+    except FetchError as exc:  # also BlockedResponse and RobotsDisallowed
         outcome = IngestOutcome(url, REJECTED, league=league, season=season, check="fetch")
         outcome.message = str(exc)
         _record_run(engine or get_engine(), outcome, _now())
