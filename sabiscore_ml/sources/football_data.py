@@ -342,6 +342,37 @@ def _plan_columns(header: list[str], name: str) -> _ColumnPlan:
     )
 
 
+# A bookmaker's 1X2 overround (sum of 1/price) outside these bounds is a typo in the
+# file, not a price: the three quotes are dropped.  The best price over all books
+# ("market_max") can legitimately sum below 1 (an arbitrage), down to OVERROUND_MAX_FLOOR.
+OVERROUND_BOUNDS = (0.9, 1.4)
+# Asian-handicap lines beyond this many goals are typos (``-225`` for ``-2.25``).
+MAX_HANDICAP = 10.0
+OVERROUND_MAX_FLOOR = 0.8
+
+
+def _drop_implausible_1x2(
+    quotes: list[OddsQuote], line_number: int, dropped: list[str]
+) -> list[OddsQuote]:
+    books: dict[tuple[str, str], list[OddsQuote]] = {}
+    for quote in quotes:
+        if quote.market == _MARKET_1X2:
+            books.setdefault((quote.bookmaker, quote.timing), []).append(quote)
+    bad: set[tuple[str, str]] = set()
+    for (bookmaker, timing), triple in books.items():
+        if len(triple) != 3:
+            continue
+        overround = sum(1.0 / q.price for q in triple)
+        low = OVERROUND_MAX_FLOOR if bookmaker == "market_max" else OVERROUND_BOUNDS[0]
+        if not low <= overround <= OVERROUND_BOUNDS[1]:
+            bad.add((bookmaker, timing))
+            prices = "/".join(f"{q.price:g}" for q in triple)
+            dropped.append(f"line {line_number} {bookmaker} {timing} {prices} ({overround:.2f})")
+    if not bad:
+        return quotes
+    return [q for q in quotes if q.market != _MARKET_1X2 or (q.bookmaker, q.timing) not in bad]
+
+
 def _parse_date(text: str) -> dt.date | None:
     match = _DATE_RE.match(text)
     if not match:
@@ -498,6 +529,7 @@ def parse_football_data(
     matches: list[MatchRecord] = []
     seen: dict[tuple[dt.date, str, str], int] = {}
     dropped_odds: list[str] = []
+    implausible: list[str] = []
     result_mismatches: list[str] = []
     time_col, ftr_col = col.get("Time"), col.get("FTR")
     for number, row, match_date in parsed:
@@ -556,6 +588,9 @@ def parse_football_data(
             line = column.line
             if line is None:
                 line = _parse_float(cells[column.line_index]) if cells[column.line_index] else None
+                if line is not None and not -MAX_HANDICAP <= line <= MAX_HANDICAP:
+                    dropped_odds.append(f"line {number} {column.name} with handicap {line:g}")
+                    continue
                 if line is None:
                     dropped_odds.append(f"line {number} {column.name} without a handicap line")
                     continue
@@ -564,6 +599,7 @@ def parse_football_data(
                     column.bookmaker, column.market, line, column.outcome, column.timing, price
                 )
             )
+        quotes = _drop_implausible_1x2(quotes, number, implausible)
         record = MatchRecord(
             row=number,
             league=league,
@@ -591,6 +627,11 @@ def parse_football_data(
     if dropped_odds:
         warnings.append(
             f"dropped {len(dropped_odds)} malformed odds value(s): {'; '.join(dropped_odds[:5])}"
+        )
+    if implausible:
+        warnings.append(
+            f"dropped {len(implausible)} 1X2 price set(s) with an implausible overround: "
+            + "; ".join(implausible[:5])
         )
     if result_mismatches:
         warnings.append(

@@ -1,0 +1,225 @@
+"""Data contracts checked with great-expectations before anything is loaded.
+
+Each source table has an expectation suite (schema, ranges, uniqueness of the
+natural key, dates inside the season).  :func:`validate_frame` runs a suite on a
+DataFrame built from parsed records and raises
+:class:`~sabiscore_ml.errors.RejectedFile` naming the file, the failed
+expectation and example values, so the caller loads nothing from that file.
+
+great-expectations is imported on first use (it takes seconds), and one
+ephemeral context serves the whole process.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cache, lru_cache
+from typing import Any
+
+import pandas as pd
+
+from sabiscore_ml.errors import RejectedFile
+from sabiscore_ml.leagues import season_start_year
+
+# Ranges every source shares.
+MAX_GOALS = 15
+MAX_XG = 10.0
+
+
+@dataclass(frozen=True, slots=True)
+class Expectation:
+    """One expectation: its great-expectations class name and keyword arguments."""
+
+    kind: str
+    kwargs: dict[str, Any]
+
+    def describe(self) -> str:
+        """Short label used in error messages (``kind(column)``)."""
+        target = self.kwargs.get("column") or ",".join(self.kwargs.get("column_list", []))
+        return f"{self.kind}({target})" if target else self.kind
+
+
+# Matches of a season fall between 1 June of its first year and 31 August of the next.
+SEASON_WINDOW_DAYS = (dt.date(2001, 8, 31) - dt.date(2000, 6, 1)).days
+
+
+def days_into_season(day: dt.date, season: str) -> int:
+    """Days from 1 June of the season's first year to ``day``."""
+    return (day - dt.date(season_start_year(season), 6, 1)).days
+
+
+def football_data_matches_suite() -> list[Expectation]:
+    """Expectations on a football-data file's matches (one league-season)."""
+    return [
+        Expectation("ExpectTableRowCountToBeBetween", {"min_value": 1, "max_value": 1000}),
+        *(
+            Expectation("ExpectColumnValuesToNotBeNull", {"column": c})
+            for c in ("match_date", "home_team", "away_team")
+        ),
+        *(
+            Expectation(
+                "ExpectColumnValuesToBeBetween",
+                {"column": c, "min_value": 0, "max_value": MAX_GOALS},
+            )
+            for c in ("home_goals", "away_goals", "ht_home_goals", "ht_away_goals")
+        ),
+        Expectation(
+            "ExpectColumnValuesToBeBetween",
+            {"column": "days_into_season", "min_value": 0, "max_value": SEASON_WINDOW_DAYS},
+        ),
+        Expectation(
+            "ExpectCompoundColumnsToBeUnique",
+            {"column_list": ["match_date", "home_team", "away_team"]},
+        ),
+        Expectation(
+            "ExpectColumnValuesToBeInSet", {"column": "result", "value_set": ["H", "D", "A"]}
+        ),
+    ]
+
+
+def football_data_odds_suite() -> list[Expectation]:
+    """Expectations on a football-data file's odds (long format, plus 1X2 overrounds)."""
+    return [
+        Expectation(
+            "ExpectColumnValuesToBeBetween",
+            {"column": "price", "min_value": 1.0, "max_value": 10000.0, "strict_min": True},
+        ),
+        Expectation(
+            "ExpectColumnValuesToBeInSet",
+            {"column": "timing", "value_set": ["preclose", "close"]},
+        ),
+        Expectation(
+            "ExpectColumnValuesToBeInSet", {"column": "market", "value_set": ["1x2", "ou", "ah"]}
+        ),
+        Expectation(
+            "ExpectColumnValuesToBeBetween",
+            {"column": "line", "min_value": -10.0, "max_value": 10.0},
+        ),
+        Expectation(
+            "ExpectCompoundColumnsToBeUnique",
+            {"column_list": ["row", "bookmaker", "market", "timing", "line", "outcome"]},
+        ),
+        Expectation(
+            "ExpectColumnValuesToBeBetween",
+            {"column": "overround_1x2", "min_value": 0.8, "max_value": 1.4},
+        ),
+    ]
+
+
+_LOCK = threading.Lock()
+
+
+@lru_cache(maxsize=1)
+def _context() -> Any:
+    import great_expectations as gx
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+
+    context = gx.get_context(mode="ephemeral")
+    context.variables.progress_bars = ProgressBarsConfig(globally=False)
+    return context
+
+
+SUITES: dict[str, Callable[[], list[Expectation]]] = {
+    "football_data.matches": football_data_matches_suite,
+    "football_data.odds": football_data_odds_suite,
+}
+
+
+@cache
+def _definition(suite_name: str) -> Any:
+    """The validation definition of a suite, built once per process."""
+    import great_expectations as gx
+
+    context = _context()
+    expectations = SUITES[suite_name]()
+    source = context.data_sources.add_pandas(name=suite_name)
+    batch = source.add_dataframe_asset(name="frame").add_batch_definition_whole_dataframe("all")
+    suite = gx.ExpectationSuite(name=suite_name)
+    for expectation in expectations:
+        suite.add_expectation(getattr(gx.expectations, expectation.kind)(**expectation.kwargs))
+    suite = context.suites.add(suite)
+    return context.validation_definitions.add(
+        gx.ValidationDefinition(name=suite_name, data=batch, suite=suite)
+    )
+
+
+def _run(suite_name: str, frame: pd.DataFrame) -> list[tuple[str, dict]]:
+    """Run a suite on ``frame``; return (description, result dict) of each failed expectation.
+
+    Results are matched to expectations by their configuration, not by position:
+    great-expectations does not keep the suite's order.
+    """
+    with _LOCK:
+        result = _definition(suite_name).run(batch_parameters={"dataframe": frame})
+    failed = []
+    for outcome in result.results:
+        if outcome.success:
+            continue
+        config = outcome.expectation_config
+        kwargs = dict(config.kwargs)
+        target = kwargs.get("column") or ",".join(kwargs.get("column_list") or [])
+        kind = "".join(part.title() for part in config.type.split("_"))
+        failed.append((f"{kind}({target})" if target else kind, dict(outcome.result or {})))
+    return sorted(failed, key=lambda item: item[0])
+
+
+def validate_frame(suite_name: str, frame: pd.DataFrame, *, name: str) -> None:
+    """Raise :class:`RejectedFile` (check ``expectation``) if ``frame`` fails the suite."""
+    failed = _run(suite_name, frame)
+    if not failed:
+        return
+    details = []
+    for described, result in failed:
+        examples = result.get("partial_unexpected_list") or result.get("observed_value")
+        if isinstance(examples, list):
+            examples = [getattr(value, "item", lambda v=value: v)() for value in examples[:5]]
+        count = result.get("unexpected_count")
+        shown = f"{count} unexpected, e.g. {examples!r}" if count else f"observed {examples!r}"
+        details.append(f"{suite_name}: {described} failed: {shown}"[:400])
+    raise RejectedFile(name, "expectation", "; ".join(details))
+
+
+def _odds_frame(parsed: Any) -> pd.DataFrame:
+    rows = [
+        (m.row, q.bookmaker, q.market, q.timing, q.line, q.outcome, q.price)
+        for m in parsed.matches
+        for q in m.odds
+    ]
+    frame = pd.DataFrame(
+        rows, columns=["row", "bookmaker", "market", "timing", "line", "outcome", "price"]
+    )
+    one_x_two = frame[frame["market"] == "1x2"].copy()
+    one_x_two["inverse"] = 1.0 / one_x_two["price"]
+    groups = one_x_two.groupby(["row", "bookmaker", "timing"])["inverse"]
+    complete = groups.transform("size") == 3
+    frame["overround_1x2"] = None
+    frame.loc[one_x_two.index[complete], "overround_1x2"] = groups.transform("sum")[complete]
+    frame["overround_1x2"] = frame["overround_1x2"].astype("float64")
+    return frame
+
+
+def validate_football_data(parsed: Any) -> None:
+    """Validate a parsed football-data file (matches and odds) with great-expectations."""
+    matches = pd.DataFrame(
+        {
+            "match_date": [m.match_date for m in parsed.matches],
+            "home_team": [m.home_team for m in parsed.matches],
+            "away_team": [m.away_team for m in parsed.matches],
+            "home_goals": [m.home_goals for m in parsed.matches],
+            "away_goals": [m.away_goals for m in parsed.matches],
+            "ht_home_goals": [m.ht_home_goals for m in parsed.matches],
+            "ht_away_goals": [m.ht_away_goals for m in parsed.matches],
+            "result": [m.result for m in parsed.matches],
+            "days_into_season": [
+                days_into_season(m.match_date, parsed.season) for m in parsed.matches
+            ],
+        }
+    )
+    for column in ("home_goals", "away_goals", "ht_home_goals", "ht_away_goals"):
+        matches[column] = matches[column].astype("Float64")
+    validate_frame("football_data.matches", matches, name=parsed.name)
+    if parsed.odds_count:
+        validate_frame("football_data.odds", _odds_frame(parsed), name=parsed.name)
