@@ -205,6 +205,37 @@ class MatchXg(Base):
     raw_sha256: Mapped[str] = mapped_column(ForeignKey("raw_files.sha256"))
 
 
+class SourceMatch(Base):
+    """A match as another source (Understat, FBref) lists it, linked to the warehouse match.
+
+    ``match_id`` is set when the teams (reconciled) and the date (within one day)
+    identify exactly one warehouse match; it stays empty for fixtures the
+    warehouse does not hold yet.
+    """
+
+    __tablename__ = "source_matches"
+
+    source: Mapped[str] = mapped_column(String(32), primary_key=True)
+    source_match_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    league_code: Mapped[str] = mapped_column(ForeignKey("leagues.code"))
+    season_code: Mapped[str] = mapped_column(ForeignKey("seasons.code"))
+    match_date: Mapped[dt.date] = mapped_column(Date, index=True)
+    kickoff_published: Mapped[dt.datetime | None] = mapped_column(DateTime)  # naive, as shown
+    kickoff_utc: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    home_name: Mapped[str] = mapped_column(String(120))
+    away_name: Mapped[str] = mapped_column(String(120))
+    home_team_id: Mapped[int] = mapped_column(ForeignKey("teams.id"))
+    away_team_id: Mapped[int] = mapped_column(ForeignKey("teams.id"))
+    match_id: Mapped[int | None] = mapped_column(ForeignKey("matches.id"), index=True)
+    status: Mapped[str] = mapped_column(String(12))  # played / scheduled / cancelled
+    home_goals: Mapped[int | None] = mapped_column(Integer)
+    away_goals: Mapped[int | None] = mapped_column(Integer)
+    home_xg: Mapped[float | None] = mapped_column(Float)
+    away_xg: Mapped[float | None] = mapped_column(Float)
+    details_json: Mapped[str | None] = mapped_column(Text)
+    raw_sha256: Mapped[str] = mapped_column(ForeignKey("raw_files.sha256"))
+
+
 class Shot(Base):
     """One shot of a match, as a source records it."""
 
@@ -212,10 +243,12 @@ class Shot(Base):
     __table_args__ = (UniqueConstraint("source", "source_shot_id"),)
 
     id: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)
-    match_id: Mapped[int] = mapped_column(ForeignKey("matches.id"), index=True)
     source: Mapped[str] = mapped_column(String(32))
     source_shot_id: Mapped[str] = mapped_column(String(40))
-    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id"))
+    source_match_id: Mapped[str] = mapped_column(String(40), index=True)
+    match_id: Mapped[int | None] = mapped_column(ForeignKey("matches.id"), index=True)
+    team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id"))
+    side: Mapped[str] = mapped_column(String(1))  # h / a
     minute: Mapped[int | None] = mapped_column(Integer)
     player: Mapped[str | None] = mapped_column(String(120))
     assist_player: Mapped[str | None] = mapped_column(String(120))
@@ -225,6 +258,48 @@ class Shot(Base):
     result: Mapped[str | None] = mapped_column(String(24))
     situation: Mapped[str | None] = mapped_column(String(24))
     shot_type: Mapped[str | None] = mapped_column(String(24))
+    raw_sha256: Mapped[str] = mapped_column(ForeignKey("raw_files.sha256"))
+
+
+class TeamMatchLog(Base):
+    """One row of a team's match log (every competition: league, cups, Europe)."""
+
+    __tablename__ = "team_match_logs"
+    __table_args__ = (
+        UniqueConstraint(
+            "source", "team_id", "match_date", "competition", "opponent_name", "stat_type"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)
+    source: Mapped[str] = mapped_column(String(32))
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id"), index=True)
+    season_code: Mapped[str] = mapped_column(ForeignKey("seasons.code"))
+    stat_type: Mapped[str] = mapped_column(String(24))
+    match_date: Mapped[dt.date] = mapped_column(Date)
+    competition: Mapped[str] = mapped_column(String(80))
+    round: Mapped[str | None] = mapped_column(String(80))
+    venue: Mapped[str | None] = mapped_column(String(12))
+    opponent_name: Mapped[str] = mapped_column(String(120))
+    goals_for: Mapped[int | None] = mapped_column(Integer)
+    goals_against: Mapped[int | None] = mapped_column(Integer)
+    xg_for: Mapped[float | None] = mapped_column(Float)
+    xg_against: Mapped[float | None] = mapped_column(Float)
+    source_match_id: Mapped[str | None] = mapped_column(String(40))
+    stats_json: Mapped[str | None] = mapped_column(Text)
+    raw_sha256: Mapped[str] = mapped_column(ForeignKey("raw_files.sha256"))
+
+
+class TeamSeasonStats(Base):
+    """A team's season totals from one stats table of one source."""
+
+    __tablename__ = "team_season_stats"
+
+    source: Mapped[str] = mapped_column(String(32), primary_key=True)
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id"), primary_key=True)
+    season_code: Mapped[str] = mapped_column(ForeignKey("seasons.code"), primary_key=True)
+    table_id: Mapped[str] = mapped_column(String(60), primary_key=True)
+    stats_json: Mapped[str] = mapped_column(Text)
     raw_sha256: Mapped[str] = mapped_column(ForeignKey("raw_files.sha256"))
 
 
