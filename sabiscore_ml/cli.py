@@ -95,6 +95,7 @@ def _redact(url: str) -> str:
 
 def _run_items(items: list[dict[str, str]], label: str) -> list:
     from sabiscore_ml.jobs.football_data import IngestOutcome, run_item
+    from sabiscore_ml.jobs.sources import run_source_item
 
     outcomes: list[IngestOutcome] = []
     with Progress(
@@ -109,19 +110,24 @@ def _run_items(items: list[dict[str, str]], label: str) -> list:
         task = progress.add_task(label, total=len(items), current="")
         for item in items:
             progress.update(task, current=item.get("path") or f"{item['league']} {item['season']}")
-            outcomes.append(run_item(item))
+            outcomes.append(run_source_item(item) if "source" in item else run_item(item))
             progress.advance(task)
     return outcomes
 
 
 def _report_outcomes(outcomes: list) -> int:
     loaded = [o for o in outcomes if o.ok]
-    bad = [o for o in outcomes if not o.ok]
+    bad = [o for o in outcomes if o.status in ("rejected", "failed")]
+    skipped = len(outcomes) - len(loaded) - len(bad)
+    if skipped:
+        console.print(f"skipped {skipped} file(s) of other seasons")
     console.print(
         f"loaded {len(loaded)} file(s): {sum(o.matches for o in loaded):,} matches, "
         f"{sum(o.odds for o in loaded):,} odds"
     )
     for outcome in loaded:
+        if outcome.message:
+            console.print(f"  {escape(outcome.uri)}: {escape(outcome.message)}", soft_wrap=True)
         for warning in outcome.warnings:
             err_console.print(
                 f"[yellow]warning[/] {escape(outcome.uri)}: {escape(warning)}", soft_wrap=True
@@ -236,16 +242,91 @@ def export_matches(
     console.print(f"wrote {count:,} matches to {output}")
 
 
+def _ingest_source_command(source: str, example_dir: str) -> None:
+    def command(
+        league: Annotated[
+            list[str] | None,
+            typer.Option("--league", "-l", help="League code of files that do not name it."),
+        ] = None,
+        season: Annotated[
+            list[str] | None,
+            typer.Option("--season", "-s", help="Only load files of these seasons (repeat)."),
+        ] = None,
+        from_dir: Annotated[
+            Path | None, typer.Option(help="Load every page/JSON/CSV under this folder.")
+        ] = None,
+        file: Annotated[
+            list[Path] | None, typer.Option("--file", "-f", help="Load this file (repeat).")
+        ] = None,
+    ) -> None:
+        from sabiscore_ml.jobs.sources import plan_source
+
+        try:
+            items = plan_source(
+                source,
+                from_dir=str(from_dir) if from_dir else None,
+                files=[str(f) for f in file or []],
+                leagues=league or None,
+                seasons=season or None,
+            )
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc)) from exc
+        if not items:
+            err_console.print("nothing to load: no file matched")
+            raise typer.Exit(1)
+        _init_warehouse()
+        started = time.perf_counter()
+        status = _report_outcomes(_run_items(items, source))
+        console.print(f"done in {time.perf_counter() - started:.1f} s")
+        raise typer.Exit(status)
+
+    command.__doc__ = f"""Load {source} files (offline, from recorded pages) into the warehouse.
+
+    Teams are reconciled with the football-data roster of the same league-season
+    (load that first); a name that does not reconcile rejects the file with a
+    report of candidates and alias lines.  One transaction per file; the exit
+    status is 1 if any file was rejected.
+
+    Example: [bold]sabiscore ingest {source} --from-dir {example_dir}[/]
+    """
+    ingest_app.command(source)(command)
+
+
+for _source, _example in (
+    ("understat", "samples/understat"),
+    ("fbref", "samples/fbref"),
+    ("transfermarkt", "samples/transfermarkt"),
+):
+    _ingest_source_command(_source, _example)
+
+
+def _print_source_summary() -> None:
+    from sabiscore_ml.warehouse.engine import get_engine
+    from sabiscore_ml.warehouse.queries import source_summary
+
+    table = Table(title="Other sources, reconciled with the warehouse")
+    for column in ("source", "table", "league", "season", "rows", "teams", "linked"):
+        table.add_column(
+            column, justify="right" if column in ("rows", "teams", "linked") else "left"
+        )
+    for row in source_summary(get_engine()):
+        table.add_row(*(str(value) for value in row))
+    console.print(table)
+
+
 @app.command()
 def run() -> None:
     """Run the main job end to end on the embedded default.
 
     Today: migrate the warehouse, prepare the MLflow store, load the bundled
-    real football-data sample, and print the coverage per league-season.
+    real samples of football-data, Understat, FBref and Transfermarkt (teams
+    reconciled across sources), and print what was loaded per source and
+    league-season.
 
     Example: [bold]sabiscore run[/]
     """
     from sabiscore_ml.jobs.football_data import bundled_sample_dir, plan_football_data
+    from sabiscore_ml.jobs.sources import SOURCES, plan_source
     from sabiscore_ml.registry import init_mlflow_store
     from sabiscore_ml.settings import get_mlflow_settings, get_warehouse_settings
 
@@ -259,6 +340,12 @@ def run() -> None:
     _step(f"ingesting {len(items)} football-data files from {sample}")
     status = _report_outcomes(_run_items(items, "football-data"))
     _print_coverage()
+    for source in SOURCES:
+        folder = sample.parent / source
+        source_items = plan_source(source, from_dir=str(folder))
+        _step(f"ingesting {len(source_items)} {source} files from {folder}")
+        status = max(status, _report_outcomes(_run_items(source_items, source)))
+    _print_source_summary()
     _step(f"finished in {time.perf_counter() - started:.1f} s")
     raise typer.Exit(status)
 

@@ -123,7 +123,15 @@ def test_run_loads_the_bundled_sample_and_prints_the_summary() -> None:
     assert "Warehouse coverage" in result.output
     for season in ("2019-2020", "2023-2024", "2015-2016"):
         assert season in result.output
-    assert scalar("SELECT COUNT(*) FROM matches") == 5 * 380 + 5 * 552
+    # E0 x5, E1 x5, and the re-serialized SP1/F1/D1/I1 league-seasons the other samples need
+    assert scalar("SELECT COUNT(*) FROM matches") == 5 * 380 + 5 * 552 + 4 * 380 + 279 + 306
+    # the other sources' samples reconciled and loaded
+    assert "Other sources, reconciled" in result.output
+    assert scalar("SELECT COUNT(*) FROM source_matches WHERE source = 'understat'") == 380
+    assert scalar("SELECT COUNT(*) FROM source_matches WHERE source = 'fbref'") == 761
+    assert scalar("SELECT COUNT(*) FROM squad_values") == 100
+    assert scalar("SELECT COUNT(*) FROM shots WHERE source = 'understat'") > 0
+    assert scalar("SELECT COUNT(*) FROM ingestion_runs WHERE status <> 'loaded'") == 0
 
 
 def test_init_creates_the_warehouse_and_the_mlflow_store(sabiscore_home: Path) -> None:

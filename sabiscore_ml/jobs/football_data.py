@@ -107,7 +107,14 @@ def ingest_football_data_bytes(
         parsed = parse_football_data(raw, uri, today=today)
         validate_football_data(parsed)
     except RejectedFile as exc:
-        archive_raw(raw, sha, source=SOURCE, uri=uri, fetched_at=fetched_at)
+        archive_raw(
+            raw,
+            sha,
+            source=SOURCE,
+            uri=uri,
+            fetched_at=fetched_at,
+            quarantine={"check": exc.check, "detail": exc.detail},
+        )
         outcome = IngestOutcome(uri, REJECTED, sha, check=exc.check, message=str(exc))
         log.warning("%s", exc)
         _record_run(engine, outcome, started, fetched_at=fetched_at)

@@ -2,9 +2,9 @@
 
 Layout: ``<root>/<source>/<league>/<season>/<sha256>.<ext>`` with a JSON
 manifest beside it (``<sha256>.json``: where and when the bytes came from).
-Files that could not be attributed to a league and season (rejected input) go
-to ``<root>/<source>/_unsorted/``.  Nothing is ever overwritten, so the whole
-warehouse can be rebuilt from the archive without the network.
+Rejected files are quarantined under ``<root>/<source>/_quarantine/`` with the
+failed check in their manifest, so they can be inspected and replayed.  Nothing
+is ever overwritten, so the warehouse can be rebuilt from the archive offline.
 """
 
 from __future__ import annotations
@@ -53,11 +53,17 @@ def archive_raw(
     fetched_at: dt.datetime | None = None,
     root: Path | None = None,
     extra: dict[str, object] | None = None,
+    quarantine: dict[str, str] | None = None,
 ) -> ArchivedFile:
     """Store ``raw`` under its hash unless it is already there; return its location."""
     root = root or get_core_settings().raw_archive_dir
     folder = root / source
-    folder = folder / league / season if league and season else folder / "_unsorted"
+    if quarantine is not None:
+        folder = folder / "_quarantine"
+    elif league and season:
+        folder = folder / league / season
+    else:
+        folder = folder / "_unsorted"
     path = folder / f"{sha256}.{ext}"
     if path.exists():
         return ArchivedFile(sha256, path, len(raw), created=False)
@@ -72,5 +78,7 @@ def archive_raw(
         "season": season,
         **(extra or {}),
     }
+    if quarantine is not None:
+        manifest["quarantined"] = quarantine
     _atomic_write(path.with_suffix(".json"), json.dumps(manifest, indent=1).encode())
     return ArchivedFile(sha256, path, len(raw), created=True)

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
-from sqlalchemy import Connection, Engine, Select, and_, case, distinct, func, select
+from sqlalchemy import Connection, Engine, Select, and_, case, distinct, func, literal, select
 from sqlalchemy.orm import aliased
 
 from sabiscore_ml.warehouse.models import Match, Odds, Team
@@ -158,3 +158,52 @@ def export_matches(
     output.parent.mkdir(parents=True, exist_ok=True)
     frame.to_csv(output, index=False, date_format="%Y-%m-%d")
     return len(frame)
+
+
+def source_summary(engine: Engine) -> list[tuple[str, str, str, str, int, int, int]]:
+    """Per source, table and league-season: rows, distinct teams, rows linked to a match."""
+    from sabiscore_ml.warehouse.models import SourceMatch, SquadValue, TeamMatchLog, TeamSeasonStats
+
+    queries = [
+        select(
+            SourceMatch.source,
+            literal("matches"),
+            SourceMatch.league_code,
+            SourceMatch.season_code,
+            func.count(),
+            func.count(distinct(SourceMatch.home_team_id)),
+            func.count(SourceMatch.match_id),
+        ).group_by(SourceMatch.source, SourceMatch.league_code, SourceMatch.season_code),
+        select(
+            SquadValue.source,
+            literal("squad values"),
+            literal("-"),
+            SquadValue.season_code,
+            func.count(),
+            func.count(distinct(SquadValue.team_id)),
+            literal(0),
+        ).group_by(SquadValue.source, SquadValue.season_code),
+        select(
+            TeamSeasonStats.source,
+            literal("team stats"),
+            literal("-"),
+            TeamSeasonStats.season_code,
+            func.count(),
+            func.count(distinct(TeamSeasonStats.team_id)),
+            literal(0),
+        ).group_by(TeamSeasonStats.source, TeamSeasonStats.season_code),
+        select(
+            TeamMatchLog.source,
+            literal("match logs"),
+            literal("-"),
+            TeamMatchLog.season_code,
+            func.count(),
+            func.count(distinct(TeamMatchLog.team_id)),
+            func.count(TeamMatchLog.source_match_id),
+        ).group_by(TeamMatchLog.source, TeamMatchLog.season_code),
+    ]
+    rows: list[tuple[str, str, str, str, int, int, int]] = []
+    with engine.connect() as connection:
+        for query in queries:
+            rows.extend(tuple(row) for row in connection.execute(query))
+    return sorted(rows, key=lambda r: (r[0], r[1], r[2], r[3]))

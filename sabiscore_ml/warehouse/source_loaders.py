@@ -1,0 +1,352 @@
+"""Load Understat, FBref and Transfermarkt records reconciled to the warehouse.
+
+One transaction per raw file; the caller owns the transaction.
+
+Teams are reconciled one league-season at a time against the football-data roster
+of the same league-season (:mod:`sabiscore_ml.reconcile`); a name that does not
+reconcile stops the load.  A source match is linked to the warehouse match with
+the same (reconciled) home and away teams within one day of its date: Understat
+timestamps carry no time zone, so the date alone is never trusted to the day.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, select
+
+from sabiscore_ml.errors import RejectedFile
+from sabiscore_ml.leagues import get_league, season_start_year
+from sabiscore_ml.reconcile import ReconciliationError, reconcile_roster
+from sabiscore_ml.sources.football_data import SOURCE as FOOTBALL_DATA
+from sabiscore_ml.warehouse.models import (
+    Match,
+    MatchXg,
+    Season,
+    Shot,
+    SourceMatch,
+    SquadValue,
+    Team,
+    TeamAlias,
+    TeamSeasonStats,
+)
+from sabiscore_ml.warehouse.teams import alias_key
+from sabiscore_ml.warehouse.upsert import upsert
+
+LINK_TOLERANCE = dt.timedelta(days=1)
+
+
+@dataclass(slots=True)
+class LoadCounts:
+    """Rows written by one load, and how many source teams/matches were matched."""
+
+    rows: int = 0
+    matches_linked: int = 0
+    matches_unlinked: int = 0
+    teams_matched: int = 0
+    shots: int = 0
+
+
+def canonical_roster(connection: Connection, league: str, season: str) -> dict[str, int]:
+    """Team name -> id of the football-data teams that played ``league`` in ``season``."""
+    home = select(Match.home_team_id.label("team_id")).where(
+        Match.league_code == league, Match.season_code == season
+    )
+    away = select(Match.away_team_id.label("team_id")).where(
+        Match.league_code == league, Match.season_code == season
+    )
+    ids = {row[0] for row in connection.execute(home.union(away))}
+    if not ids:
+        return {}
+    return dict(connection.execute(select(Team.name, Team.id).where(Team.id.in_(ids))).all())
+
+
+def country_roster(connection: Connection, country: str) -> dict[str, int]:
+    """Every football-data team of a country (for a league-season the warehouse lacks)."""
+    return dict(connection.execute(select(Team.name, Team.id).where(Team.country == country)).all())
+
+
+def reconcile_teams(
+    connection: Connection,
+    *,
+    source: str,
+    league: str,
+    season: str,
+    names: Iterable[str],
+    name: str,
+) -> dict[str, int]:
+    """Source team name -> warehouse team id for one league-season, or a rejection.
+
+    Names are matched against the football-data roster of the league-season, or,
+    when the warehouse has no match of that league-season (a season football-data
+    does not cover yet), against every football-data team of the country.  The
+    matches found are recorded as the source's aliases in ``team_aliases``.
+    """
+    country = get_league(league).country
+    roster = canonical_roster(connection, league, season) or country_roster(connection, country)
+    if not roster:
+        raise RejectedFile(
+            name,
+            "reconcile",
+            f"no {FOOTBALL_DATA} teams of {country} in the warehouse: load {league} first",
+        )
+    try:
+        result = reconcile_roster(
+            names, roster, source=source, country=country, league=league, season=season
+        )
+    except ReconciliationError as exc:
+        raise RejectedFile(name, "reconcile", exc.reconciliation.report()) from exc
+    upsert(
+        connection,
+        TeamAlias.__table__,
+        [
+            {
+                "source": source,
+                "country": country,
+                "alias_key": alias_key(spelled),
+                "alias": spelled,
+                "team_id": roster[canonical],
+            }
+            for spelled, canonical in result.matched.items()
+        ],
+        ["source", "country", "alias_key"],
+        update=["team_id"],
+    )
+    return {spelled: roster[canonical] for spelled, canonical in result.matched.items()}
+
+
+def link_matches(
+    connection: Connection,
+    *,
+    league: str,
+    season: str,
+    fixtures: Sequence[tuple[str, dt.date, int, int]],
+) -> dict[str, int | None]:
+    """Key -> warehouse match id for ``(key, date, home_id, away_id)`` fixtures.
+
+    A fixture links when exactly one warehouse match of the league-season has the
+    same teams within one day; otherwise it stays unlinked (None).
+    """
+    by_teams: dict[tuple[int, int], list[tuple[dt.date, int]]] = {}
+    rows = connection.execute(
+        select(Match.id, Match.match_date, Match.home_team_id, Match.away_team_id).where(
+            Match.league_code == league, Match.season_code == season
+        )
+    )
+    for match_id, day, home, away in rows:
+        by_teams.setdefault((home, away), []).append((day, match_id))
+    links: dict[str, int | None] = {}
+    for key, day, home, away in fixtures:
+        near = [
+            match_id
+            for other, match_id in by_teams.get((home, away), [])
+            if abs(other - day) <= LINK_TOLERANCE
+        ]
+        links[key] = near[0] if len(near) == 1 else None
+    return links
+
+
+def _ensure_season(connection: Connection, season: str) -> None:
+    upsert(
+        connection,
+        Season.__table__,
+        [{"code": season, "start_year": season_start_year(season)}],
+        ["code"],
+        update=[],
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class SourceFixture:
+    """A source's match, in the shape every source loader writes."""
+
+    source_match_id: str
+    match_date: dt.date
+    home_name: str
+    away_name: str
+    status: str
+    home_goals: int | None = None
+    away_goals: int | None = None
+    home_xg: float | None = None
+    away_xg: float | None = None
+    kickoff_published: dt.datetime | None = None
+    kickoff_utc: dt.datetime | None = None
+    details: dict[str, Any] | None = None
+
+
+def load_source_fixtures(
+    connection: Connection,
+    *,
+    source: str,
+    league: str,
+    season: str,
+    fixtures: Sequence[SourceFixture],
+    sha256: str,
+    name: str,
+    xg: bool = True,
+) -> tuple[LoadCounts, dict[str, int], dict[str, int | None]]:
+    """Reconcile, link and upsert fixtures (and their xG); return counts, team ids, links."""
+    _ensure_season(connection, season)
+    teams = reconcile_teams(
+        connection,
+        source=source,
+        league=league,
+        season=season,
+        names={f.home_name for f in fixtures} | {f.away_name for f in fixtures},
+        name=name,
+    )
+    links = link_matches(
+        connection,
+        league=league,
+        season=season,
+        fixtures=[
+            (f.source_match_id, f.match_date, teams[f.home_name], teams[f.away_name])
+            for f in fixtures
+        ],
+    )
+    rows = [
+        {
+            "source": source,
+            "source_match_id": f.source_match_id,
+            "league_code": league,
+            "season_code": season,
+            "match_date": f.match_date,
+            "kickoff_published": f.kickoff_published,
+            "kickoff_utc": f.kickoff_utc,
+            "home_name": f.home_name,
+            "away_name": f.away_name,
+            "home_team_id": teams[f.home_name],
+            "away_team_id": teams[f.away_name],
+            "match_id": links[f.source_match_id],
+            "status": f.status,
+            "home_goals": f.home_goals,
+            "away_goals": f.away_goals,
+            "home_xg": f.home_xg,
+            "away_xg": f.away_xg,
+            "details_json": json.dumps(f.details, sort_keys=True) if f.details else None,
+            "raw_sha256": sha256,
+        }
+        for f in fixtures
+    ]
+    upsert(connection, SourceMatch.__table__, rows, ["source", "source_match_id"])
+    if xg:
+        xg_rows = [
+            {
+                "match_id": links[f.source_match_id],
+                "source": source,
+                "home_xg": f.home_xg,
+                "away_xg": f.away_xg,
+                "raw_sha256": sha256,
+            }
+            for f in fixtures
+            if links[f.source_match_id] is not None and f.home_xg is not None
+        ]
+        upsert(connection, MatchXg.__table__, xg_rows, ["match_id", "source"])
+    linked = sum(1 for value in links.values() if value is not None)
+    counts = LoadCounts(
+        rows=len(rows),
+        matches_linked=linked,
+        matches_unlinked=len(links) - linked,
+        teams_matched=len(teams),
+    )
+    return counts, teams, links
+
+
+def load_shots(
+    connection: Connection,
+    *,
+    source: str,
+    shots: Sequence[dict[str, Any]],
+    links: dict[str, int | None],
+    team_ids: dict[str, int | None],
+) -> int:
+    """Upsert shots (dicts with the ``shots`` columns, ``team`` as a source team name)."""
+    rows = []
+    for shot in shots:
+        row = {key: value for key, value in shot.items() if key != "team"}
+        row["source"] = source
+        row["match_id"] = links.get(shot["source_match_id"])
+        row["team_id"] = team_ids.get(shot["team"])
+        rows.append(row)
+    upsert(connection, Shot.__table__, rows, ["source", "source_shot_id"])
+    return len(rows)
+
+
+def load_squad_values(
+    connection: Connection,
+    *,
+    source: str,
+    league: str,
+    season: str,
+    values: Sequence[tuple[str, dt.date, float | None, int | None]],
+    sha256: str,
+    name: str,
+) -> LoadCounts:
+    """Upsert (club name, as-of date, value in euros, squad size) rows of one league-season."""
+    _ensure_season(connection, season)
+    teams = reconcile_teams(
+        connection,
+        source=source,
+        league=league,
+        season=season,
+        names={club for club, _, _, _ in values},
+        name=name,
+    )
+    rows = [
+        {
+            "team_id": teams[club],
+            "source": source,
+            "as_of": as_of,
+            "season_code": season,
+            "market_value_eur": value,
+            "squad_size": size,
+            "raw_sha256": sha256,
+        }
+        for club, as_of, value, size in values
+    ]
+    upsert(connection, SquadValue.__table__, rows, ["team_id", "source", "as_of"])
+    return LoadCounts(rows=len(rows), teams_matched=len(teams))
+
+
+def load_team_season_stats(
+    connection: Connection,
+    *,
+    source: str,
+    league: str,
+    season: str,
+    rows: Sequence[tuple[str, str, dict[str, Any]]],
+    sha256: str,
+    name: str,
+) -> LoadCounts:
+    """Upsert (team name, table id, stats) rows of one league-season."""
+    _ensure_season(connection, season)
+    teams = reconcile_teams(
+        connection,
+        source=source,
+        league=league,
+        season=season,
+        names={team for team, _, _ in rows},
+        name=name,
+    )
+    written = [
+        {
+            "source": source,
+            "team_id": teams[team],
+            "season_code": season,
+            "table_id": table_id,
+            "stats_json": json.dumps(stats, sort_keys=True, default=str),
+            "raw_sha256": sha256,
+        }
+        for team, table_id, stats in rows
+    ]
+    upsert(
+        connection,
+        TeamSeasonStats.__table__,
+        written,
+        ["source", "team_id", "season_code", "table_id"],
+    )
+    return LoadCounts(rows=len(written), teams_matched=len(teams))
