@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from pathlib import Path
 
 import pytest
@@ -143,8 +144,10 @@ def test_bad_input_is_rejected_and_nothing_is_written(
     last = runs(warehouse)[-1]
     assert (last.status, last.check_failed, last.uri) == ("rejected", expected, f"{check}.csv")
     # the raw bytes are kept for replay
-    kept = get_core_settings().raw_archive_dir / "football-data" / "_unsorted"
+    kept = get_core_settings().raw_archive_dir / "football-data" / "_quarantine"
     assert (kept / f"{outcome.sha256}.csv").read_bytes() == BAD_INPUTS[check]
+    manifest = json.loads((kept / f"{outcome.sha256}.json").read_text())
+    assert manifest["quarantined"]["check"] == expected
 
 
 def test_future_result_inside_the_season_window(warehouse: Engine) -> None:
