@@ -1,0 +1,193 @@
+"""Understat, FBref and Transfermarkt files loaded into a real warehouse (SQLite and PostgreSQL):
+teams reconciled, matches linked, loads idempotent, bad input quarantined with nothing written."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from conftest import FIXTURES, REPO, SAMPLE_DIR, table_snapshot
+from sqlalchemy import Engine, text
+
+from sabiscore_ml.jobs.football_data import ingest_football_data_file
+from sabiscore_ml.jobs.sources import ingest_source_bytes
+from sabiscore_ml.settings import get_core_settings
+
+SAMPLES = REPO / "samples"
+UNDERSTAT_EPL = SAMPLES / "understat" / "league_epl.html"
+UNDERSTAT_MATCH = SAMPLES / "understat" / "match.html"
+FBREF_L1 = SAMPLES / "fbref" / "schedule_FRA-Ligue_1_2021.html.gz"
+TM_EPL = SAMPLES / "transfermarkt" / "E0" / "premier_league_squad_values_2020_2024.csv"
+
+
+def rows(engine: Engine, sql: str) -> list[tuple]:
+    with engine.connect() as connection:
+        return [tuple(r) for r in connection.execute(text(sql))]
+
+
+def source_snapshot(engine: Engine) -> dict[str, list[tuple]]:
+    return {
+        "source_matches": table_snapshot(engine, "source_matches", "source, source_match_id"),
+        "match_xg": table_snapshot(engine, "match_xg", "match_id, source"),
+        "shots": [r[1:] for r in table_snapshot(engine, "shots", "source, source_shot_id")],
+        "squad_values": table_snapshot(engine, "squad_values", "team_id, source, as_of"),
+        "team_aliases": [
+            r[1:] for r in table_snapshot(engine, "team_aliases", "source, alias_key")
+        ],
+    }
+
+
+@pytest.fixture
+def with_rosters(warehouse: Engine) -> Engine:
+    # E0 2019-20..2023-24 and Ligue 1 2020-21.  The squad-value table also covers 2024-25,
+    # which football-data's sample lacks: it reconciles against every English team, and
+    # Ipswich (promoted in 2024) is known from the Championship 2018-19.
+    for path in (
+        *sorted((SAMPLE_DIR / "E0").glob("*.csv")),
+        SAMPLE_DIR / "F1" / "2020-2021_reserialized.csv",
+        SAMPLE_DIR / "E1" / "2018-2019.csv",
+    ):
+        assert ingest_football_data_file(path, engine=warehouse).ok
+    return warehouse
+
+
+def test_understat_league_page_reconciles_and_links(with_rosters: Engine) -> None:
+    outcome = ingest_source_bytes(
+        "understat", UNDERSTAT_EPL.read_bytes(), str(UNDERSTAT_EPL), engine=with_rosters
+    )
+    assert outcome.ok, outcome.message
+    assert (outcome.league, outcome.season) == ("E0", "2020-2021")
+    (count, linked, played) = rows(
+        with_rosters,
+        "SELECT COUNT(*), COUNT(match_id), SUM(CASE WHEN status = 'played' THEN 1 ELSE 0 END) "
+        "FROM source_matches WHERE source = 'understat'",
+    )[0]
+    assert (count, played) == (380, 276)
+    # every played match finds its football-data match; some fixtures moved after the crawl
+    (played_linked,) = rows(
+        with_rosters,
+        "SELECT COUNT(*) FROM source_matches WHERE status = 'played' AND match_id IS NOT NULL",
+    )[0]
+    assert played_linked == 276 and linked >= 276
+    # Understat match 14086: Fulham 0-3 Arsenal, 2020-09-12 11:30, xG 0.126327 / 2.16287
+    (home, away, day, home_goals, away_goals, home_xg, away_xg) = rows(
+        with_rosters,
+        "SELECT h.name, a.name, m.match_date, m.home_goals, m.away_goals, x.home_xg, x.away_xg "
+        "FROM source_matches s JOIN matches m ON m.id = s.match_id "
+        "JOIN teams h ON h.id = m.home_team_id JOIN teams a ON a.id = m.away_team_id "
+        "JOIN match_xg x ON x.match_id = m.id AND x.source = 'understat' "
+        "WHERE s.source_match_id = '14086'",
+    )[0]
+    assert (home, away, str(day), home_goals, away_goals) == (
+        "Fulham",
+        "Arsenal",
+        "2020-09-12",
+        0,
+        3,
+    )
+    assert (home_xg, away_xg) == (0.126327, 2.16287)
+    # the aliases that were used are recorded
+    aliases = dict(
+        rows(with_rosters, "SELECT alias, team_id FROM team_aliases WHERE source = 'understat'")
+    )
+    assert "Wolverhampton Wanderers" in aliases
+
+
+def test_understat_match_shots_are_linked_to_teams(with_rosters: Engine) -> None:
+    outcome = ingest_source_bytes(
+        "understat", UNDERSTAT_MATCH.read_bytes(), str(UNDERSTAT_MATCH), engine=with_rosters
+    )
+    assert outcome.ok, outcome.message
+    (shots, with_team, with_match) = rows(
+        with_rosters, "SELECT COUNT(*), COUNT(team_id), COUNT(match_id) FROM shots"
+    )[0]
+    assert shots == 19 and with_team == 19 and with_match == 19
+
+
+def test_every_source_load_is_idempotent(with_rosters: Engine) -> None:
+    files = [
+        ("understat", UNDERSTAT_EPL),
+        ("understat", UNDERSTAT_MATCH),
+        ("fbref", FBREF_L1),
+        ("transfermarkt", TM_EPL),
+    ]
+    for _ in range(2):
+        for source, path in files:
+            outcome = ingest_source_bytes(
+                source, path.read_bytes(), str(path), league="E0", engine=with_rosters
+            )
+            assert outcome.ok, outcome.message
+        if _ == 0:
+            before = source_snapshot(with_rosters)
+    assert source_snapshot(with_rosters) == before
+
+
+def test_fbref_ligue1_schedule_links_every_match(with_rosters: Engine) -> None:
+    outcome = ingest_source_bytes(
+        "fbref", FBREF_L1.read_bytes(), str(FBREF_L1), engine=with_rosters
+    )
+    assert outcome.ok, outcome.message
+    assert rows(
+        with_rosters,
+        "SELECT COUNT(*), COUNT(match_id) FROM source_matches WHERE source = 'fbref'",
+    ) == [(380, 380)]
+    assert rows(with_rosters, "SELECT COUNT(*) FROM match_xg WHERE source = 'fbref'") == [(380,)]
+
+
+def test_transfermarkt_squad_values(with_rosters: Engine) -> None:
+    outcome = ingest_source_bytes(
+        "transfermarkt", TM_EPL.read_bytes(), str(TM_EPL), league="E0", engine=with_rosters
+    )
+    assert outcome.ok, outcome.message
+    # 2020,Liverpool FC,969.65 -> team "Liverpool", value at the start of 2020-21
+    assert rows(
+        with_rosters,
+        "SELECT v.market_value_eur, v.season_code FROM squad_values v "
+        "JOIN teams t ON t.id = v.team_id "
+        "WHERE t.name = 'Liverpool' AND v.season_code = '2020-2021'",
+    ) == [(969_650_000.0, "2020-2021")]
+    assert rows(with_rosters, "SELECT COUNT(*) FROM squad_values") == [(100,)]
+
+
+def test_unknown_team_name_stops_the_load_with_a_report(with_rosters: Engine) -> None:
+    # the 2025 JSON response of the same EPL 2020 page, with one team renamed
+    original = (FIXTURES / "understat" / "league_ajax.json").read_bytes()
+    raw = original.replace(b"Wolverhampton Wanderers", b"Wolverhampton Wndrs")
+    assert raw != original
+    before = source_snapshot(with_rosters)
+    outcome = ingest_source_bytes(
+        "understat", raw, "epl_renamed.json", league="E0", engine=with_rosters
+    )
+    assert (outcome.status, outcome.check) == ("rejected", "reconcile")
+    assert "unmatched 'Wolverhampton Wndrs'" in outcome.message
+    assert "England,Wolves,understat,Wolverhampton Wndrs" in outcome.message
+    assert source_snapshot(with_rosters) == before
+    kept = get_core_settings().raw_archive_dir / "understat" / "_quarantine"
+    manifest = json.loads((kept / f"{outcome.sha256}.json").read_text())
+    assert manifest["quarantined"]["check"] == "reconcile"
+
+
+@pytest.mark.parametrize(
+    ("source", "raw", "check"),
+    [
+        ("understat", UNDERSTAT_EPL.read_bytes()[:300_000], None),
+        ("understat", b"", "empty"),
+        ("fbref", b"<html><head><title>Just a moment...</title></head></html>", "blocked"),
+        (
+            "transfermarkt",
+            b"season,club_name,market_value_m\n2020,Liverpool FC,9x9\n",
+            "money_format",
+        ),
+    ],
+    ids=["understat-truncated", "understat-empty", "fbref-challenge", "tm-money"],
+)
+def test_bad_input_is_quarantined_and_nothing_written(
+    with_rosters: Engine, source: str, raw: bytes, check: str | None
+) -> None:
+    before = source_snapshot(with_rosters)
+    outcome = ingest_source_bytes(source, raw, f"bad.{source}", league="E0", engine=with_rosters)
+    assert outcome.status == "rejected"
+    if check:
+        assert outcome.check == check
+    assert "bad." in outcome.message
+    assert source_snapshot(with_rosters) == before
