@@ -21,6 +21,7 @@ from rich.progress import (
 from rich.table import Table
 
 from sabiscore_ml.errors import SabiscoreError
+from sabiscore_ml.leagues import normalize_season
 
 console = Console()
 err_console = Console(stderr=True)
@@ -95,7 +96,7 @@ def _redact(url: str) -> str:
 
 def _run_items(items: list[dict[str, str]], label: str) -> list:
     from sabiscore_ml.jobs.football_data import IngestOutcome, run_item
-    from sabiscore_ml.jobs.sources import run_source_item
+    from sabiscore_ml.jobs.sources import run_replay_item, run_source_item
 
     outcomes: list[IngestOutcome] = []
     with Progress(
@@ -110,7 +111,12 @@ def _run_items(items: list[dict[str, str]], label: str) -> list:
         task = progress.add_task(label, total=len(items), current="")
         for item in items:
             progress.update(task, current=item.get("path") or f"{item['league']} {item['season']}")
-            outcomes.append(run_source_item(item) if "source" in item else run_item(item))
+            if item["kind"] == "archive":
+                outcomes.append(run_replay_item(item))
+            elif "source" in item:
+                outcomes.append(run_source_item(item))
+            else:
+                outcomes.append(run_item(item))
             progress.advance(task)
     return outcomes
 
@@ -228,7 +234,8 @@ def export_matches(
     """Export matches with their 1X2 odds, one row per match.
 
     Columns: date, kickoff_time, league, season, home_team, away_team,
-    home_goals, away_goals, then ``<bookmaker>_<timing>_<h|d|a>`` odds
+    home_goals, away_goals, home_xg, away_xg (Understat), fbref_home_xg,
+    fbref_away_xg, then ``<bookmaker>_<timing>_<h|d|a>`` odds
     (``pinnacle_close_h``, ``b365_preclose_a``, ``market_avg_preclose_d``...).
 
     Example: [bold]sabiscore export matches --league E0 --season 2023-2024 -o e0.csv[/]
@@ -298,6 +305,107 @@ for _source, _example in (
     ("transfermarkt", "samples/transfermarkt"),
 ):
     _ingest_source_command(_source, _example)
+
+
+@export_app.command("shots")
+def export_shots(
+    output: Annotated[Path, typer.Option("--output", "-o", help="CSV file to write.")],
+    league: Annotated[list[str] | None, typer.Option("--league", "-l", help="Repeatable.")] = None,
+    season: Annotated[list[str] | None, typer.Option("--season", "-s", help="Repeatable.")] = None,
+) -> None:
+    """Export every shot (Understat and FBref) with its match, team and xG.
+
+    Example: [bold]sabiscore export shots --league E0 -o shots.csv[/]
+    """
+    from sabiscore_ml.warehouse.engine import get_engine
+    from sabiscore_ml.warehouse.queries import shots_frame
+
+    seasons = [normalize_season(s) for s in season] if season else None
+    _write_frame(
+        shots_frame(get_engine(), leagues=league or None, seasons=seasons), output, "shots"
+    )
+
+
+@export_app.command("squad-values")
+def export_squad_values(
+    output: Annotated[Path, typer.Option("--output", "-o", help="CSV file to write.")],
+    season: Annotated[list[str] | None, typer.Option("--season", "-s", help="Repeatable.")] = None,
+) -> None:
+    """Export squad market values (team, source, season, as-of date, euros).
+
+    Example: [bold]sabiscore export squad-values --season 2020-2021 -o values.csv[/]
+    """
+    from sabiscore_ml.warehouse.engine import get_engine
+    from sabiscore_ml.warehouse.queries import squad_values_frame
+
+    seasons = [normalize_season(s) for s in season] if season else None
+    _write_frame(squad_values_frame(get_engine(), seasons=seasons), output, "squad values")
+
+
+def _write_frame(frame, output: Path, what: str) -> None:  # noqa: ANN001 - a DataFrame
+    output.parent.mkdir(parents=True, exist_ok=True)
+    frame.to_csv(output, index=False)
+    console.print(f"wrote {len(frame):,} {what} to {output}")
+
+
+@app.command()
+def replay(
+    source: Annotated[
+        list[str] | None,
+        typer.Option("--source", help="football-data, understat, fbref or transfermarkt."),
+    ] = None,
+) -> None:
+    """Rebuild the warehouse from the raw archive, without the network.
+
+    Every archived body is parsed and loaded again (football-data first, so the
+    other sources find their rosters); quarantined files are retried too.
+
+    Example: [bold]sabiscore replay --source understat[/]
+    """
+    from sabiscore_ml.jobs.sources import replay_items
+
+    _init_warehouse()
+    items = replay_items(source or None)
+    if not items:
+        err_console.print("the archive holds nothing to replay")
+        raise typer.Exit(1)
+    raise typer.Exit(_report_outcomes(_run_items(items, "replay")))
+
+
+teams_app = typer.Typer(help="Team reconciliation across sources.", no_args_is_help=True)
+app.add_typer(teams_app, name="teams")
+
+
+@teams_app.command("check")
+def teams_check(
+    league: Annotated[str | None, typer.Option("--league", "-l")] = None,
+    season: Annotated[str | None, typer.Option("--season", "-s")] = None,
+) -> None:
+    """Report how each source's team names reconcile, and what stopped a load.
+
+    Lists the files rejected because a team name did not reconcile, with their
+    candidates and the alias lines to add to sabiscore_ml/data/team_aliases.csv.
+    Exit status 1 when some are outstanding.
+
+    Example: [bold]sabiscore teams check --league E0 --season 2020-2021[/]
+    """
+    from sabiscore_ml.warehouse.engine import get_engine
+    from sabiscore_ml.warehouse.queries import reconciliation_report
+
+    _init_warehouse()
+    matched, refused = reconciliation_report(
+        get_engine(), league=league, season=normalize_season(season) if season else None
+    )
+    table = Table(title="Teams matched per source")
+    for column in ("source", "league", "season", "teams"):
+        table.add_column(column)
+    for row in matched:
+        table.add_row(*(str(v) for v in row))
+    console.print(table)
+    for uri, message in refused:
+        err_console.print(f"[bold red]not reconciled[/] {escape(uri)}", soft_wrap=True)
+        err_console.print(escape(message), soft_wrap=True)
+    raise typer.Exit(1 if refused else 0)
 
 
 def _print_source_summary() -> None:

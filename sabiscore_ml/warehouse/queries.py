@@ -9,7 +9,7 @@ import pandas as pd
 from sqlalchemy import Connection, Engine, Select, and_, case, distinct, func, literal, select
 from sqlalchemy.orm import aliased
 
-from sabiscore_ml.warehouse.models import Match, Odds, Team
+from sabiscore_ml.warehouse.models import Match, MatchXg, Odds, Shot, SourceMatch, SquadValue, Team
 
 _TIMING_ORDER = {"preclose": 0, "close": 1}
 
@@ -139,11 +139,96 @@ def matches_frame(
     frame["date"] = [str(value)[:10] for value in frame["date"]]
     frame["kickoff_time"] = [str(value)[:5] if value else None for value in frame["kickoff_time"]]
     if quotes.empty:
-        return frame.drop(columns="match_id")
+        return _with_xg(engine, frame).drop(columns="match_id")
     wide = quotes.pivot(index="match_id", columns="column", values="price")
     wide = wide[sorted(wide.columns, key=_column_order)]
+    frame = _with_xg(engine, frame)
     frame = frame.merge(wide, left_on="match_id", right_index=True, how="left")
     return frame.drop(columns="match_id")
+
+
+# xG columns of the match export, per source: Understat's as home_xg/away_xg.
+_XG_COLUMNS = {"understat": ("home_xg", "away_xg"), "fbref": ("fbref_home_xg", "fbref_away_xg")}
+
+
+def _with_xg(engine: Engine, frame: pd.DataFrame) -> pd.DataFrame:
+    """Add the xG columns (empty where a source has no figure for the match)."""
+    with engine.connect() as connection:
+        xg = _fetch_frame(
+            connection,
+            select(MatchXg.match_id, MatchXg.source, MatchXg.home_xg, MatchXg.away_xg).where(
+                MatchXg.source.in_(list(_XG_COLUMNS))
+            ),
+        )
+    for source, (home, away) in _XG_COLUMNS.items():
+        part = xg[xg["source"] == source].set_index("match_id") if not xg.empty else None
+        frame[home] = frame["match_id"].map(part["home_xg"]) if part is not None else None
+        frame[away] = frame["match_id"].map(part["away_xg"]) if part is not None else None
+    return frame
+
+
+def shots_frame(
+    engine: Engine, *, leagues: list[str] | None = None, seasons: list[str] | None = None
+) -> pd.DataFrame:
+    """Every shot with its source, match (when linked), team and attributes."""
+    team = aliased(Team)
+    stmt = (
+        select(
+            Shot.source,
+            Shot.source_match_id,
+            SourceMatch.league_code.label("league"),
+            SourceMatch.season_code.label("season"),
+            SourceMatch.match_date.label("date"),
+            Shot.match_id,
+            team.name.label("team"),
+            Shot.side,
+            Shot.minute,
+            Shot.player,
+            Shot.assist_player,
+            Shot.x,
+            Shot.y,
+            Shot.xg,
+            Shot.result,
+            Shot.situation,
+            Shot.shot_type,
+        )
+        .join(
+            SourceMatch,
+            and_(
+                SourceMatch.source == Shot.source,
+                SourceMatch.source_match_id == Shot.source_match_id,
+            ),
+        )
+        .outerjoin(team, team.id == Shot.team_id)
+        .order_by(Shot.source, SourceMatch.match_date, Shot.source_match_id, Shot.id)
+    )
+    if leagues:
+        stmt = stmt.where(SourceMatch.league_code.in_(leagues))
+    if seasons:
+        stmt = stmt.where(SourceMatch.season_code.in_(seasons))
+    with engine.connect() as connection:
+        return _fetch_frame(connection, stmt)
+
+
+def squad_values_frame(engine: Engine, *, seasons: list[str] | None = None) -> pd.DataFrame:
+    """Squad market values: team, source, as-of date, season, value in euros, squad size."""
+    stmt = (
+        select(
+            Team.name.label("team"),
+            Team.country,
+            SquadValue.source,
+            SquadValue.season_code.label("season"),
+            SquadValue.as_of,
+            SquadValue.market_value_eur,
+            SquadValue.squad_size,
+        )
+        .join(Team, Team.id == SquadValue.team_id)
+        .order_by(SquadValue.as_of, Team.name)
+    )
+    if seasons:
+        stmt = stmt.where(SquadValue.season_code.in_(seasons))
+    with engine.connect() as connection:
+        return _fetch_frame(connection, stmt)
 
 
 def export_matches(
@@ -207,3 +292,41 @@ def source_summary(engine: Engine) -> list[tuple[str, str, str, str, int, int, i
         for query in queries:
             rows.extend(tuple(row) for row in connection.execute(query))
     return sorted(rows, key=lambda r: (r[0], r[1], r[2], r[3]))
+
+
+def reconciliation_report(
+    engine: Engine, *, league: str | None = None, season: str | None = None
+) -> tuple[list[tuple[str, str, str, int]], list[tuple[str, str]]]:
+    """Teams matched per source and league-season, and the latest unreconciled files."""
+    from sabiscore_ml.warehouse.models import IngestionRun, SourceMatch
+
+    matched = select(
+        SourceMatch.source,
+        SourceMatch.league_code,
+        SourceMatch.season_code,
+        func.count(distinct(SourceMatch.home_team_id)),
+    ).group_by(SourceMatch.source, SourceMatch.league_code, SourceMatch.season_code)
+    if league:
+        matched = matched.where(SourceMatch.league_code == league)
+    if season:
+        matched = matched.where(SourceMatch.season_code == season)
+    latest = (
+        select(IngestionRun.uri, func.max(IngestionRun.id).label("last"))
+        .group_by(IngestionRun.uri)
+        .subquery()
+    )
+    refused = (
+        select(IngestionRun.uri, IngestionRun.message)
+        .join(latest, latest.c.last == IngestionRun.id)
+        .where(IngestionRun.check_failed == "reconcile")
+        .order_by(IngestionRun.uri)
+    )
+    with engine.connect() as connection:
+        rows = [tuple(r) for r in connection.execute(matched.order_by(SourceMatch.source))]
+        problems = [
+            (uri, message or "")
+            for uri, message in connection.execute(refused)
+            if (not league or f" {league} " in (message or ""))
+            and (not season or season in (message or ""))
+        ]
+    return rows, problems
