@@ -121,15 +121,15 @@ def _run_items(items: list[dict[str, str]], label: str) -> list:
     return outcomes
 
 
-def _report_outcomes(outcomes: list) -> int:
+def _report_outcomes(outcomes: list, unit: str = "matches") -> int:
     loaded = [o for o in outcomes if o.ok]
     bad = [o for o in outcomes if o.status in ("rejected", "failed")]
     skipped = len(outcomes) - len(loaded) - len(bad)
     if skipped:
         console.print(f"skipped {skipped} file(s) of other seasons")
     console.print(
-        f"loaded {len(loaded)} file(s): {sum(o.matches for o in loaded):,} matches, "
-        f"{sum(o.odds for o in loaded):,} odds"
+        f"loaded {len(loaded)} file(s): {sum(o.matches for o in loaded):,} {unit}"
+        + (f", {sum(o.odds for o in loaded):,} odds" if unit == "matches" else "")
     )
     for outcome in loaded:
         if outcome.message:
@@ -283,7 +283,7 @@ def _ingest_source_command(source: str, example_dir: str) -> None:
             raise typer.Exit(1)
         _init_warehouse()
         started = time.perf_counter()
-        status = _report_outcomes(_run_items(items, source))
+        status = _report_outcomes(_run_items(items, source), unit="rows")
         console.print(f"done in {time.perf_counter() - started:.1f} s")
         raise typer.Exit(status)
 
@@ -369,7 +369,7 @@ def replay(
     if not items:
         err_console.print("the archive holds nothing to replay")
         raise typer.Exit(1)
-    raise typer.Exit(_report_outcomes(_run_items(items, "replay")))
+    raise typer.Exit(_report_outcomes(_run_items(items, "replay"), unit="rows"))
 
 
 teams_app = typer.Typer(help="Team reconciliation across sources.", no_args_is_help=True)
@@ -452,7 +452,7 @@ def run() -> None:
         folder = sample.parent / source
         source_items = plan_source(source, from_dir=str(folder))
         _step(f"ingesting {len(source_items)} {source} files from {folder}")
-        status = max(status, _report_outcomes(_run_items(source_items, source)))
+        status = max(status, _report_outcomes(_run_items(source_items, source), unit="rows"))
     _print_source_summary()
     _step(f"finished in {time.perf_counter() - started:.1f} s")
     raise typer.Exit(status)

@@ -6,7 +6,8 @@ is the one football-data.co.uk uses (the first source in the warehouse).  A
 source's roster for one league-season is matched against the canonical roster of
 the same league-season:
 
-1. a reviewed alias from ``sabiscore_ml/data/team_aliases.csv`` wins;
+1. a reviewed alias from ``sabiscore_ml/data/team_aliases.csv`` wins (compared in
+   normalised form, so ``Brighton & Hove Albion`` and ``... and ...`` agree);
 2. otherwise the normalised names must be equal (accents, case, punctuation,
    ``FC/AFC/CF``-like tokens and common abbreviations folded);
 3. anything else stops the load with a :class:`ReconciliationError` whose report
@@ -222,13 +223,13 @@ def reconcile_roster(
     for team in canonical_names:
         by_norm.setdefault(normalize_team_name(team), []).append(team)
     alias_map: Mapping[str, str] = {
-        alias.alias.casefold(): alias.canonical
+        normalize_team_name(alias.alias): alias.canonical
         for alias in (load_aliases() if aliases is None else aliases)
         if alias.source == source and alias.country == country
     }
     result = Reconciliation(source, country, league, season)
     for name in sorted(set(names)):
-        target = alias_map.get(name.casefold())
+        target = alias_map.get(normalize_team_name(name))
         if target is not None and target in canonical_names:
             result.matched[name], result.how[name] = target, "alias"
             continue

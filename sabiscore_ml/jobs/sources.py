@@ -585,12 +585,25 @@ def plan_source(
     return items
 
 
+# Folder or file names that name a league: ours (``E0``), Understat's (``epl``,
+# ``EPL_2015``) and the plain English ones used by data exports.
+_NAMED_LEAGUES = {
+    **{name.casefold(): code for name, code in understat.UNDERSTAT_LEAGUES.items() if code},
+    "premier_league": "E0",
+    "la_liga": "SP1",
+    "bundesliga": "D1",
+    "serie_a": "I1",
+    "ligue_1": "F1",
+}
+
+
 def _league_hint(part: str) -> str | None:
-    """A folder named after a league: our code (``E0``) or Understat's (``epl``)."""
+    """The league a folder or file name names, if any (never guessed from content)."""
     if part in LEAGUES:
         return part
-    for name, code in understat.UNDERSTAT_LEAGUES.items():
-        if code and part.casefold() == name.casefold():
+    folded = part.casefold()
+    for name, code in _NAMED_LEAGUES.items():
+        if folded == name or folded.startswith((f"{name}_", f"{name}.")):
             return code
     return None
 
