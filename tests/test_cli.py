@@ -194,3 +194,51 @@ def test_unknown_league_is_a_usage_error() -> None:
     result = runner.invoke(app, ["ingest", "football-data", "-l", "XX", "-s", "2023-2024"])
     assert result.exit_code == 2
     assert "unknown league" in result.output
+
+
+def test_replay_rebuilds_the_warehouse_from_the_archive(
+    sabiscore_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    samples = SAMPLE_DIR.parent
+    assert (
+        invoke(
+            "ingest", "football-data", "--file", str(SAMPLE_DIR / "E0" / "2020-2021.csv")
+        ).exit_code
+        == 0
+    )
+    assert (
+        invoke("ingest", "understat", "--file", str(samples / "understat" / "match.html")).exit_code
+        == 0
+    )
+    counts = [
+        scalar(f"SELECT COUNT(*) FROM {t}") for t in ("matches", "odds", "source_matches", "shots")
+    ]
+    assert counts[0] == 380 and counts[3] == 19
+    # a brand-new warehouse, same archive: no network, no source files
+    monkeypatch.setenv("SABISCORE_DATABASE_URL", f"sqlite:///{sabiscore_home / 'rebuilt.sqlite'}")
+    clear_settings_cache()
+    get_engine.cache_clear()
+    result = invoke("replay")
+    assert result.exit_code == 0, result.output
+    assert [
+        scalar(f"SELECT COUNT(*) FROM {t}") for t in ("matches", "odds", "source_matches", "shots")
+    ] == counts
+
+
+def test_teams_check_names_an_unreconciled_file(tmp_path: Path) -> None:
+    assert (
+        invoke(
+            "ingest", "football-data", "--file", str(SAMPLE_DIR / "E0" / "2020-2021.csv")
+        ).exit_code
+        == 0
+    )
+    (tmp_path / "E0").mkdir()
+    renamed = tmp_path / "E0" / "renamed.json"
+    ajax = (
+        SAMPLE_DIR.parent.parent / "tests" / "fixtures" / "understat" / "league_ajax.json"
+    ).read_bytes()
+    renamed.write_bytes(ajax.replace(b"Manchester United", b"Man Utd Red Devils"))
+    assert invoke("ingest", "understat", "--file", str(renamed), "--league", "E0").exit_code == 1
+    result = invoke("teams", "check")
+    assert result.exit_code == 1
+    assert "renamed.json" in result.output and "Man Utd Red Devils" in result.output
