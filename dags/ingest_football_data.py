@@ -111,7 +111,7 @@ def ingest_football_data() -> None:
         url = migrate()
         return make_url(url).render_as_string(hide_password=True)
 
-    @task
+    @task(retries=0)  # a bad Param will not fix itself: fail at once
     def plan(params: dict[str, Any] | None = None) -> list[dict[str, str]]:
         """Turn the Params into work items: files to read or league-seasons to download."""
         from pathlib import Path

@@ -1,4 +1,4 @@
-"""The Airflow DAGs in dags/: integrity of every file, and real runs of ingest_football_data.
+"""The Airflow DAGs in dags/: integrity of every file, and real runs of every ingest DAG.
 
 Airflow is never imported into the pytest process.  Every Airflow step runs in a
 subprocess whose ``AIRFLOW_HOME`` (config, SQLite metadata database, logs) lives
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -18,6 +19,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
 
 from sabiscore_ml.settings import clear_settings_cache, get_warehouse_settings
 
@@ -25,9 +27,12 @@ REPO = Path(__file__).resolve().parents[1]
 DAGS_DIR = REPO / "dags"
 PLUGINS_DIR = REPO / "plugins"
 SAMPLE_DIR = REPO / "samples" / "football-data"
+SAMPLES = REPO / "samples"
 # Files starting with "_" are helpers, not DAG files.
 DAG_FILES = sorted(p for p in DAGS_DIR.glob("*.py") if not p.name.startswith("_"))
 INGEST_DAG = DAGS_DIR / "ingest_football_data.py"
+# The DAGs of the other sources: source -> schedule.
+SOURCE_DAGS = {"understat": "@daily", "fbref": "@weekly", "transfermarkt": "@weekly"}
 
 IMPORT_BUDGET_SECONDS = 2.0
 # Libraries a DAG file must not import at parse time (task bodies import them).
@@ -75,6 +80,7 @@ for dag_id, dag in bag.dags.items():
                 "trigger_rule": getattr(t.trigger_rule, "value", str(t.trigger_rule)),
                 "retries": t.retries,
                 "outlets": [getattr(o, "uri", str(o)) for o in t.outlets],
+                "pool": t.pool,
                 "upstream": sorted(t.upstream_task_ids),
             }
             for t in dag.tasks
@@ -96,13 +102,14 @@ new = sorted(set(sys.modules) - before)
 print("@@RESULT@@" + json.dumps({"seconds": seconds, "new_modules": new}))
 """
 
-# Calls the `plan` task's function directly with several Params.
+# Calls the `plan` task's function of one DAG (default ingest_football_data) with several Params.
 PLAN_CASES = r"""
 import json, sys
 from airflow.dag_processing.dagbag import DagBag
 
 bag = DagBag(dag_folder=sys.argv[1], safe_mode=False)
-plan = bag.dags["ingest_football_data"].get_task("plan").python_callable
+dag_id = sys.argv[3] if len(sys.argv) > 3 else "ingest_football_data"
+plan = bag.dags[dag_id].get_task("plan").python_callable
 results = []
 for params in json.loads(sys.argv[2]):
     try:
@@ -112,12 +119,37 @@ for params in json.loads(sys.argv[2]):
 print("@@RESULT@@" + json.dumps(results))
 """
 
-# Runs one DAG with dag.test() against the metadata DB of AIRFLOW_HOME.
+# Calls the `summarize` task's function of every source DAG with only skipped files.
+SUMMARIZE_ALL_SKIPPED = r"""
+import json, sys
+from airflow.dag_processing.dagbag import DagBag
+from airflow.sdk.exceptions import AirflowSkipException
+
+bag = DagBag(dag_folder=sys.argv[1], safe_mode=False)
+results = {}
+for dag_id in json.loads(sys.argv[2]):
+    summarize = bag.dags[dag_id].get_task("summarize").python_callable
+    skipped = {"uri": "a.csv", "status": "skipped", "league": "E0", "season": "2019-2020"}
+    try:
+        results[dag_id] = {"returned": summarize([skipped, skipped])}
+    except AirflowSkipException as exc:
+        results[dag_id] = {"skipped": str(exc)}
+print("@@RESULT@@" + json.dumps(results))
+"""
+
+# Runs one DAG with dag.test() against the metadata DB of AIRFLOW_HOME, after
+# creating the pools given as an optional JSON {name: slots}.
 RUN_DAG = r"""
 import json, sys
 from airflow.dag_processing.dagbag import DagBag
 
 dag_file, dag_id, conf = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
+pools = json.loads(sys.argv[4]) if len(sys.argv) > 4 else {}
+if pools:
+    from airflow.models.pool import Pool
+
+    for name, slots in pools.items():
+        Pool.create_or_update_pool(name, slots, f"{name} (test)", include_deferred=False)
 bag = DagBag(dag_folder=dag_file, safe_mode=False)
 assert not bag.import_errors, bag.import_errors
 run = bag.dags[dag_id].test(run_conf=conf)
@@ -126,6 +158,7 @@ tis = {
         "state": None if ti.state is None else str(ti.state),
         "try_number": ti.try_number,
         "rendered_map_index": ti.rendered_map_index,
+        "pool": ti.pool,
     }
     for ti in run.get_task_instances()
 }
@@ -302,6 +335,89 @@ def test_plan_turns_params_into_work_items(parse_home: Path, tmp_path: Path) -> 
     assert "nothing to ingest" in nothing["error"]
 
 
+@pytest.mark.parametrize("source", SOURCE_DAGS)
+def test_source_dag_shape(dagbag_report: dict, source: str) -> None:
+    assert DAGS_DIR / f"ingest_{source}.py" in DAG_FILES
+    info = dagbag_report["dags"][f"ingest_{source}"]
+    assert set(info["tags"]) == {"sabiscore", "ingest", source}
+    assert info["schedule"] == SOURCE_DAGS[source]
+    assert info["catchup"] is False
+    assert info["max_active_runs"] == 1
+    assert info["retries"] == 2 and "retry_delay" in info["default_args"]
+    assert info["param_defaults"] == {"source_dir": "", "leagues": [], "seasons": []}
+    assert info["params"]["source_dir"]["type"] == "string"
+    for name in ("leagues", "seasons"):
+        assert info["params"][name]["type"] == "array"
+        assert info["params"][name]["items"] == {"type": "string"}
+
+    tasks = info["tasks"]
+    assert set(tasks) == {"migrate_warehouse", "plan", "ingest", "summarize"}
+    assert tasks["ingest"]["mapped"] is True
+    assert tasks["ingest"]["upstream"] == ["migrate_warehouse", "plan"]
+    assert tasks["summarize"]["upstream"] == ["ingest"]
+    assert tasks["summarize"]["trigger_rule"] == "all_success"
+    assert tasks["summarize"]["outlets"] == [f"sabiscore://warehouse/{source}"]
+    # FBref is sent one request at a time: its ingest tasks share a one-slot pool.
+    assert tasks["ingest"]["pool"] == ("fbref" if source == "fbref" else "default_pool")
+    if source == "fbref":
+        assert 'airflow pools set fbref 1 "FBref: one request at a time"' in info["doc_md"]
+
+
+def test_source_plan_turns_params_into_work_items(parse_home: Path, tmp_path: Path) -> None:
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    cases = [
+        {"source_dir": "", "leagues": [], "seasons": []},
+        {"source_dir": str(SAMPLES / "understat"), "leagues": ["E0"], "seasons": ["2020/21"]},
+        {"source_dir": str(tmp_path / "no"), "leagues": [], "seasons": []},
+        {"source_dir": str(empty), "leagues": [], "seasons": []},
+        {"source_dir": "", "leagues": ["E0", "E1"], "seasons": []},
+        {"source_dir": "", "leagues": [], "seasons": ["last year"]},
+    ]
+    results, _ = run_python(
+        PLAN_CASES,
+        str(DAGS_DIR / "ingest_understat.py"),
+        json.dumps(cases),
+        "ingest_understat",
+        env=airflow_env(parse_home),
+        cwd=parse_home,
+    )
+    bundled, filtered, missing_dir, nothing, two_leagues, bad_season = results
+
+    folder = SAMPLES / "understat"
+    shots_csv = str(next(folder.glob("E0/shots_*.csv")))
+    assert bundled == {
+        "items": [
+            # the E0/ folder names the league of the file under it
+            {"kind": "file", "source": "understat", "league": "E0", "path": shots_csv},
+            {"kind": "file", "source": "understat", "path": str(folder / "league_epl.html")},
+            {"kind": "file", "source": "understat", "path": str(folder / "match.html")},
+        ]
+    }
+    assert {item["league"] for item in filtered["items"]} == {"E0"}
+    assert {item["seasons"] for item in filtered["items"]} == {"2020-2021"}
+    assert len(filtered["items"]) == 3
+    assert "does not exist" in missing_dir["error"]
+    assert "nothing to ingest" in nothing["error"]
+    assert "at most one league" in two_leagues["error"]
+    assert "last year" in bad_season["error"]
+
+
+def test_source_summarize_is_skipped_when_every_file_was(parse_home: Path) -> None:
+    # A skipped summarize publishes no asset event: nothing downstream reruns for nothing.
+    dag_ids = [f"ingest_{source}" for source in SOURCE_DAGS]
+    results, _ = run_python(
+        SUMMARIZE_ALL_SKIPPED,
+        str(DAGS_DIR),
+        json.dumps(dag_ids),
+        env=airflow_env(parse_home),
+        cwd=parse_home,
+    )
+    assert results == {
+        dag_id: {"skipped": "all 2 file(s) skipped: nothing loaded"} for dag_id in dag_ids
+    }
+
+
 # --------------------------------------------------------------------------- end to end
 
 
@@ -436,3 +552,215 @@ def test_rejected_file_fails_its_mapped_task(
     assert query(
         warehouse_url, "SELECT league_code, season_code, COUNT(*) FROM matches GROUP BY 1, 2"
     ) == [("E0", "2023-2024", 380)]
+
+
+# ------------------------------------------------------ end to end: the other sources
+
+# The football-data league-seasons the bundled Understat, FBref and Transfermarkt
+# samples reconcile against (E1 2018-2019 holds Ipswich, in Transfermarkt's
+# 2024-2025 table, a season football-data's sample does not cover).
+FOOTBALL_DATA_FOR_SOURCES = [
+    ("E0", "2020-2021"),
+    ("E0", "2021-2022"),
+    ("E0", "2022-2023"),
+    ("E0", "2023-2024"),
+    ("E1", "2018-2019"),
+    ("F1", "2020-2021"),
+    ("I1", "2020-2021"),
+    ("SP1", "2023-2024"),
+]
+
+# Migrates the warehouse of SABISCORE_HOME and loads football-data league-seasons into it.
+LOAD_FOOTBALL_DATA = r"""
+import json, sys
+from sabiscore_ml.jobs.football_data import plan_football_data, run_item
+from sabiscore_ml.settings import get_warehouse_settings
+from sabiscore_ml.warehouse.engine import migrate
+
+migrate()
+loaded = []
+for league, season in json.loads(sys.argv[2]):
+    items = plan_football_data(from_dir=sys.argv[1], leagues=[league], seasons=[season])
+    assert len(items) == 1, (league, season, items)
+    outcome = run_item(items[0])
+    assert outcome.ok, outcome
+    loaded.append([league, season, outcome.matches])
+print("@@RESULT@@" + json.dumps({"url": get_warehouse_settings().url, "loaded": loaded}))
+"""
+
+
+@pytest.fixture(scope="module")
+def football_data_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite warehouse file holding the football-data the other sources reconcile with.
+
+    Loaded once per module (the first football-data file pays the validation
+    start-up); each test copies the file into its own SABISCORE_HOME.
+    """
+    home = tmp_path_factory.mktemp("sabiscore-football-data")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "SABISCORE_"))}
+    env.update(SABISCORE_HOME=str(home), PYTHONDONTWRITEBYTECODE="1")
+    result, _ = run_python(
+        LOAD_FOOTBALL_DATA,
+        str(SAMPLE_DIR),
+        json.dumps(FOOTBALL_DATA_FOR_SOURCES),
+        env=env,
+        cwd=home,
+    )
+    assert [tuple(row[:2]) for row in result["loaded"]] == FOOTBALL_DATA_FOR_SOURCES
+    database = Path(make_url(result["url"]).database or "")
+    assert database.is_file() and home in database.parents, result["url"]
+    return database
+
+
+@pytest.fixture
+def source_warehouse(warehouse_url: str, football_data_warehouse: Path) -> str:
+    """This test's warehouse, starting with the football-data league-seasons loaded."""
+    database = Path(make_url(warehouse_url).database or "")
+    database.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(football_data_warehouse, database)
+    return warehouse_url
+
+
+def run_source_dag(
+    airflow_home: Path, source: str, conf: dict, pools: dict[str, int] | None = None
+) -> dict:
+    """Run ingest_<source> once with ``conf`` (creating ``pools`` first); return its states."""
+    result, _ = run_python(
+        RUN_DAG,
+        str(DAGS_DIR / f"ingest_{source}.py"),
+        f"ingest_{source}",
+        json.dumps(conf),
+        json.dumps(pools or {}),
+        env=airflow_env(airflow_home),  # built from os.environ, so SABISCORE_HOME follows
+        cwd=airflow_home,
+    )
+    return result
+
+
+def asset_extras(airflow_home: Path, uri: str, run_id: str) -> list[dict]:
+    """The extras of the asset events ``run_id`` published for ``uri``."""
+    rows = query(
+        f"sqlite:///{airflow_home / 'airflow.db'}",
+        "SELECT ae.extra FROM asset_event ae JOIN asset a ON a.id = ae.asset_id "
+        "WHERE a.uri = :uri AND ae.source_run_id = :run_id",
+        uri=uri,
+        run_id=run_id,
+    )
+    return [json.loads(row[0]) for row in rows]
+
+
+def ingest_states(run: dict) -> dict[str, str]:
+    """Rendered map index (file name) -> state of every mapped ingest task."""
+    return {
+        ti["rendered_map_index"]: ti["state"]
+        for key, ti in run["tis"].items()
+        if key.startswith("ingest[")
+    }
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group("airflow")
+def test_understat_dag_skips_other_seasons_and_fails_rejected_files(
+    airflow_home: Path, source_warehouse: str, tmp_path: Path
+) -> None:
+    folder = tmp_path / "understat"
+    folder.mkdir()
+    (folder / "match.html").write_bytes((SAMPLES / "understat" / "match.html").read_bytes())
+    (folder / "bad.html").write_text("<html><body>Just a moment...</body></html>\n")
+
+    run = run_source_dag(
+        airflow_home, "understat", {"source_dir": str(folder), "seasons": ["2019-2020"]}
+    )
+
+    assert run["state"] == "failed", run
+    assert ingest_states(run) == {"bad.html": "failed", "match.html": "success"}
+    bad = next(ti for ti in run["tis"].values() if ti["rendered_map_index"] == "bad.html")
+    assert bad["try_number"] == 1, "a rejected file must not be retried"
+    assert run["tis"]["summarize[-1]"]["state"] == "upstream_failed"
+    # the skipped file left no trace; the rejected one is logged with its check
+    runs = query(
+        source_warehouse,
+        "SELECT uri, status, check_failed FROM ingestion_runs WHERE source = 'understat'",
+    )
+    assert [(uri, status) for uri, status, _ in runs] == [(str(folder / "bad.html"), "rejected")]
+    assert runs[0][2]
+    assert query(source_warehouse, "SELECT COUNT(*) FROM source_matches")[0][0] == 0
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group("airflow")
+def test_understat_dag_loads_the_bundled_sample(airflow_home: Path, source_warehouse: str) -> None:
+    run = run_source_dag(airflow_home, "understat", {})
+
+    assert run["state"] == "success", run
+    assert ingest_states(run) == {
+        "shots_epl_20-21_matches_14086_14717.csv": "success",
+        "league_epl.html": "success",
+        "match.html": "success",
+    }
+    assert run["tis"]["summarize[-1]"]["state"] == "success"
+    # the league page holds every fixture; the match page and shot CSV add shots
+    assert query(
+        source_warehouse,
+        "SELECT league_code, season_code, COUNT(*), COUNT(match_id) FROM source_matches "
+        "WHERE source = 'understat' GROUP BY 1, 2",
+    ) == [("E0", "2020-2021", 380, 327)]
+    assert query(source_warehouse, "SELECT COUNT(*) FROM shots WHERE source = 'understat'") == [
+        (37,)
+    ]
+    assert query(
+        source_warehouse,
+        "SELECT status, COUNT(*) FROM ingestion_runs WHERE source = 'understat' GROUP BY 1",
+    ) == [("loaded", 3)]
+    extras = asset_extras(airflow_home, "sabiscore://warehouse/understat", run["run_id"])
+    assert extras == [{"league_seasons": ["E0 2020-2021"], "skipped": 0, "files": 3, "rows": 383}]
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group("airflow")
+def test_fbref_dag_loads_the_bundled_sample_in_its_pool(
+    airflow_home: Path, source_warehouse: str
+) -> None:
+    run = run_source_dag(airflow_home, "fbref", {}, pools={"fbref": 1})
+
+    assert run["state"] == "success", run
+    ingest = {key: ti for key, ti in run["tis"].items() if key.startswith("ingest[")}
+    assert len(ingest) == 5
+    assert {ti["state"] for ti in ingest.values()} == {"success"}
+    assert {ti["pool"] for ti in ingest.values()} == {"fbref"}
+    assert run["tis"]["plan[-1]"]["pool"] == "default_pool"
+    pool = query(
+        f"sqlite:///{airflow_home / 'airflow.db'}",
+        "SELECT slots FROM slot_pool WHERE pool = 'fbref'",
+    )
+    assert pool == [(1,)]
+
+    assert query(
+        source_warehouse,
+        "SELECT league_code, season_code, COUNT(*), COUNT(match_id) FROM source_matches "
+        "WHERE source = 'fbref' GROUP BY 1, 2 ORDER BY 1, 2",
+    ) == [("F1", "2020-2021", 380, 380), ("I1", "2020-2021", 1, 1), ("SP1", "2023-2024", 380, 380)]
+    assert query(source_warehouse, "SELECT COUNT(*) FROM team_season_stats") == [(480,)]
+    assert query(source_warehouse, "SELECT COUNT(*) FROM team_match_logs") == [(42,)]
+    assert query(source_warehouse, "SELECT COUNT(*) FROM shots WHERE source = 'fbref'") == [(21,)]
+    extras = asset_extras(airflow_home, "sabiscore://warehouse/fbref", run["run_id"])
+    assert len(extras) == 1
+    assert extras[0]["files"] == 5 and extras[0]["rows"] == 1283 and extras[0]["skipped"] == 0
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group("airflow")
+def test_transfermarkt_dag_loads_the_bundled_sample(
+    airflow_home: Path, source_warehouse: str
+) -> None:
+    run = run_source_dag(airflow_home, "transfermarkt", {})
+
+    assert run["state"] == "success", run
+    assert ingest_states(run) == {"premier_league_squad_values_2020_2024.csv": "success"}
+    assert query(
+        source_warehouse,
+        "SELECT season_code, COUNT(*) FROM squad_values WHERE source = 'transfermarkt' "
+        "GROUP BY 1 ORDER BY 1",
+    ) == [(f"{y}-{y + 1}", 20) for y in range(2020, 2025)]
+    extras = asset_extras(airflow_home, "sabiscore://warehouse/transfermarkt", run["run_id"])
+    assert extras == [{"league_seasons": ["E0 2020-2021"], "skipped": 0, "files": 1, "rows": 100}]
