@@ -23,6 +23,23 @@ REPO = Path(__file__).resolve().parents[1]
 SAMPLE_DIR = REPO / "samples" / "football-data"
 FIXTURES = REPO / "tests" / "fixtures"
 FOOTBALL_DATA_FIXTURES = FIXTURES / "football-data"
+
+
+def real_file(source: str, name: str) -> Path:
+    """A recorded file of ``source``: a test fixture, or one of the bundled samples.
+
+    The bundled samples (``samples/<source>/``) double as fixtures, so no file is
+    kept twice; both share the provenance notes in ``tests/fixtures/<source>/``.
+    """
+    path = FIXTURES / source / name
+    if path.exists():
+        return path
+    found = sorted((REPO / "samples" / source).rglob(name))
+    if not found:
+        raise FileNotFoundError(f"{name}: not in tests/fixtures/{source} nor in samples/{source}")
+    return found[0]
+
+
 PG_ADMIN_URL = os.environ.get(
     "SABISCORE_TEST_PG_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"
 )

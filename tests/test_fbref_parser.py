@@ -8,7 +8,7 @@ import re
 from functools import cache
 
 import pytest
-from conftest import FIXTURES
+from conftest import FIXTURES, real_file
 
 from sabiscore_ml.errors import RejectedFile
 from sabiscore_ml.sources.fbref import (
@@ -40,7 +40,7 @@ BIG5_SHOOTING = "teams_Big_5_European_Leagues_Combined_2021_shooting_for.html"
 
 @cache
 def raw(name: str) -> bytes:
-    return gzip.decompress((FBREF_FIXTURES / f"{name}.gz").read_bytes())
+    return gzip.decompress(real_file("fbref", f"{name}.gz").read_bytes())
 
 
 @cache

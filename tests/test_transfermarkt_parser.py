@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from conftest import FIXTURES
+from conftest import FIXTURES, real_file
 
 from sabiscore_ml.errors import RejectedFile
 from sabiscore_ml.sources.transfermarkt import (
@@ -31,7 +31,7 @@ PLAYERS_2025 = "tm_market_values_players_2025_26.csv"
 
 
 def raw(name: str) -> bytes:
-    return (TM / name).read_bytes()
+    return real_file("transfermarkt", name).read_bytes()
 
 
 def reject(parser, data: bytes, **kwargs) -> RejectedFile:

@@ -6,7 +6,7 @@ import datetime as dt
 import json
 
 import pytest
-from conftest import FIXTURES
+from conftest import FIXTURES, real_file
 
 from sabiscore_ml.errors import RejectedFile
 from sabiscore_ml.sources.understat import (
@@ -35,7 +35,7 @@ CHALLENGE_PAGE = (
 
 
 def raw(name: str) -> bytes:
-    return (UNDERSTAT / name).read_bytes()
+    return real_file("understat", name).read_bytes()
 
 
 def fixture(matches: list[UnderstatFixture], match_id: int) -> UnderstatFixture:
