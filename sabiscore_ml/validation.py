@@ -122,9 +122,69 @@ def _context() -> Any:
     return context
 
 
+def source_fixtures_suite() -> list[Expectation]:
+    """Expectations on a file's matches from Understat or FBref."""
+    return [
+        Expectation("ExpectColumnValuesToBeUnique", {"column": "source_match_id"}),
+        *(
+            Expectation("ExpectColumnValuesToNotBeNull", {"column": c})
+            for c in ("home_name", "away_name", "match_date")
+        ),
+        *(
+            Expectation(
+                "ExpectColumnValuesToBeBetween",
+                {"column": c, "min_value": 0, "max_value": MAX_GOALS},
+            )
+            for c in ("home_goals", "away_goals")
+        ),
+        *(
+            Expectation(
+                "ExpectColumnValuesToBeBetween",
+                {"column": c, "min_value": 0.0, "max_value": MAX_XG},
+            )
+            for c in ("home_xg", "away_xg")
+        ),
+        Expectation(
+            "ExpectColumnValuesToBeBetween",
+            {"column": "days_into_season", "min_value": 0, "max_value": SEASON_WINDOW_DAYS},
+        ),
+    ]
+
+
+def source_shots_suite() -> list[Expectation]:
+    """Expectations on a file's shots (coordinates and xG are fractions)."""
+    return [
+        Expectation("ExpectColumnValuesToBeUnique", {"column": "source_shot_id"}),
+        *(
+            Expectation(
+                "ExpectColumnValuesToBeBetween", {"column": c, "min_value": 0.0, "max_value": 1.0}
+            )
+            for c in ("x", "y", "xg")
+        ),
+        Expectation(
+            "ExpectColumnValuesToBeBetween", {"column": "minute", "min_value": 0, "max_value": 130}
+        ),
+        Expectation("ExpectColumnValuesToBeInSet", {"column": "side", "value_set": ["h", "a"]}),
+    ]
+
+
+def squad_values_suite() -> list[Expectation]:
+    """Expectations on squad market values (euros)."""
+    return [
+        Expectation(
+            "ExpectColumnValuesToBeBetween",
+            {"column": "market_value_eur", "min_value": 0.0, "max_value": 5e9},
+        ),
+        Expectation("ExpectCompoundColumnsToBeUnique", {"column_list": ["club", "as_of"]}),
+    ]
+
+
 SUITES: dict[str, Callable[[], list[Expectation]]] = {
     "football_data.matches": football_data_matches_suite,
     "football_data.odds": football_data_odds_suite,
+    "sources.fixtures": source_fixtures_suite,
+    "sources.shots": source_shots_suite,
+    "sources.squad_values": squad_values_suite,
 }
 
 
@@ -223,3 +283,48 @@ def validate_football_data(parsed: Any) -> None:
     validate_frame("football_data.matches", matches, name=parsed.name)
     if parsed.odds_count:
         validate_frame("football_data.odds", _odds_frame(parsed), name=parsed.name)
+
+
+def validate_source_records(
+    fixtures: list[Any], shots: list[dict[str, Any]], *, season: str, name: str
+) -> None:
+    """Validate a file's Understat/FBref matches and shots before they are loaded."""
+    if fixtures:
+        frame = pd.DataFrame(
+            {
+                "source_match_id": [f.source_match_id for f in fixtures],
+                "home_name": [f.home_name for f in fixtures],
+                "away_name": [f.away_name for f in fixtures],
+                "match_date": [f.match_date for f in fixtures],
+                "home_goals": pd.array([f.home_goals for f in fixtures], dtype="Float64"),
+                "away_goals": pd.array([f.away_goals for f in fixtures], dtype="Float64"),
+                "home_xg": pd.array([f.home_xg for f in fixtures], dtype="Float64"),
+                "away_xg": pd.array([f.away_xg for f in fixtures], dtype="Float64"),
+                "days_into_season": [days_into_season(f.match_date, season) for f in fixtures],
+            }
+        )
+        validate_frame("sources.fixtures", frame, name=name)
+    if shots:
+        frame = pd.DataFrame(
+            {
+                "source_shot_id": [s["source_shot_id"] for s in shots],
+                "x": pd.array([s["x"] for s in shots], dtype="Float64"),
+                "y": pd.array([s["y"] for s in shots], dtype="Float64"),
+                "xg": pd.array([s["xg"] for s in shots], dtype="Float64"),
+                "minute": pd.array([s["minute"] for s in shots], dtype="Float64"),
+                "side": [s["side"] for s in shots],
+            }
+        )
+        validate_frame("sources.shots", frame, name=name)
+
+
+def validate_squad_values(rows: list[tuple[str, Any, Any, Any]], *, name: str) -> None:
+    """Validate (club, as-of date, value, squad size) rows before they are loaded."""
+    frame = pd.DataFrame(
+        {
+            "club": [r[0] for r in rows],
+            "as_of": [r[1] for r in rows],
+            "market_value_eur": pd.array([r[2] for r in rows], dtype="Float64"),
+        }
+    )
+    validate_frame("sources.squad_values", frame, name=name)

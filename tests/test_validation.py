@@ -51,3 +51,34 @@ def test_handicap_line_typo_is_dropped_by_the_parser() -> None:
     assert pre_closing_lines == set()
     assert any("handicap 150" in w for w in result.warnings)
     validate_football_data(result)
+
+
+def test_source_fixture_outside_the_season_window_fails() -> None:
+    from sabiscore_ml.validation import validate_source_records
+    from sabiscore_ml.warehouse.source_loaders import SourceFixture
+
+    good = SourceFixture("1", dt.date(2020, 9, 12), "Fulham", "Arsenal", "played", 0, 3, 0.13, 2.16)
+    validate_source_records([good], [], season="2020-2021", name="u.json")
+    late = SourceFixture("2", dt.date(2022, 1, 1), "Fulham", "Arsenal", "played", 0, 3, 0.1, 2.1)
+    with pytest.raises(RejectedFile) as info:
+        validate_source_records([good, late], [], season="2020-2021", name="u.json")
+    assert info.value.check == "expectation"
+    assert "days_into_season" in info.value.detail
+
+
+def test_shot_coordinates_outside_the_pitch_fail() -> None:
+    from sabiscore_ml.validation import validate_source_records
+
+    shot = {"source_shot_id": "9", "x": 1.8, "y": 0.5, "xg": 0.1, "minute": 4, "side": "h"}
+    with pytest.raises(RejectedFile) as info:
+        validate_source_records([], [shot], season="2020-2021", name="s.csv")
+    assert "ExpectColumnValuesToBeBetween(x)" in info.value.detail
+
+
+def test_negative_squad_value_fails() -> None:
+    from sabiscore_ml.validation import validate_squad_values
+
+    rows = [("Arsenal", dt.date(2020, 8, 1), 619_250_000.0, None)]
+    validate_squad_values(rows, name="v.csv")
+    with pytest.raises(RejectedFile, match="market_value_eur"):
+        validate_squad_values([*rows, ("Fulham", dt.date(2020, 8, 1), -5.0, None)], name="v.csv")

@@ -26,6 +26,7 @@ from sabiscore_ml.leagues import LEAGUES, normalize_season
 from sabiscore_ml.sources import fbref, transfermarkt, understat
 from sabiscore_ml.sources.archive import archive_raw
 from sabiscore_ml.sources.football_data import sha256_hex
+from sabiscore_ml.validation import validate_source_records, validate_squad_values
 from sabiscore_ml.warehouse.engine import get_engine
 from sabiscore_ml.warehouse.loaders import upsert_raw_file
 from sabiscore_ml.warehouse.models import IngestionRun, TeamMatchLog
@@ -118,6 +119,7 @@ def _load_fixtures_and_shots(
     shots: list[dict[str, Any]],
 ) -> Callable[[Connection, str, str], LoadCounts]:
     def load(connection: Connection, sha: str, name: str) -> LoadCounts:
+        validate_source_records(fixtures, shots, season=season, name=name)
         counts, teams, links = load_source_fixtures(
             connection,
             source=source,
@@ -404,6 +406,7 @@ def parse_transfermarkt(raw: bytes, name: str, *, league: str | None = None) -> 
     def load(connection: Connection, sha: str, file_name: str) -> LoadCounts:
         total = LoadCounts()
         for season, rows in sorted(by_season.items()):
+            validate_squad_values(rows, name=file_name)
             counts = load_squad_values(
                 connection,
                 source="transfermarkt",
