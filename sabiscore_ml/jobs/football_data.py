@@ -66,15 +66,24 @@ class IngestOutcome:
         return asdict(self)
 
 
-def _now() -> dt.datetime:
+def now_utc() -> dt.datetime:
+    """Naive UTC now, to the second (the warehouse's timestamp convention)."""
     return dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
 
 
-def _record_run(engine: Engine, outcome: IngestOutcome, started: dt.datetime, **extra) -> None:
+def record_run(
+    engine: Engine,
+    outcome: IngestOutcome,
+    started: dt.datetime,
+    *,
+    source: str = SOURCE,
+    **extra: object,
+) -> None:
+    """Log one ingestion attempt in ``ingestion_runs`` (its own transaction)."""
     with engine.begin() as connection:
         connection.execute(
             IngestionRun.__table__.insert().values(
-                source=SOURCE,
+                source=source,
                 uri=outcome.uri,
                 sha256=outcome.sha256,
                 status=outcome.status,
@@ -101,7 +110,7 @@ def ingest_football_data_bytes(
 ) -> IngestOutcome:
     """Archive, parse, validate and load one football-data CSV body."""
     engine = engine or get_engine()
-    started = _now()
+    started = now_utc()
     sha = sha256_hex(raw)
     try:
         parsed = parse_football_data(raw, uri, today=today)
@@ -117,7 +126,7 @@ def ingest_football_data_bytes(
         )
         outcome = IngestOutcome(uri, REJECTED, sha, check=exc.check, message=str(exc))
         log.warning("%s", exc)
-        _record_run(engine, outcome, started, fetched_at=fetched_at)
+        record_run(engine, outcome, started, fetched_at=fetched_at)
         return outcome
 
     archived = archive_raw(
@@ -147,14 +156,14 @@ def ingest_football_data_bytes(
     except Exception as exc:  # the transaction rolled back: log the failure, then raise
         outcome.status, outcome.matches, outcome.odds = FAILED, 0, 0
         outcome.check, outcome.message = "database", f"{uri}: load failed: {exc}"
-        _record_run(engine, outcome, started, fetched_at=fetched_at, rows_read=len(parsed.matches))
+        record_run(engine, outcome, started, fetched_at=fetched_at, rows_read=len(parsed.matches))
         raise
-    _record_run(
+    record_run(
         engine,
         outcome,
         started,
         fetched_at=fetched_at,
-        loaded_at=_now(),
+        loaded_at=now_utc(),
         rows_read=len(parsed.matches),
     )
     return outcome
@@ -167,7 +176,7 @@ def ingest_football_data_file(path: str | Path, *, engine: Engine | None = None)
         raw = path.read_bytes()
     except OSError as exc:
         outcome = IngestOutcome(str(path), REJECTED, check="readable", message=f"{path}: {exc}")
-        _record_run(engine or get_engine(), outcome, _now())
+        record_run(engine or get_engine(), outcome, now_utc())
         return outcome
     return ingest_football_data_bytes(raw, str(path), engine=engine)
 
@@ -190,7 +199,7 @@ def ingest_football_data_remote(
     except FetchError as exc:  # also BlockedResponse and RobotsDisallowed
         outcome = IngestOutcome(url, REJECTED, league=league, season=season, check="fetch")
         outcome.message = str(exc)
-        _record_run(engine or get_engine(), outcome, _now())
+        record_run(engine or get_engine(), outcome, now_utc())
         return outcome
     return ingest_football_data_bytes(
         body.content, url, engine=engine, fetched_at=body.fetched_at.replace(tzinfo=None)

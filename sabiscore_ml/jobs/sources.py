@@ -21,7 +21,14 @@ from typing import Any
 from sqlalchemy import Connection, Engine
 
 from sabiscore_ml.errors import RejectedFile
-from sabiscore_ml.jobs.football_data import FAILED, LOADED, REJECTED, IngestOutcome
+from sabiscore_ml.jobs.football_data import (
+    FAILED,
+    LOADED,
+    REJECTED,
+    IngestOutcome,
+    now_utc,
+    record_run,
+)
 from sabiscore_ml.leagues import LEAGUES, normalize_season
 from sabiscore_ml.sources import fbref, transfermarkt, understat
 from sabiscore_ml.sources.archive import archive_raw
@@ -29,7 +36,7 @@ from sabiscore_ml.sources.football_data import sha256_hex
 from sabiscore_ml.validation import validate_source_records, validate_squad_values
 from sabiscore_ml.warehouse.engine import get_engine
 from sabiscore_ml.warehouse.loaders import upsert_raw_file
-from sabiscore_ml.warehouse.models import IngestionRun, TeamMatchLog
+from sabiscore_ml.warehouse.models import TeamMatchLog
 from sabiscore_ml.warehouse.source_loaders import (
     LoadCounts,
     SourceFixture,
@@ -433,32 +440,6 @@ PARSERS: dict[str, Callable[..., Parsed]] = {
 # ---------------------------------------------------------------- jobs
 
 
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
-
-
-def _record(
-    engine: Engine, source: str, outcome: IngestOutcome, started: dt.datetime, **extra: Any
-) -> None:
-    with engine.begin() as connection:
-        connection.execute(
-            IngestionRun.__table__.insert().values(
-                source=source,
-                uri=outcome.uri,
-                sha256=outcome.sha256,
-                status=outcome.status,
-                started_at=started,
-                league_code=outcome.league,
-                season_code=outcome.season,
-                matches_loaded=outcome.matches,
-                odds_loaded=0,
-                check_failed=outcome.check,
-                message=outcome.message,
-                **extra,
-            )
-        )
-
-
 def ingest_source_bytes(
     source: str,
     raw: bytes,
@@ -475,7 +456,7 @@ def ingest_source_bytes(
     """
     engine = engine or get_engine()
     parse = PARSERS[source]
-    started = _now()
+    started = now_utc()
     sha = sha256_hex(raw)
     ext = Path(uri).suffix.lstrip(".").lower() or "bin"
     try:
@@ -492,7 +473,7 @@ def ingest_source_bytes(
         )
         outcome = IngestOutcome(uri, REJECTED, sha, check=exc.check, message=str(exc))
         log.warning("%s", exc)
-        _record(engine, source, outcome, started)
+        record_run(engine, outcome, started, source=source)
         return outcome
     if seasons and parsed.season not in seasons:
         return IngestOutcome(uri, SKIPPED, sha, parsed.league, parsed.season)
@@ -530,7 +511,7 @@ def ingest_source_bytes(
         )
         outcome.status, outcome.check, outcome.message = REJECTED, exc.check, str(exc)
         log.warning("%s", exc)
-        _record(engine, source, outcome, started)
+        record_run(engine, outcome, started, source=source)
         return outcome
     except Exception as exc:
         outcome.status, outcome.check, outcome.message = (
@@ -538,7 +519,7 @@ def ingest_source_bytes(
             "database",
             f"{uri}: load failed: {exc}",
         )
-        _record(engine, source, outcome, started)
+        record_run(engine, outcome, started, source=source)
         raise
     outcome.matches = counts.rows
     outcome.message = (
@@ -546,7 +527,7 @@ def ingest_source_bytes(
         f"{counts.teams_matched} teams matched, {counts.matches_linked} matches linked, "
         f"{counts.matches_unlinked} unlinked, {counts.shots} shots"
     )
-    _record(engine, source, outcome, started, loaded_at=_now(), rows_read=counts.rows)
+    record_run(engine, outcome, started, source=source, loaded_at=now_utc(), rows_read=counts.rows)
     return outcome
 
 
@@ -618,7 +599,7 @@ def run_source_item(item: dict[str, str], *, engine: Engine | None = None) -> In
         raw = path.read_bytes()
     except OSError as exc:
         outcome = IngestOutcome(str(path), REJECTED, check="readable", message=f"{path}: {exc}")
-        _record(engine or get_engine(), item["source"], outcome, _now())
+        record_run(engine or get_engine(), outcome, now_utc(), source=item["source"])
         return outcome
     seasons = [s for s in item.get("seasons", "").split(",") if s]
     return ingest_source_bytes(
