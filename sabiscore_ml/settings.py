@@ -185,6 +185,20 @@ class FetchSettings(BaseSettings):
         }
 
 
+class FeatureStoreSettings(BaseSettings):
+    """Where the offline feature store lives and how long online vectors are kept."""
+
+    model_config = SettingsConfigDict(env_prefix="SABISCORE_FEATURES_", extra="ignore")
+
+    dir: Path | None = None  # default: <SABISCORE_HOME>/features
+    online_ttl_seconds: int = Field(7 * 24 * 3600, gt=0)
+    online_horizon_days: int = Field(14, gt=0)
+
+    def offline_dir(self, core: CoreSettings) -> Path:
+        """The offline store's root folder."""
+        return (self.dir or core.home_dir / "features").expanduser().resolve()
+
+
 @lru_cache
 def get_core_settings() -> CoreSettings:
     """Cached :class:`CoreSettings`."""
@@ -221,6 +235,12 @@ def get_fetch_settings() -> FetchSettings:
     return FetchSettings()
 
 
+@lru_cache
+def get_feature_store_settings() -> FeatureStoreSettings:
+    """Cached :class:`FeatureStoreSettings`."""
+    return FeatureStoreSettings()
+
+
 def clear_settings_cache() -> None:
     """Forget every cached settings object (after changing the environment)."""
     for accessor in (
@@ -230,5 +250,6 @@ def clear_settings_cache() -> None:
         get_mlflow_settings,
         get_football_data_settings,
         get_fetch_settings,
+        get_feature_store_settings,
     ):
         accessor.cache_clear()

@@ -317,6 +317,39 @@ class SquadValue(Base):
     raw_sha256: Mapped[str] = mapped_column(ForeignKey("raw_files.sha256"))
 
 
+class FeaturePartition(Base):
+    """One league-season partition of the offline feature store (a Parquet file).
+
+    ``fingerprint`` summarises the warehouse data the partition was built from
+    and ``catalog_version`` the feature definitions: when either changes, the
+    partition is rebuilt.
+    """
+
+    __tablename__ = "feature_partitions"
+
+    league_code: Mapped[str] = mapped_column(String(8), primary_key=True)
+    season_code: Mapped[str] = mapped_column(String(9), primary_key=True)
+    catalog_version: Mapped[str] = mapped_column(String(16))
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    rows: Mapped[int] = mapped_column(Integer)
+    path: Mapped[str] = mapped_column(Text)
+    file_sha256: Mapped[str] = mapped_column(String(64))
+    built_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    coverage_json: Mapped[str] = mapped_column(Text)  # feature -> share of rows with a value
+
+
+class OnlineFeatures(Base):
+    """Feature vectors of upcoming fixtures when no Redis is configured."""
+
+    __tablename__ = "online_features"
+
+    match_id: Mapped[int] = mapped_column(ForeignKey("matches.id"), primary_key=True)
+    run_id: Mapped[str] = mapped_column(String(40))
+    catalog_version: Mapped[str] = mapped_column(String(16))
+    built_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    features_json: Mapped[str] = mapped_column(Text)
+
+
 class ModelVersion(Base):
     """A trained model version as registered in MLflow."""
 

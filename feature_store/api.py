@@ -1,0 +1,76 @@
+"""The feature store's public API: build, training frames and online vectors.
+
+``training_frame`` and ``online_features`` return the same columns in the same
+order (keys, targets, then the features in catalogue order); targets are null
+for fixtures not played yet.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import polars as pl
+from sqlalchemy import Engine
+
+from feature_store.offline import BuildReport, build_offline, read_partitions
+from feature_store.online import OnlineRefresh, read_online, refresh_online
+from sabiscore_ml.leagues import season_of
+from sabiscore_ml.warehouse.engine import get_engine
+
+
+@dataclass(frozen=True)
+class FeatureBuild:
+    """A build of the offline store and the online refresh that followed it."""
+
+    offline: BuildReport
+    online: OnlineRefresh
+
+
+def build_features(
+    *,
+    leagues: Sequence[str] | None = None,
+    seasons: Sequence[str] | None = None,
+    full: bool = False,
+    as_of: dt.date | None = None,
+    engine: Engine | None = None,
+    progress=None,
+) -> FeatureBuild:
+    """Rebuild the stale offline partitions, then refresh the online vectors.
+
+    ``as_of`` (default: today) starts the online horizon: fixtures dated from
+    then on, within ``SABISCORE_FEATURES_ONLINE_HORIZON_DAYS``.
+    """
+    engine = engine or get_engine()
+    report = build_offline(engine, leagues=leagues, seasons=seasons, full=full, progress=progress)
+    as_of = as_of or dt.date.today()
+    horizon_seasons = sorted({season_of(as_of), season_of(as_of + dt.timedelta(days=31))})
+    upcoming = read_partitions(engine, seasons=horizon_seasons)
+    return FeatureBuild(report, refresh_online(engine, upcoming, as_of=as_of))
+
+
+def training_frame(
+    leagues: Sequence[str] | None = None,
+    seasons: Sequence[str] | None = None,
+    as_of: dt.date | None = None,
+    *,
+    engine: Engine | None = None,
+) -> pl.DataFrame:
+    """Offline rows of played matches dated before ``as_of`` (all of them by default).
+
+    Every feature of a row was computed from what was known before its match
+    day, so the frame is a faithful record of what a model could have seen.
+    """
+    frame = read_partitions(engine or get_engine(), leagues=leagues, seasons=seasons)
+    frame = frame.filter(pl.col("result").is_not_null())
+    if as_of is not None:
+        frame = frame.filter(pl.col("match_date") < as_of)
+    return frame
+
+
+def online_features(match_ids: Sequence[int], *, engine: Engine | None = None) -> pl.DataFrame:
+    """The online vectors of ``match_ids`` (Redis, else the warehouse), in request order."""
+    frame = read_online(engine or get_engine(), match_ids)
+    order = pl.DataFrame({"match_id": [int(m) for m in match_ids]}, schema={"match_id": pl.Int64})
+    return order.join(frame, on="match_id", how="inner", maintain_order="left")

@@ -1,0 +1,361 @@
+"""What the feature builders read: warehouse tables as polars frames.
+
+This module is the only place the feature store reads the warehouse, and it
+selects **pre-closing odds only**: closing prices are quoted at kick-off and
+exist for evaluation, so they never enter :class:`Inputs` and no feature can
+see them.  Rows are read straight from the DBAPI cursor (no ORM objects), which
+keeps a full-archive read to a few seconds.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+import polars as pl
+from sqlalchemy import Engine, Select, and_, case, func, or_, select
+
+from sabiscore_ml.leagues import LEAGUES
+from sabiscore_ml.warehouse.models import (
+    Match,
+    MatchXg,
+    Odds,
+    Shot,
+    SourceMatch,
+    SquadValue,
+    TeamMatchLog,
+)
+
+PRECLOSE = "preclose"
+# Pre-closing prices are read one row per match, bookmaker, market and line,
+# with a column per outcome (1X2: home/draw/away; over/under; handicap: home/away).
+ODDS_OUTCOMES = ("home", "draw", "away", "over", "under")
+
+# Match statistics read per side: feature stem -> (home column, away column).
+MATCH_STATS: dict[str, tuple[str, str]] = {
+    "goals": ("home_goals", "away_goals"),
+    "shots": ("home_shots", "away_shots"),
+    "sot": ("home_shots_on_target", "away_shots_on_target"),
+    "corners": ("home_corners", "away_corners"),
+    "fouls": ("home_fouls", "away_fouls"),
+    "yellow": ("home_yellow_cards", "away_yellow_cards"),
+    "red": ("home_red_cards", "away_red_cards"),
+}
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """Every warehouse fact the features may use, one polars frame per kind.
+
+    ``matches``: one row per match (league matches of the warehouse), results
+    null for fixtures not played yet.  ``odds``: pre-closing quotes only, a row
+    per match, bookmaker, market and line with a price column per outcome.
+    ``xg``: expected goals per match and source.  ``npxg``: non-penalty xG per
+    match and side from shots.  ``team_games``: every game a team played in any
+    competition (league matches and FBref match-log rows: cups, Europe), for
+    fatigue.  ``squad_values``: squad market values by date.
+    """
+
+    matches: pl.DataFrame
+    odds: pl.DataFrame
+    xg: pl.DataFrame
+    npxg: pl.DataFrame
+    team_games: pl.DataFrame
+    squad_values: pl.DataFrame
+
+    def where_matches(self, keep: pl.Expr) -> Inputs:
+        """The inputs restricted to the matches ``keep`` selects (and their facts)."""
+        matches = self.matches.filter(keep)
+        ids = matches.select("match_id")
+        return replace(
+            self,
+            matches=matches,
+            odds=self.odds.join(ids, on="match_id", how="semi"),
+            xg=self.xg.join(ids, on="match_id", how="semi"),
+            npxg=self.npxg.join(ids, on="match_id", how="semi"),
+        )
+
+
+_LEAGUE_FRAME = pl.DataFrame(
+    {
+        "league_code": [league.code for league in LEAGUES.values()],
+        "country": [league.country for league in LEAGUES.values()],
+        "tier": [league.tier for league in LEAGUES.values()],
+    },
+    schema={"league_code": pl.String, "country": pl.String, "tier": pl.Int32},
+)
+
+
+def _read(engine: Engine, stmt: Select, schema: dict[str, pl.DataType]) -> pl.DataFrame:
+    """Run ``stmt`` on the DBAPI cursor into a polars frame with ``schema``."""
+    with engine.connect() as connection:
+        sql = str(stmt.compile(dialect=connection.dialect, compile_kwargs={"literal_binds": True}))
+        cursor = connection.connection.cursor()
+        try:
+            cursor.execute(sql)
+            rows = cursor.fetchall()
+        finally:
+            cursor.close()
+    frame = pl.DataFrame(rows, schema=list(schema), orient="row", infer_schema_length=None)
+    casts = []
+    for name, dtype in schema.items():
+        if dtype == pl.Date and frame.schema[name] == pl.String:
+            casts.append(pl.col(name).str.slice(0, 10).str.to_date("%Y-%m-%d"))
+        elif dtype == pl.Datetime and frame.schema[name] == pl.String:
+            casts.append(pl.col(name).str.to_datetime(time_unit="us"))
+        else:
+            casts.append(pl.col(name).cast(dtype))
+    return frame.with_columns(casts)
+
+
+def _filtered(stmt: Select, leagues: Sequence[str] | None, seasons: Sequence[str] | None):
+    if leagues:
+        stmt = stmt.where(Match.league_code.in_(list(leagues)))
+    if seasons:
+        stmt = stmt.where(Match.season_code.in_(list(seasons)))
+    return stmt
+
+
+def load_inputs(
+    engine: Engine,
+    *,
+    leagues: Sequence[str] | None = None,
+    seasons: Sequence[str] | None = None,
+) -> Inputs:
+    """Read the warehouse facts the features need (optionally some leagues/seasons only).
+
+    Restricting ``seasons`` drops the history earlier seasons would give the
+    ratings and form: builds that write the offline store read whole countries.
+    """
+    stat_columns = [column for pair in MATCH_STATS.values() for column in pair]
+    match_schema: dict[str, pl.DataType] = {
+        "match_id": pl.Int64,
+        "league_code": pl.String,
+        "season_code": pl.String,
+        "match_date": pl.Date,
+        "home_team_id": pl.Int64,
+        "away_team_id": pl.Int64,
+        **{column: pl.Int32 for column in stat_columns},
+        "attendance": pl.Int64,
+    }
+    matches = _read(
+        engine,
+        _filtered(
+            select(
+                Match.id,
+                Match.league_code,
+                Match.season_code,
+                Match.match_date,
+                Match.home_team_id,
+                Match.away_team_id,
+                *(getattr(Match, column) for column in stat_columns),
+                Match.attendance,
+            ),
+            leagues,
+            seasons,
+        ),
+        match_schema,
+    )
+    matches = matches.join(_LEAGUE_FRAME, on="league_code", how="left")
+    matches = _with_fbref_attendance(engine, matches).sort("match_date", "match_id")
+
+    outcome_price = {
+        outcome: func.max(case((Odds.outcome == outcome, Odds.price))).label(outcome)
+        for outcome in ODDS_OUTCOMES
+    }
+    odds = _read(
+        engine,
+        _filtered(
+            select(Odds.match_id, Odds.bookmaker, Odds.market, Odds.line, *outcome_price.values())
+            .join(Match, Match.id == Odds.match_id)
+            .where(Odds.timing == PRECLOSE)
+            .where(or_(Odds.market != "ou", Odds.line == 2.5))
+            .group_by(Odds.match_id, Odds.bookmaker, Odds.market, Odds.line),
+            leagues,
+            seasons,
+        ),
+        {
+            "match_id": pl.Int64,
+            "bookmaker": pl.String,
+            "market": pl.String,
+            "line": pl.Float64,
+            **{outcome: pl.Float64 for outcome in ODDS_OUTCOMES},
+        },
+    )
+    xg = _read(
+        engine,
+        _filtered(
+            select(MatchXg.match_id, MatchXg.source, MatchXg.home_xg, MatchXg.away_xg).join(
+                Match, Match.id == MatchXg.match_id
+            ),
+            leagues,
+            seasons,
+        ),
+        {"match_id": pl.Int64, "source": pl.String, "home_xg": pl.Float64, "away_xg": pl.Float64},
+    )
+    shots = _read(
+        engine,
+        _filtered(
+            select(Shot.match_id, Shot.side, Shot.xg)
+            .join(Match, Match.id == Shot.match_id)
+            .where(and_(Shot.source == "understat", Shot.situation != "Penalty")),
+            leagues,
+            seasons,
+        ),
+        {"match_id": pl.Int64, "side": pl.String, "xg": pl.Float64},
+    )
+    npxg = _npxg(matches, shots)
+    team_games = _team_games(engine, matches)
+    squad_values = _read(
+        engine,
+        select(SquadValue.team_id, SquadValue.as_of, SquadValue.market_value_eur).where(
+            SquadValue.market_value_eur.is_not(None)
+        ),
+        {"team_id": pl.Int64, "as_of": pl.Date, "market_value_eur": pl.Float64},
+    )
+    return Inputs(
+        matches=matches,
+        odds=odds,
+        xg=xg,
+        npxg=npxg,
+        team_games=team_games,
+        squad_values=squad_values,
+    )
+
+
+def _with_fbref_attendance(engine: Engine, matches: pl.DataFrame) -> pl.DataFrame:
+    """Fill missing attendances from FBref's fixtures (``details_json.attendance``)."""
+    fbref = _read(
+        engine,
+        select(SourceMatch.match_id, SourceMatch.details_json).where(
+            and_(SourceMatch.source == "fbref", SourceMatch.match_id.is_not(None))
+        ),
+        {"match_id": pl.Int64, "details_json": pl.String},
+    ).select(
+        "match_id",
+        pl.col("details_json")
+        .str.json_path_match("$.attendance")
+        .str.replace_all(r"[^0-9]", "")
+        .cast(pl.Int64, strict=False)
+        .alias("fbref_attendance"),
+    )
+    fbref = fbref.filter(pl.col("fbref_attendance").is_not_null()).unique("match_id", keep="first")
+    return (
+        matches.join(fbref, on="match_id", how="left")
+        .with_columns(pl.coalesce("attendance", "fbref_attendance").alias("attendance"))
+        .drop("fbref_attendance")
+    )
+
+
+def _npxg(matches: pl.DataFrame, shots: pl.DataFrame) -> pl.DataFrame:
+    """Non-penalty xG per match and side, for matches whose shots are loaded."""
+    if shots.is_empty():
+        return pl.DataFrame(
+            schema={"match_id": pl.Int64, "home_npxg": pl.Float64, "away_npxg": pl.Float64}
+        )
+    per_side = shots.group_by("match_id").agg(
+        pl.col("xg").filter(pl.col("side") == "h").sum().alias("home_npxg"),
+        pl.col("xg").filter(pl.col("side") == "a").sum().alias("away_npxg"),
+    )
+    return per_side.join(matches.select("match_id"), on="match_id", how="semi")
+
+
+def _team_games(engine: Engine, matches: pl.DataFrame) -> pl.DataFrame:
+    """Every dated game of every team: its league matches plus FBref match-log rows.
+
+    A game counts when it was played (a result is known); match-log rows of the
+    league duplicate warehouse matches and collapse on (team, date).
+    """
+    league = pl.concat(
+        [
+            matches.filter(pl.col("home_goals").is_not_null()).select(
+                pl.col(side).alias("team_id"), "match_date"
+            )
+            for side in ("home_team_id", "away_team_id")
+        ]
+    )
+    logs = _read(
+        engine,
+        select(TeamMatchLog.team_id, TeamMatchLog.match_date)
+        .where(TeamMatchLog.goals_for.is_not(None))
+        .distinct(),
+        {"team_id": pl.Int64, "match_date": pl.Date},
+    )
+    return pl.concat([league, logs]).unique().sort("team_id", "match_date")
+
+
+def linked_source_matches(engine: Engine) -> pl.DataFrame:
+    """Warehouse match ids that another source lists (for coverage reports)."""
+    return _read(
+        engine,
+        select(SourceMatch.source, SourceMatch.match_id).where(SourceMatch.match_id.is_not(None)),
+        {"source": pl.String, "match_id": pl.Int64},
+    )
+
+
+def perturbed_after(inputs: Inputs, cutoff: dt.date, *, seed: int = 7) -> Inputs:
+    """A copy of ``inputs`` where everything dated on or after ``cutoff`` is changed.
+
+    Results and statistics of matches on or after ``cutoff`` are replaced, every
+    second match after the cut-off day is deleted outright, the odds of matches
+    after the cut-off day are scaled (a match's own pre-closing odds are quoted
+    before its kick-off, so the cut-off day's stay), and xG, squad values and
+    team games dated from ``cutoff`` on are altered.  Features of matches dated
+    up to and including ``cutoff`` built from this copy must equal those built
+    from the original: a match's features
+    may use neither the future nor the match's own day (see
+    :mod:`feature_store.leakage`).
+    """
+    later = pl.col("match_date") >= cutoff
+    matches = inputs.matches
+    later_ids = matches.filter(later).select("match_id")
+    stat_columns = [column for pair in MATCH_STATS.values() for column in pair]
+    changed = matches.with_columns(
+        [
+            pl.when(later)
+            .then(
+                (pl.col(column).fill_null(0) * 3 + 1 + pl.col("match_id") % 5)
+                .cast(pl.Int32)
+                .shuffle(seed=seed)
+            )
+            .otherwise(pl.col(column))
+            .alias(column)
+            for column in stat_columns
+        ]
+    ).filter(~((pl.col("match_date") > cutoff) & (pl.col("match_id") % 2 == 0)))
+    kept = changed.select("match_id")
+
+    after_ids = matches.filter(pl.col("match_date") > cutoff).select("match_id")
+
+    def scaled(
+        frame: pl.DataFrame, columns: list[str], factor: float, ids: pl.DataFrame = later_ids
+    ) -> pl.DataFrame:
+        is_later = pl.col("match_id").is_in(ids["match_id"].implode())
+        return frame.with_columns(
+            pl.when(is_later).then(pl.col(c) * factor).otherwise(pl.col(c)).alias(c)
+            for c in columns
+        ).join(kept, on="match_id", how="semi")
+
+    team_games = pl.concat(
+        [
+            inputs.team_games.filter(pl.col("match_date") < cutoff),
+            inputs.team_games.filter(pl.col("match_date") >= cutoff)
+            .with_columns(pl.col("match_date") - pl.duration(days=1))
+            .filter(pl.col("match_date") >= cutoff),
+        ]
+    )
+    squad = inputs.squad_values.with_columns(
+        pl.when(pl.col("as_of") >= cutoff)
+        .then(pl.col("market_value_eur") * 5)
+        .otherwise(pl.col("market_value_eur"))
+        .alias("market_value_eur")
+    )
+    return Inputs(
+        matches=changed,
+        odds=scaled(inputs.odds, list(ODDS_OUTCOMES), 1.37, after_ids),
+        xg=scaled(inputs.xg, ["home_xg", "away_xg"], 2.0),
+        npxg=scaled(inputs.npxg, ["home_npxg", "away_npxg"], 0.5),
+        team_games=team_games,
+        squad_values=squad,
+    )

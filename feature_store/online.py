@@ -1,0 +1,169 @@
+"""The online store: feature vectors of upcoming fixtures, for the serving side.
+
+With ``SABISCORE_REDIS_URL`` set the vectors go to Redis, a hash per match
+(``<prefix>:features:match:<id>``, one field per column, values as JSON) with
+a TTL, plus a run record (``<prefix>:features:online``) listing the matches of
+the current run.  One refresh is one ``MULTI``/``EXEC`` transaction: readers
+see the previous run or the new one, never a mixture.  Without Redis the same
+vectors go to the warehouse table ``online_features``, replaced in one
+database transaction.
+
+Upcoming fixtures are the matches dated from ``as_of`` up to ``as_of`` plus the
+horizon.  Their vectors are the offline store's rows, which are computed from
+what was known before each match day.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import polars as pl
+from sqlalchemy import Engine, delete, insert, select
+
+from feature_store.catalog import CATALOG_VERSION, FAMILIES, frame_schema
+from sabiscore_ml.settings import get_feature_store_settings, get_redis_settings
+from sabiscore_ml.warehouse.models import OnlineFeatures
+
+
+@dataclass(frozen=True)
+class OnlineRefresh:
+    """What an online refresh wrote."""
+
+    run_id: str
+    backend: str  # "redis" or "warehouse"
+    matches: int
+    as_of: dt.date
+    until: dt.date
+
+
+def _encode(value: object) -> str:
+    if isinstance(value, float) and math.isnan(value):
+        value = None
+    if isinstance(value, dt.date):
+        value = value.isoformat()
+    return json.dumps(value)
+
+
+def _rows(frame: pl.DataFrame) -> Iterable[dict[str, object]]:
+    return frame.iter_rows(named=True)
+
+
+def _decode_frame(records: Sequence[dict[str, object]]) -> pl.DataFrame:
+    schema = frame_schema(FAMILIES)
+    if not records:
+        return pl.DataFrame(schema=schema)
+    frame = pl.DataFrame(records, schema={name: pl.String for name in schema}, orient="row")
+    casts = []
+    for name, dtype in schema.items():
+        column = pl.col(name)
+        casts.append(
+            column.str.to_date("%Y-%m-%d").alias(name) if dtype == pl.Date else column.cast(dtype)
+        )
+    return frame.with_columns(casts)
+
+
+def redis_client():
+    """A Redis client for ``SABISCORE_REDIS_URL``, or None in embedded mode."""
+    url = get_redis_settings().redis_url
+    if not url:
+        return None
+    import redis
+
+    return redis.Redis.from_url(url)
+
+
+def _keys() -> tuple[str, str]:
+    prefix = get_redis_settings().redis_prefix
+    return f"{prefix}:features:match:", f"{prefix}:features:online"
+
+
+def refresh_online(
+    engine: Engine, frame: pl.DataFrame, *, as_of: dt.date, client=None
+) -> OnlineRefresh:
+    """Replace the online vectors with the rows of ``frame`` dated in the horizon."""
+    settings = get_feature_store_settings()
+    until = as_of + dt.timedelta(days=settings.online_horizon_days)
+    upcoming = frame.filter(pl.col("match_date").is_between(as_of, until, closed="left"))
+    run_id = uuid.uuid4().hex
+    client = client if client is not None else redis_client()
+    built_at = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    if client is not None:
+        match_prefix, run_key = _keys()
+        previous = client.hget(run_key, "match_ids")
+        old_ids = json.loads(previous) if previous else []
+        ids = upcoming["match_id"].to_list()
+        with client.pipeline(transaction=True) as pipe:
+            stale = set(old_ids) - set(ids)
+            if stale:
+                pipe.delete(*(f"{match_prefix}{m}" for m in stale))
+            for row in _rows(upcoming):
+                key = f"{match_prefix}{row['match_id']}"
+                pipe.delete(key)
+                pipe.hset(key, mapping={name: _encode(value) for name, value in row.items()})
+                pipe.expire(key, settings.online_ttl_seconds)
+            pipe.delete(run_key)
+            pipe.hset(
+                run_key,
+                mapping={
+                    "run_id": run_id,
+                    "catalog_version": CATALOG_VERSION,
+                    "built_at": built_at.isoformat(),
+                    "as_of": as_of.isoformat(),
+                    "match_ids": json.dumps(ids),
+                },
+            )
+            pipe.expire(run_key, settings.online_ttl_seconds)
+            pipe.execute()
+        return OnlineRefresh(run_id, "redis", len(ids), as_of, until)
+    with engine.begin() as connection:
+        connection.execute(delete(OnlineFeatures))
+        rows = [
+            {
+                "match_id": row["match_id"],
+                "run_id": run_id,
+                "catalog_version": CATALOG_VERSION,
+                "built_at": built_at,
+                "features_json": json.dumps(
+                    {name: json.loads(_encode(value)) for name, value in row.items()}
+                ),
+            }
+            for row in _rows(upcoming)
+        ]
+        if rows:
+            connection.execute(insert(OnlineFeatures), rows)
+    return OnlineRefresh(run_id, "warehouse", upcoming.height, as_of, until)
+
+
+def read_online(engine: Engine, match_ids: Sequence[int], *, client=None) -> pl.DataFrame:
+    """The online vectors of ``match_ids`` (those present), as a typed frame."""
+    client = client if client is not None else redis_client()
+    records: list[dict[str, object]] = []
+    if client is not None:
+        match_prefix, _ = _keys()
+        with client.pipeline(transaction=False) as pipe:
+            for match_id in match_ids:
+                pipe.hgetall(f"{match_prefix}{int(match_id)}")
+            stored = pipe.execute()
+        for values in stored:
+            if values:
+                records.append({k.decode(): _as_text(json.loads(v)) for k, v in values.items()})
+    else:
+        with engine.connect() as connection:
+            rows = connection.execute(
+                select(OnlineFeatures.features_json).where(
+                    OnlineFeatures.match_id.in_([int(m) for m in match_ids])
+                )
+            ).all()
+        records = [
+            {k: _as_text(v) for k, v in json.loads(row.features_json).items()} for row in rows
+        ]
+    return _decode_frame(records)
+
+
+def _as_text(value: object) -> str | None:
+    return None if value is None else str(value)
