@@ -14,13 +14,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 import polars as pl
-from sqlalchemy import Engine, Select, and_, case, func, or_, select
+from sqlalchemy import Engine, Select, and_, select
 
 from sabiscore_ml.leagues import LEAGUES
 from sabiscore_ml.warehouse.models import (
     Match,
     MatchXg,
-    Odds,
     Shot,
     SourceMatch,
     SquadValue,
@@ -89,24 +88,43 @@ _LEAGUE_FRAME = pl.DataFrame(
 
 def _read(engine: Engine, stmt: Select, schema: dict[str, pl.DataType]) -> pl.DataFrame:
     """Run ``stmt`` on the DBAPI cursor into a polars frame with ``schema``."""
+    sql = str(stmt.compile(dialect=engine.dialect, compile_kwargs={"literal_binds": True}))
+    return _read_sql(engine, sql, schema)
+
+
+def _read_sql(engine: Engine, sql: str, schema: dict[str, pl.DataType]) -> pl.DataFrame:
+    """Run ``sql`` on the DBAPI cursor into a polars frame with ``schema``."""
     with engine.connect() as connection:
-        sql = str(stmt.compile(dialect=connection.dialect, compile_kwargs={"literal_binds": True}))
         cursor = connection.connection.cursor()
         try:
             cursor.execute(sql)
             rows = cursor.fetchall()
         finally:
             cursor.close()
-    frame = pl.DataFrame(rows, schema=list(schema), orient="row", infer_schema_length=None)
+    # Dates arrive as text from SQLite and as date objects from PostgreSQL.
+    temporal = (pl.Date, pl.Datetime)
+    text_dates = engine.dialect.name == "sqlite"
+    build = {
+        name: (pl.String if text_dates and dtype in temporal else dtype)
+        for name, dtype in schema.items()
+    }
+    if rows:
+        columns = list(zip(*rows, strict=True))
+        frame = pl.DataFrame(
+            {
+                name: pl.Series(name, columns[i], dtype=build[name], strict=False)
+                for i, name in enumerate(schema)
+            }
+        )
+    else:
+        frame = pl.DataFrame(schema=build)
     casts = []
     for name, dtype in schema.items():
         if dtype == pl.Date and frame.schema[name] == pl.String:
             casts.append(pl.col(name).str.slice(0, 10).str.to_date("%Y-%m-%d"))
         elif dtype == pl.Datetime and frame.schema[name] == pl.String:
             casts.append(pl.col(name).str.to_datetime(time_unit="us"))
-        else:
-            casts.append(pl.col(name).cast(dtype))
-    return frame.with_columns(casts)
+    return frame.with_columns(casts) if casts else frame
 
 
 def _filtered(stmt: Select, leagues: Sequence[str] | None, seasons: Sequence[str] | None):
@@ -160,29 +178,7 @@ def load_inputs(
     matches = matches.join(_LEAGUE_FRAME, on="league_code", how="left")
     matches = _with_fbref_attendance(engine, matches).sort("match_date", "match_id")
 
-    outcome_price = {
-        outcome: func.max(case((Odds.outcome == outcome, Odds.price))).label(outcome)
-        for outcome in ODDS_OUTCOMES
-    }
-    odds = _read(
-        engine,
-        _filtered(
-            select(Odds.match_id, Odds.bookmaker, Odds.market, Odds.line, *outcome_price.values())
-            .join(Match, Match.id == Odds.match_id)
-            .where(Odds.timing == PRECLOSE)
-            .where(or_(Odds.market != "ou", Odds.line == 2.5))
-            .group_by(Odds.match_id, Odds.bookmaker, Odds.market, Odds.line),
-            leagues,
-            seasons,
-        ),
-        {
-            "match_id": pl.Int64,
-            "bookmaker": pl.String,
-            "market": pl.String,
-            "line": pl.Float64,
-            **{outcome: pl.Float64 for outcome in ODDS_OUTCOMES},
-        },
-    )
+    odds = _read_odds(engine, leagues, seasons)
     xg = _read(
         engine,
         _filtered(
@@ -222,6 +218,55 @@ def load_inputs(
         team_games=team_games,
         squad_values=squad_values,
     )
+
+
+def _read_odds(
+    engine: Engine, leagues: Sequence[str] | None, seasons: Sequence[str] | None
+) -> pl.DataFrame:
+    """Pre-closing quotes, one row per match, bookmaker, market and line.
+
+    The quotes are read row by row and pivoted here: on SQLite a plain table
+    scan (``NOT INDEXED``: the primary-key index would make it a random walk)
+    is several times faster than grouping in SQL.
+    """
+    sqlite = engine.dialect.name == "sqlite"
+    sql = (
+        "SELECT o.match_id, o.bookmaker, o.market, o.line, o.outcome, o.price "
+        f"FROM odds AS o{' NOT INDEXED' if sqlite else ''} "
+        f"WHERE o.timing = '{PRECLOSE}' AND (o.market <> 'ou' OR o.line = 2.5)"
+    )
+    if leagues or seasons:
+        chosen = _filtered(select(Match.id), leagues, seasons)
+        compiled = chosen.compile(dialect=engine.dialect, compile_kwargs={"literal_binds": True})
+        sql += f" AND o.match_id IN ({compiled})"
+    quotes = _read_sql(
+        engine,
+        sql,
+        {
+            "match_id": pl.Int64,
+            "bookmaker": pl.String,
+            "market": pl.String,
+            "line": pl.Float64,
+            "outcome": pl.String,
+            "price": pl.Float64,
+        },
+    )
+    wide = quotes.pivot(
+        on="outcome",
+        index=["match_id", "bookmaker", "market", "line"],
+        values="price",
+        aggregate_function="first",
+    )
+    return wide.select(
+        "match_id",
+        "bookmaker",
+        "market",
+        "line",
+        *(
+            pl.col(o) if o in wide.columns else pl.lit(None, dtype=pl.Float64).alias(o)
+            for o in ODDS_OUTCOMES
+        ),
+    ).sort("match_id", "bookmaker", "market", "line")
 
 
 def _with_fbref_attendance(engine: Engine, matches: pl.DataFrame) -> pl.DataFrame:

@@ -325,3 +325,23 @@ def read_partitions(
     return pl.concat([pl.read_parquet(entry.path) for entry in wanted], how="vertical").select(
         list(schema)
     )
+
+
+def coverage_by_feature(
+    engine: Engine,
+    *,
+    leagues: Sequence[str] | None = None,
+    seasons: Sequence[str] | None = None,
+) -> tuple[dict[str, float], int]:
+    """Share of matches with a value, per feature, over the built partitions chosen."""
+    totals: dict[str, float] = {}
+    rows = 0
+    partitions = 0
+    for (league, season), entry in read_index(engine).items():
+        if (leagues and league not in leagues) or (seasons and season not in seasons):
+            continue
+        partitions += 1
+        for name, share in json.loads(entry.coverage_json).items():
+            totals[name] = totals.get(name, 0.0) + share * entry.rows
+        rows += entry.rows
+    return ({name: total / rows for name, total in totals.items()} if rows else {}), partitions

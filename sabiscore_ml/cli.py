@@ -426,10 +426,11 @@ def _print_source_summary() -> None:
 def run() -> None:
     """Run the main job end to end on the embedded default.
 
-    Today: migrate the warehouse, prepare the MLflow store, load the bundled
-    real samples of football-data, Understat, FBref and Transfermarkt (teams
-    reconciled across sources), and print what was loaded per source and
-    league-season.
+    Migrate the warehouse, prepare the MLflow store, load the bundled real
+    samples of football-data, Understat, FBref and Transfermarkt (teams
+    reconciled across sources), print what was loaded per source and
+    league-season, then build the offline feature store and the online vectors
+    and print the catalogue summary.
 
     Example: [bold]sabiscore run[/]
     """
@@ -454,8 +455,185 @@ def run() -> None:
         _step(f"ingesting {len(source_items)} {source} files from {folder}")
         status = max(status, _report_outcomes(_run_items(source_items, source), unit="rows"))
     _print_source_summary()
+    status = max(status, _run_features())
     _step(f"finished in {time.perf_counter() - started:.1f} s")
     raise typer.Exit(status)
+
+
+def _run_features() -> int:
+    """Build the features of everything loaded; online vectors for the last matchday."""
+    import datetime as dt
+
+    from sqlalchemy import func, select
+
+    from feature_store.api import build_features
+    from feature_store.catalog import FAMILIES, feature_names
+    from feature_store.offline import coverage_by_feature
+    from sabiscore_ml.warehouse.engine import get_engine
+    from sabiscore_ml.warehouse.models import Match
+
+    engine = get_engine()
+    with engine.connect() as connection:
+        last = connection.execute(select(func.max(Match.match_date))).scalar_one()
+    if last is None:
+        return 0
+    last = dt.date.fromisoformat(last) if isinstance(last, str) else last
+    _step(
+        f"building {len(feature_names())} features; online vectors for the fixtures from "
+        f"{last} (the samples' last matchday, replayed as if upcoming)"
+    )
+    build = build_features(
+        as_of=last,
+        engine=engine,
+        progress=lambda country, parts, rows: _step(
+            f"features: {country}: {parts} partition(s) from {rows:,} matches"
+        ),
+    )
+    _print_feature_build(build)
+    coverage, _ = coverage_by_feature(engine)
+    table = Table(title="Feature catalogue summary")
+    for column in ("family", "features", "mean coverage"):
+        table.add_column(column, justify="left" if column == "family" else "right")
+    for family in FAMILIES:
+        names = [d.name for d in family.definitions]
+        mean = sum(coverage.get(n, 0.0) for n in names) / len(names)
+        table.add_row(family.name, str(len(names)), f"{mean:.0%}")
+    console.print(table)
+    return 0
+
+
+features_app = typer.Typer(help="The feature store.", no_args_is_help=True)
+app.add_typer(features_app, name="features")
+
+
+def _print_feature_build(build) -> None:  # noqa: ANN001 - a FeatureBuild
+    report, online = build.offline, build.online
+    if report.written:
+        table = Table(title="Offline feature partitions rebuilt")
+        for column in ("league", "season", "matches"):
+            table.add_column(column, justify="right" if column == "matches" else "left")
+        for league, season, rows in report.written:
+            table.add_row(league, season, f"{rows:,}")
+        console.print(table)
+    console.print(
+        f"offline: {report.partitions} partition(s) rebuilt ({report.rows:,} matches, "
+        f"{report.countries} countr{'y' if report.countries == 1 else 'ies'}), "
+        f"{report.fresh} up to date, in {report.seconds:.1f} s"
+    )
+    console.print(
+        f"online: {online.matches} fixture(s) dated {online.as_of} to {online.until} "
+        f"written to {online.backend} (run {online.run_id[:8]})"
+    )
+
+
+@features_app.command("build")
+def features_build(
+    league: Annotated[list[str] | None, typer.Option("--league", "-l", help="Repeatable.")] = None,
+    season: Annotated[list[str] | None, typer.Option("--season", "-s", help="Repeatable.")] = None,
+    full: Annotated[
+        bool, typer.Option("--full", help="Rebuild every partition, stale or not.")
+    ] = False,
+    as_of: Annotated[
+        str | None,
+        typer.Option("--as-of", help="Start of the online horizon (YYYY-MM-DD); default today."),
+    ] = None,
+) -> None:
+    """Rebuild the stale offline partitions, then refresh the online store.
+
+    A partition (one league-season) is stale when its data or the feature
+    definitions changed; later seasons of the same country follow it, since
+    ratings and form carry over.  Online vectors are written for the fixtures
+    of the next SABISCORE_FEATURES_ONLINE_HORIZON_DAYS days (Redis when
+    SABISCORE_REDIS_URL is set, else the warehouse).
+
+    Examples: [bold]sabiscore features build[/] ·
+    [bold]sabiscore features build --league E0 --season 2023-2024 --full[/]
+    """
+    import datetime as dt
+
+    from feature_store.api import build_features
+
+    _init_warehouse()
+    seasons = [normalize_season(s) for s in season] if season else None
+    day = dt.date.fromisoformat(as_of) if as_of else None
+    _print_feature_build(
+        build_features(
+            leagues=league or None,
+            seasons=seasons,
+            full=full,
+            as_of=day,
+            progress=lambda country, parts, rows: _step(
+                f"features: {country}: {parts} partition(s) from {rows:,} matches"
+            ),
+        )
+    )
+
+
+@features_app.command("list")
+def features_list(
+    league: Annotated[list[str] | None, typer.Option("--league", "-l", help="Repeatable.")] = None,
+    season: Annotated[list[str] | None, typer.Option("--season", "-s", help="Repeatable.")] = None,
+    family: Annotated[
+        str | None, typer.Option("--family", "-f", help="Only this family (form, market...).")
+    ] = None,
+) -> None:
+    """The feature catalogue: every feature with its availability and coverage.
+
+    Coverage is the share of matches with a value, over the built partitions
+    of the chosen leagues and seasons.
+
+    Example: [bold]sabiscore features list --league E0 --family market[/]
+    """
+    from feature_store.catalog import CATALOG_VERSION, definitions
+    from feature_store.offline import coverage_by_feature
+    from sabiscore_ml.warehouse.engine import get_engine
+
+    _init_warehouse()
+    seasons = [normalize_season(s) for s in season] if season else None
+    coverage, partitions = coverage_by_feature(get_engine(), leagues=league, seasons=seasons)
+    table = Table(title=f"Feature catalogue {CATALOG_VERSION} ({partitions} partition(s) built)")
+    for column in ("feature", "type", "sources", "available before kick-off", "coverage"):
+        table.add_column(column, justify="right" if column == "coverage" else "left")
+    shown = [d for d in definitions() if not family or d.family == family]
+    for d in shown:
+        share = coverage.get(d.name)
+        table.add_row(
+            d.name,
+            str(d.dtype).removeprefix("<class 'polars.datatypes.classes.").rstrip("'>"),
+            ", ".join(d.sources),
+            d.availability,
+            "-" if share is None else f"{share:.0%}",
+        )
+    console.print(table)
+    console.print(f"{len(shown)} feature(s)")
+
+
+@export_app.command("features")
+def export_features(
+    output: Annotated[Path, typer.Option("--output", "-o", help=".parquet or .csv file.")],
+    league: Annotated[list[str] | None, typer.Option("--league", "-l", help="Repeatable.")] = None,
+    season: Annotated[list[str] | None, typer.Option("--season", "-s", help="Repeatable.")] = None,
+) -> None:
+    """Export offline feature rows (keys, targets, features) to Parquet or CSV.
+
+    Example: [bold]sabiscore export features --league E0 --season 2020-2021 -o e0.parquet[/]
+    """
+    from feature_store.offline import read_partitions
+    from sabiscore_ml.warehouse.engine import get_engine
+
+    _init_warehouse()
+    seasons = [normalize_season(s) for s in season] if season else None
+    frame = read_partitions(get_engine(), leagues=league or None, seasons=seasons)
+    if frame.is_empty():
+        raise typer.BadParameter("no built partition matches; run `sabiscore features build`")
+    output.parent.mkdir(parents=True, exist_ok=True)
+    if output.suffix.lower() == ".csv":
+        frame.write_csv(output)
+    elif output.suffix.lower() == ".parquet":
+        frame.write_parquet(output)
+    else:
+        raise typer.BadParameter("the output must end in .parquet or .csv", param_hint="--output")
+    console.print(f"wrote {frame.height:,} matches x {frame.width} columns to {output}")
 
 
 def main() -> None:
