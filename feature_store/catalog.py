@@ -12,10 +12,11 @@ import hashlib
 
 import polars as pl
 
-from feature_store import context, fatigue, form, home, market, squad
+from feature_store import context, fatigue, form, home, market, ratings, squad
 from feature_store.common import Family, FeatureDef
 
 FAMILIES: tuple[Family, ...] = (
+    ratings.FAMILY,
     form.FAMILY,
     fatigue.FAMILY,
     home.FAMILY,

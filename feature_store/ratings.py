@@ -84,6 +84,8 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
+from feature_store.common import BEFORE_KICKOFF_RESULTS, Family, FeatureDef
+from feature_store.inputs import Inputs
 from sabiscore_ml.leagues import LEAGUES
 from sabiscore_ml.sources.football_data import ParsedFile
 
@@ -645,3 +647,56 @@ def football_data_input(parsed_files: Iterable[ParsedFile]) -> pl.DataFrame:
     return frame.with_columns(pl.col("match_id").cast(pl.Int64)).select(
         *INPUT_COLUMNS, "home_team", "away_team"
     )
+
+
+# ----------------------------------------------------------------- catalogue entry
+
+_RATING_DESCRIPTIONS: dict[str, str] = {
+    "elo_home": "home team's goal-based Elo rating",
+    "elo_away": "away team's goal-based Elo rating",
+    "elo_diff": "home minus away Elo rating",
+    "elo_home_advantage": "the division's learned home advantage in Elo points",
+    "elo_p_home": "Elo expected score of the home team (win 1, draw 0.5)",
+    "elo_home_n_matches": "home team's earlier rated matches (experience of its ratings)",
+    "elo_away_n_matches": "away team's earlier rated matches",
+    "pi_home": "home team's pi-rating at home (Constantinou & Fenton 2013)",
+    "pi_away": "away team's pi-rating away",
+    "pi_diff": "home minus away pi-rating",
+    "pi_expected_gd": "goal difference the pi-ratings expect",
+    "pi_p_home": "home win probability from the pi-ratings' score grid",
+    "pi_p_draw": "draw probability from the pi-ratings' score grid",
+    "pi_p_away": "away win probability from the pi-ratings' score grid",
+    "dc_attack_home": "home team's attack strength (sequential Dixon-Coles)",
+    "dc_defence_home": "home team's defence strength (sequential Dixon-Coles)",
+    "dc_attack_away": "away team's attack strength",
+    "dc_defence_away": "away team's defence strength",
+    "dc_lambda_home": "expected home goals (the 'momentum' lambda)",
+    "dc_lambda_away": "expected away goals",
+    "dc_p_home": "home win probability from the Dixon-Coles score grid",
+    "dc_p_draw": "draw probability from the Dixon-Coles score grid",
+    "dc_p_away": "away win probability from the Dixon-Coles score grid",
+    "dc_p_over25": "probability of over 2.5 goals from the score grid",
+    "dc_p_btts": "probability that both teams score from the score grid",
+}
+
+
+def _family() -> Family:
+    definitions = tuple(
+        FeatureDef(
+            name,
+            pl.Int32 if name.endswith("_n_matches") else pl.Float64,
+            "ratings",
+            description,
+            ("football-data",),
+            BEFORE_KICKOFF_RESULTS,
+        )
+        for name, description in _RATING_DESCRIPTIONS.items()
+    )
+
+    def compute(inputs: Inputs) -> pl.DataFrame:
+        return rating_features(inputs.matches.select(list(INPUT_COLUMNS)))
+
+    return Family("ratings", definitions, compute)
+
+
+FAMILY = _family()
