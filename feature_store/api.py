@@ -17,6 +17,7 @@ from sqlalchemy import Engine
 from feature_store.offline import BuildReport, build_offline, read_partitions
 from feature_store.online import OnlineRefresh, read_online, refresh_online
 from sabiscore_ml.leagues import season_of
+from sabiscore_ml.settings import get_feature_store_settings
 from sabiscore_ml.warehouse.engine import get_engine
 
 
@@ -44,10 +45,14 @@ def build_features(
     """
     engine = engine or get_engine()
     report = build_offline(engine, leagues=leagues, seasons=seasons, full=full, progress=progress)
-    as_of = as_of or dt.date.today()
-    horizon_seasons = sorted({season_of(as_of), season_of(as_of + dt.timedelta(days=31))})
-    upcoming = read_partitions(engine, seasons=horizon_seasons)
-    return FeatureBuild(report, refresh_online(engine, upcoming, as_of=as_of))
+    return FeatureBuild(report, refresh_upcoming(engine, as_of=as_of or dt.date.today()))
+
+
+def refresh_upcoming(engine: Engine, *, as_of: dt.date) -> OnlineRefresh:
+    """Refresh the online store from the offline partitions covering the horizon."""
+    horizon = get_feature_store_settings().online_horizon_days
+    seasons = sorted({season_of(as_of), season_of(as_of + dt.timedelta(days=horizon))})
+    return refresh_online(engine, read_partitions(engine, seasons=seasons), as_of=as_of)
 
 
 def training_frame(

@@ -21,7 +21,7 @@ import json
 import logging
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -158,6 +158,7 @@ class BuildPlan:
     stale: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
     fresh: int = 0
     reasons: dict[tuple[str, str], str] = field(default_factory=dict)
+    digests: dict[tuple[str, str], str] = field(default_factory=dict)
 
     @property
     def partitions(self) -> list[tuple[str, str]]:
@@ -175,7 +176,7 @@ def plan_build(
     """Which partitions are stale (or all of them with ``full``), with the reason for each."""
     digests = fingerprints(engine)
     index = read_index(engine)
-    plan = BuildPlan()
+    plan = BuildPlan(digests=digests)
     stale_from: dict[str, str] = {}  # country -> earliest stale season
     for (league, season), digest in sorted(digests.items()):
         entry = index.get((league, season))
@@ -240,45 +241,39 @@ def _coverage(frame: pl.DataFrame) -> dict[str, float]:
     return {name: round(float(value), 4) for name, value in zip(names, counts, strict=True)}
 
 
-def build_offline(
+def build_country(
     engine: Engine,
-    *,
-    leagues: Sequence[str] | None = None,
-    seasons: Sequence[str] | None = None,
-    full: bool = False,
-    progress=None,
-) -> BuildReport:
-    """Rebuild the stale partitions; one country at a time, index updated per country."""
-    started = time.perf_counter()
-    plan = plan_build(engine, leagues=leagues, seasons=seasons, full=full)
-    digests = fingerprints(engine) if plan.partitions else {}
-    report = BuildReport(fresh=plan.fresh, countries=len(plan.stale))
-    for country, partitions in plan.stale.items():
-        country_leagues = [code for code, league in LEAGUES.items() if league.country == country]
-        inputs = load_inputs(engine, leagues=country_leagues)
-        frame = build_frame(inputs)
-        rows = []
-        for league, season in partitions:
-            part = frame.filter(
-                (pl.col("league_code") == league) & (pl.col("season_code") == season)
-            )
-            path = partition_path(league, season)
-            digest = _write_parquet(part, path)
-            rows.append(
-                {
-                    "league_code": league,
-                    "season_code": season,
-                    "catalog_version": CATALOG_VERSION,
-                    "fingerprint": digests[(league, season)],
-                    "rows": part.height,
-                    "path": str(path),
-                    "file_sha256": digest,
-                    "built_at": dt.datetime.now(dt.UTC).replace(tzinfo=None),
-                    "coverage_json": json.dumps(_coverage(part), sort_keys=True),
-                }
-            )
-            report.written.append((league, season, part.height))
-            report.rows += part.height
+    country: str,
+    partitions: Sequence[tuple[str, str]],
+    digests: dict[tuple[str, str], str] | None = None,
+) -> list[tuple[str, str, int]]:
+    """Recompute ``country``'s features and write the given partitions; update the index.
+
+    The whole country is read (ratings and form need its history); only the
+    given partitions are written, then indexed in one transaction.
+    """
+    digests = digests if digests is not None else fingerprints(engine)
+    country_leagues = [code for code, league in LEAGUES.items() if league.country == country]
+    frame = build_frame(load_inputs(engine, leagues=country_leagues))
+    rows, written = [], []
+    for league, season in partitions:
+        part = frame.filter((pl.col("league_code") == league) & (pl.col("season_code") == season))
+        path = partition_path(league, season)
+        rows.append(
+            {
+                "league_code": league,
+                "season_code": season,
+                "catalog_version": CATALOG_VERSION,
+                "fingerprint": digests[(league, season)],
+                "rows": part.height,
+                "path": str(path),
+                "file_sha256": _write_parquet(part, path),
+                "built_at": dt.datetime.now(dt.UTC).replace(tzinfo=None),
+                "coverage_json": json.dumps(_coverage(part), sort_keys=True),
+            }
+        )
+        written.append((league, season, part.height))
+    if rows:
         with engine.begin() as connection:
             for row in rows:
                 connection.execute(
@@ -288,9 +283,29 @@ def build_offline(
                     )
                 )
             connection.execute(insert(FeaturePartition), rows)
-        report.partitions += len(rows)
+    log.info("%s: %d partition(s) from %d matches", country, len(rows), frame.height)
+    return written
+
+
+def build_offline(
+    engine: Engine,
+    *,
+    leagues: Sequence[str] | None = None,
+    seasons: Sequence[str] | None = None,
+    full: bool = False,
+    progress: Callable[[str, int, int], None] | None = None,
+) -> BuildReport:
+    """Rebuild the stale partitions, one country at a time."""
+    started = time.perf_counter()
+    plan = plan_build(engine, leagues=leagues, seasons=seasons, full=full)
+    report = BuildReport(fresh=plan.fresh, countries=len(plan.stale))
+    for country, partitions in plan.stale.items():
+        written = build_country(engine, country, partitions, plan.digests)
+        report.written.extend(written)
+        report.partitions += len(written)
+        report.rows += sum(rows for _, _, rows in written)
         if progress:
-            progress(country, len(rows), frame.height)
+            progress(country, len(written), sum(rows for _, _, rows in written))
     report.seconds = time.perf_counter() - started
     return report
 

@@ -764,3 +764,79 @@ def test_transfermarkt_dag_loads_the_bundled_sample(
     ) == [(f"{y}-{y + 1}", 20) for y in range(2020, 2025)]
     extras = asset_extras(airflow_home, "sabiscore://warehouse/transfermarkt", run["run_id"])
     assert extras == [{"league_seasons": ["E0 2020-2021"], "skipped": 0, "files": 1, "rows": 100}]
+
+
+# --------------------------------------------------------------------------- features
+
+
+def test_build_features_dag_shape(dagbag_report: dict) -> None:
+    info = dagbag_report["dags"]["build_features"]
+    assert set(info["tags"]) == {"sabiscore", "features"}
+    assert info["param_defaults"] == {"leagues": [], "seasons": [], "full": False, "as_of": ""}
+    tasks = info["tasks"]
+    assert set(tasks) == {"migrate_warehouse", "plan", "build", "refresh_online"}
+    assert tasks["build"]["mapped"] is True
+    assert tasks["build"]["outlets"] == ["sabiscore://features/offline"]
+    assert tasks["refresh_online"]["outlets"] == ["sabiscore://features/online"]
+    assert tasks["refresh_online"]["trigger_rule"] == "none_failed"
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group("airflow")
+def test_build_features_dag_builds_then_finds_nothing_stale(
+    airflow_home: Path, source_warehouse: str
+) -> None:
+    def run(conf: dict) -> dict:
+        result, _ = run_python(
+            RUN_DAG,
+            str(DAGS_DIR / "build_features.py"),
+            "build_features",
+            json.dumps(conf),
+            env=airflow_env(airflow_home),
+            cwd=airflow_home,
+        )
+        return result
+
+    first = run({"as_of": "2024-05-11"})
+    assert first["state"] == "success", first
+    built = {ti["rendered_map_index"] for k, ti in first["tis"].items() if k.startswith("build[")}
+    assert built == {"England", "France", "Italy", "Spain"}
+    partitions = query(
+        source_warehouse,
+        "SELECT league_code, season_code, rows FROM feature_partitions ORDER BY 1, 2",
+    )
+    assert partitions == [
+        ("E0", "2020-2021", 380),
+        ("E0", "2021-2022", 380),
+        ("E0", "2022-2023", 380),
+        ("E0", "2023-2024", 380),
+        ("E1", "2018-2019", 552),
+        ("F1", "2020-2021", 380),
+        ("I1", "2020-2021", 380),
+        ("SP1", "2023-2024", 380),
+    ]
+    for league, season, _ in partitions:
+        assert (
+            Path(os.environ["SABISCORE_HOME"])
+            / "features"
+            / "offline"
+            / f"league={league}"
+            / f"season={season}"
+            / "features.parquet"
+        ).is_file()
+    # the fixtures of the 14-day horizon: E0's and LaLiga's last matchdays
+    (upcoming,) = query(
+        source_warehouse,
+        "SELECT COUNT(*) FROM matches WHERE match_date >= '2024-05-11' "
+        "AND match_date < '2024-05-25'",
+    )[0]
+    assert upcoming > 20
+    assert query(source_warehouse, "SELECT COUNT(*) FROM online_features") == [(upcoming,)]
+    online = asset_extras(airflow_home, "sabiscore://features/online", first["run_id"])
+    assert online[0]["matches"] == upcoming and online[0]["backend"] == "warehouse"
+
+    second = run({"as_of": "2024-05-11"})
+    assert second["state"] == "success", second
+    states = {k: ti["state"] for k, ti in second["tis"].items()}
+    assert not [k for k in states if k.startswith("build[") and states[k] == "success"]
+    assert states["refresh_online[-1]"] == "success"
