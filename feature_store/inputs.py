@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 import polars as pl
-from sqlalchemy import Engine, Select, and_, select
+from sqlalchemy import ColumnElement, Engine, Select, and_, select, tuple_
 
 from sabiscore_ml.leagues import LEAGUES
 from sabiscore_ml.warehouse.models import (
@@ -127,25 +127,51 @@ def _read_sql(engine: Engine, sql: str, schema: dict[str, pl.DataType]) -> pl.Da
     return frame.with_columns(casts) if casts else frame
 
 
-def _filtered(stmt: Select, leagues: Sequence[str] | None, seasons: Sequence[str] | None):
-    if leagues:
-        stmt = stmt.where(Match.league_code.in_(list(leagues)))
-    if seasons:
-        stmt = stmt.where(Match.season_code.in_(list(seasons)))
-    return stmt
-
-
-def load_inputs(
-    engine: Engine,
-    *,
+def match_filter(
     leagues: Sequence[str] | None = None,
     seasons: Sequence[str] | None = None,
-) -> Inputs:
-    """Read the warehouse facts the features need (optionally some leagues/seasons only).
+    pairs: Sequence[tuple[str, str]] | None = None,
+) -> ColumnElement[bool] | None:
+    """A condition on ``matches`` selecting leagues, seasons or (league, season) pairs."""
+    conditions = []
+    if leagues:
+        conditions.append(Match.league_code.in_(list(leagues)))
+    if seasons:
+        conditions.append(Match.season_code.in_(list(seasons)))
+    if pairs is not None:
+        conditions.append(tuple_(Match.league_code, Match.season_code).in_(list(pairs)))
+    return and_(*conditions) if conditions else None
 
-    Restricting ``seasons`` drops the history earlier seasons would give the
-    ratings and form: builds that write the offline store read whole countries.
+
+def _filtered(stmt: Select, where: ColumnElement[bool] | None) -> Select:
+    return stmt if where is None else stmt.where(where)
+
+
+@dataclass(frozen=True)
+class SeasonFacts:
+    """The facts that belong to league-seasons: matches, odds, xG, non-penalty xG.
+
+    They can be read (and cached) one league-season at a time; see
+    :mod:`feature_store.snapshots`.
     """
+
+    matches: pl.DataFrame
+    odds: pl.DataFrame
+    xg: pl.DataFrame
+    npxg: pl.DataFrame
+
+    KINDS = ("matches", "odds", "xg", "npxg")
+
+    @staticmethod
+    def concat(parts: Sequence[SeasonFacts]) -> SeasonFacts:
+        """The facts of several parts together."""
+        return SeasonFacts(
+            *(pl.concat([getattr(p, kind) for p in parts]) for kind in SeasonFacts.KINDS)
+        )
+
+
+def read_season_facts(engine: Engine, where: ColumnElement[bool] | None = None) -> SeasonFacts:
+    """Matches, pre-closing odds, xG and non-penalty xG of the matches ``where`` selects."""
     stat_columns = [column for pair in MATCH_STATS.values() for column in pair]
     match_schema: dict[str, pl.DataType] = {
         "match_id": pl.Int64,
@@ -170,23 +196,19 @@ def load_inputs(
                 *(getattr(Match, column) for column in stat_columns),
                 Match.attendance,
             ),
-            leagues,
-            seasons,
+            where,
         ),
         match_schema,
     )
     matches = matches.join(_LEAGUE_FRAME, on="league_code", how="left")
-    matches = _with_fbref_attendance(engine, matches).sort("match_date", "match_id")
-
-    odds = _read_odds(engine, leagues, seasons)
+    matches = _with_fbref_attendance(engine, matches, where).sort("match_date", "match_id")
     xg = _read(
         engine,
         _filtered(
             select(MatchXg.match_id, MatchXg.source, MatchXg.home_xg, MatchXg.away_xg).join(
                 Match, Match.id == MatchXg.match_id
             ),
-            leagues,
-            seasons,
+            where,
         ),
         {"match_id": pl.Int64, "source": pl.String, "home_xg": pl.Float64, "away_xg": pl.Float64},
     )
@@ -196,13 +218,21 @@ def load_inputs(
             select(Shot.match_id, Shot.side, Shot.xg)
             .join(Match, Match.id == Shot.match_id)
             .where(and_(Shot.source == "understat", Shot.situation != "Penalty")),
-            leagues,
-            seasons,
+            where,
         ),
         {"match_id": pl.Int64, "side": pl.String, "xg": pl.Float64},
     )
-    npxg = _npxg(matches, shots)
-    team_games = _team_games(engine, matches)
+    return SeasonFacts(
+        matches=matches,
+        odds=_read_odds(engine, where),
+        xg=xg.sort("match_id", "source"),
+        npxg=_npxg(matches, shots).sort("match_id"),
+    )
+
+
+def complete_inputs(engine: Engine, facts: SeasonFacts) -> Inputs:
+    """Add the team-level facts (games in every competition, squad values) to ``facts``."""
+    matches = facts.matches.sort("match_date", "match_id")
     squad_values = _read(
         engine,
         select(SquadValue.team_id, SquadValue.as_of, SquadValue.market_value_eur).where(
@@ -212,31 +242,44 @@ def load_inputs(
     )
     return Inputs(
         matches=matches,
-        odds=odds,
-        xg=xg,
-        npxg=npxg,
-        team_games=team_games,
+        odds=facts.odds,
+        xg=facts.xg,
+        npxg=facts.npxg,
+        team_games=_team_games(engine, matches),
         squad_values=squad_values,
     )
 
 
-def _read_odds(
-    engine: Engine, leagues: Sequence[str] | None, seasons: Sequence[str] | None
-) -> pl.DataFrame:
+def load_inputs(
+    engine: Engine,
+    *,
+    leagues: Sequence[str] | None = None,
+    seasons: Sequence[str] | None = None,
+) -> Inputs:
+    """Read the warehouse facts the features need (optionally some leagues/seasons only).
+
+    Restricting ``seasons`` drops the history earlier seasons would give the
+    ratings and form: builds that write the offline store read whole countries.
+    """
+    return complete_inputs(engine, read_season_facts(engine, match_filter(leagues, seasons)))
+
+
+def _read_odds(engine: Engine, where: ColumnElement[bool] | None) -> pl.DataFrame:
     """Pre-closing quotes, one row per match, bookmaker, market and line.
 
-    The quotes are read row by row and pivoted here: on SQLite a plain table
-    scan (``NOT INDEXED``: the primary-key index would make it a random walk)
-    is several times faster than grouping in SQL.
+    The quotes are read row by row and pivoted here.  Reading everything, a
+    plain table scan on SQLite (``NOT INDEXED``: walking the primary-key index
+    would visit the table in random order) is several times faster; reading
+    some matches, the index finds them.
     """
     sqlite = engine.dialect.name == "sqlite"
     sql = (
         "SELECT o.match_id, o.bookmaker, o.market, o.line, o.outcome, o.price "
-        f"FROM odds AS o{' NOT INDEXED' if sqlite else ''} "
+        f"FROM odds AS o{' NOT INDEXED' if sqlite and where is None else ''} "
         f"WHERE o.timing = '{PRECLOSE}' AND (o.market <> 'ou' OR o.line = 2.5)"
     )
-    if leagues or seasons:
-        chosen = _filtered(select(Match.id), leagues, seasons)
+    if where is not None:
+        chosen = select(Match.id).where(where)
         compiled = chosen.compile(dialect=engine.dialect, compile_kwargs={"literal_binds": True})
         sql += f" AND o.match_id IN ({compiled})"
     quotes = _read_sql(
@@ -269,12 +312,17 @@ def _read_odds(
     ).sort("match_id", "bookmaker", "market", "line")
 
 
-def _with_fbref_attendance(engine: Engine, matches: pl.DataFrame) -> pl.DataFrame:
+def _with_fbref_attendance(
+    engine: Engine, matches: pl.DataFrame, where: ColumnElement[bool] | None
+) -> pl.DataFrame:
     """Fill missing attendances from FBref's fixtures (``details_json.attendance``)."""
     fbref = _read(
         engine,
-        select(SourceMatch.match_id, SourceMatch.details_json).where(
-            and_(SourceMatch.source == "fbref", SourceMatch.match_id.is_not(None))
+        _filtered(
+            select(SourceMatch.match_id, SourceMatch.details_json)
+            .join(Match, Match.id == SourceMatch.match_id)
+            .where(SourceMatch.source == "fbref"),
+            where,
         ),
         {"match_id": pl.Int64, "details_json": pl.String},
     ).select(

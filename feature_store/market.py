@@ -124,10 +124,18 @@ def _spread_columns(wide: pl.DataFrame) -> pl.DataFrame:
     books = books.with_columns(
         ((1.0 / pl.col(f"price_{o}")) / inverse_sum).alias(f"p_{o}") for o in OUTCOMES
     )
+    # Values are sorted inside each group before summing: a float sum depends on
+    # its order, and a parallel group-by does not promise one.  Sorted, the
+    # figures are bit-for-bit reproducible.
     stats = books.group_by("match_id").agg(
         pl.len().cast(pl.Int32).alias("mkt_n_bookmakers"),
-        *(pl.col(f"p_{o}").mean().alias(f"mkt_consensus_p_{o}") for o in OUTCOMES),
-        *(pl.col(f"p_{o}").std().alias(f"mkt_dispersion_{o}") for o in OUTCOMES),
+        *(pl.col(f"p_{o}").sort().alias(f"p_{o}") for o in OUTCOMES),
+    )
+    stats = stats.select(
+        "match_id",
+        "mkt_n_bookmakers",
+        *(pl.col(f"p_{o}").list.mean().alias(f"mkt_consensus_p_{o}") for o in OUTCOMES),
+        *(pl.col(f"p_{o}").list.std().alias(f"mkt_dispersion_{o}") for o in OUTCOMES),
     )
     # best price: the published market maximum where there is one, else the best bookmaker
     best = wide.group_by("match_id").agg(
@@ -141,7 +149,9 @@ def _spread_columns(wide: pl.DataFrame) -> pl.DataFrame:
         *(
             pl.when((pl.col("bookmaker") == "market_avg").any())
             .then(pl.col(f"price_{o}").filter(pl.col("bookmaker") == "market_avg").first())
-            .otherwise(pl.col(f"price_{o}").filter(~pl.col("bookmaker").is_in(_AGGREGATES)).mean())
+            .otherwise(
+                pl.col(f"price_{o}").filter(~pl.col("bookmaker").is_in(_AGGREGATES)).sort().mean()
+            )
             .alias(f"avg_{o}")
             for o in OUTCOMES
         ),

@@ -8,9 +8,10 @@ and a fingerprint of the warehouse data it was built from.
 catalogue version changed.  Ratings and form carry over from one season to the
 next within a country, so a stale league-season also makes every later season
 of that country stale.  Countries are independent (teams, ratings and
-fixtures never cross a border in the warehouse), so a build reads and
-recomputes only the countries with stale partitions, and writes only the stale
-partitions.
+fixtures never cross a border in the warehouse), so a build recomputes only
+the countries with stale partitions, and writes only the stale partitions.
+Their history comes from the input snapshots (:mod:`feature_store.snapshots`),
+so only league-seasons whose data changed are read from the warehouse.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from sqlalchemy import Engine, case, delete, func, insert, select
 
 from feature_store.build import build_frame
 from feature_store.catalog import CATALOG_VERSION, FAMILIES, feature_names, frame_schema
-from feature_store.inputs import load_inputs
+from feature_store.snapshots import cached_inputs
 from sabiscore_ml.leagues import LEAGUES
 from sabiscore_ml.settings import get_core_settings, get_feature_store_settings
 from sabiscore_ml.warehouse.models import (
@@ -241,38 +242,42 @@ def _coverage(frame: pl.DataFrame) -> dict[str, float]:
     return {name: round(float(value), 4) for name, value in zip(names, counts, strict=True)}
 
 
-def build_country(
+def build_countries(
     engine: Engine,
-    country: str,
-    partitions: Sequence[tuple[str, str]],
+    stale: dict[str, Sequence[tuple[str, str]]],
     digests: dict[tuple[str, str], str] | None = None,
 ) -> list[tuple[str, str, int]]:
-    """Recompute ``country``'s features and write the given partitions; update the index.
+    """Recompute the features of the ``stale`` countries; write and index their partitions.
 
-    The whole country is read (ratings and form need its history); only the
-    given partitions are written, then indexed in one transaction.
+    Each country's whole history is used (ratings and form need it), read from
+    the input snapshots where they are current; only the given partitions are
+    written, then indexed in one transaction.
     """
     digests = digests if digests is not None else fingerprints(engine)
-    country_leagues = [code for code, league in LEAGUES.items() if league.country == country]
-    frame = build_frame(load_inputs(engine, leagues=country_leagues))
+    history = [pair for pair in sorted(digests) if LEAGUES[pair[0]].country in stale]
+    inputs, _ = cached_inputs(engine, history, digests)
+    frame = build_frame(inputs)
     rows, written = [], []
-    for league, season in partitions:
-        part = frame.filter((pl.col("league_code") == league) & (pl.col("season_code") == season))
-        path = partition_path(league, season)
-        rows.append(
-            {
-                "league_code": league,
-                "season_code": season,
-                "catalog_version": CATALOG_VERSION,
-                "fingerprint": digests[(league, season)],
-                "rows": part.height,
-                "path": str(path),
-                "file_sha256": _write_parquet(part, path),
-                "built_at": dt.datetime.now(dt.UTC).replace(tzinfo=None),
-                "coverage_json": json.dumps(_coverage(part), sort_keys=True),
-            }
-        )
-        written.append((league, season, part.height))
+    for partitions in stale.values():
+        for league, season in partitions:
+            part = frame.filter(
+                (pl.col("league_code") == league) & (pl.col("season_code") == season)
+            )
+            path = partition_path(league, season)
+            rows.append(
+                {
+                    "league_code": league,
+                    "season_code": season,
+                    "catalog_version": CATALOG_VERSION,
+                    "fingerprint": digests[(league, season)],
+                    "rows": part.height,
+                    "path": str(path),
+                    "file_sha256": _write_parquet(part, path),
+                    "built_at": dt.datetime.now(dt.UTC).replace(tzinfo=None),
+                    "coverage_json": json.dumps(_coverage(part), sort_keys=True),
+                }
+            )
+            written.append((league, season, part.height))
     if rows:
         with engine.begin() as connection:
             for row in rows:
@@ -283,8 +288,15 @@ def build_country(
                     )
                 )
             connection.execute(insert(FeaturePartition), rows)
-    log.info("%s: %d partition(s) from %d matches", country, len(rows), frame.height)
+    log.info("%s: %d partition(s) from %d matches", ", ".join(stale), len(rows), frame.height)
     return written
+
+
+def build_country(
+    engine: Engine, country: str, partitions: Sequence[tuple[str, str]]
+) -> list[tuple[str, str, int]]:
+    """:func:`build_countries` for one country (one mapped task of the DAG)."""
+    return build_countries(engine, {country: partitions})
 
 
 def build_offline(
@@ -299,13 +311,15 @@ def build_offline(
     started = time.perf_counter()
     plan = plan_build(engine, leagues=leagues, seasons=seasons, full=full)
     report = BuildReport(fresh=plan.fresh, countries=len(plan.stale))
-    for country, partitions in plan.stale.items():
-        written = build_country(engine, country, partitions, plan.digests)
+    if plan.stale:
+        written = build_countries(engine, plan.stale, plan.digests)
         report.written.extend(written)
         report.partitions += len(written)
         report.rows += sum(rows for _, _, rows in written)
         if progress:
-            progress(country, len(written), sum(rows for _, _, rows in written))
+            for country, partitions in plan.stale.items():
+                rows = sum(n for league, season, n in written if (league, season) in partitions)
+                progress(country, len(partitions), rows)
     report.seconds = time.perf_counter() - started
     return report
 

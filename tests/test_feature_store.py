@@ -147,3 +147,29 @@ def test_stale_catalog_is_refused(warehouse: Engine):
     with pytest.raises(RuntimeError, match="older feature definitions"):
         training_frame(["E0"], engine=warehouse)
     assert plan_build(warehouse).reasons == {("E0", "2023-2024"): "feature definitions changed"}
+
+
+def test_input_snapshots_are_used_and_invalidated(warehouse: Engine):
+    from feature_store.offline import fingerprints
+    from feature_store.snapshots import cached_inputs
+
+    _load(warehouse, "E0/2022-2023.csv", "E0/2023-2024.csv")
+    digests = fingerprints(warehouse)
+    pairs = sorted(digests)
+    cold, read = cached_inputs(warehouse, pairs, digests)
+    assert read == 2
+    warm, read = cached_inputs(warehouse, pairs, digests)
+    assert read == 0
+    for kind in ("matches", "odds", "xg", "npxg", "team_games", "squad_values"):
+        assert getattr(warm, kind).equals(getattr(cold, kind)), kind
+    with warehouse.begin() as connection:
+        connection.execute(
+            text(
+                "UPDATE matches SET home_shots = home_shots + 1 WHERE id = (SELECT MIN(id) "
+                "FROM matches WHERE season_code = '2023-2024')"
+            )
+        )
+    digests = fingerprints(warehouse)
+    changed, read = cached_inputs(warehouse, pairs, digests)
+    assert read == 1  # only 2023-24 is read again
+    assert changed.matches["home_shots"].sum() == cold.matches["home_shots"].sum() + 1
