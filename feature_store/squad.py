@@ -81,8 +81,11 @@ def compute(inputs: Inputs) -> pl.DataFrame:
         "match_id", "team_id", pl.col("value").alias("value_then")
     )
     # rank among the league-season's teams that had appeared by the match day
-    first_seen = rows.group_by("league_code", "season_code", "team_id").agg(
-        pl.col("match_date").min().alias("first_seen")
+    # only teams with a value can be ranked: leave the others out of the cross product
+    first_seen = (
+        rows.join(values.select("team_id").unique(), on="team_id", how="semi")
+        .group_by("league_code", "season_code", "team_id")
+        .agg(pl.col("match_date").min().alias("first_seen"))
     )
     days = matches.select("league_code", "season_code", "match_date").unique()
     field = days.join(first_seen, on=["league_code", "season_code"]).filter(
