@@ -1,0 +1,256 @@
+"""Understat per team-match statistics (xG, npxG, deep completions, PPDA) on real recorded
+pages: the parser."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections import Counter
+
+import pytest
+from conftest import FIXTURES, real_file
+
+from sabiscore_ml.errors import RejectedFile
+from sabiscore_ml.sources.understat import (
+    UnderstatTeamMatch,
+    parse_understat_league,
+    parse_understat_match,
+)
+
+UNDERSTAT = FIXTURES / "understat"
+LIVERPOOL, LEEDS = 87, 245  # Understat team ids
+
+
+def raw(name: str) -> bytes:
+    return real_file("understat", name).read_bytes()
+
+
+def one(records: list[UnderstatTeamMatch], match_id: int, side: str) -> UnderstatTeamMatch:
+    (found,) = [r for r in records if (r.match_id, r.side) == (match_id, side)]
+    return found
+
+
+def ajax_league_with(change) -> bytes:
+    """league_ajax.json with ``change(teams)`` applied to its decoded ``teams``."""
+    data = json.loads(raw("league_ajax.json"))
+    change(data["teams"])
+    return json.dumps(data).encode()
+
+
+def rejected(content: bytes) -> RejectedFile:
+    with pytest.raises(RejectedFile) as info:
+        parse_understat_league(content, "epl_2020.json", league="EPL", season=2020)
+    return info.value
+
+
+# ------------------------------------------------------------------------------ parser
+
+
+def test_league_page_gives_two_rows_per_played_match() -> None:
+    league = parse_understat_league(raw("league_epl.html"), "league_epl.html")
+    rows = league.team_matches
+    assert len(league.results) == 276
+    assert len(rows) == 552 == 2 * len(league.results)
+    assert Counter(r.side for r in rows) == {"h": 276, "a": 276}
+    assert {(r.match_id, r.side) for r in rows} == {
+        (m.match_id, side) for m in league.results for side in ("h", "a")
+    }
+    assert len({r.team for r in rows}) == 20
+    assert all(r.origin == "league" and r.xpts is not None for r in rows)
+    assert league.warnings == []
+
+
+def test_liverpool_leeds_values_match_the_escaped_page_text() -> None:
+    # league_epl.html, teamsData, \x22id\x22\x3A\x2287\x22,\x22title\x22\x3A\x22Liverpool\x22,
+    # \x22history\x22\x3A\x5B\x7B\x22h_a\x22\x3A\x22h\x22,\x22xG\x22\x3A3.15411999999999981...,
+    # \x22xGA\x22\x3A0.26981300000000002...,\x22npxG\x22\x3A1.63179000000000007...,
+    # \x22npxGA\x22\x3A0.26981300000000002...,\x22ppda\x22\x3A\x7B\x22att\x22\x3A308,
+    # \x22def\x22\x3A31\x7D,\x22ppda_allowed\x22\x3A\x7B\x22att\x22\x3A196,\x22def\x22\x3A21\x7D,
+    # \x22deep\x22\x3A19,\x22deep_allowed\x22\x3A2,\x22scored\x22\x3A4,\x22missed\x22\x3A3,
+    # \x22xpts\x22\x3A2.92700000000000004...,\x22result\x22\x3A\x22w\x22,
+    # \x22date\x22\x3A\x222020\x2D09\x2D12\x2016\x3A30\x3A00\x22
+    # and datesData: match 14090, Liverpool (87) v Leeds (245), 2020-09-12 16:30:00.
+    league = parse_understat_league(raw("league_epl.html"), "league_epl.html")
+    row = one(league.team_matches, 14090, "h")
+    assert (row.team_id, row.team, row.opponent_id, row.opponent) == (
+        LIVERPOOL,
+        "Liverpool",
+        LEEDS,
+        "Leeds",
+    )
+    assert str(row.kickoff) == "2020-09-12 16:30:00"
+    assert (row.goals_for, row.goals_against) == (4, 3)
+    assert (row.xg, row.xga, row.npxg, row.npxga) == (3.15412, 0.269813, 1.63179, 0.269813)
+    assert (row.ppda_att, row.ppda_def, row.ppda_allowed_att, row.ppda_allowed_def) == (
+        308,
+        31,
+        196,
+        21,
+    )
+    assert row.ppda == 308 / 31 and row.ppda_allowed == 196 / 21
+    assert (row.deep, row.deep_allowed, row.xpts) == (19, 2, 2.927)
+    # Liverpool scored two penalties: xG minus npxG is their xG
+    assert row.xg - row.npxg == pytest.approx(1.52233)
+    # Leeds' row of the same match mirrors it
+    leeds = one(league.team_matches, 14090, "a")
+    assert (leeds.team, leeds.opponent, leeds.goals_for, leeds.goals_against) == (
+        "Leeds",
+        "Liverpool",
+        3,
+        4,
+    )
+    assert (leeds.npxg, leeds.npxga, leeds.deep, leeds.deep_allowed) == (0.269813, 1.63179, 2, 19)
+    assert (leeds.ppda_att, leeds.ppda_def) == (196, 21)
+
+
+def test_both_league_generations_give_identical_records() -> None:
+    html = parse_understat_league(raw("league_epl.html"), "league_epl.html")
+    ajax = parse_understat_league(raw("league_ajax.json"), "league_ajax.json", league="EPL")
+    assert len(ajax.team_matches) == 552
+    assert ajax.team_matches == html.team_matches
+    # a bare datesData list has no teams, so no history
+    bare = parse_understat_league(raw("league_datesdata.json"), "bare.json", league="EPL")
+    assert bare.team_matches == []
+
+
+def test_soccerdata_epl_2015_every_match_has_both_rows() -> None:
+    league = parse_understat_league(
+        raw("league_1_season_2015.json"), "league_1_season_2015.json", league="EPL"
+    )
+    assert len(league.results) == 380
+    assert len(league.team_matches) == 760
+
+
+def test_match_page_14717_npxg_is_the_sum_of_its_shots() -> None:
+    match = parse_understat_match(raw("match.html"), "match.html")
+    home, away = match.team_matches
+    assert (home.side, home.team, away.team) == ("h", "Crystal Palace", "Manchester United")
+    assert not any(s.situation == "Penalty" for s in match.shots)
+    for record in (home, away):
+        shots = [s.xg for s in match.shots if s.side == record.side]
+        assert record.npxg == math.fsum(shots)
+    assert home.npxg == pytest.approx(0.742397, abs=1e-6)
+    # the away shots sum to more than Understat's published match xG
+    assert (away.xg, away.npxg) == (0.584016, pytest.approx(0.5875296, abs=1e-7))
+    assert (home.npxga, away.npxga) == (away.npxg, home.npxg)
+    # match_info: h_deep 3, a_deep 8, h_ppda 16.4737, a_ppda 10.7368
+    assert (home.deep, home.deep_allowed, home.ppda, home.ppda_allowed) == (3, 8, 16.4737, 10.7368)
+    assert (away.deep, away.deep_allowed, away.ppda, away.ppda_allowed) == (8, 3, 10.7368, 16.4737)
+    assert (home.ppda_att, home.xpts, home.origin) == (None, None, "match")
+    # the league page of the same season agrees on deep completions and PPDA (313/19 passes)
+    league = parse_understat_league(raw("league_epl.html"), "league_epl.html")
+    listed = one(league.team_matches, 14717, "h")
+    assert (listed.deep, listed.deep_allowed, listed.xg, listed.xga) == (3, 8, 0.742397, 0.584016)
+    assert round(listed.ppda, 4) == home.ppda and (listed.ppda_att, listed.ppda_def) == (313, 19)
+    # both match generations give the same records
+    ajax = parse_understat_match(raw("match_ajax.json"), "match_ajax.json")
+    assert ajax.team_matches == match.team_matches
+
+
+def test_a_penalty_is_left_out_of_npxg() -> None:
+    # match_193: Manchester United 2-0 West Bromwich Albion, Mata's penalty xG 0.761169
+    name = "EPL_2015_matches/match_193.json"
+    match = parse_understat_match((UNDERSTAT / name).read_bytes(), name)
+    home, away = match.team_matches
+    (penalty,) = [s for s in match.shots if s.situation == "Penalty"]
+    assert (penalty.side, penalty.player, penalty.xg) == ("h", "Juan Mata", 0.7611690163612366)
+    # published match xG is rounded to 4 decimals (h_xg "1.2779")
+    assert home.npxg == pytest.approx(home.xg - penalty.xg, abs=1e-5)
+    # and the league page publishes the same npxG for both sides
+    league = parse_understat_league(
+        raw("league_1_season_2015.json"), "league_1_season_2015.json", league="EPL"
+    )
+    listed = {side: one(league.team_matches, 193, side) for side in ("h", "a")}
+    assert (listed["h"].npxg, listed["a"].npxg) == (0.516734, 0.594031)
+    assert home.npxg == pytest.approx(listed["h"].npxg, abs=1e-6)
+    assert away.npxg == pytest.approx(listed["a"].npxg, abs=1e-6)
+
+
+def test_an_unplayed_match_page_gives_no_record() -> None:
+    data = json.loads(raw("match_ajax.json"))
+    data["tmpl"].update(h_goals=None, a_goals=None, h_xg=None, a_xg=None)
+    data["shots"] = {"h": [], "a": []}
+    assert parse_understat_match(json.dumps(data).encode(), "m").team_matches == []
+
+
+def test_no_defensive_action_gives_no_ppda_but_keeps_the_pair() -> None:
+    def no_actions(teams: dict) -> None:
+        teams[str(LIVERPOOL)]["history"][0]["ppda"]["def"] = 0
+
+    league = parse_understat_league(ajax_league_with(no_actions), "x.json", league="EPL")
+    row = one(league.team_matches, 14090, "h")
+    assert (row.ppda, row.ppda_att, row.ppda_def) == (None, 308, 0)
+    # each row is read from its own team's history: Leeds' keeps its published pair
+    leeds = one(league.team_matches, 14090, "a")
+    assert (leeds.ppda_allowed, leeds.ppda_allowed_att, leeds.ppda_allowed_def) == (
+        308 / 31,
+        308,
+        31,
+    )
+
+
+def _drop(key: str):
+    def change(teams: dict) -> None:
+        del teams[str(LIVERPOOL)]["history"][0][key]
+
+    return change
+
+
+def _set(key: str, value):
+    def change(teams: dict) -> None:
+        teams[str(LIVERPOOL)]["history"][0][key] = value
+
+    return change
+
+
+@pytest.mark.parametrize(
+    ("change", "check", "detail"),
+    [
+        (_drop("npxG"), "missing_key", "teamsData[87] history[0] has no npxG"),
+        (_drop("deep"), "missing_key", "teamsData[87] history[0] has no deep"),
+        (_set("ppda", {"att": 308}), "missing_key", "teamsData[87] history[0] ppda has no def"),
+        (_set("xG", "lots"), "values", "teamsData[87] history[0] xG: 'lots' is not a number"),
+        (_set("deep", 2.5), "values", "history[0] deep: 2.5 is not a whole number"),
+        (_set("deep_allowed", None), "values", "history[0] deep_allowed: missing"),
+        (_set("npxGA", -0.1), "values", "history[0] npxGA: -0.1 is negative"),
+        (_set("ppda", 9.9), "values", "history[0] ppda: expected an object"),
+        (_set("h_a", "x"), "side", "history[0] h_a: 'x' is not 'h' or 'a'"),
+        (_set("date", "2020-09-13 16:30:00"), "history_match", "no match of team 87 at home"),
+        (_set("h_a", "a"), "history_match", "no match of team 87 away at 2020-09-12 16:30:00"),
+        (_set("scored", 5), "history_match", "says 5-3 for team 87, match 14090 says 4-3"),
+        (
+            lambda teams: teams[str(LIVERPOOL)]["history"].append(
+                teams[str(LIVERPOOL)]["history"][0]
+            ),
+            "history_match",
+            "repeats match 14090 of teamsData[87] history[0]",
+        ),
+        (
+            lambda teams: teams[str(LIVERPOOL)].pop("history"),
+            "missing_key",
+            "teamsData[87] has no history",
+        ),
+    ],
+    ids=[
+        "no-npxG",
+        "no-deep",
+        "ppda-without-def",
+        "text-xG",
+        "fractional-deep",
+        "null-deep_allowed",
+        "negative-npxGA",
+        "ppda-not-a-pair",
+        "bad-side",
+        "no-such-match",
+        "wrong-side",
+        "score-differs",
+        "row-twice",
+        "no-history",
+    ],
+)
+def test_malformed_history_is_rejected_naming_the_row(change, check: str, detail: str) -> None:
+    error = rejected(ajax_league_with(change))
+    assert error.check == check, error
+    assert error.name == "epl_2020.json"
+    assert detail in error.detail, error.detail
+    assert str(error).startswith("epl_2020.json: rejected by check")
