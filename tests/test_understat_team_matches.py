@@ -1,5 +1,5 @@
 """Understat per team-match statistics (xG, npxG, deep completions, PPDA) on real recorded
-pages: the parser."""
+pages: the parser and the load into ``team_match_logs``."""
 
 from __future__ import annotations
 
@@ -8,9 +8,12 @@ import math
 from collections import Counter
 
 import pytest
-from conftest import FIXTURES, real_file
+from conftest import FIXTURES, SAMPLE_DIR, real_file, table_snapshot
+from sqlalchemy import Engine, text
 
 from sabiscore_ml.errors import RejectedFile
+from sabiscore_ml.jobs.football_data import ingest_football_data_file
+from sabiscore_ml.jobs.sources import ingest_source_bytes
 from sabiscore_ml.sources.understat import (
     UnderstatTeamMatch,
     parse_understat_league,
@@ -254,3 +257,129 @@ def test_malformed_history_is_rejected_naming_the_row(change, check: str, detail
     assert error.name == "epl_2020.json"
     assert detail in error.detail, error.detail
     assert str(error).startswith("epl_2020.json: rejected by check")
+
+
+# --------------------------------------------------------------------------- warehouse
+
+E0_2020 = SAMPLE_DIR / "E0" / "2020-2021.csv"
+
+
+def rows(engine: Engine, sql: str) -> list[tuple]:
+    with engine.connect() as connection:
+        return [tuple(r) for r in connection.execute(text(sql))]
+
+
+def logs(engine: Engine) -> list[tuple]:
+    return table_snapshot(engine, "team_match_logs", "id")
+
+
+def ingest(engine: Engine, source: str, name: str, content: bytes | None = None) -> None:
+    content = real_file(source, name).read_bytes() if content is None else content
+    outcome = ingest_source_bytes(source, content, name, league="E0", engine=engine)
+    assert outcome.ok, outcome.message
+
+
+@pytest.fixture
+def epl(warehouse: Engine) -> Engine:
+    assert ingest_football_data_file(E0_2020, engine=warehouse).ok
+    return warehouse
+
+
+def test_league_page_rows_land_in_team_match_logs(epl: Engine) -> None:
+    ingest(epl, "understat", "league_epl.html")
+    assert rows(
+        epl,
+        "SELECT source, stat_type, competition, season_code, COUNT(*), COUNT(source_match_id), "
+        "SUM(CASE WHEN venue = 'Home' THEN 1 ELSE 0 END) FROM team_match_logs "
+        "GROUP BY source, stat_type, competition, season_code",
+    ) == [("understat", "summary", "Premier League", "2020-2021", 552, 552, 276)]
+    ((team, day, venue, opponent, goals, xg, match_id, stats),) = [
+        (row[0], str(row[1]), row[2], row[3], row[4:6], row[6:8], row[8], row[9])
+        for row in rows(
+            epl,
+            "SELECT t.name, l.match_date, l.venue, l.opponent_name, l.goals_for, "
+            "l.goals_against, l.xg_for, l.xg_against, l.source_match_id, l.stats_json "
+            "FROM team_match_logs l JOIN teams t ON t.id = l.team_id "
+            "WHERE l.source_match_id = '14090' AND l.venue = 'Home'",
+        )
+    ]
+    assert (team, day, venue, opponent, goals, xg, match_id) == (
+        "Liverpool",
+        "2020-09-12",
+        "Home",
+        "Leeds",
+        (4, 3),
+        (3.15412, 0.269813),
+        "14090",
+    )
+    assert json.loads(stats) == {
+        "origin": "league",
+        "npxg": 1.63179,
+        "npxga": 0.269813,
+        "ppda": 308 / 31,
+        "ppda_allowed": 196 / 21,
+        "ppda_att": 308,
+        "ppda_def": 31,
+        "ppda_allowed_att": 196,
+        "ppda_allowed_def": 21,
+        "deep": 19,
+        "deep_allowed": 2,
+        "xpts": 2.927,
+    }
+
+
+def test_malformed_history_writes_nothing(epl: Engine) -> None:
+    def snapshot() -> tuple[list[tuple], ...]:
+        return (
+            table_snapshot(epl, "source_matches", "source, source_match_id"),
+            logs(epl),
+            table_snapshot(epl, "team_aliases", "id"),
+        )
+
+    ingest(epl, "understat", "match.html")  # something to keep
+    before = snapshot()
+    content = ajax_league_with(_set("deep", "many"))
+    outcome = ingest_source_bytes("understat", content, "epl.json", league="E0", engine=epl)
+    assert (outcome.status, outcome.check) == ("rejected", "values")
+    assert "epl.json" in outcome.message and "history[0] deep: 'many'" in outcome.message
+    assert snapshot() == before
+    assert len(before[1]) == 2
+
+
+def test_match_page_fills_in_and_never_replaces_the_league_page(epl: Engine) -> None:
+    ingest(epl, "understat", "match.html")
+    first = rows(
+        epl,
+        "SELECT venue, opponent_name, xg_for, stats_json FROM team_match_logs ORDER BY venue",
+    )
+    assert [(venue, opponent) for venue, opponent, _, _ in first] == [
+        ("Away", "Crystal Palace"),
+        ("Home", "Manchester United"),
+    ]
+    away = json.loads(first[0][3])
+    assert (away["origin"], away["deep"], away["ppda"], away["xpts"]) == ("match", 8, 10.7368, None)
+    assert away["npxg"] == pytest.approx(0.5875296, abs=1e-7)
+    # the league page replaces them with its own figures...
+    ingest(epl, "understat", "league_epl.html")
+    after_league = logs(epl)
+    replaced = rows(
+        epl,
+        "SELECT stats_json FROM team_match_logs WHERE source_match_id = '14717' AND venue = 'Away'",
+    )
+    assert json.loads(replaced[0][0])["npxg"] == 0.584016
+    assert json.loads(replaced[0][0])["ppda_att"] == 204
+    # ...which a match page loaded afterwards leaves alone
+    ingest(epl, "understat", "match_ajax.json")
+    assert logs(epl) == after_league
+    assert len(after_league) == 552
+
+
+def test_loading_every_generation_twice_changes_nothing(epl: Engine) -> None:
+    files = ["league_epl.html", "match.html", "league_ajax.json", "match_ajax.json"]
+    for name in files:
+        ingest(epl, "understat", name)
+    before = logs(epl), table_snapshot(epl, "source_matches", "source, source_match_id")
+    for name in files:
+        ingest(epl, "understat", name)
+    assert (logs(epl), table_snapshot(epl, "source_matches", "source, source_match_id")) == before
+    assert len(before[0]) == 552
