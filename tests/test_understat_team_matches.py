@@ -1,5 +1,5 @@
 """Understat per team-match statistics (xG, npxG, deep completions, PPDA) on real recorded
-pages: the parser and the load into ``team_match_logs``."""
+pages: the parser, the load into ``team_match_logs`` and the per team-match frame."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import json
 import math
 from collections import Counter
 
+import polars as pl
 import pytest
 from conftest import FIXTURES, SAMPLE_DIR, real_file, table_snapshot
 from sqlalchemy import Engine, text
@@ -19,6 +20,7 @@ from sabiscore_ml.sources.understat import (
     parse_understat_league,
     parse_understat_match,
 )
+from sabiscore_ml.warehouse.queries import TEAM_MATCH_STATS_COLUMNS, team_match_stats_frame
 
 UNDERSTAT = FIXTURES / "understat"
 LIVERPOOL, LEEDS = 87, 245  # Understat team ids
@@ -262,6 +264,8 @@ def test_malformed_history_is_rejected_naming_the_row(change, check: str, detail
 # --------------------------------------------------------------------------- warehouse
 
 E0_2020 = SAMPLE_DIR / "E0" / "2020-2021.csv"
+F1_2020 = SAMPLE_DIR / "F1" / "2020-2021_reserialized.csv"
+FBREF_LOGS = ("matchlogs_Lyon_2021_schedule.html.gz", "matchlogs_Lyon_2021_shooting.html.gz")
 
 
 def rows(engine: Engine, sql: str) -> list[tuple]:
@@ -383,3 +387,112 @@ def test_loading_every_generation_twice_changes_nothing(epl: Engine) -> None:
         ingest(epl, "understat", name)
     assert (logs(epl), table_snapshot(epl, "source_matches", "source, source_match_id")) == before
     assert len(before[0]) == 552
+
+
+@pytest.fixture
+def loaded(epl: Engine) -> Engine:
+    """E0 2020-21 with Understat's league page, and F1 2020-21 with Lyon's FBref logs."""
+    assert ingest_football_data_file(F1_2020, engine=epl).ok
+    ingest(epl, "understat", "league_epl.html")
+    for name in FBREF_LOGS:
+        ingest(epl, "fbref", name)
+    return epl
+
+
+def test_team_match_stats_frame(loaded: Engine) -> None:
+    frame = team_match_stats_frame(loaded)
+    assert frame.columns == list(TEAM_MATCH_STATS_COLUMNS)
+    assert frame.select("team_id", "match_date", "source", "competition").is_unique().all()
+    assert dict(frame.group_by("source").len().iter_rows()) == {"understat": 552, "fbref": 42}
+    ids = dict(rows(loaded, "SELECT name, id FROM teams WHERE country IN ('England', 'France')"))
+
+    (liverpool,) = frame.filter(
+        pl.col("source") == "understat",
+        pl.col("team_id") == ids["Liverpool"],
+        pl.col("match_date") == pl.date(2020, 9, 12),
+    ).iter_rows(named=True)
+    (warehouse_match,) = rows(
+        loaded,
+        "SELECT id FROM matches WHERE match_date = '2020-09-12' "
+        f"AND home_team_id = {ids['Liverpool']} AND away_team_id = {ids['Leeds']}",
+    )
+    assert liverpool == {
+        "team_id": ids["Liverpool"],
+        "opponent_team_id": ids["Leeds"],
+        "match_date": liverpool["match_date"],
+        "season_code": "2020-2021",
+        "league_code": "E0",
+        "source": "understat",
+        "competition": "Premier League",
+        "venue": "Home",
+        "goals_for": 4,
+        "goals_against": 3,
+        "xg_for": 3.15412,
+        "xg_against": 0.269813,
+        "npxg_for": 1.63179,
+        "npxg_against": 0.269813,
+        "deep_for": 19,
+        "deep_against": 2,
+        "ppda": 308 / 31,
+        "ppda_allowed": 196 / 21,
+        "match_id": warehouse_match[0],
+    }
+    understat = frame.filter(pl.col("source") == "understat")
+    assert understat["opponent_team_id"].null_count() == 0
+    assert understat["match_id"].null_count() == 0
+    assert understat["npxg_for"].null_count() == understat["ppda"].null_count() == 0
+
+    # FBref: Lyon's schedule and shooting logs merge into one row per match
+    lyon = frame.filter(pl.col("source") == "fbref")
+    assert set(lyon["team_id"]) == {ids["Lyon"]}
+    assert dict(lyon.group_by("competition").len().iter_rows()) == {
+        "Ligue 1": 38,
+        "Coupe de France": 4,
+    }
+    (dijon,) = lyon.filter(pl.col("match_date") == pl.date(2020, 8, 28)).iter_rows(named=True)
+    assert (dijon["opponent_team_id"], dijon["league_code"], dijon["venue"]) == (
+        ids["Dijon"],
+        "F1",
+        "Home",
+    )
+    assert (dijon["goals_for"], dijon["goals_against"], dijon["xg_for"], dijon["xg_against"]) == (
+        4,
+        1,
+        4.6,
+        0.2,
+    )
+    assert (dijon["npxg_for"], dijon["npxg_against"], dijon["deep_for"], dijon["ppda"]) == (
+        3.0,
+        0.2,
+        None,
+        None,
+    )
+    cups = lyon.filter(pl.col("competition") == "Coupe de France")
+    assert cups["league_code"].null_count() == 4
+
+    # filters: the teams of a league with all their matches; seasons
+    assert team_match_stats_frame(loaded, leagues=["E0"]).equals(understat)
+    assert team_match_stats_frame(loaded, leagues=["F1"]).equals(lyon)
+    assert team_match_stats_frame(loaded, seasons=["2019-2020"]).height == 0
+    assert team_match_stats_frame(loaded, seasons=["2020-2021"]).equals(frame)
+
+
+def test_an_unreadable_stats_value_is_null_and_shifts_nothing(loaded: Engine) -> None:
+    # FBref keeps a cell it cannot read as text; make Lyon v Dijon's npxg one, with a comma
+    ((row_id, stats),) = rows(
+        loaded,
+        "SELECT id, stats_json FROM team_match_logs WHERE stat_type = 'shooting' "
+        "AND match_date = '2020-08-28'",
+    )
+    changed = {**json.loads(stats), "npxg": 'n/a, "see notes"'}
+    with loaded.begin() as connection:
+        connection.execute(
+            text("UPDATE team_match_logs SET stats_json = :stats WHERE id = :id"),
+            {"stats": json.dumps(changed), "id": row_id},
+        )
+    frame = team_match_stats_frame(loaded)
+    (dijon,) = frame.filter(
+        pl.col("source") == "fbref", pl.col("match_date") == pl.date(2020, 8, 28)
+    ).iter_rows(named=True)
+    assert (dijon["npxg_for"], dijon["npxg_against"], dijon["xg_for"]) == (None, 0.2, 4.6)
+    assert frame.height == 552 + 42
