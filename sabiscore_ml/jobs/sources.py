@@ -43,6 +43,7 @@ from sabiscore_ml.warehouse.source_loaders import (
     load_shots,
     load_source_fixtures,
     load_squad_values,
+    load_team_match_logs,
     load_team_season_stats,
     reconcile_teams,
 )
@@ -118,13 +119,76 @@ def _understat_shot_rows(shots: list[Any]) -> list[dict[str, Any]]:
     ]
 
 
+def _understat_log_rows(
+    records: list[understat.UnderstatTeamMatch],
+    *,
+    league: str,
+    season: str,
+    teams: dict[str, int],
+    links: dict[str, int | None],
+    sha: str,
+) -> list[dict[str, Any]]:
+    """``team_match_logs`` rows (stat type ``summary``) of Understat team-match records."""
+    rows = []
+    for record in records:
+        stats = {
+            "origin": record.origin,
+            "npxg": record.npxg,
+            "npxga": record.npxga,
+            "ppda": record.ppda,
+            "ppda_allowed": record.ppda_allowed,
+            "ppda_att": record.ppda_att,
+            "ppda_def": record.ppda_def,
+            "ppda_allowed_att": record.ppda_allowed_att,
+            "ppda_allowed_def": record.ppda_allowed_def,
+            "deep": record.deep,
+            "deep_allowed": record.deep_allowed,
+            "xpts": record.xpts,
+        }
+        match_id = str(record.match_id)
+        rows.append(
+            {
+                "source": "understat",
+                "team_id": teams[record.team],
+                "season_code": season,
+                "stat_type": "summary",
+                "match_date": record.kickoff.date(),
+                "competition": LEAGUES[league].name,
+                "round": None,
+                "venue": "Home" if record.side == "h" else "Away",
+                "opponent_name": record.opponent,
+                "goals_for": record.goals_for,
+                "goals_against": record.goals_against,
+                "xg_for": record.xg,
+                "xg_against": record.xga,
+                "source_match_id": match_id if match_id in links else None,
+                "stats_json": json.dumps(stats, sort_keys=True),
+                "raw_sha256": sha,
+            }
+        )
+    return rows
+
+
+def _from_league_page(stats: dict[str, Any]) -> bool:
+    """A stored Understat row read from a league page: a match page never replaces it."""
+    return stats.get("origin") == "league"
+
+
 def _load_fixtures_and_shots(
     source: str,
     league: str,
     season: str,
     fixtures: list[SourceFixture],
     shots: list[dict[str, Any]],
+    team_matches: list[understat.UnderstatTeamMatch] | None = None,
 ) -> Callable[[Connection, str, str], LoadCounts]:
+    """Load the fixtures, their shots and Understat team-match records in one go.
+
+    Team-match records of a league page replace what is stored for the same
+    team-match; those of a match page (npxG from the shots, no expected points)
+    only fill in team-matches that no league page gave.
+    """
+
     def load(connection: Connection, sha: str, name: str) -> LoadCounts:
         validate_source_records(fixtures, shots, season=season, name=name)
         counts, teams, links = load_source_fixtures(
@@ -141,6 +205,14 @@ def _load_fixtures_and_shots(
                 shot["raw_sha256"] = sha
             counts.shots = load_shots(
                 connection, source=source, shots=shots, links=links, team_ids=teams
+            )
+        if team_matches:
+            rows = _understat_log_rows(
+                team_matches, league=league, season=season, teams=teams, links=links, sha=sha
+            )
+            from_match_page = any(record.origin == "match" for record in team_matches)
+            counts.team_match_logs = load_team_match_logs(
+                connection, rows, keep=_from_league_page if from_match_page else None
             )
         return counts
 
@@ -185,7 +257,12 @@ def parse_understat(raw: bytes, name: str, *, league: str | None = None) -> Pars
             code,
             info.season,
             _load_fixtures_and_shots(
-                "understat", code, info.season, [fixture], _understat_shot_rows(match.shots)
+                "understat",
+                code,
+                info.season,
+                [fixture],
+                _understat_shot_rows(match.shots),
+                match.team_matches,
             ),
         )
     code = _require_league(page.league, name, "the page's league")
@@ -202,7 +279,7 @@ def parse_understat(raw: bytes, name: str, *, league: str | None = None) -> Pars
         "league",
         code,
         page.season,
-        _load_fixtures_and_shots("understat", code, page.season, fixtures, []),
+        _load_fixtures_and_shots("understat", code, page.season, fixtures, [], page.team_matches),
     )
 
 

@@ -17,6 +17,10 @@ of input reach us:
 * **shot-level CSV exports** (one row per shot, all shots of a season), written
   by pandas: integers printed as floats (``424175.0``).
 
+League pages also give, per team, its history of played matches (``teamsData``:
+xG, npxG, deep completions, PPDA, expected points, for and against), read into
+:class:`UnderstatTeamMatch` records; match pages give the same record per side.
+
 The generation is detected from the content, never from the file name.  The
 parsers never touch the network or the database and raise
 :class:`~sabiscore_ml.errors.RejectedFile` naming the check that failed.
@@ -35,6 +39,10 @@ Quirks handled here:
 * Own goals are listed under the side of the player who put the ball in his own
   net and count for the other side.
 * A season label is the starting year: Understat's ``2020`` is ``2020-2021``.
+* A history row names no match and no opponent, only the team, its side and the
+  kick-off: it is tied to the page's match with the same three (never guessed).
+* PPDA is published as a pair, ``{"att": opponent passes, "def": defensive
+  actions}`` on league pages, and as the ratio on match pages.
 * Understat's published match xG is *not* always the plain sum of its shot xG
   (in EPL 2015-16 the sum is higher for 327 of 760 team-matches, by up to 0.57):
   the xG derived from a shot CSV is therefore named ``*_xg_sum``.
@@ -163,6 +171,45 @@ class UnderstatFixture:
 
 
 @dataclass(frozen=True, slots=True)
+class UnderstatTeamMatch:
+    """One team's figures in one played match.
+
+    Read from a league page's ``teamsData[team].history`` (``origin`` ``"league"``:
+    Understat's published npxG, PPDA as its passes/actions pair, expected points)
+    or from one side of a match page (``origin`` ``"match"``: deep completions and
+    PPDA as published in ``match_info``, npxG as the sum of the side's non-penalty
+    shot xG, no expected points).  ``ppda`` is the opponent's passes allowed per
+    defensive action of the team (``ppda.att / ppda.def``; None when ``def`` is 0),
+    ``ppda_allowed`` the same for the opponent.  The history row names no
+    opponent: it comes from the page's match list (same team, side and kick-off).
+    """
+
+    match_id: int
+    kickoff: dt.datetime  # as published: naive, time zone unknown
+    side: str  # "h" or "a"
+    team_id: int
+    team: str
+    opponent_id: int
+    opponent: str
+    goals_for: int
+    goals_against: int
+    xg: float
+    xga: float
+    npxg: float
+    npxga: float
+    ppda: float | None
+    ppda_allowed: float | None
+    ppda_att: int | None  # the pair behind ``ppda`` (league pages only)
+    ppda_def: int | None
+    ppda_allowed_att: int | None
+    ppda_allowed_def: int | None
+    deep: int | None  # passes completed within 20 m of the opponent's goal
+    deep_allowed: int | None
+    xpts: float | None  # expected points (league pages only)
+    origin: str  # "league" (teamsData history) or "match" (match page)
+
+
+@dataclass(frozen=True, slots=True)
 class UnderstatLeague:
     """Everything read from one league-season page or response."""
 
@@ -176,6 +223,8 @@ class UnderstatLeague:
     teams: dict[int, str]  # Understat team id -> name (empty when the source has no teams)
     player_count: int | None  # players listed with the league (None: not in the source)
     warnings: list[str] = field(default_factory=list)
+    # two per played match (one per team) from teamsData; empty when the source has no teams
+    team_matches: list[UnderstatTeamMatch] = field(default_factory=list)
 
     @property
     def results(self) -> list[UnderstatFixture]:
@@ -242,6 +291,7 @@ class UnderstatMatch:
     match_info: UnderstatMatchInfo
     shots: list[UnderstatShot]  # home shots then away shots, each in published order
     warnings: list[str] = field(default_factory=list)
+    team_matches: list[UnderstatTeamMatch] = field(default_factory=list)  # home, away; if played
 
     def xg_sum(self, side: str) -> float:
         """Sum of the shot xG of one side (``"h"`` or ``"a"``); 0.0 without shots."""
@@ -814,6 +864,7 @@ def parse_understat_league(
         teams=teams,
         player_count=len(players) if isinstance(players, list) else None,
         warnings=warnings,
+        team_matches=understat_team_history(payload.data.get("teamsData"), matches, name, warnings),
     )
 
 
@@ -826,6 +877,186 @@ def _teams(values: _Values, data: Any) -> dict[int, str]:
         team_id = values.integer(item.get("id", key), f"teamsData[{key}] id")
         teams[team_id] = values.text(item.get("title"), f"teamsData[{key}] title")
     return teams
+
+
+# Keys of a teamsData history row that we read; the others (result, wins, pts...) follow
+# from these.  ``ppda`` and ``ppda_allowed`` are ``{"att": passes, "def": actions}``.
+_HISTORY_KEYS = (
+    "h_a",
+    "date",
+    "xG",
+    "xGA",
+    "npxG",
+    "npxGA",
+    "ppda",
+    "ppda_allowed",
+    "deep",
+    "deep_allowed",
+    "scored",
+    "missed",
+    "xpts",
+)
+_PPDA_KEYS = ("att", "def")
+
+
+def _ratio(passes: int | None, actions: int | None) -> float | None:
+    """Passes per defensive action; None without actions."""
+    if passes is None or not actions:
+        return None
+    return passes / actions
+
+
+def _count(values: _Values, value: Any, where: str) -> int:
+    number = values.integer(value, where)
+    if number < 0:
+        raise values.fail(where, f"{value!r} is negative")
+    return number
+
+
+def _amount(values: _Values, value: Any, where: str) -> float:
+    number = values.number(value, where)
+    if number < 0:
+        raise values.fail(where, f"{value!r} is negative")
+    return number
+
+
+def _keys_present(item: Mapping[str, Any], keys: tuple[str, ...], where: str, name: str) -> None:
+    missing = [key for key in keys if key not in item]
+    if missing:
+        raise RejectedFile(name, "missing_key", f"{where} has no {', '.join(missing)}")
+
+
+def _ppda_pair(values: _Values, data: Any, where: str, name: str) -> tuple[int, int]:
+    pair = values.mapping(data, where)
+    _keys_present(pair, _PPDA_KEYS, where, name)
+    return _count(values, pair["att"], f"{where}.att"), _count(values, pair["def"], f"{where}.def")
+
+
+def _history_row(
+    values: _Values,
+    item: Any,
+    where: str,
+    team_id: int,
+    by_side: Mapping[tuple[int, str, dt.datetime], UnderstatFixture],
+) -> UnderstatTeamMatch:
+    """One history row, with its match (and so its opponent) found in the match list."""
+    name = values.name
+    item = values.mapping(item, where)
+    _keys_present(item, _HISTORY_KEYS, where, name)
+    side = item["h_a"]
+    if side not in SIDES:
+        raise values.fail(f"{where} h_a", f"{side!r} is not 'h' or 'a'", "side")
+    kickoff = values.kickoff(item["date"], f"{where} date")
+    match = by_side.get((team_id, side, kickoff))
+    venue = "at home" if side == "h" else "away"
+    if match is None or not match.is_result:
+        state = "no match" if match is None else f"only the unplayed match {match.match_id}"
+        raise RejectedFile(
+            name,
+            "history_match",
+            f"{where}: the match list has {state} of team {team_id} {venue} at {kickoff}",
+        )
+    goals = (
+        _count(values, item["scored"], f"{where} scored"),
+        _count(values, item["missed"], f"{where} missed"),
+    )
+    published = (match.home_goals, match.away_goals)
+    if side == "a":
+        published = published[::-1]
+    if goals != published:
+        raise RejectedFile(
+            name,
+            "history_match",
+            f"{where} says {goals[0]}-{goals[1]} for team {team_id}, match {match.match_id} "
+            f"says {published[0]}-{published[1]}",
+        )
+    att, actions = _ppda_pair(values, item["ppda"], f"{where} ppda", name)
+    allowed_att, allowed_actions = _ppda_pair(
+        values, item["ppda_allowed"], f"{where} ppda_allowed", name
+    )
+    home = side == "h"
+    return UnderstatTeamMatch(
+        match_id=match.match_id,
+        kickoff=kickoff,
+        side=side,
+        team_id=team_id,
+        team=match.home_team if home else match.away_team,
+        opponent_id=match.away_team_id if home else match.home_team_id,
+        opponent=match.away_team if home else match.home_team,
+        goals_for=goals[0],
+        goals_against=goals[1],
+        xg=_amount(values, item["xG"], f"{where} xG"),
+        xga=_amount(values, item["xGA"], f"{where} xGA"),
+        npxg=_amount(values, item["npxG"], f"{where} npxG"),
+        npxga=_amount(values, item["npxGA"], f"{where} npxGA"),
+        ppda=_ratio(att, actions),
+        ppda_allowed=_ratio(allowed_att, allowed_actions),
+        ppda_att=att,
+        ppda_def=actions,
+        ppda_allowed_att=allowed_att,
+        ppda_allowed_def=allowed_actions,
+        deep=_count(values, item["deep"], f"{where} deep"),
+        deep_allowed=_count(values, item["deep_allowed"], f"{where} deep_allowed"),
+        xpts=_amount(values, item["xpts"], f"{where} xpts"),
+        origin="league",
+    )
+
+
+def understat_team_history(
+    teams_data: Any,
+    matches: list[UnderstatFixture],
+    name: str = "<bytes>",
+    warnings: list[str] | None = None,
+) -> list[UnderstatTeamMatch]:
+    """Every team's per-match history of a league page, each row tied to its match.
+
+    ``teams_data`` is the decoded ``teamsData`` variable (the 2025 ``teams`` key),
+    ``matches`` the page's parsed match list.  A history row names no match: it
+    is the played match of that team, on that side, at that kick-off.  Strict:
+    a missing key (check ``missing_key``), a value that is not a non-negative
+    number (``values``), a row without its played match, listed twice, or whose
+    score differs from the match's (``history_match``) rejects the file.  Played
+    matches without a history row are reported in ``warnings``.  Returns the rows
+    by kick-off, then match id, home side first; none without ``teams_data``.
+    """
+    if teams_data is None or teams_data == {} or teams_data == []:
+        return []
+    values = _Values(name)
+    if not isinstance(teams_data, dict):
+        raise values.fail("teamsData", f"a {type(teams_data).__name__}, not an object of teams")
+    by_side = {
+        (team_id, side, match.kickoff): match
+        for match in matches
+        for team_id, side in ((match.home_team_id, "h"), (match.away_team_id, "a"))
+    }
+    found: dict[tuple[int, str], str] = {}
+    rows: list[UnderstatTeamMatch] = []
+    for key, team in teams_data.items():
+        where = f"teamsData[{key}]"
+        team = values.mapping(team, where)
+        _keys_present(team, ("history",), where, name)
+        team_id = values.integer(team.get("id", key), f"{where} id")
+        history = team["history"]
+        if not isinstance(history, list):
+            raise values.fail(f"{where} history", f"a {type(history).__name__}, not a list")
+        for index, item in enumerate(history):
+            row_where = f"{where} history[{index}]"
+            row = _history_row(values, item, row_where, team_id, by_side)
+            if (row.match_id, row.side) in found:
+                raise RejectedFile(
+                    name,
+                    "history_match",
+                    f"{row_where} repeats match {row.match_id} of {found[row.match_id, row.side]}",
+                )
+            found[row.match_id, row.side] = row_where
+            rows.append(row)
+    missing = sum(
+        1 for m in matches if m.is_result for side in SIDES if (m.match_id, side) not in found
+    )
+    if missing and warnings is not None:
+        warnings.append(f"{missing} team-match(es) of played matches have no teamsData history")
+    rows.sort(key=lambda row: (row.kickoff, row.match_id, row.side != "h"))
+    return rows
 
 
 # ------------------------------------------------------------------------------ shots
@@ -1047,7 +1278,64 @@ def parse_understat_match(raw: bytes, name: str = "<bytes>") -> UnderstatMatch:
         match_info=info,
         shots=shots,
         warnings=warnings,
+        team_matches=match_team_matches(info, shots),
     )
+
+
+def match_team_matches(
+    info: UnderstatMatchInfo, shots: list[UnderstatShot]
+) -> list[UnderstatTeamMatch]:
+    """The two sides of a played match page as team-match records (home, then away).
+
+    Deep completions and PPDA are ``match_info``'s (``h_deep``, ``h_ppda``...; the
+    passes/actions pair behind PPDA is not published there), npxG is the sum of
+    the side's non-penalty shot xG (it can differ from the npxG of the league
+    page, as match xG can differ from the shot-xG sum).  A match without a score
+    or xG (not played yet) gives no record.
+    """
+    if None in (info.home_goals, info.away_goals, info.home_xg, info.away_xg):
+        return []
+    npxg = {
+        side: math.fsum(s.xg for s in shots if s.side == side and s.situation != "Penalty")
+        for side in SIDES
+    }
+    sides = {
+        "h": (info.home_team_id, info.home_team, info.home_goals, info.home_xg, info.home_deep),
+        "a": (info.away_team_id, info.away_team, info.away_goals, info.away_xg, info.away_deep),
+    }
+    ppda = {"h": info.home_ppda, "a": info.away_ppda}
+    records = []
+    for side, other in (("h", "a"), ("a", "h")):
+        team_id, team, goals_for, xg, deep = sides[side]
+        opponent_id, opponent, goals_against, xga, deep_allowed = sides[other]
+        records.append(
+            UnderstatTeamMatch(
+                match_id=info.match_id,
+                kickoff=info.kickoff,
+                side=side,
+                team_id=team_id,
+                team=team,
+                opponent_id=opponent_id,
+                opponent=opponent,
+                goals_for=goals_for,
+                goals_against=goals_against,
+                xg=xg,
+                xga=xga,
+                npxg=npxg[side],
+                npxga=npxg[other],
+                ppda=ppda[side],
+                ppda_allowed=ppda[other],
+                ppda_att=None,
+                ppda_def=None,
+                ppda_allowed_att=None,
+                ppda_allowed_def=None,
+                deep=deep,
+                deep_allowed=deep_allowed,
+                xpts=None,
+                origin="match",
+            )
+        )
+    return records
 
 
 # -------------------------------------------------------------------------------- CSV

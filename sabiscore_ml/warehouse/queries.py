@@ -4,12 +4,44 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
-from sqlalchemy import Connection, Engine, Select, and_, case, distinct, func, literal, select
+import polars as pl
+from sqlalchemy import (
+    JSON,
+    ColumnElement,
+    Connection,
+    Engine,
+    Select,
+    Text,
+    and_,
+    case,
+    cast,
+    distinct,
+    func,
+    literal,
+    or_,
+    select,
+    true,
+)
+from sqlalchemy import column as sql_column
 from sqlalchemy.orm import aliased
 
-from sabiscore_ml.warehouse.models import Match, MatchXg, Odds, Shot, SourceMatch, SquadValue, Team
+from sabiscore_ml.leagues import LEAGUES
+from sabiscore_ml.sources.fbref import FBREF_LEAGUES
+from sabiscore_ml.warehouse.models import (
+    Match,
+    MatchXg,
+    Odds,
+    Shot,
+    SourceMatch,
+    SquadValue,
+    Team,
+    TeamAlias,
+    TeamMatchLog,
+)
+from sabiscore_ml.warehouse.teams import alias_key
 
 _TIMING_ORDER = {"preclose": 0, "close": 1}
 
@@ -82,16 +114,21 @@ def coverage_summary(
         ]
 
 
-def _fetch_frame(connection: Connection, stmt: Select) -> pd.DataFrame:
-    """Run ``stmt`` on the raw DBAPI cursor (no per-row Result objects) into a frame."""
+def _fetch_rows(connection: Connection, stmt: Select) -> tuple[list[str], list[tuple[Any, ...]]]:
+    """Run ``stmt`` on the raw DBAPI cursor: column names and rows (no Result objects)."""
     sql = str(stmt.compile(dialect=connection.dialect, compile_kwargs={"literal_binds": True}))
     cursor = connection.connection.cursor()
     try:
         cursor.execute(sql)
-        names = [description[0] for description in cursor.description]
-        return pd.DataFrame.from_records(cursor.fetchall(), columns=names)
+        return [description[0] for description in cursor.description], cursor.fetchall()
     finally:
         cursor.close()
+
+
+def _fetch_frame(connection: Connection, stmt: Select) -> pd.DataFrame:
+    """Run ``stmt`` on the raw DBAPI cursor (no per-row Result objects) into a frame."""
+    names, rows = _fetch_rows(connection, stmt)
+    return pd.DataFrame.from_records(rows, columns=names)
 
 
 def _column_order(column: str) -> tuple[str, int, int]:
@@ -330,3 +367,265 @@ def reconciliation_report(
             and (not season or season in (message or ""))
         ]
     return rows, problems
+
+
+# ------------------------------------------------------------------ team match stats
+
+# The match-log rows the frame reads: source -> stat types (None: every stat type; FBref's
+# schedule, shooting, passing... logs all say which matches a team played).
+_TEAM_MATCH_SOURCES: dict[str, tuple[str, ...] | None] = {"understat": ("summary",), "fbref": None}
+# The rows whose ``stats_json`` holds the advanced figures, and the keys read from it:
+# Understat's summaries (npxg, npxga, deep, deep_allowed, ppda, ppda_allowed) and FBref's
+# shooting logs (xg, against_xg, npxg, against_npxg).
+_STATS_ROWS = {"understat": ("summary",), "fbref": ("shooting",)}
+_STATS_KEYS = (
+    "xg",
+    "against_xg",
+    "npxg",
+    "npxga",
+    "against_npxg",
+    "deep",
+    "deep_allowed",
+    "ppda",
+    "ppda_allowed",
+)
+TEAM_MATCH_STATS_COLUMNS = (
+    "team_id",
+    "opponent_team_id",
+    "match_date",
+    "season_code",
+    "league_code",
+    "source",
+    "competition",
+    "venue",
+    "goals_for",
+    "goals_against",
+    "xg_for",
+    "xg_against",
+    "npxg_for",
+    "npxg_against",
+    "deep_for",
+    "deep_against",
+    "ppda",
+    "ppda_allowed",
+    "match_id",
+)
+_TEAM_MATCH_KEY = ("team_id", "match_date", "source", "competition")
+# Types of the columns read (the others are text; SQLite gives dates as text too).
+_TEAM_MATCH_TYPES = {
+    "team_id": pl.Int64,
+    "goals_for": pl.Int64,
+    "goals_against": pl.Int64,
+    "xg_column": pl.Float64,
+    "xga_column": pl.Float64,
+    "match_id": pl.Int64,
+}
+
+
+def _rows_of(sources: dict[str, tuple[str, ...] | None]) -> ColumnElement[bool]:
+    log = TeamMatchLog
+    return or_(
+        *(
+            and_(log.source == source, log.stat_type.in_(types)) if types else log.source == source
+            for source, types in sources.items()
+        )
+    )
+
+
+def _team_match_select(dialect: str, seasons: list[str] | None) -> Select:
+    """The match-log rows, with the ``stats_json`` figures read in the database.
+
+    Each document is parsed once, and only on the rows that hold figures, into
+    one JSON array of the keys' values (column ``stats``, split by
+    :func:`_split_stats`): ``json_to_record`` on PostgreSQL, ``json_extract``
+    with every path on SQLite.
+    """
+    log = TeamMatchLog
+    with_stats = case((_rows_of(_STATS_ROWS), log.stats_json), else_=None)
+    stmt = (
+        select(
+            log.team_id,
+            log.match_date,
+            log.source,
+            log.competition,
+            Team.country,
+            log.season_code,
+            log.opponent_name,
+            log.venue,
+            log.goals_for,
+            log.goals_against,
+            log.xg_for.label("xg_column"),
+            log.xg_against.label("xga_column"),
+            SourceMatch.league_code.label("linked_league"),
+            SourceMatch.match_id,
+        )
+        .select_from(log)
+        .join(Team, Team.id == log.team_id)
+        .outerjoin(
+            SourceMatch,
+            and_(
+                SourceMatch.source == log.source,
+                SourceMatch.source_match_id == log.source_match_id,
+            ),
+        )
+        .where(_rows_of(_TEAM_MATCH_SOURCES))
+    )
+    if dialect == "postgresql":
+        record = (
+            func.json_to_record(cast(with_stats, JSON))
+            .table_valued(*(sql_column(key, JSON) for key in _STATS_KEYS))
+            .render_derived(name="stats", with_types=True)
+        )
+        values = func.json_build_array(*(record.c[key] for key in _STATS_KEYS))
+        stmt = stmt.add_columns(cast(values, Text).label("stats")).outerjoin(record, true())
+    else:
+        paths = [f"$.{key}" for key in _STATS_KEYS]
+        stmt = stmt.add_columns(func.json_extract(with_stats, *paths).label("stats"))
+    if seasons:
+        stmt = stmt.where(log.season_code.in_(seasons))
+    return stmt
+
+
+_QUOTED = r'"(?:[^"\\]|\\.)*"'
+
+
+def _split_stats(frame: pl.DataFrame) -> pl.DataFrame:
+    """The JSON array of the stats values -> one text column per key.
+
+    The values are the scalars the loaders wrote: numbers, null, or a string
+    (FBref keeps a cell it cannot read as text), which becomes null.
+    """
+    values = (
+        pl.col("stats")
+        .str.replace_all(_QUOTED, "null")
+        .str.replace_all(r"[\s\[\]]", "")  # PostgreSQL writes "[1.2, null]"
+        .str.split_exact(",", len(_STATS_KEYS) - 1)
+        .struct.rename_fields(list(_STATS_KEYS))
+    )
+    return frame.with_columns(values).unnest("stats")
+
+
+def _leagues_by_competition() -> pl.DataFrame:
+    """The league a match log's competition name is, per country of the team."""
+    names = {(league.name, league.country): code for code, league in LEAGUES.items()}
+    names.update(
+        ((name, LEAGUES[code].country), code)
+        for name, code in FBREF_LEAGUES.items()
+        if not name.isdigit()  # FBref's competition ids
+    )
+    return pl.DataFrame(
+        [(*key, code) for key, code in names.items()],
+        schema={"competition": pl.String, "country": pl.String, "named_league": pl.String},
+        orient="row",
+    )
+
+
+def _resolve_opponents(connection: Connection, pairs: pl.DataFrame) -> pl.DataFrame:
+    """Opponent team ids of (source, team's country, opponent name), where one team fits.
+
+    First the source's own alias in the team's country, then any source's alias in
+    that country, then the source's alias in any country (cup and European
+    opponents) — each only when it names exactly one team; otherwise no id.
+    """
+    rows = connection.execute(
+        select(TeamAlias.source, TeamAlias.country, TeamAlias.alias_key, TeamAlias.team_id)
+    ).all()
+    tiers: list[dict[tuple[str, ...], set[int]]] = [{}, {}, {}]
+    for source, country, key, team_id in rows:
+        tiers[0].setdefault((source, country, key), set()).add(team_id)
+        tiers[1].setdefault((country, key), set()).add(team_id)
+        tiers[2].setdefault((source, key), set()).add(team_id)
+    resolved = []
+    for source, country, opponent in pairs.iter_rows():
+        key = alias_key(opponent)
+        lookups = ((source, country, key), (country, key), (source, key))
+        for tier, lookup in zip(tiers, lookups, strict=True):
+            found = tier.get(lookup, ())
+            if len(found) == 1:
+                resolved.append((source, country, opponent, next(iter(found))))
+                break
+    return pl.DataFrame(
+        resolved,
+        schema={
+            "source": pl.String,
+            "country": pl.String,
+            "opponent_name": pl.String,
+            "opponent_team_id": pl.Int64,
+        },
+        orient="row",
+    )
+
+
+def team_match_stats_frame(
+    engine: Engine, *, leagues: list[str] | None = None, seasons: list[str] | None = None
+) -> pl.DataFrame:
+    """Per team-match advanced statistics: Understat summaries and FBref match logs.
+
+    One row per (``team_id``, ``match_date``, ``source``, ``competition``), with
+    the columns of :data:`TEAM_MATCH_STATS_COLUMNS`: Understat's league matches
+    (xG, non-penalty xG, deep completions, PPDA for and against) and FBref's
+    match logs of every competition (league, cups, Europe: score, xG and
+    non-penalty xG where its logs give them; several stat-type logs of one
+    match agree, and each column takes the value any of them gives).
+    ``league_code`` is the warehouse league of a league match (null for cups and
+    Europe), ``match_id`` the linked warehouse match (through
+    ``source_matches``), ``opponent_team_id`` the reconciled opponent where its
+    name identifies exactly one team.
+
+    ``seasons`` keeps those seasons; ``leagues`` keeps the teams that play one of
+    those leagues in a season, with all their matches of that season (cups
+    included).  Rows are ordered by date, team, source and competition.
+    """
+    with engine.connect() as connection:
+        dialect = connection.dialect.name
+        names, rows = _fetch_rows(connection, _team_match_select(dialect, seasons))
+        schema = {name: _TEAM_MATCH_TYPES.get(name, pl.String) for name in names}
+        if dialect == "postgresql":
+            schema["match_date"] = pl.Date
+        raw = _split_stats(pl.DataFrame(rows, schema=schema, orient="row"))
+        del rows
+        if dialect != "postgresql":
+            raw = raw.with_columns(pl.col("match_date").str.to_date("%Y-%m-%d"))
+        opponents = _resolve_opponents(
+            connection, raw.select("source", "country", "opponent_name").unique()
+        )
+    numbers = raw.with_columns(pl.col(_STATS_KEYS).cast(pl.Float64, strict=False))
+    figures = numbers.select(
+        *_TEAM_MATCH_KEY,
+        "country",
+        "season_code",
+        "opponent_name",
+        "venue",
+        "goals_for",
+        "goals_against",
+        pl.coalesce("xg_column", "xg").alias("xg_for"),
+        pl.coalesce("xga_column", "against_xg").alias("xg_against"),
+        pl.col("npxg").alias("npxg_for"),
+        pl.coalesce("npxga", "against_npxg").alias("npxg_against"),
+        pl.col("deep").alias("deep_for"),
+        pl.col("deep_allowed").alias("deep_against"),
+        "ppda",
+        "ppda_allowed",
+        "linked_league",
+        "match_id",
+    )
+    frame = (
+        figures.group_by(_TEAM_MATCH_KEY)
+        .agg(pl.all().drop_nulls().first())
+        .join(opponents, on=["source", "country", "opponent_name"], how="left")
+        .join(_leagues_by_competition(), on=["competition", "country"], how="left")
+        .with_columns(
+            pl.coalesce("linked_league", "named_league").alias("league_code"),
+            pl.col("deep_for", "deep_against").cast(pl.Int64),
+        )
+    )
+    if leagues:
+        playing = (
+            frame.filter(pl.col("league_code").is_in(leagues))
+            .select("team_id", "season_code")
+            .unique()
+        )
+        frame = frame.join(playing, on=["team_id", "season_code"], how="semi")
+    return frame.select(TEAM_MATCH_STATS_COLUMNS).sort(
+        "match_date", "team_id", "source", "competition"
+    )

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,6 +32,7 @@ from sabiscore_ml.warehouse.models import (
     SquadValue,
     Team,
     TeamAlias,
+    TeamMatchLog,
     TeamSeasonStats,
 )
 from sabiscore_ml.warehouse.teams import alias_key
@@ -49,6 +50,7 @@ class LoadCounts:
     matches_unlinked: int = 0
     teams_matched: int = 0
     shots: int = 0
+    team_match_logs: int = 0
 
 
 def canonical_roster(connection: Connection, league: str, season: str) -> dict[str, int]:
@@ -273,6 +275,42 @@ def load_shots(
         row["team_id"] = team_ids.get(shot["team"])
         rows.append(row)
     upsert(connection, Shot.__table__, rows, ["source", "source_shot_id"])
+    return len(rows)
+
+
+TEAM_MATCH_LOG_KEY = (
+    "source",
+    "team_id",
+    "match_date",
+    "competition",
+    "opponent_name",
+    "stat_type",
+)
+
+
+def load_team_match_logs(
+    connection: Connection,
+    rows: Sequence[dict[str, Any]],
+    *,
+    keep: Callable[[dict[str, Any]], bool] | None = None,
+) -> int:
+    """Upsert ``team_match_logs`` rows on their natural key; return the rows written.
+
+    ``keep`` is asked about every stored row that a new row would replace (its
+    decoded ``stats_json``): where it says True, the stored row stays as it is.
+    """
+    if keep is not None and rows:
+        table = TeamMatchLog.__table__
+        stored = connection.execute(
+            select(*(table.c[column] for column in TEAM_MATCH_LOG_KEY), table.c.stats_json).where(
+                table.c.source.in_({row["source"] for row in rows}),
+                table.c.team_id.in_({row["team_id"] for row in rows}),
+                table.c.match_date.in_({row["match_date"] for row in rows}),
+            )
+        )
+        kept = {tuple(found[:-1]) for found in stored if keep(json.loads(found[-1] or "{}"))}
+        rows = [row for row in rows if tuple(row[c] for c in TEAM_MATCH_LOG_KEY) not in kept]
+    upsert(connection, TeamMatchLog.__table__, rows, TEAM_MATCH_LOG_KEY)
     return len(rows)
 
 
