@@ -27,7 +27,7 @@ from feature_store.common import (
     state_before,
     team_rows,
 )
-from feature_store.inputs import Inputs
+from feature_store.inputs import TEAM_STATS, Inputs
 
 EWM_HALF_LIFE = 4.0
 
@@ -38,8 +38,12 @@ _STATS: dict[str, tuple[str, str]] = {
     "points": ("football-data", "league points (3 win, 1 draw)"),
     "xg_for": ("understat", "expected goals (Understat)"),
     "xg_against": ("understat", "expected goals conceded (Understat)"),
-    "npxg_for": ("understat", "non-penalty expected goals (Understat shots)"),
-    "npxg_against": ("understat", "non-penalty expected goals conceded (Understat shots)"),
+    "npxg_for": ("understat", "non-penalty expected goals (Understat)"),
+    "npxg_against": ("understat", "non-penalty expected goals conceded (Understat)"),
+    "deep_for": ("understat", "deep completions (passes completed near the opponent's goal)"),
+    "deep_against": ("understat", "opponents' deep completions"),
+    "ppda": ("understat", "passes allowed per defensive action (pressing; lower presses more)"),
+    "ppda_allowed": ("understat", "opponents' passes per defensive action against the team"),
     "fbxg_for": ("fbref", "expected goals (FBref)"),
     "fbxg_against": ("fbref", "expected goals conceded (FBref)"),
     "shots_for": ("football-data", "shots"),
@@ -69,6 +73,10 @@ _GROUPS: tuple[tuple[tuple[str, ...], tuple[int | str, ...]], ...] = (
             "corners_against",
             "npxg_for",
             "npxg_against",
+            "deep_for",
+            "deep_against",
+            "ppda",
+            "ppda_allowed",
             "fbxg_for",
             "fbxg_against",
         ),
@@ -171,6 +179,17 @@ def with_side_xg(inputs: Inputs) -> pl.DataFrame:
     return matches.join(inputs.npxg, on="match_id", how="left")
 
 
+def with_team_stats(rows: pl.DataFrame, inputs: Inputs) -> pl.DataFrame:
+    """Add Understat's per team-match figures; its own npxG wins over the shots' sum."""
+    stats = inputs.team_stats.rename({c: f"_{c}" for c in TEAM_STATS})
+    joined = rows.join(stats, on=["team_id", "match_date"], how="left")
+    return joined.with_columns(
+        pl.coalesce("_npxg_for", "npxg_for").alias("npxg_for"),
+        pl.coalesce("_npxg_against", "npxg_against").alias("npxg_against"),
+        *(pl.col(f"_{c}").alias(c) for c in TEAM_STATS if not c.startswith("npxg")),
+    ).drop(f"_{c}" for c in TEAM_STATS)
+
+
 def _form_states(played: pl.DataFrame, aggregates: list[tuple[str, int | str]]) -> pl.DataFrame:
     """Per team and date, the rolling aggregates including that day's match."""
     return played.select(
@@ -184,7 +203,7 @@ def _form_states(played: pl.DataFrame, aggregates: list[tuple[str, int | str]]) 
 def compute(inputs: Inputs) -> pl.DataFrame:
     """Form features of every match in ``inputs``."""
     matches = with_side_xg(inputs)
-    rows = team_rows(matches, extra=("xg", "npxg", "fbxg"))
+    rows = with_team_stats(team_rows(matches, extra=("xg", "npxg", "fbxg")), inputs)
     played = rows.filter(pl.col("played"))
     aggregates = _aggregates()
     names = ["n", *(f"{stat}_{_suffix(agg)}" for stat, agg in aggregates)]

@@ -25,6 +25,7 @@ from sabiscore_ml.warehouse.models import (
     SquadValue,
     TeamMatchLog,
 )
+from sabiscore_ml.warehouse.queries import team_match_stats_frame
 
 PRECLOSE = "preclose"
 # Pre-closing prices are read one row per match, bookmaker, market and line,
@@ -53,7 +54,9 @@ class Inputs:
     ``xg``: expected goals per match and source.  ``npxg``: non-penalty xG per
     match and side from shots.  ``team_games``: every game a team played in any
     competition (league matches and FBref match-log rows: cups, Europe), for
-    fatigue.  ``squad_values``: squad market values by date.
+    fatigue.  ``squad_values``: squad market values by date.  ``team_stats``:
+    Understat's per team-match figures (non-penalty xG, deep completions, PPDA),
+    by team and date.
     """
 
     matches: pl.DataFrame
@@ -62,6 +65,7 @@ class Inputs:
     npxg: pl.DataFrame
     team_games: pl.DataFrame
     squad_values: pl.DataFrame
+    team_stats: pl.DataFrame
 
     def where_matches(self, keep: pl.Expr) -> Inputs:
         """The inputs restricted to the matches ``keep`` selects (and their facts)."""
@@ -247,6 +251,21 @@ def complete_inputs(engine: Engine, facts: SeasonFacts) -> Inputs:
         npxg=facts.npxg,
         team_games=_team_games(engine, matches),
         squad_values=squad_values,
+        team_stats=_understat_team_stats(engine),
+    )
+
+
+TEAM_STATS = ("npxg_for", "npxg_against", "deep_for", "deep_against", "ppda", "ppda_allowed")
+
+
+def _understat_team_stats(engine: Engine) -> pl.DataFrame:
+    """Understat's figures per team and date (one row per team-match)."""
+    frame = team_match_stats_frame(engine)
+    return (
+        frame.filter(pl.col("source") == "understat")
+        .select("team_id", "match_date", *(pl.col(c).cast(pl.Float64) for c in TEAM_STATS))
+        .unique(["team_id", "match_date"], keep="first")
+        .sort("team_id", "match_date")
     )
 
 
@@ -444,7 +463,13 @@ def perturbed_after(inputs: Inputs, cutoff: dt.date, *, seed: int = 7) -> Inputs
         .otherwise(pl.col("market_value_eur"))
         .alias("market_value_eur")
     )
+    later_stats = pl.col("match_date") >= cutoff
+    team_stats = inputs.team_stats.with_columns(
+        pl.when(later_stats).then(pl.col(c) * 3 + 1).otherwise(pl.col(c)).alias(c)
+        for c in TEAM_STATS
+    )
     return Inputs(
+        team_stats=team_stats,
         matches=changed,
         odds=scaled(inputs.odds, list(ODDS_OUTCOMES), 1.37, after_ids),
         xg=scaled(inputs.xg, ["home_xg", "away_xg"], 2.0),

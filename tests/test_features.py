@@ -227,14 +227,21 @@ def test_shin_matches_published_example():
 def test_xg_form_from_understat(frame, inputs, loaded):
     row, _ = _match(frame, inputs, "2020-10-24", "Liverpool", "Sheffield United", loaded)
     assert row["form_home_xg_for_r5"] is not None and 0 < row["form_home_xg_for_r5"] < 5
-    # non-penalty xG: only match 14717 (Crystal Palace 0-0 Man United, 3 March 2021)
-    # has its shots in the sample, so United's next match knows it and earlier ones do not
-    row, _ = _match(frame, inputs, "2021-03-07", "Man City", "Man United", loaded)
-    palace_united = inputs.matches.filter(pl.col("match_date") == dt.date(2021, 3, 3))
-    npxg = inputs.npxg.join(palace_united, on="match_id").row(0, named=True)
-    assert row["form_away_npxg_for_r5"] == pytest.approx(npxg["away_npxg"])
-    row, _ = _match(frame, inputs, "2021-02-28", "Chelsea", "Man United", loaded)
-    assert row["form_away_npxg_for_r5"] is None
+    # Understat's team histories: non-penalty xG, deep completions and PPDA of
+    # Man United's five league matches before 7 March 2021
+    row, ids = _match(frame, inputs, "2021-03-07", "Man City", "Man United", loaded)
+    history = (
+        inputs.team_stats.filter(
+            (pl.col("team_id") == ids["Man United"]) & (pl.col("match_date") < dt.date(2021, 3, 7))
+        )
+        .sort("match_date")
+        .tail(5)
+    )
+    assert history.height == 5
+    assert history["match_date"].to_list()[-1] == dt.date(2021, 3, 3)  # Palace 0-0 United
+    for stat in ("npxg_for", "deep_for", "ppda", "ppda_allowed"):
+        assert row[f"form_away_{stat}_r5"] == pytest.approx(history[stat].mean()), stat
+    assert row["form_away_n"] == 38 + 27
     # before Understat's season there is no xG form: missing, not zero
     row, _ = _match(frame, inputs, "2019-08-10", "Burnley", "Southampton", loaded)
     assert row["form_home_xg_for_r5"] is None
