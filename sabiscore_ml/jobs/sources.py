@@ -25,6 +25,7 @@ from sabiscore_ml.jobs.football_data import (
     FAILED,
     LOADED,
     REJECTED,
+    SKIPPED,
     IngestOutcome,
     now_utc,
     record_run,
@@ -52,7 +53,6 @@ log = logging.getLogger(__name__)
 
 SOURCES = ("understat", "fbref", "transfermarkt")
 _EXTENSIONS = (".html", ".htm", ".json", ".csv", ".html.gz", ".json.gz", ".csv.gz")
-SKIPPED = "skipped"
 
 
 @dataclass(frozen=True, slots=True)
@@ -449,10 +449,15 @@ def ingest_source_bytes(
     seasons: list[str] | None = None,
     engine: Engine | None = None,
     fetched_at: dt.datetime | None = None,
+    season: str | None = None,
+    archive_extra: dict[str, object] | None = None,
 ) -> IngestOutcome:
-    """Archive, parse, reconcile and load one raw file of ``source``.
+    """Archive, parse, reconcile and load one raw file of ``source`` (gzipped or not).
 
-    With ``seasons``, a file of another season is skipped (status ``skipped``).
+    With ``seasons``, a file of another season is skipped (status ``skipped``);
+    ``season`` is the one season the bytes were fetched for: another one is
+    rejected (check ``season_mismatch``).  ``archive_extra`` goes into the archive
+    manifest (a download's validators).
     """
     engine = engine or get_engine()
     parse = PARSERS[source]
@@ -460,7 +465,11 @@ def ingest_source_bytes(
     sha = sha256_hex(raw)
     ext = Path(uri).suffix.lstrip(".").lower() or "bin"
     try:
-        parsed = parse(raw, uri, league=league)
+        parsed = parse(_gunzip(raw), uri, league=league)
+        if season is not None and parsed.season != season:
+            raise RejectedFile(
+                uri, "season_mismatch", f"the file is season {parsed.season}, not {season}"
+            )
     except RejectedFile as exc:
         archive_raw(
             raw,
@@ -469,6 +478,7 @@ def ingest_source_bytes(
             uri=uri,
             ext=ext,
             fetched_at=fetched_at,
+            extra=archive_extra,
             quarantine={"check": exc.check, "detail": exc.detail},
         )
         outcome = IngestOutcome(uri, REJECTED, sha, check=exc.check, message=str(exc))
@@ -486,6 +496,7 @@ def ingest_source_bytes(
         season=parsed.season,
         ext=ext,
         fetched_at=fetched_at,
+        extra=archive_extra,
     )
     outcome = IngestOutcome(uri, LOADED, sha, parsed.league, parsed.season)
     try:
@@ -507,6 +518,7 @@ def ingest_source_bytes(
             uri=uri,
             ext=ext,
             fetched_at=fetched_at,
+            extra=archive_extra,
             quarantine={"check": exc.check, "detail": exc.detail},
         )
         outcome.status, outcome.check, outcome.message = REJECTED, exc.check, str(exc)
@@ -538,12 +550,20 @@ def plan_source(
     files: list[str] | None = None,
     leagues: list[str] | None = None,
     seasons: list[str] | None = None,
+    refresh: bool = False,
 ) -> list[dict[str, str]]:
-    """Work items (one per file) for ``source`` from files and folders (offline)."""
+    """Work items for ``source``: one per file, or live fetches without files.
+
+    Without ``from_dir`` and ``files`` each league × season (default: the current
+    season) is fetched from the source's site; ``refresh`` fetches even a
+    finished season again (see :mod:`sabiscore_ml.jobs.live`).
+    """
     if source not in PARSERS:
         raise ValueError(f"unknown source {source!r}; expected one of {', '.join(SOURCES)}")
     if not from_dir and not files:
-        raise ValueError(f"give --from-dir or --file for {source} (live fetching is not wired yet)")
+        from sabiscore_ml.jobs.live import plan_live_source
+
+        return plan_live_source(source, leagues=leagues or [], seasons=seasons, refresh=refresh)
     found = [*(files or [])]
     if from_dir:
         found.extend(
@@ -594,6 +614,10 @@ def _league_hint(part: str) -> str | None:
 
 def run_source_item(item: dict[str, str], *, engine: Engine | None = None) -> IngestOutcome:
     """Run one work item from :func:`plan_source`."""
+    if item.get("kind") == "live":
+        from sabiscore_ml.jobs.live import run_live_source_item
+
+        return run_live_source_item(item, engine=engine)
     path = Path(item["path"])
     try:
         raw = path.read_bytes()
