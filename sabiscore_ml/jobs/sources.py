@@ -41,6 +41,7 @@ from sabiscore_ml.warehouse.models import TeamMatchLog
 from sabiscore_ml.warehouse.source_loaders import (
     LoadCounts,
     SourceFixture,
+    known_team_ids,
     load_shots,
     load_source_fixtures,
     load_squad_values,
@@ -330,6 +331,31 @@ def parse_fbref(raw: bytes, name: str, *, league: str | None = None) -> Parsed:
     return Parsed("team_stats", min(by_league), stats.season, load)
 
 
+def _matchlog_team_ids(
+    connection: Connection, league: str, log_page: Any, name: str
+) -> tuple[int, dict[str, int]]:
+    """The team's id, and opponent name -> id for every opponent in the registry.
+
+    The team and its league opponents are reconciled with the league-season's
+    roster (a name that does not reconcile rejects the file); an opponent from
+    another competition (a cup, Europe) gets an id only through an exact FBref
+    alias in the same country, else none.
+    """
+    league_names = {row.opponent for row in log_page.rows if row.league == league}
+    reconciled = reconcile_teams(
+        connection,
+        source="fbref",
+        league=league,
+        season=log_page.season,
+        names=sorted({log_page.team, *league_names}),
+        name=name,
+    )
+    others = {row.opponent for row in log_page.rows} - league_names
+    known = known_team_ids(connection, source="fbref", league=league, names=others)
+    opponents = {**known, **{n: reconciled[n] for n in league_names}}
+    return reconciled[log_page.team], opponents
+
+
 def _parse_fbref_matchlog(raw: bytes, name: str) -> Parsed:
     log_page = fbref.parse_fbref_matchlog(raw, name)
     leagues = {row.league for row in log_page.rows if row.league}
@@ -341,14 +367,7 @@ def _parse_fbref_matchlog(raw: bytes, name: str) -> Parsed:
     against = {(row.match_date, row.competition): row for row in log_page.against_rows}
 
     def load(connection: Connection, sha: str, file_name: str) -> LoadCounts:
-        team_id = reconcile_teams(
-            connection,
-            source="fbref",
-            league=code,
-            season=log_page.season,
-            names=[log_page.team],
-            name=file_name,
-        )[log_page.team]
+        team_id, opponents = _matchlog_team_ids(connection, code, log_page, file_name)
         rows = []
         for row in log_page.rows:
             opponent = against.get((row.match_date, row.competition))
@@ -366,6 +385,7 @@ def _parse_fbref_matchlog(raw: bytes, name: str) -> Parsed:
                     "round": row.round,
                     "venue": row.venue,
                     "opponent_name": row.opponent,
+                    "opponent_team_id": opponents.get(row.opponent),
                     "goals_for": row.goals_for,
                     "goals_against": row.goals_against,
                     "xg_for": row.xg,
