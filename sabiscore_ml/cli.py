@@ -273,6 +273,10 @@ def _ingest_source_command(source: str, example_dir: str) -> None:
         refresh: Annotated[
             bool, typer.Option(help="Fetch even a finished season already in the archive.")
         ] = False,
+        match_id: Annotated[
+            list[str] | None,
+            typer.Option(help="Understat: fetch this match of the league-season (repeat)."),
+        ] = None,
     ) -> None:
         from sabiscore_ml.jobs.sources import plan_source
 
@@ -284,6 +288,7 @@ def _ingest_source_command(source: str, example_dir: str) -> None:
                 leagues=league or None,
                 seasons=season or None,
                 refresh=refresh,
+                match_ids=match_id or None,
             )
         except (ValueError, KeyError) as exc:
             raise typer.BadParameter(str(exc)) from exc

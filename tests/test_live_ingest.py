@@ -18,7 +18,7 @@ from sqlalchemy import Engine, text
 
 from sabiscore_ml.jobs.football_data import ingest_football_data_file, plan_football_data, run_item
 from sabiscore_ml.jobs.live import season_finished
-from sabiscore_ml.jobs.sources import plan_source, run_source_item
+from sabiscore_ml.jobs.sources import plan_source, replay_items, run_source_item
 from sabiscore_ml.settings import clear_settings_cache, get_core_settings
 from sabiscore_ml.sources import urls
 from sabiscore_ml.sources.archive import latest_copy
@@ -255,6 +255,37 @@ def test_the_current_season_is_refreshed_with_a_conditional_request(
 
 
 @only_sqlite
+def test_an_understat_match_is_fetched_with_its_shots(
+    warehouse: Engine, server: ScriptedServer
+) -> None:
+    load_football_data(warehouse, "E0/2020-2021.csv")
+    raw = (FIXTURES / "understat" / "match_ajax.json").read_bytes()
+    server.add("/getMatchData/14717", 200, raw, "application/json")
+    (item,) = plan_source("understat", leagues=["E0"], seasons=["2020-2021"], match_ids=["14717"])
+    assert item == {
+        "kind": "live",
+        "source": "understat",
+        "league": "E0",
+        "season": "2020-2021",
+        "match_id": "14717",
+    }
+    outcome = run_source_item(item, engine=warehouse)
+    assert outcome.status == "loaded", outcome.message
+    # Crystal Palace 0-0 Manchester United, 3 March 2021: 19 shots
+    assert rows(
+        warehouse,
+        "SELECT home_name, away_name, home_goals, COUNT(match_id) FROM source_matches "
+        "GROUP BY 1, 2, 3",
+    ) == [("Crystal Palace", "Manchester United", 0, 1)]
+    assert rows(warehouse, "SELECT COUNT(*) FROM shots WHERE source = 'understat'") == [(19,)]
+    assert server.seen[0].headers["x-requested-with"] == "XMLHttpRequest"
+    with pytest.raises(ValueError, match="of one --league and one --season"):
+        plan_source("fbref", leagues=["E0"], seasons=["2020-2021"], match_ids=["1"])
+    with pytest.raises(ValueError, match="is not a number"):
+        plan_source("understat", leagues=["E0"], seasons=["2020-2021"], match_ids=["abc"])
+
+
+@only_sqlite
 def test_a_response_of_another_season_is_rejected(
     warehouse: Engine, server: ScriptedServer
 ) -> None:
@@ -292,6 +323,7 @@ def test_a_block_page_fails_loudly_and_writes_nothing(
     assert manifest["uri"] == url and manifest["block_page"] is True
     assert manifest["quarantined"]["check"] == "blocked"
     assert latest_copy("fbref", url) is None
+    assert replay_items(["fbref"]) == []  # nor replayed as data
 
 
 @only_sqlite
@@ -309,6 +341,24 @@ def test_robots_and_network_refusals_name_their_check(
     assert (failed.status, failed.check) == ("rejected", "fetch")
     assert "gave up after 2 attempts: HTTP 503" in failed.message
     assert [p for p, _ in server.requests] == ["/getLeagueData/EPL/2020"] * 2
+
+
+@only_sqlite
+def test_a_json_body_is_archived_beside_its_manifest_and_replayed(warehouse: Engine) -> None:
+    from sabiscore_ml.jobs.sources import ingest_source_bytes
+
+    load_football_data(warehouse, "E0/2020-2021.csv")
+    raw = UNDERSTAT_AJAX.read_bytes()
+    outcome = ingest_source_bytes(
+        "understat", raw, "league_ajax.json", league="E0", engine=warehouse
+    )
+    assert outcome.ok, outcome.message
+    folder = get_core_settings().raw_archive_dir / "understat" / "E0" / "2020-2021"
+    assert (folder / f"{outcome.sha256}.json.raw").read_bytes() == raw
+    manifest = json.loads((folder / f"{outcome.sha256}.json").read_text())
+    assert manifest["uri"] == "league_ajax.json"
+    (item,) = replay_items(["understat"])
+    assert item["path"] == str(folder / f"{outcome.sha256}.json.raw")
 
 
 # ------------------------------------------------------------------ Transfermarkt tables

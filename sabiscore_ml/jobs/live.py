@@ -256,13 +256,16 @@ def plan_live_source(
     leagues: list[str],
     seasons: list[str] | None = None,
     refresh: bool = False,
+    match_ids: list[str] | None = None,
     today: dt.date | None = None,
 ) -> list[dict[str, str]]:
     """Live work items of ``source``: one per league × season, or per table.
 
     Without ``seasons`` the current season is meant.  Transfermarkt's tables
     cover every league and season: one item per table, labelled with the league
-    (at most one) that files without a league column belong to.
+    (at most one) that files without a league column belong to.  Understat's
+    ``match_ids`` (matches of one league-season) are fetched one item each, with
+    their shots.
     """
     from sabiscore_ml.leagues import get_league, normalize_season, season_of
     from sabiscore_ml.sources import urls
@@ -281,6 +284,23 @@ def plan_live_source(
             {"kind": "live", "source": source, "table": table, "league": leagues[0], **flag}
             for table in urls.TRANSFERMARKT_TABLES
         ]
+    if match_ids:
+        if source != "understat" or len(leagues) != 1 or len(wanted) != 1:
+            raise ValueError("match ids are Understat's, of one --league and one --season")
+        items = []
+        for match_id in match_ids:
+            urls.understat_match_data_url(match_id)  # a malformed id fails the plan
+            items.append(
+                {
+                    "kind": "live",
+                    "source": source,
+                    "league": leagues[0],
+                    "season": wanted[0],
+                    "match_id": str(match_id).strip(),
+                    **flag,
+                }
+            )
+        return items
     items = []
     for league in leagues:
         for season in wanted:

@@ -571,19 +571,23 @@ def plan_source(
     leagues: list[str] | None = None,
     seasons: list[str] | None = None,
     refresh: bool = False,
+    match_ids: list[str] | None = None,
 ) -> list[dict[str, str]]:
     """Work items for ``source``: one per file, or live fetches without files.
 
     Without ``from_dir`` and ``files`` each league × season (default: the current
-    season) is fetched from the source's site; ``refresh`` fetches even a
-    finished season again (see :mod:`sabiscore_ml.jobs.live`).
+    season) is fetched from the source's site, or each of Understat's
+    ``match_ids``; ``refresh`` fetches even a finished season again (see
+    :mod:`sabiscore_ml.jobs.live`).
     """
     if source not in PARSERS:
         raise ValueError(f"unknown source {source!r}; expected one of {', '.join(SOURCES)}")
     if not from_dir and not files:
         from sabiscore_ml.jobs.live import plan_live_source
 
-        return plan_live_source(source, leagues=leagues or [], seasons=seasons, refresh=refresh)
+        return plan_live_source(
+            source, leagues=leagues or [], seasons=seasons, refresh=refresh, match_ids=match_ids
+        )
     found = [*(files or [])]
     if from_dir:
         found.extend(
@@ -671,6 +675,8 @@ def replay_items(sources: list[str] | None = None) -> list[dict[str, str]]:
     for source in wanted:
         for manifest_path in sorted((root / source).rglob("*.json")):
             manifest = json.loads(manifest_path.read_text())
+            if manifest.get("block_page"):  # a block page kept for inspection, not data
+                continue
             body = next(
                 (
                     p
