@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 import re
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,6 +24,7 @@ from sabiscore_ml.jobs.sources import plan_source, replay_items, run_source_item
 from sabiscore_ml.settings import clear_settings_cache, get_core_settings
 from sabiscore_ml.sources import urls
 from sabiscore_ml.sources.archive import latest_copy
+from sabiscore_ml.warehouse.engine import get_engine, migrate
 
 SAMPLES = REPO / "samples"
 LA_LIGA_2324 = SAMPLES / "fbref" / "schedule_ESP-La_Liga_2324.html.gz"
@@ -83,9 +86,47 @@ def runs(engine: Engine, source: str) -> list[tuple]:
     )
 
 
-def load_football_data(engine: Engine, *names: str) -> None:
-    for name in names:
-        assert ingest_football_data_file(SAMPLE_DIR / name, engine=engine).ok
+# The football-data league-seasons the recorded pages reconcile against.
+ROSTERS = (
+    "E0/2020-2021.csv",
+    "SP1/2023-2024_reserialized.csv",
+    "F1/2019-2020_reserialized.csv",
+    "F1/2020-2021_reserialized.csv",
+)
+
+
+@pytest.fixture(scope="module")
+def rosters_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite warehouse holding :data:`ROSTERS`, loaded once per module."""
+    home = tmp_path_factory.mktemp("rosters")
+    with pytest.MonkeyPatch.context() as patch:
+        for name in list(os.environ):
+            if name.startswith(("SABISCORE_", "MLFLOW_")):
+                patch.delenv(name)
+        patch.setenv("SABISCORE_HOME", str(home))
+        clear_settings_cache()
+        get_engine.cache_clear()
+        try:
+            migrate()
+            for name in ROSTERS:
+                assert ingest_football_data_file(SAMPLE_DIR / name, engine=get_engine()).ok
+            get_engine().dispose()
+        finally:
+            get_engine.cache_clear()
+            clear_settings_cache()
+    return home / "warehouse.sqlite"
+
+
+@pytest.fixture
+def rosters(rosters_template: Path, sabiscore_home: Path) -> Iterator[Engine]:
+    """This test's SQLite warehouse (the default one), starting with :data:`ROSTERS`."""
+    sabiscore_home.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(rosters_template, sabiscore_home / "warehouse.sqlite")
+    get_engine.cache_clear()
+    engine = get_engine()
+    yield engine
+    engine.dispose()
+    get_engine.cache_clear()
 
 
 def fbref_item(league: str, season: str, *, refresh: bool = False) -> dict[str, str]:
@@ -152,76 +193,67 @@ def test_live_plans(monkeypatch: pytest.MonkeyPatch) -> None:
 # ------------------------------------------------------------------ FBref: a finished season
 
 
-@only_sqlite
 def test_a_finished_season_is_served_from_the_archive(
-    warehouse: Engine, server: ScriptedServer
+    rosters: Engine, server: ScriptedServer
 ) -> None:
-    load_football_data(warehouse, "SP1/2023-2024_reserialized.csv")
     path = canonical_path(LA_LIGA_2324)
     page = gzip.decompress(LA_LIGA_2324.read_bytes())
     server.add(path, 200, page, "text/html; charset=utf-8", headers={"ETag": '"la-liga-2324"'})
 
-    first = run_source_item(fbref_item("SP1", "2023-2024"), engine=warehouse)
+    first = run_source_item(fbref_item("SP1", "2023-2024"), engine=rosters)
     assert first.status == "loaded", first.message
     assert (first.uri, first.league, first.season) == (f"{server.url}{path}", "SP1", "2023-2024")
     assert rows(
-        warehouse,
+        rosters,
         "SELECT status, COUNT(*) FROM source_matches WHERE source = 'fbref' GROUP BY 1",
     ) == [("played", 380)]
     copy = latest_copy("fbref", first.uri)
     assert copy is not None and copy.read() == page and copy.etag == '"la-liga-2324"'
-    reason = season_finished(warehouse, "fbref", "SP1", "2023-2024")
+    reason = season_finished(rosters, "fbref", "SP1", "2023-2024")
     assert reason == ("380 fixtures (380 played), the last on 2024-05-26; over since 2024-05-31")
 
-    second = run_source_item(fbref_item("SP1", "2023-2024"), engine=warehouse)
+    second = run_source_item(fbref_item("SP1", "2023-2024"), engine=rosters)
     assert second.status == "skipped" and second.sha256 == first.sha256
     assert second.message.startswith(f"finished season, archived copy {first.sha256[:12]}")
     assert reason in second.message
     assert [p for p, _ in server.requests] == [path]  # no second request
 
-    forced = run_source_item(fbref_item("SP1", "2023-2024", refresh=True), engine=warehouse)
+    forced = run_source_item(fbref_item("SP1", "2023-2024", refresh=True), engine=rosters)
     assert forced.status == "loaded"
     assert [p for p, _ in server.requests] == [path, path]
     assert "if-none-match" not in server.seen[1].headers  # refresh asks unconditionally
-    assert [status for status, _, _ in runs(warehouse, "fbref")] == ["loaded", "skipped", "loaded"]
-    assert rows(warehouse, "SELECT COUNT(*) FROM source_matches") == [(380,)]
+    assert [status for status, _, _ in runs(rosters, "fbref")] == ["loaded", "skipped", "loaded"]
+    assert rows(rosters, "SELECT COUNT(*) FROM source_matches") == [(380,)]
 
 
-@only_sqlite
-def test_a_season_is_not_finished_until_every_fixture_is_over(warehouse: Engine) -> None:
+def test_a_season_is_not_finished_until_every_fixture_is_over(rosters: Engine) -> None:
     import datetime as dt
 
     from sabiscore_ml.jobs.sources import ingest_source_bytes
 
     # Ligue 1 2019-20 was stopped (COVID): 279 played, 101 cancelled (the last one had
     # been scheduled for 23 May), all over.
-    load_football_data(warehouse, "F1/2019-2020_reserialized.csv")
     raw = LIGUE_1_1920.read_bytes()
-    assert ingest_source_bytes("fbref", raw, "l1_1920.html.gz", engine=warehouse).ok
-    assert season_finished(warehouse, "fbref", "F1", "2019-2020") == (
+    assert ingest_source_bytes("fbref", raw, "l1_1920.html.gz", engine=rosters).ok
+    assert season_finished(rosters, "fbref", "F1", "2019-2020") == (
         "380 fixtures (101 cancelled, 279 played), the last on 2020-05-23; over since 2020-05-31"
     )
     # the margin counts from the later of the last fixture and the nominal end
-    assert (
-        season_finished(warehouse, "fbref", "F1", "2019-2020", today=dt.date(2020, 6, 10)) is None
-    )
+    assert season_finished(rosters, "fbref", "F1", "2019-2020", today=dt.date(2020, 6, 10)) is None
     # football-data lists played matches only: complete when every pair has met
-    assert season_finished(warehouse, "football-data", "F1", "2019-2020") is None
-    load_football_data(warehouse, "E0/2020-2021.csv")
-    assert season_finished(warehouse, "football-data", "E0", "2020-2021") == (
+    assert season_finished(rosters, "football-data", "F1", "2019-2020") is None
+    assert season_finished(rosters, "football-data", "E0", "2020-2021") == (
         "380 matches of 20 teams, the last on 2021-05-23; over since 2021-05-31"
     )
-    assert season_finished(warehouse, "fbref", "E0", "2020-2021") is None  # nothing loaded
+    assert season_finished(rosters, "fbref", "E0", "2020-2021") is None  # nothing loaded
 
 
 # ------------------------------------------------------------------ Understat: the current season
 
 
-@only_sqlite
 def test_the_current_season_is_refreshed_with_a_conditional_request(
-    warehouse: Engine, server: ScriptedServer
+    rosters: Engine, server: ScriptedServer
 ) -> None:
-    load_football_data(warehouse, "E0/2020-2021.csv")
     modified = "Sun, 14 Mar 2021 10:00:00 GMT"
     server.add(
         "/getLeagueData/EPL/2020",
@@ -232,18 +264,18 @@ def test_the_current_season_is_refreshed_with_a_conditional_request(
     )
     item = {"kind": "live", "source": "understat", "league": "E0", "season": "2020-2021"}
 
-    first = run_source_item(item, engine=warehouse)
+    first = run_source_item(item, engine=rosters)
     assert first.status == "loaded", first.message
     assert server.seen[0].headers["x-requested-with"] == "XMLHttpRequest"
     assert "application/json" in server.seen[0].headers["accept"]
     assert rows(
-        warehouse,
+        rosters,
         "SELECT status, COUNT(*) FROM source_matches WHERE source = 'understat' "
         "GROUP BY 1 ORDER BY 1",
     ) == [("played", 276), ("scheduled", 104)]
-    assert season_finished(warehouse, "understat", "E0", "2020-2021") is None
+    assert season_finished(rosters, "understat", "E0", "2020-2021") is None
 
-    second = run_source_item(item, engine=warehouse)
+    second = run_source_item(item, engine=rosters)
     assert second.status == "skipped"
     assert second.message == (
         f"not modified since {modified} (HTTP 304): archived copy {first.sha256[:12]} is current"
@@ -251,14 +283,12 @@ def test_the_current_season_is_refreshed_with_a_conditional_request(
     assert server.seen[1].headers["if-none-match"] == '"epl-2020-v1"'
     assert server.seen[1].headers["if-modified-since"] == modified
     assert len(server.requests) == 2
-    assert [r[0] for r in runs(warehouse, "understat")] == ["loaded", "skipped"]
+    assert [r[0] for r in runs(rosters, "understat")] == ["loaded", "skipped"]
 
 
-@only_sqlite
 def test_an_understat_match_is_fetched_with_its_shots(
-    warehouse: Engine, server: ScriptedServer
+    rosters: Engine, server: ScriptedServer
 ) -> None:
-    load_football_data(warehouse, "E0/2020-2021.csv")
     raw = (FIXTURES / "understat" / "match_ajax.json").read_bytes()
     server.add("/getMatchData/14717", 200, raw, "application/json")
     (item,) = plan_source("understat", leagues=["E0"], seasons=["2020-2021"], match_ids=["14717"])
@@ -269,15 +299,15 @@ def test_an_understat_match_is_fetched_with_its_shots(
         "season": "2020-2021",
         "match_id": "14717",
     }
-    outcome = run_source_item(item, engine=warehouse)
+    outcome = run_source_item(item, engine=rosters)
     assert outcome.status == "loaded", outcome.message
     # Crystal Palace 0-0 Manchester United, 3 March 2021: 19 shots
     assert rows(
-        warehouse,
+        rosters,
         "SELECT home_name, away_name, home_goals, COUNT(match_id) FROM source_matches "
         "GROUP BY 1, 2, 3",
     ) == [("Crystal Palace", "Manchester United", 0, 1)]
-    assert rows(warehouse, "SELECT COUNT(*) FROM shots WHERE source = 'understat'") == [(19,)]
+    assert rows(rosters, "SELECT COUNT(*) FROM shots WHERE source = 'understat'") == [(19,)]
     assert server.seen[0].headers["x-requested-with"] == "XMLHttpRequest"
     with pytest.raises(ValueError, match="of one --league and one --season"):
         plan_source("fbref", leagues=["E0"], seasons=["2020-2021"], match_ids=["1"])
@@ -304,7 +334,6 @@ def test_a_response_of_another_season_is_rejected(
 def test_a_block_page_fails_loudly_and_writes_nothing(
     warehouse: Engine, server: ScriptedServer
 ) -> None:
-    load_football_data(warehouse, "F1/2020-2021_reserialized.csv")
     path = canonical_path(LIGUE_1_2021)
     server.add(path, 403, CLOUDFLARE, "text/html", headers={"cf-mitigated": "challenge"})
     before = rows(warehouse, "SELECT COUNT(*) FROM source_matches")
@@ -343,15 +372,11 @@ def test_robots_and_network_refusals_name_their_check(
     assert [p for p, _ in server.requests] == ["/getLeagueData/EPL/2020"] * 2
 
 
-@only_sqlite
-def test_a_json_body_is_archived_beside_its_manifest_and_replayed(warehouse: Engine) -> None:
+def test_a_json_body_is_archived_beside_its_manifest_and_replayed(rosters: Engine) -> None:
     from sabiscore_ml.jobs.sources import ingest_source_bytes
 
-    load_football_data(warehouse, "E0/2020-2021.csv")
     raw = UNDERSTAT_AJAX.read_bytes()
-    outcome = ingest_source_bytes(
-        "understat", raw, "league_ajax.json", league="E0", engine=warehouse
-    )
+    outcome = ingest_source_bytes("understat", raw, "league_ajax.json", league="E0", engine=rosters)
     assert outcome.ok, outcome.message
     folder = get_core_settings().raw_archive_dir / "understat" / "E0" / "2020-2021"
     assert (folder / f"{outcome.sha256}.json.raw").read_bytes() == raw
@@ -423,7 +448,7 @@ def test_football_data_downloads_a_finished_season_once(
 # ------------------------------------------------------------------ the command line
 
 
-def test_cli_ingests_live_and_refreshes_on_request(server: ScriptedServer) -> None:
+def test_cli_ingests_live_and_refreshes_on_request(server: ScriptedServer, rosters: Engine) -> None:
     from typer.testing import CliRunner
 
     from sabiscore_ml.cli import app
@@ -436,13 +461,6 @@ def test_cli_ingests_live_and_refreshes_on_request(server: ScriptedServer) -> No
     server.add(path, 200, gzip.decompress(LA_LIGA_2324.read_bytes()), "text/html")
     get_engine.cache_clear()
     try:
-        roster = invoke(
-            "ingest",
-            "football-data",
-            "--file",
-            str(SAMPLE_DIR / "SP1" / "2023-2024_reserialized.csv"),
-        )
-        assert roster.exit_code == 0, roster.output
         live = ["ingest", "fbref", "--league", "SP1", "--season", "2023-2024"]
         first = invoke(*live)
         second = invoke(*live)
