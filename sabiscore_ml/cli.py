@@ -95,8 +95,8 @@ def _redact(url: str) -> str:
 
 
 def _run_items(items: list[dict[str, str]], label: str) -> list:
-    from sabiscore_ml.jobs.football_data import IngestOutcome, run_item
-    from sabiscore_ml.jobs.sources import run_replay_item, run_source_item
+    from sabiscore_ml.jobs.football_data import IngestOutcome
+    from sabiscore_ml.jobs.workitems import run_work_item, work_item_label
 
     outcomes: list[IngestOutcome] = []
     with Progress(
@@ -110,13 +110,8 @@ def _run_items(items: list[dict[str, str]], label: str) -> list:
     ) as progress:
         task = progress.add_task(label, total=len(items), current="")
         for item in items:
-            progress.update(task, current=item.get("path") or f"{item['league']} {item['season']}")
-            if item["kind"] == "archive":
-                outcomes.append(run_replay_item(item))
-            elif "source" in item:
-                outcomes.append(run_source_item(item))
-            else:
-                outcomes.append(run_item(item))
+            progress.update(task, current=work_item_label(item))
+            outcomes.append(run_work_item(item))
             progress.advance(task)
     return outcomes
 
@@ -126,7 +121,10 @@ def _report_outcomes(outcomes: list, unit: str = "matches") -> int:
     bad = [o for o in outcomes if o.status in ("rejected", "failed")]
     skipped = len(outcomes) - len(loaded) - len(bad)
     if skipped:
-        console.print(f"skipped {skipped} file(s) of other seasons")
+        console.print(f"skipped {skipped} file(s): other seasons, or archived copies still current")
+        for outcome in outcomes:
+            if outcome.status == "skipped" and outcome.message:
+                console.print(f"  {escape(outcome.uri)}: {escape(outcome.message)}", soft_wrap=True)
     console.print(
         f"loaded {len(loaded)} file(s): {sum(o.matches for o in loaded):,} {unit}"
         + (f", {sum(o.odds for o in loaded):,} odds" if unit == "matches" else "")
@@ -185,8 +183,14 @@ def ingest_football_data(
         list[Path] | None, typer.Option("--file", "-f", help="Load this CSV file (repeat).")
     ] = None,
     summary: Annotated[bool, typer.Option(help="Print the coverage table afterwards.")] = True,
+    refresh: Annotated[
+        bool, typer.Option(help="Download even a finished season already in the archive.")
+    ] = False,
 ) -> None:
     """Load football-data.co.uk results and odds: downloaded, or offline from files.
+
+    A finished season already archived and loaded is not downloaded again, the
+    current one only when the server says it changed; --refresh forces it.
 
     Each file is archived under its hash and loaded in its own transaction; a
     rejected file is named with the check it failed and the others still load.
@@ -209,6 +213,7 @@ def ingest_football_data(
             seasons=season or None,
             from_dir=str(from_dir) if from_dir else None,
             files=[str(f) for f in file or []],
+            refresh=refresh,
         )
     except (ValueError, KeyError) as exc:
         raise typer.BadParameter(str(exc).strip("'\"")) from exc
@@ -265,6 +270,13 @@ def _ingest_source_command(source: str, example_dir: str) -> None:
         file: Annotated[
             list[Path] | None, typer.Option("--file", "-f", help="Load this file (repeat).")
         ] = None,
+        refresh: Annotated[
+            bool, typer.Option(help="Fetch even a finished season already in the archive.")
+        ] = False,
+        match_id: Annotated[
+            list[str] | None,
+            typer.Option(help="Understat: fetch this match of the league-season (repeat)."),
+        ] = None,
     ) -> None:
         from sabiscore_ml.jobs.sources import plan_source
 
@@ -275,8 +287,10 @@ def _ingest_source_command(source: str, example_dir: str) -> None:
                 files=[str(f) for f in file or []],
                 leagues=league or None,
                 seasons=season or None,
+                refresh=refresh,
+                match_ids=match_id or None,
             )
-        except ValueError as exc:
+        except (ValueError, KeyError) as exc:
             raise typer.BadParameter(str(exc)) from exc
         if not items:
             err_console.print("nothing to load: no file matched")
@@ -287,14 +301,19 @@ def _ingest_source_command(source: str, example_dir: str) -> None:
         console.print(f"done in {time.perf_counter() - started:.1f} s")
         raise typer.Exit(status)
 
-    command.__doc__ = f"""Load {source} files (offline, from recorded pages) into the warehouse.
+    command.__doc__ = f"""Load {source} into the warehouse: fetched live, or from recorded files.
 
-    Teams are reconciled with the football-data roster of the same league-season
-    (load that first); a name that does not reconcile rejects the file with a
-    report of candidates and alias lines.  One transaction per file; the exit
-    status is 1 if any file was rejected.
+    Without --from-dir/--file each --league × --season (default: the current
+    season) is fetched from the site; a finished season already archived and
+    loaded is not fetched again, the current one only if it changed (--refresh
+    forces it).  Teams are reconciled with the football-data roster of the same
+    league-season (load that first); a name that does not reconcile rejects the
+    file with a report of candidates and alias lines.  One transaction per file;
+    the exit status is 1 if any file was rejected.
 
-    Example: [bold]sabiscore ingest {source} --from-dir {example_dir}[/]
+    Examples: [bold]sabiscore ingest {source} --league E0 --season 2020-2021[/]
+
+      [bold]sabiscore ingest {source} --from-dir {example_dir}[/]
     """
     ingest_app.command(source)(command)
 

@@ -72,6 +72,15 @@ def season_of(day: dt.date) -> str:
     return f"{start}-{start + 1}"
 
 
+def season_end_date(season: str) -> dt.date:
+    """The nominal last day of a ``YYYY-YYYY`` season: the day before the next one starts.
+
+    Fixtures can run later (the 2019-20 seasons ended in July and August 2020):
+    whoever decides a season is over also looks at its last fixture.
+    """
+    return dt.date(season_start_year(season) + 1, SEASON_START_MONTH, 1) - dt.timedelta(days=1)
+
+
 def season_start_year(season: str) -> int:
     """First calendar year of a ``YYYY-YYYY`` season."""
     return int(normalize_season(season)[:4])

@@ -152,6 +152,30 @@ class FootballDataSettings(BaseSettings):
     base_url: str = "https://www.football-data.co.uk/mmz4281"
 
 
+# The public bucket the transfermarkt-datasets project publishes its prepared tables to
+# (``<base>/<table>.csv.gz``).  The project's own README, as we read it, documents
+# Kaggle and data.world rather than this address; it is the one its DVC remote and
+# many downstream readers use.  Point SABISCORE_TRANSFERMARKT_DATASETS_BASE_URL at a
+# mirror if it moves.
+TRANSFERMARKT_DATASETS_URL = "https://pub-e682421888d945d684bcae8890b0ec20.r2.dev/data"
+
+
+class SourceSettings(BaseSettings):
+    """Where the live sources are fetched from, and when a season counts as finished.
+
+    The base URLs can point at a mirror (or, in tests, at a local server that
+    plays recorded pages).  A season is *finished* ``finished_season_margin_days``
+    after both its nominal end and its last fixture.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="SABISCORE_", extra="ignore")
+
+    understat_base_url: str = "https://understat.com"
+    fbref_base_url: str = "https://fbref.com"
+    transfermarkt_datasets_base_url: str = TRANSFERMARKT_DATASETS_URL
+    finished_season_margin_days: int = Field(14, ge=0)
+
+
 class FetchSettings(BaseSettings):
     """How every source is downloaded: identity, timeouts, retries and per-source pacing.
 
@@ -241,6 +265,12 @@ def get_feature_store_settings() -> FeatureStoreSettings:
     return FeatureStoreSettings()
 
 
+@lru_cache
+def get_source_settings() -> SourceSettings:
+    """Cached :class:`SourceSettings`."""
+    return SourceSettings()
+
+
 def clear_settings_cache() -> None:
     """Forget every cached settings object (after changing the environment)."""
     for accessor in (
@@ -251,5 +281,6 @@ def clear_settings_cache() -> None:
         get_football_data_settings,
         get_fetch_settings,
         get_feature_store_settings,
+        get_source_settings,
     ):
         accessor.cache_clear()

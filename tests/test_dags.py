@@ -283,6 +283,7 @@ def test_ingest_dag_shape(dagbag_report: dict) -> None:
         "seasons": [],
         "source": "bundled_sample",
         "directory": "",
+        "refresh": False,
     }
     assert info["params"]["source"]["enum"] == ["bundled_sample", "directory", "download"]
     assert info["params"]["leagues"]["type"] == "array"
@@ -344,7 +345,15 @@ def test_source_dag_shape(dagbag_report: dict, source: str) -> None:
     assert info["catchup"] is False
     assert info["max_active_runs"] == 1
     assert info["retries"] == 2 and "retry_delay" in info["default_args"]
-    assert info["param_defaults"] == {"source_dir": "", "leagues": [], "seasons": []}
+    assert info["param_defaults"] == {
+        "mode": "files",
+        "source_dir": "",
+        "leagues": [],
+        "seasons": [],
+        "refresh": False,
+    }
+    assert info["params"]["mode"]["enum"] == ["files", "live"]
+    assert info["params"]["refresh"]["type"] == "boolean"
     assert info["params"]["source_dir"]["type"] == "string"
     for name in ("leagues", "seasons"):
         assert info["params"][name]["type"] == "array"
@@ -373,6 +382,8 @@ def test_source_plan_turns_params_into_work_items(parse_home: Path, tmp_path: Pa
         {"source_dir": str(empty), "leagues": [], "seasons": []},
         {"source_dir": "", "leagues": ["E0", "E1"], "seasons": []},
         {"source_dir": "", "leagues": [], "seasons": ["last year"]},
+        {"mode": "live", "leagues": ["E0", "SP1"], "seasons": ["2020-2021"], "refresh": True},
+        {"mode": "live", "leagues": [], "seasons": []},
     ]
     results, _ = run_python(
         PLAN_CASES,
@@ -382,7 +393,7 @@ def test_source_plan_turns_params_into_work_items(parse_home: Path, tmp_path: Pa
         env=airflow_env(parse_home),
         cwd=parse_home,
     )
-    bundled, filtered, missing_dir, nothing, two_leagues, bad_season = results
+    bundled, filtered, missing_dir, nothing, two_leagues, bad_season, live, no_league = results
 
     folder = SAMPLES / "understat"
     shots_csv = str(next(folder.glob("E0/shots_*.csv")))
@@ -401,6 +412,14 @@ def test_source_plan_turns_params_into_work_items(parse_home: Path, tmp_path: Pa
     assert "nothing to ingest" in nothing["error"]
     assert "at most one league" in two_leagues["error"]
     assert "last year" in bad_season["error"]
+    assert live == {
+        "items": [
+            {"kind": "live", "source": "understat", "league": league, "season": "2020-2021"}
+            | {"refresh": "1"}
+            for league in ("E0", "SP1")
+        ]
+    }
+    assert "mode=live needs 'leagues'" in no_league["error"]
 
 
 def test_source_summarize_is_skipped_when_every_file_was(parse_home: Path) -> None:
@@ -764,6 +783,39 @@ def test_transfermarkt_dag_loads_the_bundled_sample(
     ) == [(f"{y}-{y + 1}", 20) for y in range(2020, 2025)]
     extras = asset_extras(airflow_home, "sabiscore://warehouse/transfermarkt", run["run_id"])
     assert extras == [{"league_seasons": ["E0 2020-2021"], "skipped": 0, "files": 1, "rows": 100}]
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group("airflow")
+def test_fbref_dag_live_mode_fetches_league_seasons_in_its_pool(
+    airflow_home: Path, source_warehouse: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # One run: what a second one does (the finished season served from the archive, the
+    # item skipped) is the library's, tested in test_live_ingest.py without Airflow.
+    import gzip
+
+    from http_server import ScriptedServer
+
+    page = gzip.decompress((SAMPLES / "fbref" / "schedule_ESP-La_Liga_2324.html.gz").read_bytes())
+    path = "/en/comps/12/2023-2024/schedule/2023-2024-La-Liga-Scores-and-Fixtures"
+    conf = {"mode": "live", "leagues": ["SP1"], "seasons": ["2023-2024"]}
+    with ScriptedServer() as server:
+        server.add(path, 200, page, "text/html; charset=utf-8", headers={"ETag": '"v1"'})
+        monkeypatch.setenv("SABISCORE_FBREF_BASE_URL", server.url)
+        monkeypatch.setenv("SABISCORE_FETCH_FBREF_MIN_INTERVAL_SECONDS", "0")
+        run = run_source_dag(airflow_home, "fbref", conf, pools={"fbref": 1})
+
+    assert run["state"] == "success", run
+    assert ingest_states(run) == {"SP1 2023-2024": "success"}
+    assert {ti["pool"] for k, ti in run["tis"].items() if k.startswith("ingest[")} == {"fbref"}
+    assert asset_extras(airflow_home, "sabiscore://warehouse/fbref", run["run_id"]) == [
+        {"league_seasons": ["SP1 2023-2024"], "skipped": 0, "files": 1, "rows": 380}
+    ]
+    assert [p for p, _ in server.requests] == [path]
+    assert query(
+        source_warehouse,
+        "SELECT uri, status FROM ingestion_runs WHERE source = 'fbref' ORDER BY id",
+    ) == [(f"{server.url}{path}", "loaded")]
 
 
 # --------------------------------------------------------------------------- features

@@ -395,6 +395,29 @@ def test_html_where_data_was_expected_is_refused(
             f.fetch(f"{server.url}/data", source="understat", expect=expect)  # type: ignore[arg-type]
 
 
+def test_extra_request_headers_are_sent() -> None:
+    with ScriptedServer() as server, fetcher() as f:
+        server.add("/getLeagueData/EPL/2020", 200, b'{"dates": []}', "application/json")
+        f.fetch(
+            f"{server.url}/getLeagueData/EPL/2020",
+            source="understat",
+            expect="json",
+            headers={"X-Requested-With": "XMLHttpRequest"},
+            etag='"v1"',
+        )
+    sent = server.seen[0].headers
+    assert sent["x-requested-with"] == "XMLHttpRequest" and sent["if-none-match"] == '"v1"'
+    assert sent["accept"].startswith("application/json")
+
+
+def test_a_block_page_keeps_its_bytes() -> None:
+    with ScriptedServer() as server, fetcher() as f:
+        server.add("/en/comps/9/", 200, CLOUDFLARE, "text/html")
+        with pytest.raises(BlockedResponse) as caught:
+            f.fetch(f"{server.url}/en/comps/9/", source="fbref", expect="html")
+    assert caught.value.content == CLOUDFLARE
+
+
 def test_json_when_json_was_expected() -> None:
     with ScriptedServer() as server, fetcher() as f:
         server.add("/data", 200, b'[{"id": 1}]', "application/json")
@@ -448,6 +471,7 @@ def test_the_download_job_reports_a_robots_refusal(monkeypatch: pytest.MonkeyPat
             outcome = ingest_football_data_remote("E0", "2023-2024")
         finally:
             get_engine.cache_clear()
-    assert (outcome.status, outcome.check) == ("rejected", "fetch")
+    # not "fetch": a refusal is not retried, it would be refused again
+    assert (outcome.status, outcome.check) == ("rejected", "robots")
     assert "disallowed by" in (outcome.message or "")
     assert server.requests == []

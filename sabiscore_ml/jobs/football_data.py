@@ -16,7 +16,7 @@ from pathlib import Path
 
 from sqlalchemy import Engine
 
-from sabiscore_ml.errors import FetchError, RejectedFile
+from sabiscore_ml.errors import RejectedFile
 from sabiscore_ml.leagues import football_data_season_code, get_league, normalize_season
 from sabiscore_ml.settings import (
     get_core_settings,
@@ -30,7 +30,6 @@ from sabiscore_ml.sources.football_data import (
     parse_football_data,
     sha256_hex,
 )
-from sabiscore_ml.sources.http import get_fetcher
 from sabiscore_ml.validation import validate_football_data
 from sabiscore_ml.warehouse.engine import get_engine
 from sabiscore_ml.warehouse.loaders import load_football_data, upsert_raw_file
@@ -38,7 +37,7 @@ from sabiscore_ml.warehouse.models import IngestionRun
 
 log = logging.getLogger(__name__)
 
-LOADED, REJECTED, FAILED = "loaded", "rejected", "failed"
+LOADED, REJECTED, FAILED, SKIPPED = "loaded", "rejected", "failed", "skipped"
 
 
 @dataclass(slots=True)
@@ -107,8 +106,13 @@ def ingest_football_data_bytes(
     engine: Engine | None = None,
     fetched_at: dt.datetime | None = None,
     today: dt.date | None = None,
+    archive_extra: dict[str, object] | None = None,
 ) -> IngestOutcome:
-    """Archive, parse, validate and load one football-data CSV body."""
+    """Archive, parse, validate and load one football-data CSV body.
+
+    ``archive_extra`` goes into the archive manifest (a download's ETag and
+    Last-Modified, for the next conditional request).
+    """
     engine = engine or get_engine()
     started = now_utc()
     sha = sha256_hex(raw)
@@ -122,6 +126,7 @@ def ingest_football_data_bytes(
             source=SOURCE,
             uri=uri,
             fetched_at=fetched_at,
+            extra=archive_extra,
             quarantine={"check": exc.check, "detail": exc.detail},
         )
         outcome = IngestOutcome(uri, REJECTED, sha, check=exc.check, message=str(exc))
@@ -137,6 +142,7 @@ def ingest_football_data_bytes(
         league=parsed.league,
         season=parsed.season,
         fetched_at=fetched_at,
+        extra=archive_extra,
     )
     outcome = IngestOutcome(
         uri, LOADED, sha, parsed.league, parsed.season, warnings=list(parsed.warnings)
@@ -188,22 +194,27 @@ def football_data_url(league: str, season: str) -> str:
 
 
 def ingest_football_data_remote(
-    league: str, season: str, *, engine: Engine | None = None
+    league: str, season: str, *, engine: Engine | None = None, refresh: bool = False
 ) -> IngestOutcome:
-    """Download one league-season from football-data.co.uk and load it."""
+    """Download one league-season from football-data.co.uk and load it.
+
+    A finished season whose archived copy is loaded is not downloaded again, the
+    current one is asked for only if it changed (see :mod:`sabiscore_ml.jobs.live`);
+    ``refresh`` downloads it whatever the archive holds.
+    """
+    from sabiscore_ml.jobs.live import LiveTarget, fetch_live
+
     get_league(league)
     season = normalize_season(season)
     url = football_data_url(league, season)
-    try:
-        body = get_fetcher().fetch(url, source=SOURCE, expect="csv")
-    except FetchError as exc:  # also BlockedResponse and RobotsDisallowed
-        outcome = IngestOutcome(url, REJECTED, league=league, season=season, check="fetch")
-        outcome.message = str(exc)
-        record_run(engine or get_engine(), outcome, now_utc())
-        return outcome
-    return ingest_football_data_bytes(
-        body.content, url, engine=engine, fetched_at=body.fetched_at.replace(tzinfo=None)
-    )
+    target = LiveTarget(SOURCE, url, "csv", league=league, season=season)
+
+    def ingest(raw: bytes, fetched_at: dt.datetime, extra: dict[str, object]) -> IngestOutcome:
+        return ingest_football_data_bytes(
+            raw, url, engine=engine, fetched_at=fetched_at, archive_extra=extra
+        )
+
+    return fetch_live(target, ingest, refresh=refresh, engine=engine)
 
 
 def bundled_sample_dir() -> Path:
@@ -218,12 +229,13 @@ def plan_football_data(
     seasons: list[str] | None = None,
     from_dir: str | None = None,
     files: list[str] | None = None,
+    refresh: bool = False,
 ) -> list[dict[str, str]]:
     """The work items for one ingestion: files to read, or league-seasons to download.
 
     Files (``files`` and every CSV under ``from_dir``) are filtered by the
     leagues and seasons in their path when those are given.  Without files,
-    each league × season is a download.
+    each league × season is a download (``refresh``: even a finished season).
     """
     if from_dir or files:
         paths = iter_csv_files([*(files or []), *([from_dir] if from_dir else [])])
@@ -243,8 +255,9 @@ def plan_football_data(
         raise ValueError("give files (--file/--from-dir) or both leagues and seasons to download")
     for league in leagues:
         get_league(league)
+    flag = {"refresh": "1"} if refresh else {}
     return [
-        {"kind": "remote", "league": league, "season": normalize_season(season)}
+        {"kind": "remote", "league": league, "season": normalize_season(season), **flag}
         for league in leagues
         for season in seasons
     ]
@@ -255,5 +268,7 @@ def run_item(item: dict[str, str], *, engine: Engine | None = None) -> IngestOut
     if item["kind"] == "file":
         return ingest_football_data_file(item["path"], engine=engine)
     if item["kind"] == "remote":
-        return ingest_football_data_remote(item["league"], item["season"], engine=engine)
+        return ingest_football_data_remote(
+            item["league"], item["season"], engine=engine, refresh=bool(item.get("refresh"))
+        )
     raise ValueError(f"unknown work item kind {item['kind']!r}")

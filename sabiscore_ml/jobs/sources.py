@@ -25,6 +25,7 @@ from sabiscore_ml.jobs.football_data import (
     FAILED,
     LOADED,
     REJECTED,
+    SKIPPED,
     IngestOutcome,
     now_utc,
     record_run,
@@ -40,6 +41,7 @@ from sabiscore_ml.warehouse.models import TeamMatchLog
 from sabiscore_ml.warehouse.source_loaders import (
     LoadCounts,
     SourceFixture,
+    known_team_ids,
     load_shots,
     load_source_fixtures,
     load_squad_values,
@@ -53,7 +55,6 @@ log = logging.getLogger(__name__)
 
 SOURCES = ("understat", "fbref", "transfermarkt")
 _EXTENSIONS = (".html", ".htm", ".json", ".csv", ".html.gz", ".json.gz", ".csv.gz")
-SKIPPED = "skipped"
 
 
 @dataclass(frozen=True, slots=True)
@@ -407,6 +408,31 @@ def parse_fbref(raw: bytes, name: str, *, league: str | None = None) -> Parsed:
     return Parsed("team_stats", min(by_league), stats.season, load)
 
 
+def _matchlog_team_ids(
+    connection: Connection, league: str, log_page: Any, name: str
+) -> tuple[int, dict[str, int]]:
+    """The team's id, and opponent name -> id for every opponent in the registry.
+
+    The team and its league opponents are reconciled with the league-season's
+    roster (a name that does not reconcile rejects the file); an opponent from
+    another competition (a cup, Europe) gets an id only through an exact FBref
+    alias in the same country, else none.
+    """
+    league_names = {row.opponent for row in log_page.rows if row.league == league}
+    reconciled = reconcile_teams(
+        connection,
+        source="fbref",
+        league=league,
+        season=log_page.season,
+        names=sorted({log_page.team, *league_names}),
+        name=name,
+    )
+    others = {row.opponent for row in log_page.rows} - league_names
+    known = known_team_ids(connection, source="fbref", league=league, names=others)
+    opponents = {**known, **{n: reconciled[n] for n in league_names}}
+    return reconciled[log_page.team], opponents
+
+
 def _parse_fbref_matchlog(raw: bytes, name: str) -> Parsed:
     log_page = fbref.parse_fbref_matchlog(raw, name)
     leagues = {row.league for row in log_page.rows if row.league}
@@ -418,14 +444,7 @@ def _parse_fbref_matchlog(raw: bytes, name: str) -> Parsed:
     against = {(row.match_date, row.competition): row for row in log_page.against_rows}
 
     def load(connection: Connection, sha: str, file_name: str) -> LoadCounts:
-        team_id = reconcile_teams(
-            connection,
-            source="fbref",
-            league=code,
-            season=log_page.season,
-            names=[log_page.team],
-            name=file_name,
-        )[log_page.team]
+        team_id, opponents = _matchlog_team_ids(connection, code, log_page, file_name)
         rows = []
         for row in log_page.rows:
             opponent = against.get((row.match_date, row.competition))
@@ -443,6 +462,7 @@ def _parse_fbref_matchlog(raw: bytes, name: str) -> Parsed:
                     "round": row.round,
                     "venue": row.venue,
                     "opponent_name": row.opponent,
+                    "opponent_team_id": opponents.get(row.opponent),
                     "goals_for": row.goals_for,
                     "goals_against": row.goals_against,
                     "xg_for": row.xg,
@@ -526,10 +546,15 @@ def ingest_source_bytes(
     seasons: list[str] | None = None,
     engine: Engine | None = None,
     fetched_at: dt.datetime | None = None,
+    season: str | None = None,
+    archive_extra: dict[str, object] | None = None,
 ) -> IngestOutcome:
-    """Archive, parse, reconcile and load one raw file of ``source``.
+    """Archive, parse, reconcile and load one raw file of ``source`` (gzipped or not).
 
-    With ``seasons``, a file of another season is skipped (status ``skipped``).
+    With ``seasons``, a file of another season is skipped (status ``skipped``);
+    ``season`` is the one season the bytes were fetched for: another one is
+    rejected (check ``season_mismatch``).  ``archive_extra`` goes into the archive
+    manifest (a download's validators).
     """
     engine = engine or get_engine()
     parse = PARSERS[source]
@@ -537,7 +562,11 @@ def ingest_source_bytes(
     sha = sha256_hex(raw)
     ext = Path(uri).suffix.lstrip(".").lower() or "bin"
     try:
-        parsed = parse(raw, uri, league=league)
+        parsed = parse(_gunzip(raw), uri, league=league)
+        if season is not None and parsed.season != season:
+            raise RejectedFile(
+                uri, "season_mismatch", f"the file is season {parsed.season}, not {season}"
+            )
     except RejectedFile as exc:
         archive_raw(
             raw,
@@ -546,6 +575,7 @@ def ingest_source_bytes(
             uri=uri,
             ext=ext,
             fetched_at=fetched_at,
+            extra=archive_extra,
             quarantine={"check": exc.check, "detail": exc.detail},
         )
         outcome = IngestOutcome(uri, REJECTED, sha, check=exc.check, message=str(exc))
@@ -563,6 +593,7 @@ def ingest_source_bytes(
         season=parsed.season,
         ext=ext,
         fetched_at=fetched_at,
+        extra=archive_extra,
     )
     outcome = IngestOutcome(uri, LOADED, sha, parsed.league, parsed.season)
     try:
@@ -584,6 +615,7 @@ def ingest_source_bytes(
             uri=uri,
             ext=ext,
             fetched_at=fetched_at,
+            extra=archive_extra,
             quarantine={"check": exc.check, "detail": exc.detail},
         )
         outcome.status, outcome.check, outcome.message = REJECTED, exc.check, str(exc)
@@ -615,12 +647,24 @@ def plan_source(
     files: list[str] | None = None,
     leagues: list[str] | None = None,
     seasons: list[str] | None = None,
+    refresh: bool = False,
+    match_ids: list[str] | None = None,
 ) -> list[dict[str, str]]:
-    """Work items (one per file) for ``source`` from files and folders (offline)."""
+    """Work items for ``source``: one per file, or live fetches without files.
+
+    Without ``from_dir`` and ``files`` each league × season (default: the current
+    season) is fetched from the source's site, or each of Understat's
+    ``match_ids``; ``refresh`` fetches even a finished season again (see
+    :mod:`sabiscore_ml.jobs.live`).
+    """
     if source not in PARSERS:
         raise ValueError(f"unknown source {source!r}; expected one of {', '.join(SOURCES)}")
     if not from_dir and not files:
-        raise ValueError(f"give --from-dir or --file for {source} (live fetching is not wired yet)")
+        from sabiscore_ml.jobs.live import plan_live_source
+
+        return plan_live_source(
+            source, leagues=leagues or [], seasons=seasons, refresh=refresh, match_ids=match_ids
+        )
     found = [*(files or [])]
     if from_dir:
         found.extend(
@@ -671,6 +715,10 @@ def _league_hint(part: str) -> str | None:
 
 def run_source_item(item: dict[str, str], *, engine: Engine | None = None) -> IngestOutcome:
     """Run one work item from :func:`plan_source`."""
+    if item.get("kind") == "live":
+        from sabiscore_ml.jobs.live import run_live_source_item
+
+        return run_live_source_item(item, engine=engine)
     path = Path(item["path"])
     try:
         raw = path.read_bytes()
@@ -704,6 +752,8 @@ def replay_items(sources: list[str] | None = None) -> list[dict[str, str]]:
     for source in wanted:
         for manifest_path in sorted((root / source).rglob("*.json")):
             manifest = json.loads(manifest_path.read_text())
+            if manifest.get("block_page"):  # a block page kept for inspection, not data
+                continue
             body = next(
                 (
                     p

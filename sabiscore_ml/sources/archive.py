@@ -1,7 +1,9 @@
 """The immutable raw-file archive: every body is stored once under its SHA-256.
 
 Layout: ``<root>/<source>/<league>/<season>/<sha256>.<ext>`` with a JSON
-manifest beside it (``<sha256>.json``: where and when the bytes came from).
+manifest beside it (``<sha256>.json``: where and when the bytes came from, and
+for a download the server's ``etag``/``last_modified``).  A JSON body is stored
+as ``<sha256>.json.raw`` so that it never takes the manifest's name.
 Rejected files are quarantined under ``<root>/<source>/_quarantine/`` with the
 failed check in their manifest, so they can be inspected and replayed.  Nothing
 is ever overwritten, so the warehouse can be rebuilt from the archive offline.
@@ -64,6 +66,8 @@ def archive_raw(
         folder = folder / league / season
     else:
         folder = folder / "_unsorted"
+    if ext.lower() == "json":
+        ext = "json.raw"
     path = folder / f"{sha256}.{ext}"
     if path.exists():
         return ArchivedFile(sha256, path, len(raw), created=False)
@@ -80,5 +84,66 @@ def archive_raw(
     }
     if quarantine is not None:
         manifest["quarantined"] = quarantine
-    _atomic_write(path.with_suffix(".json"), json.dumps(manifest, indent=1).encode())
+    _atomic_write(folder / f"{sha256}.json", json.dumps(manifest, indent=1).encode())
     return ArchivedFile(sha256, path, len(raw), created=True)
+
+
+@dataclass(frozen=True, slots=True)
+class ArchivedCopy:
+    """The archived body last downloaded from one URI, as its manifest describes it."""
+
+    sha256: str
+    path: Path
+    fetched_at: str
+    league: str | None
+    season: str | None
+    etag: str | None
+    last_modified: str | None
+    quarantined: bool
+
+    def read(self) -> bytes:
+        """The archived bytes."""
+        return self.path.read_bytes()
+
+
+def latest_copy(source: str, uri: str, *, root: Path | None = None) -> ArchivedCopy | None:
+    """The most recently fetched archived body of ``uri``, if any.
+
+    Quarantined bodies count (an alias added since may let them load), block
+    pages (manifest flag ``block_page``) do not.
+    """
+    root = root or get_core_settings().raw_archive_dir
+    best: tuple[str, Path, dict[str, object]] | None = None
+    for manifest_path in (root / source).rglob("*.json"):
+        try:
+            manifest = json.loads(manifest_path.read_text())
+        except (OSError, ValueError):
+            continue
+        if not isinstance(manifest, dict) or manifest.get("uri") != uri:
+            continue
+        if manifest.get("block_page"):  # kept for inspection, never a copy of the data
+            continue
+        fetched_at = str(manifest.get("fetched_at") or "")
+        if best is None or fetched_at > best[0]:
+            best = (fetched_at, manifest_path, manifest)
+    if best is None:
+        return None
+    fetched_at, manifest_path, manifest = best
+    sha = str(manifest["sha256"])
+    body = next((p for p in manifest_path.parent.glob(f"{sha}.*") if p.name != f"{sha}.json"), None)
+    if body is None:
+        return None
+    return ArchivedCopy(
+        sha256=sha,
+        path=body,
+        fetched_at=fetched_at,
+        league=_text(manifest.get("league")),
+        season=_text(manifest.get("season")),
+        etag=_text(manifest.get("etag")),
+        last_modified=_text(manifest.get("last_modified")),
+        quarantined="quarantined" in manifest,
+    )
+
+
+def _text(value: object) -> str | None:
+    return None if value is None else str(value)

@@ -117,12 +117,16 @@ class RobotsDisallowed(FetchError):
 class BlockedResponse(FetchError):
     """The answer is a block, challenge, login or error page, never data.
 
-    ``marker`` says what was recognised, ``status`` is the HTTP status.
+    ``marker`` says what was recognised, ``status`` is the HTTP status and
+    ``content`` the page itself (kept so that it can be archived for inspection).
     """
 
-    def __init__(self, url: str, marker: str, status: int, expect: str) -> None:
+    def __init__(
+        self, url: str, marker: str, status: int, expect: str, content: bytes = b""
+    ) -> None:
         self.marker = marker
         self.status = status
+        self.content = content
         super().__init__(url, f"HTTP {status}: a block or error page ({marker}), not {expect} data")
 
 
@@ -329,11 +333,13 @@ class Fetcher:
         expect: Expect,
         etag: str | None = None,
         last_modified: str | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> FetchedBody:
         """GET ``url`` for ``source``, expecting a ``csv``, ``html`` or ``json`` body.
 
         Give ``etag`` / ``last_modified`` from an earlier fetch to ask only for
         a changed body: an unchanged one comes back with ``not_modified=True``.
+        ``headers`` are sent as well (an endpoint that wants ``X-Requested-With``).
 
         Raises :class:`RobotsDisallowed` (nothing requested),
         :class:`BlockedResponse` (a block, challenge, login or HTML-instead-of-data
@@ -349,11 +355,11 @@ class Fetcher:
         if parser is not None and not parser.can_fetch(self.user_agent, url):
             raise RobotsDisallowed(url, parser.url, self.user_agent)
 
-        headers = {"Accept": _ACCEPT[expect]}
+        sent = {**(headers or {}), "Accept": _ACCEPT[expect]}
         if etag:
-            headers["If-None-Match"] = etag
+            sent["If-None-Match"] = etag
         if last_modified:
-            headers["If-Modified-Since"] = last_modified
+            sent["If-Modified-Since"] = last_modified
         settings = self.settings
         cap = settings.backoff_max_seconds
         backoff = wait_exponential(multiplier=settings.backoff_initial_seconds) + wait_random(
@@ -385,7 +391,7 @@ class Fetcher:
             reraise=True,
         )
         try:
-            return retrying(self._attempt, url, source, expect, headers)
+            return retrying(self._attempt, url, source, expect, sent)
         except _Retryable as exc:
             raise FetchError(
                 url, f"gave up after {settings.attempts} attempts: {exc.reason}"
@@ -430,7 +436,7 @@ class Fetcher:
             final_url=str(response.url),
         )
         if marker is not None:
-            raise BlockedResponse(url, marker, status, expect)
+            raise BlockedResponse(url, marker, status, expect, content)
         if _retryable_status(status):
             retry_after = parse_retry_after(
                 response.headers.get("retry-after"), date=response.headers.get("date")
@@ -451,6 +457,7 @@ class Fetcher:
                 f"HTML where {expect} was expected, content type {content_type!r}",
                 status,
                 expect,
+                content,
             )
         return FetchedBody(
             url=str(response.url),

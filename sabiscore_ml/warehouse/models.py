@@ -281,6 +281,8 @@ class TeamMatchLog(Base):
     round: Mapped[str | None] = mapped_column(String(80))
     venue: Mapped[str | None] = mapped_column(String(12))
     opponent_name: Mapped[str] = mapped_column(String(120))
+    # The opponent's team when it is in the registry (league opponents always are).
+    opponent_team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id"), index=True)
     goals_for: Mapped[int | None] = mapped_column(Integer)
     goals_against: Mapped[int | None] = mapped_column(Integer)
     xg_for: Mapped[float | None] = mapped_column(Float)

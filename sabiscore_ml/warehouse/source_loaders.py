@@ -121,6 +121,29 @@ def reconcile_teams(
     return {spelled: roster[canonical] for spelled, canonical in result.matched.items()}
 
 
+def known_team_ids(
+    connection: Connection, *, source: str, league: str, names: Iterable[str]
+) -> dict[str, int]:
+    """Spelling -> team id for the names ``source`` already has an alias for in the country.
+
+    No reconciliation and no guess: a name without an exact alias of this
+    source in the league's country is left out.
+    """
+    keys = {spelled: alias_key(spelled) for spelled in set(names)}
+    if not keys:
+        return {}
+    found = dict(
+        connection.execute(
+            select(TeamAlias.alias_key, TeamAlias.team_id).where(
+                TeamAlias.source == source,
+                TeamAlias.country == get_league(league).country,
+                TeamAlias.alias_key.in_(set(keys.values())),
+            )
+        ).all()
+    )
+    return {spelled: found[key] for spelled, key in keys.items() if key in found}
+
+
 def link_matches(
     connection: Connection,
     *,
