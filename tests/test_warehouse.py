@@ -47,7 +47,7 @@ def test_migration_creates_the_schema(warehouse: Engine) -> None:
         "stakes",
         "alembic_version",
     } <= tables
-    assert current_revision(str(warehouse.url.render_as_string(hide_password=False))) == "0002"
+    assert current_revision(str(warehouse.url.render_as_string(hide_password=False))) == "0003"
     assert count(warehouse, "leagues") == 22
     migrate(warehouse.url.render_as_string(hide_password=False))  # a second run is a no-op
     assert count(warehouse, "leagues") == 22
