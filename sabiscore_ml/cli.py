@@ -124,9 +124,13 @@ def _run_items(items: list[dict[str, str]], label: str) -> list:
 def _report_outcomes(outcomes: list, unit: str = "matches") -> int:
     loaded = [o for o in outcomes if o.ok]
     bad = [o for o in outcomes if o.status in ("rejected", "failed")]
-    skipped = len(outcomes) - len(loaded) - len(bad)
-    if skipped:
-        console.print(f"skipped {skipped} file(s) of other seasons")
+    skipped = [o for o in outcomes if o not in loaded and o not in bad]
+    other_seasons = [o for o in skipped if not o.message]
+    if other_seasons:
+        console.print(f"skipped {len(other_seasons)} file(s) of other seasons")
+    for outcome in skipped:
+        if outcome.message:
+            console.print(f"skipped {escape(outcome.message)}", soft_wrap=True)
     console.print(
         f"loaded {len(loaded)} file(s): {sum(o.matches for o in loaded):,} {unit}"
         + (f", {sum(o.odds for o in loaded):,} odds" if unit == "matches" else "")
