@@ -247,7 +247,8 @@ def squad_values_frame(engine: Engine, *, seasons: list[str] | None = None) -> p
     if seasons:
         stmt = stmt.where(SquadValue.season_code.in_(seasons))
     with engine.connect() as connection:
-        return _fetch_frame(connection, stmt)
+        frame = _fetch_frame(connection, stmt)
+    return frame.astype({"squad_size": "Int64", "players_valued": "Int64"})
 
 
 def squad_value_on(
