@@ -405,15 +405,7 @@ def parse_transfermarkt(raw: bytes, name: str, *, league: str | None = None) -> 
         return _parse_tm_scraper(raw, name)
     if kind in _TM_DATASET_TABLES:
         parse, load = _TM_DATASET_TABLES[kind]
-        records = parse(raw, name)
-        return Parsed(
-            kind,
-            None,
-            None,
-            lambda connection, sha, file_name: load(
-                connection, records, sha256=sha, name=file_name
-            ),
-        )
+        return Parsed(kind, None, None, _load_records(load, parse(raw, name)))
     if kind == "player_values":
         return _parse_tm_player_values(raw, name, league)
     return _parse_tm_squad_values(raw, name, league)
@@ -428,30 +420,27 @@ _TM_DATASET_TABLES: dict[str, tuple[Callable[..., list[Any]], Callable[..., Load
 }
 
 
+def _load_records(
+    load: Callable[..., LoadCounts], records: list[Any]
+) -> Callable[[Connection, str, str], LoadCounts]:
+    """The loader of a file's records (a dataset table, a scraper file)."""
+
+    def run(connection: Connection, sha: str, file_name: str) -> LoadCounts:
+        return load(connection, records, sha256=sha, name=file_name)
+
+    return run
+
+
 def _parse_tm_scraper(raw: bytes, name: str) -> Parsed:
     scraped = transfermarkt.parse_tm_scraper(raw, name)
-    if scraped.games:
-        games = scraped.games
-        return Parsed(
-            "scraper_games",
-            None,
-            None,
-            lambda connection, sha, file_name: tm_loaders.load_games(
-                connection, games, sha256=sha, name=file_name
-            ),
-        )
-    if scraped.appearances:
-        appearances = scraped.appearances
-        return Parsed(
-            "scraper_appearances",
-            None,
-            None,
-            lambda connection, sha, file_name: tm_loaders.load_appearances(
-                connection, appearances, sha256=sha, name=file_name
-            ),
-        )
+    kind = f"scraper_{scraped.record_type}s"
+    if scraped.record_type == "game":
+        return Parsed(kind, None, None, _load_records(tm_loaders.load_games, scraped.games))
+    if scraped.record_type == "appearance":
+        load = _load_records(tm_loaders.load_appearances, scraped.appearances)
+        return Parsed(kind, None, None, load)
     return Parsed(
-        f"scraper_{scraped.record_type}s",
+        kind,
         None,
         None,
         None,

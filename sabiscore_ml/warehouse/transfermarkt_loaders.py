@@ -21,7 +21,8 @@ Each file is loaded on its own, in the caller's transaction, in any order:
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import asdict
 from typing import Any
 
 from sqlalchemy import Connection, delete, func, select, text
@@ -80,6 +81,39 @@ def _listed(names: Iterable[str], limit: int = 8) -> str:
     return ", ".join(repr(name) for name in shown[:limit]) + more
 
 
+def _store(
+    connection: Connection,
+    model: type[models.Base],
+    records: Sequence[Any],
+    key: Sequence[str],
+    *,
+    suite: str,
+    name: str,
+    date_column: str | None = None,
+    newer: bool = True,
+    per_row: Callable[[Any], dict[str, Any]] | None = None,
+    **columns: Any,
+) -> list[dict[str, Any]]:
+    """Validate and upsert parsed records as rows of ``model``; return the rows.
+
+    A record's fields give the columns of the same name (``league``, ``season``
+    and ``date`` give ``league_code``, ``season_code`` and ``date_column``);
+    fields the table lacks are left out.  ``columns`` are set on every row,
+    ``per_row(record)`` gives columns that differ by row.  With ``newer``, a
+    stored row is only replaced by one of a newer release.
+    """
+    table = model.__table__
+    renamed = {"league": "league_code", "season": "season_code", "date": date_column}
+    rows = []
+    for record in records:
+        fields = {renamed.get(field) or field: value for field, value in asdict(record).items()}
+        row = {c: v for c, v in fields.items() if c in table.c} | columns
+        rows.append(row | per_row(record) if per_row else row)
+    validate_transfermarkt(suite, rows, name=name)
+    upsert(connection, table, rows, key, newer=_NEWER if newer else None)
+    return rows
+
+
 # ---------------------------------------------------------------- reference tables
 
 
@@ -87,23 +121,16 @@ def load_competitions(
     connection: Connection, competitions: Sequence[TmCompetition], *, sha256: str, name: str
 ) -> LoadCounts:
     """Upsert the competitions table (reference data: ids, names, countries)."""
-    rows = [
-        {
-            "competition_id": c.competition_id,
-            "competition_code": c.competition_code,
-            "name": c.name,
-            "type": c.type,
-            "sub_type": c.sub_type,
-            "country_name": c.country_name,
-            "domestic_league_code": c.domestic_league_code,
-            "is_major_national_league": c.is_major_national_league,
-            "league_code": c.league,
-            "raw_sha256": sha256,
-        }
-        for c in competitions
-    ]
-    validate_transfermarkt("competitions", rows, name=name)
-    upsert(connection, models.TmCompetition.__table__, rows, ["competition_id"])
+    rows = _store(
+        connection,
+        models.TmCompetition,
+        competitions,
+        ["competition_id"],
+        suite="competitions",
+        name=name,
+        newer=False,
+        raw_sha256=sha256,
+    )
     mapped = sum(1 for c in competitions if c.league)
     return LoadCounts(
         rows=len(rows),
@@ -192,27 +219,17 @@ def load_clubs(
 ) -> LoadCounts:
     """Reconcile and upsert the clubs table, then recompute the derived squad values."""
     team_of, notes = reconcile_clubs(connection, clubs, name=name)
-    release = release_of(club.last_season for club in clubs)
-    rows = [
-        {
-            "club_id": c.club_id,
-            "club_code": c.club_code,
-            "name": c.name,
-            "competition_id": c.competition_id,
-            "league_code": c.league,
-            "team_id": team_of[c.club_id],
-            "last_season": c.last_season,
-            "squad_size": c.squad_size,
-            "average_age": c.average_age,
-            "net_transfer_record_eur": c.net_transfer_record_eur,
-            "total_market_value_eur": c.total_market_value_eur,
-            "release": release,
-            "raw_sha256": sha256,
-        }
-        for c in clubs
-    ]
-    validate_transfermarkt("clubs", rows, name=name)
-    upsert(connection, models.TmClub.__table__, rows, ["club_id"], newer=_NEWER)
+    rows = _store(
+        connection,
+        models.TmClub,
+        clubs,
+        ["club_id"],
+        suite="clubs",
+        name=name,
+        per_row=lambda club: {"team_id": team_of[club.club_id]},
+        release=release_of(club.last_season for club in clubs),
+        raw_sha256=sha256,
+    )
     matched = sum(1 for team in team_of.values() if team is not None)
     derived = refresh_derived_squad_values(connection, name=name)
     return LoadCounts(
@@ -230,29 +247,16 @@ def load_players(
     connection: Connection, players: Sequence[TmPlayer], *, sha256: str, name: str
 ) -> LoadCounts:
     """Upsert the players table, then recompute the derived squad values."""
-    release = release_of(player.last_season for player in players)
-    rows = [
-        {
-            "player_id": p.player_id,
-            "name": p.name,
-            "first_name": p.first_name,
-            "last_name": p.last_name,
-            "date_of_birth": p.date_of_birth,
-            "position": p.position,
-            "sub_position": p.sub_position,
-            "current_club_id": p.current_club_id,
-            "current_club_name": p.current_club_name,
-            "competition_id": p.competition_id,
-            "last_season": p.last_season,
-            "market_value_eur": p.market_value_eur,
-            "highest_market_value_eur": p.highest_market_value_eur,
-            "release": release,
-            "raw_sha256": sha256,
-        }
-        for p in players
-    ]
-    validate_transfermarkt("players", rows, name=name)
-    upsert(connection, models.TmPlayer.__table__, rows, ["player_id"], newer=_NEWER)
+    rows = _store(
+        connection,
+        models.TmPlayer,
+        players,
+        ["player_id"],
+        suite="players",
+        name=name,
+        release=release_of(player.last_season for player in players),
+        raw_sha256=sha256,
+    )
     derived = refresh_derived_squad_values(connection, name=name)
     return LoadCounts(rows=len(rows), summary=f"{len(rows)} players; {derived}")
 
@@ -261,27 +265,16 @@ def load_valuations(
     connection: Connection, valuations: Sequence[TmPlayerValuation], *, sha256: str, name: str
 ) -> LoadCounts:
     """Upsert player valuations, then recompute the derived squad values."""
-    release = release_of(valuation.date for valuation in valuations)
-    rows = [
-        {
-            "player_id": v.player_id,
-            "valuation_date": v.date,
-            "market_value_eur": v.market_value_eur,
-            "club_id": v.club_id,
-            "club_name": v.club_name,
-            "competition_id": v.competition_id,
-            "release": release,
-            "raw_sha256": sha256,
-        }
-        for v in valuations
-    ]
-    validate_transfermarkt("player_valuations", rows, name=name)
-    upsert(
+    rows = _store(
         connection,
-        models.TmPlayerValuation.__table__,
-        rows,
+        models.TmPlayerValuation,
+        valuations,
         ["player_id", "valuation_date"],
-        newer=_NEWER,
+        suite="player_valuations",
+        name=name,
+        date_column="valuation_date",
+        release=release_of(valuation.date for valuation in valuations),
+        raw_sha256=sha256,
     )
     derived = refresh_derived_squad_values(connection, name=name)
     first, last = min(v.date for v in valuations), max(v.date for v in valuations)
@@ -437,7 +430,7 @@ def load_games(
     for game in games:
         if game.league is not None and canonical_roster(connection, game.league, game.season):
             held.setdefault((game.league, game.season), []).append(game)
-    teams_of: dict[int, tuple[int | None, int | None]] = {}
+    teams_of: dict[int, dict[str, int]] = {}
     counts = LoadCounts()
     unnamed = 0
     for (league, season), members in sorted(held.items()):
@@ -458,35 +451,27 @@ def load_games(
             xg=False,
         )
         for game in named:
-            teams_of[game.game_id] = (teams[game.home_club_name], teams[game.away_club_name])
+            teams_of[game.game_id] = {
+                "home_team_id": teams[game.home_club_name],
+                "away_team_id": teams[game.away_club_name],
+            }
         counts.matches_linked += linked.matches_linked
         counts.matches_unlinked += linked.matches_unlinked
         counts.teams_matched += linked.teams_matched
-    release = release_of(game.date for game in games)
-    rows = [
-        {
-            "game_id": g.game_id,
-            "competition_id": g.competition_id,
-            "league_code": g.league,
-            "season_code": g.season,
-            "round": g.round,
-            "match_date": g.date,
-            "home_club_id": g.home_club_id,
-            "away_club_id": g.away_club_id,
-            "home_club_name": g.home_club_name,
-            "away_club_name": g.away_club_name,
-            "home_goals": g.home_goals,
-            "away_goals": g.away_goals,
-            "competition_type": g.competition_type,
-            "home_team_id": teams_of.get(g.game_id, (None, None))[0],
-            "away_team_id": teams_of.get(g.game_id, (None, None))[1],
-            "release": release,
-            "raw_sha256": sha256,
-        }
-        for g in games
-    ]
-    validate_transfermarkt("games", rows, name=name)
-    upsert(connection, models.TmGame.__table__, rows, ["game_id"], newer=_NEWER)
+    rows = _store(
+        connection,
+        models.TmGame,
+        games,
+        ["game_id"],
+        suite="games",
+        name=name,
+        date_column="match_date",
+        per_row=lambda game: teams_of.get(
+            game.game_id, {"home_team_id": None, "away_team_id": None}
+        ),
+        release=release_of(game.date for game in games),
+        raw_sha256=sha256,
+    )
     ours = sum(len(members) for members in held.values())
     counts.rows = len(rows)
     counts.summary = (
@@ -517,38 +502,16 @@ def load_appearances(
     connection: Connection, appearances: Sequence[TmAppearance], *, sha256: str, name: str
 ) -> LoadCounts:
     """Upsert players' appearances (match data per player; clubs by Transfermarkt id)."""
-    release = release_of(appearance.date for appearance in appearances)
-    rows = [
-        {
-            "player_id": a.player_id,
-            "match_date": a.date,
-            "competition_id": a.competition_id,
-            "club_id": a.club_id,
-            "opponent_club_id": a.opponent_club_id,
-            "season_code": a.season,
-            "matchday": a.matchday,
-            "venue": a.venue,
-            "home_goals": a.home_goals,
-            "away_goals": a.away_goals,
-            "position": a.position,
-            "goals": a.goals,
-            "assists": a.assists,
-            "yellow_card_minute": a.yellow_card_minute,
-            "second_yellow_minute": a.second_yellow_minute,
-            "red_card_minute": a.red_card_minute,
-            "minutes_played": a.minutes_played,
-            "release": release,
-            "raw_sha256": sha256,
-        }
-        for a in appearances
-    ]
-    validate_transfermarkt("appearances", rows, name=name)
-    upsert(
+    rows = _store(
         connection,
-        models.TmAppearance.__table__,
-        rows,
+        models.TmAppearance,
+        appearances,
         ["player_id", "match_date", "competition_id"],
-        newer=_NEWER,
+        suite="appearances",
+        name=name,
+        date_column="match_date",
+        release=release_of(appearance.date for appearance in appearances),
+        raw_sha256=sha256,
     )
     players = len({a.player_id for a in appearances})
     return LoadCounts(rows=len(rows), summary=f"{len(rows)} appearances of {players} player(s)")
@@ -572,43 +535,31 @@ def load_player_values(
     repeat with other data rejects the file (check ``duplicate_key``).
     """
     values, repeated = _distinct_player_values(values, name)
-    rows: list[dict[str, Any]] = []
-    teams_matched = 0
+    team_of: dict[tuple[str, str], int] = {}
     for season in sorted({value.season for value in values}):
         ensure_season(connection, season)
-        members = [value for value in values if value.season == season]
         teams = reconcile_teams(
             connection,
             source=SOURCE,
             league=league,
             season=season,
-            names={value.club_name for value in members},
+            names={value.club_name for value in values if value.season == season},
             name=name,
         )
-        teams_matched += len(teams)
-        rows.extend(
-            {
-                "season_code": season,
-                "team_id": teams[v.club_name],
-                "player_name": v.player_name,
-                "league_code": league,
-                "club_name": v.club_name,
-                "rank": v.rank,
-                "position": v.position,
-                "nationality": v.nationality,
-                "age": v.age,
-                "market_value_eur": v.market_value_eur,
-                "raw_sha256": sha256,
-            }
-            for v in members
-        )
-    validate_transfermarkt("player_values", rows, name=name)
-    upsert(
+        team_of.update({(season, club): team for club, team in teams.items()})
+    rows = _store(
         connection,
-        models.TmPlayerValue.__table__,
-        rows,
+        models.TmPlayerValue,
+        values,
         ["season_code", "team_id", "player_name"],
+        suite="player_values",
+        name=name,
+        newer=False,
+        per_row=lambda value: {"team_id": team_of[(value.season, value.club_name)]},
+        league_code=league,
+        raw_sha256=sha256,
     )
+    teams_matched = len(team_of)
     counts = LoadCounts(
         rows=len(rows),
         teams_matched=teams_matched,
