@@ -564,6 +564,7 @@ FOOTBALL_DATA_FOR_SOURCES = [
     ("E0", "2021-2022"),
     ("E0", "2022-2023"),
     ("E0", "2023-2024"),
+    ("E1", "2017-2018"),  # Sunderland, of Transfermarkt's 2025-26 Premier League table
     ("E1", "2018-2019"),
     ("F1", "2020-2021"),
     ("I1", "2020-2021"),
