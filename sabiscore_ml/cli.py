@@ -121,7 +121,10 @@ def _report_outcomes(outcomes: list, unit: str = "matches") -> int:
     bad = [o for o in outcomes if o.status in ("rejected", "failed")]
     skipped = len(outcomes) - len(loaded) - len(bad)
     if skipped:
-        console.print(f"skipped {skipped} file(s): other seasons, or archived copies still current")
+        console.print(
+            f"skipped {skipped} file(s): other seasons, archived copies still current, "
+            "or files holding no data to load"
+        )
         for outcome in outcomes:
             if outcome.status == "skipped" and outcome.message:
                 console.print(f"  {escape(outcome.uri)}: {escape(outcome.message)}", soft_wrap=True)

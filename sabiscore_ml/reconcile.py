@@ -227,11 +227,14 @@ def reconcile_roster(
         for alias in (load_aliases() if aliases is None else aliases)
         if alias.source == source and alias.country == country
     }
+    # football-data's spelling of a team can vary in case between seasons (M'gladbach,
+    # M'Gladbach): the warehouse keeps the first one loaded, so aliases ignore case.
+    by_folded = {team.casefold(): team for team in canonical_names}
     result = Reconciliation(source, country, league, season)
     for name in sorted(set(names)):
         target = alias_map.get(normalize_team_name(name))
-        if target is not None and target in canonical_names:
-            result.matched[name], result.how[name] = target, "alias"
+        if target is not None and target.casefold() in by_folded:
+            result.matched[name], result.how[name] = by_folded[target.casefold()], "alias"
             continue
         if name in canonical_names:
             result.matched[name], result.how[name] = name, "same"

@@ -328,3 +328,113 @@ def validate_squad_values(rows: list[tuple[str, Any, Any, Any]], *, name: str) -
         }
     )
     validate_frame("sources.squad_values", frame, name=name)
+
+
+# --- Transfermarkt dataset tables ---------------------------------------------
+
+# A market value (player or squad) of 5 billion euros or more is a unit error.
+MAX_MARKET_VALUE_EUR = 5e9
+
+
+def _money_range(column: str) -> Expectation:
+    return Expectation(
+        "ExpectColumnValuesToBeBetween",
+        {
+            "column": column,
+            "min_value": 0.0,
+            "max_value": MAX_MARKET_VALUE_EUR,
+            "strict_max": True,
+        },
+    )
+
+
+def _unique(*columns: str) -> Expectation:
+    if len(columns) == 1:
+        return Expectation("ExpectColumnValuesToBeUnique", {"column": columns[0]})
+    return Expectation("ExpectCompoundColumnsToBeUnique", {"column_list": list(columns)})
+
+
+def _not_null(*columns: str) -> list[Expectation]:
+    return [Expectation("ExpectColumnValuesToNotBeNull", {"column": c}) for c in columns]
+
+
+def transfermarkt_suites() -> dict[str, list[Expectation]]:
+    """Expectations on each Transfermarkt table: schema (mandatory columns), ranges, keys."""
+    goals = [
+        Expectation(
+            "ExpectColumnValuesToBeBetween", {"column": c, "min_value": 0, "max_value": MAX_GOALS}
+        )
+        for c in ("home_goals", "away_goals")
+    ]
+    return {
+        "transfermarkt.competitions": [_unique("competition_id"), *_not_null("name")],
+        "transfermarkt.clubs": [
+            _unique("club_id"),
+            *_not_null("name"),
+            _money_range("total_market_value_eur"),
+            Expectation(
+                "ExpectColumnValuesToBeBetween",
+                {"column": "squad_size", "min_value": 0, "max_value": 200},
+            ),
+        ],
+        "transfermarkt.players": [
+            _unique("player_id"),
+            *_not_null("name"),
+            _money_range("market_value_eur"),
+            _money_range("highest_market_value_eur"),
+        ],
+        "transfermarkt.player_valuations": [
+            _unique("player_id", "valuation_date"),
+            *_not_null("valuation_date", "market_value_eur"),
+            _money_range("market_value_eur"),
+        ],
+        "transfermarkt.games": [
+            _unique("game_id"),
+            *_not_null("competition_id", "season_code", "match_date"),
+            *goals,
+        ],
+        "transfermarkt.appearances": [
+            _unique("player_id", "match_date", "competition_id"),
+            *goals,
+            Expectation(
+                "ExpectColumnValuesToBeBetween",
+                {"column": "minutes_played", "min_value": 0, "max_value": 130},
+            ),
+        ],
+        "transfermarkt.player_values": [
+            _unique("season_code", "club_name", "player_name"),
+            *_not_null("player_name", "club_name"),
+            _money_range("market_value_eur"),
+        ],
+    }
+
+
+SUITES.update(
+    {name: (lambda name=name: transfermarkt_suites()[name]) for name in transfermarkt_suites()}
+)
+
+
+def _suite_columns(expectations: list[Expectation]) -> list[str]:
+    columns: set[str] = set()
+    for expectation in expectations:
+        columns.update(expectation.kwargs.get("column_list", []))
+        if "column" in expectation.kwargs:
+            columns.add(expectation.kwargs["column"])
+    return sorted(columns)
+
+
+def validate_transfermarkt(table: str, records: list[dict[str, Any]], *, name: str) -> None:
+    """Validate the rows of one Transfermarkt table (``clubs``, ``games``...) before loading.
+
+    ``records`` are the rows as they will be written; every column the suite
+    reads must be in each (numbers may be None).
+    """
+    suite = f"transfermarkt.{table}"
+    frame = pd.DataFrame(
+        {c: [r[c] for r in records] for c in _suite_columns(SUITES[suite]())}, dtype=object
+    )
+    for column in frame.columns:
+        values = [v for v in frame[column] if v is not None]
+        if values and all(isinstance(v, int | float) and not isinstance(v, bool) for v in values):
+            frame[column] = pd.array(list(frame[column]), dtype="Float64")
+    validate_frame(suite, frame, name=name)

@@ -129,7 +129,19 @@ def test_run_loads_the_bundled_sample_and_prints_the_summary() -> None:
     assert "Other sources, reconciled" in result.output
     assert scalar("SELECT COUNT(*) FROM source_matches WHERE source = 'understat'") == 380
     assert scalar("SELECT COUNT(*) FROM source_matches WHERE source = 'fbref'") == 761
-    assert scalar("SELECT COUNT(*) FROM squad_values") == 100
+    # the published season tables: 2020-21 .. 2024-25, and 2025-26 at 1 August 2025
+    assert scalar("SELECT COUNT(*) FROM squad_values WHERE source = 'transfermarkt'") == 120
+    # and the values summed from the players' valuations: the 18 valuations printed
+    # "Chelsea FC" on 2004-10-04 (samples/transfermarkt/dcaribou/player_valuations.csv)
+    assert (
+        scalar(
+            "SELECT v.market_value_eur FROM squad_values v JOIN teams t ON t.id = v.team_id "
+            "WHERE t.name = 'Chelsea' AND v.source = 'transfermarkt-derived' "
+            "AND v.as_of = '2004-10-04'"
+        )
+        == 248_250_000.0
+    )
+    assert scalar("SELECT COUNT(*) FROM tm_clubs") == 451
     assert scalar("SELECT COUNT(*) FROM shots WHERE source = 'understat'") > 0
     assert scalar("SELECT COUNT(*) FROM ingestion_runs WHERE status <> 'loaded'") == 0
 

@@ -583,6 +583,7 @@ FOOTBALL_DATA_FOR_SOURCES = [
     ("E0", "2021-2022"),
     ("E0", "2022-2023"),
     ("E0", "2023-2024"),
+    ("E1", "2017-2018"),  # Sunderland, of Transfermarkt's 2025-26 Premier League table
     ("E1", "2018-2019"),
     ("F1", "2020-2021"),
     ("I1", "2020-2021"),
@@ -775,14 +776,29 @@ def test_transfermarkt_dag_loads_the_bundled_sample(
     run = run_source_dag(airflow_home, "transfermarkt", {})
 
     assert run["state"] == "success", run
-    assert ingest_states(run) == {"premier_league_squad_values_2020_2024.csv": "success"}
+    bundled = [
+        "premier_league_squad_values_2020_2024.csv",
+        "tm_market_values_clubs_2025_26.csv",
+        "tm_market_values_players_2025_26.csv",
+        *(f"{table}.csv" for table in ("clubs", "competitions", "games")),
+        *(f"{table}.csv" for table in ("player_valuations", "players")),
+    ]
+    assert ingest_states(run) == dict.fromkeys(bundled, "success")
     assert query(
         source_warehouse,
         "SELECT season_code, COUNT(*) FROM squad_values WHERE source = 'transfermarkt' "
         "GROUP BY 1 ORDER BY 1",
-    ) == [(f"{y}-{y + 1}", 20) for y in range(2020, 2025)]
+    ) == [(f"{y}-{y + 1}", 20) for y in range(2020, 2026)]
     extras = asset_extras(airflow_home, "sabiscore://warehouse/transfermarkt", run["run_id"])
-    assert extras == [{"league_seasons": ["E0 2020-2021"], "skipped": 0, "files": 1, "rows": 100}]
+    # the dataset tables span several leagues and seasons: they name none
+    assert extras == [
+        {
+            "league_seasons": ["E0 2020-2021", "E0 2025-2026", "None None"],
+            "skipped": 0,
+            "files": 8,
+            "rows": 100 + 20 + 96 + 451 + 49 + 100 + 1000 + 29,
+        }
+    ]
 
 
 @pytest.mark.slow

@@ -123,6 +123,17 @@ def test_alias_for_a_team_outside_the_roster_is_not_used() -> None:
     assert not result.ok and "Leeds United" in result.unmatched
 
 
+def test_an_alias_ignores_the_case_football_data_spelled_the_team_in() -> None:
+    # football-data wrote M'gladbach in 2012-13 and M'Gladbach in other seasons; the
+    # warehouse keeps whichever was loaded first.
+    name = "Borussia Verein für Leibesübungen 1900 Mönchengladbach"
+    for canonical in ("M'gladbach", "M'Gladbach"):
+        result = reconcile_roster(
+            [name], [canonical, "Dortmund"], source="transfermarkt", country="Germany"
+        )
+        assert (result.matched, result.how) == ({name: canonical}, {name: "alias"})
+
+
 def test_reviewed_alias_table_is_well_formed() -> None:
     aliases = load_aliases()
     assert aliases

@@ -18,6 +18,8 @@ UNDERSTAT_EPL = SAMPLES / "understat" / "league_epl.html"
 UNDERSTAT_MATCH = SAMPLES / "understat" / "match.html"
 FBREF_L1 = SAMPLES / "fbref" / "schedule_FRA-Ligue_1_2021.html.gz"
 TM_EPL = SAMPLES / "transfermarkt" / "E0" / "premier_league_squad_values_2020_2024.csv"
+TM_CLUBS = SAMPLES / "transfermarkt" / "dcaribou" / "clubs.csv"
+TM_VALUATIONS = SAMPLES / "transfermarkt" / "dcaribou" / "player_valuations.csv"
 
 
 def rows(engine: Engine, sql: str) -> list[tuple]:
@@ -110,6 +112,8 @@ def test_every_source_load_is_idempotent(with_rosters: Engine) -> None:
         ("understat", UNDERSTAT_MATCH),
         ("fbref", FBREF_L1),
         ("transfermarkt", TM_EPL),
+        ("transfermarkt", TM_VALUATIONS),
+        ("transfermarkt", TM_CLUBS),
     ]
     for _ in range(2):
         for source, path in files:
@@ -178,8 +182,21 @@ def test_unknown_team_name_stops_the_load_with_a_report(with_rosters: Engine) ->
             b"season,club_name,market_value_m\n2020,Liverpool FC,9x9\n",
             "money_format",
         ),
+        ("transfermarkt", TM_VALUATIONS.read_bytes()[:20_000], "truncated"),
+        (
+            "transfermarkt",
+            TM_CLUBS.read_bytes().replace(b"+\xe2\x82\xac5.90m", b"5.90 Mio", 1),
+            "money_format",
+        ),
     ],
-    ids=["understat-truncated", "understat-empty", "fbref-challenge", "tm-money"],
+    ids=[
+        "understat-truncated",
+        "understat-empty",
+        "fbref-challenge",
+        "tm-money",
+        "tm-valuations-truncated",
+        "tm-clubs-money",
+    ],
 )
 def test_bad_input_is_quarantined_and_nothing_written(
     with_rosters: Engine, source: str, raw: bytes, check: str | None

@@ -12,6 +12,7 @@ from sabiscore_ml.sources.transfermarkt import (
     TRANSFERMARKT_LEAGUES,
     TmPlayer,
     TmPlayerValuation,
+    attribute_valuation_clubs,
     league_of,
     parse_money,
     parse_tm_clubs,
@@ -20,8 +21,11 @@ from sabiscore_ml.sources.transfermarkt import (
     parse_tm_player_valuations,
     parse_tm_player_values,
     parse_tm_players,
+    parse_tm_scraper,
     parse_tm_squad_values,
+    squad_value_changes,
     squad_values_as_of,
+    table_kind,
 )
 
 TM = FIXTURES / "transfermarkt"
@@ -444,3 +448,182 @@ def test_rejects_other_broken_rows() -> None:
     assert reject(parse_tm_squad_values, twice).check == "duplicate_key"
     bad_id = raw("players.csv").replace(b"\n10,Miroslav", b"\nten,Miroslav", 1)
     assert reject(parse_tm_players, bad_id).check == "number_format"
+
+
+# --- which table a file holds ------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "kind"),
+    [
+        ("players.csv", "players"),
+        ("player_valuations.csv", "player_valuations"),
+        ("clubs.csv", "clubs"),
+        ("clubs_full_2025-05_snapshot.csv", "clubs"),
+        ("competitions.csv", "competitions"),
+        ("games.csv", "games"),
+        (EPL_SQUADS, "squad_values"),
+        (CLUBS_2025, "squad_values"),
+        (PLAYERS_2025, "player_values"),
+        ("scraper_samples/games.json", "scraper"),
+        ("scraper_samples/clubs.json", "scraper"),
+    ],
+)
+def test_table_kind_comes_from_the_content(name: str, kind: str) -> None:
+    assert table_kind(raw(name), "renamed.csv") == kind
+
+
+def test_table_kind_refuses_an_html_page() -> None:
+    with pytest.raises(RejectedFile) as info:
+        table_kind(b"<!DOCTYPE html><html><body>Access denied</body></html>\n", "page.csv")
+    assert info.value.check == "not_csv"
+
+
+# --- transfermarkt-scraper JSON Lines -----------------------------------------
+
+GAMES_JSON = "scraper_samples/games.json"
+APPEARANCES_JSON = "scraper_samples/appearances.json"
+
+
+def test_scraper_games() -> None:
+    scraped = parse_tm_scraper(raw(GAMES_JSON), GAMES_JSON)
+    assert (scraped.record_type, scraped.records, len(scraped.games)) == ("game", 9, 9)
+    assert scraped.appearances == []
+    # line 1: parent .../wettbewerb/TR1, game_id 3426916, home .../verein/6646/saison_id/2020,
+    # away .../verein/141/..., "result": "2:1", "matchday": "13. Matchday", "date": "Fri, 12/18/20"
+    first = scraped.games[0]
+    assert (first.game_id, first.competition_id, first.league, first.season) == (
+        3426916,
+        "TR1",
+        "T1",
+        "2020-2021",
+    )
+    assert (first.date, first.round) == (dt.date(2020, 12, 18), "13. Matchday")
+    assert (first.home_club_id, first.away_club_id, first.home_goals, first.away_goals) == (
+        6646,
+        141,
+        2,
+        1,
+    )
+    assert (first.home_club_name, first.away_club_name) == (None, None)
+    # line 2 is the only Russian game: Akhmat Grozny 0:0 Lokomotiv Moscow
+    assert [g.competition_id for g in scraped.games].count("RU1") == 1
+    assert scraped.games[1].league is None
+
+
+def test_scraper_appearances() -> None:
+    scraped = parse_tm_scraper(raw(APPEARANCES_JSON), APPEARANCES_JSON)
+    assert (scraped.record_type, len(scraped.appearances)) == ("appearance", 12)
+    matip = scraped.appearances
+    assert {a.player_id for a in matip} == {82105}
+    # line 1: CL Group D, 11/25/20, H, Liverpool (31) v Atalanta (800), 0:2, CB, 85'
+    first = matip[0]
+    assert (first.date, first.competition_id, first.matchday, first.venue) == (
+        dt.date(2020, 11, 25),
+        "CL",
+        "Group D",
+        "H",
+    )
+    assert (first.club_id, first.opponent_club_id, first.season) == (31, 800, "2020-2021")
+    assert (first.home_goals, first.away_goals, first.position, first.minutes_played) == (
+        0,
+        2,
+        "CB",
+        85,
+    )
+    assert (first.goals, first.assists, first.yellow_card_minute) == (0, 0, None)
+    # line 5: GB1 matchday 8, 11/8/20 at Manchester City, 1:1, booked 46'
+    booked = matip[4]
+    assert (booked.date, booked.venue, booked.yellow_card_minute) == (
+        dt.date(2020, 11, 8),
+        "A",
+        46,
+    )
+    # line 7: 12/6/20 v Wolves 4:0, one goal; line 9: at Crystal Palace 0:7, one assist
+    assert (matip[6].date, matip[6].goals, matip[8].assists) == (dt.date(2020, 12, 6), 1, 1)
+    assert (matip[8].home_goals, matip[8].away_goals) == (0, 7)
+
+
+def test_scraper_link_lists_hold_no_records_to_load() -> None:
+    scraped = parse_tm_scraper(raw("scraper_samples/clubs.json"), "clubs.json")
+    assert (scraped.record_type, scraped.records) == ("club", 20)
+    assert (scraped.games, scraped.appearances) == ([], [])
+
+
+def test_scraper_bad_input() -> None:
+    lines = raw(GAMES_JSON).split(b"\n")
+    assert reject(parse_tm_scraper, raw(GAMES_JSON)[:-200]).check == "truncated"
+    assert reject(parse_tm_scraper, b"\n".join([lines[0], lines[1][:50]]) + b"\n").check == (
+        "not_json"
+    )
+    mixed = b"\n".join([lines[0], raw(APPEARANCES_JSON).split(b"\n")[0]]) + b"\n"
+    assert reject(parse_tm_scraper, mixed).check == "record_type"
+    bad_date = lines[0].replace(b"Fri, 12/18/20", b"18.12.2020") + b"\n"
+    error = reject(parse_tm_scraper, bad_date)
+    assert (error.check, "line 1" in error.detail) == ("date_format", True)
+    twice = b"\n".join([lines[0], lines[0]]) + b"\n"
+    assert reject(parse_tm_scraper, twice).check == "duplicate_key"
+    assert reject(parse_tm_scraper, b"").check == "empty"
+
+
+# --- squad values over time -----------------------------------------------------
+
+
+def test_valuations_are_attributed_to_the_printed_club() -> None:
+    valuations, _ = _tables()
+    spellings = {
+        984: ["West Bromwich Albion", "west-bromwich-albion"],
+        281: ["Manchester City Football Club", "Manchester City"],
+        126: ["Çaykur Rizespor Kulübü"],
+    }
+    attributed, how = attribute_valuation_clubs(valuations, club_spellings=spellings)
+    by_line = {v.row: v for v in attributed}
+    # line 169: 3226,2004-10-04,15000000,Manchester City,984,GB1 (Anelka, at Manchester City)
+    assert by_line[169].club_id == 281
+    # line 244: 3668,2004-10-04,100000,West Bromwich Albion,1010,GB1
+    assert by_line[244].club_id == 984
+    # line 4: 3132,2003-12-09,400000,Dynamo Kyiv,126,TR1: Dynamo Kyiv is none of the three
+    assert by_line[4].club_id is None
+    assert sum(how.values()) == 1000
+    # 2 printed West Bromwich Albion, 7 printed Manchester City, none of them with their id
+    assert (how["printed_confirms_id"], how["printed_other_club"]) == (0, 9)
+    assert how["no_printed_name"] == 0
+
+
+def test_squad_value_changes_agree_with_squad_values_as_of_on_every_day() -> None:
+    valuations, _ = _tables()
+    clubs = sorted({v.club_id for v in valuations if v.club_id is not None})
+    for limit in (0, 30, 400):
+        changes = squad_value_changes(valuations, club_ids=clubs, max_staleness_days=limit)
+        by_club: dict[int, list] = {}
+        for change in changes:
+            by_club.setdefault(change.club_id, []).append(change)
+        days = sorted(
+            {v.date for v in valuations}
+            | {c.as_of for c in changes}
+            | {c.as_of - dt.timedelta(days=1) for c in changes}
+        )
+        for day in days:
+            for squad in squad_values_as_of(
+                valuations, [], club_ids=clubs, as_of=day, max_staleness_days=limit
+            ):
+                before = [c for c in by_club.get(squad.club_id, []) if c.as_of <= day]
+                step = (
+                    (before[-1].market_value_eur, before[-1].players, before[-1].oldest_valuation)
+                    if before
+                    else (None, 0, None)
+                )
+                assert step == (squad.market_value_eur, squad.players, squad.oldest_valuation)
+
+
+def test_squad_value_changes_of_one_club_by_hand() -> None:
+    # Club 126 (see test_squad_value_as_of_a_date): 400,000 from 2003-12-09, 3,300,000 from
+    # 2004-10-04; with a 400-day limit the 2004-10-04 valuations go stale on 2005-11-09.
+    valuations, _ = _tables()
+    changes = squad_value_changes(valuations, club_ids=[126])
+    assert [(c.as_of, c.market_value_eur, c.players) for c in changes] == [
+        (dt.date(2003, 12, 9), 400_000.0, 1),
+        (dt.date(2004, 10, 4), 3_300_000.0, 4),
+        (dt.date(2005, 11, 9), None, 0),
+    ]
+    assert changes[1].newest_row == 899  # line 899: 12106,2004-10-04,...: the last one that day

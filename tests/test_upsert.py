@@ -60,3 +60,38 @@ def test_upsert_keeps_nulls_dates_and_overwrites_on_conflict(warehouse: Engine, 
     assert {r.status for r in got} == {"rejected"}
     assert got[-1].rows_read == rows - 1
     assert got[0].started_at == when and got[0].fetched_at is None and got[0].sha256 is None
+
+
+@pytest.mark.parametrize("rows", [10, 2500], ids=["values", "copy"])
+def test_upsert_newer_only_replaces_rows_of_an_older_rank(warehouse: Engine, rows: int) -> None:
+    def batch(status: str, started: dt.datetime) -> list[dict]:
+        return [
+            {
+                "id": i + 1,
+                "source": "s",
+                "uri": f"u{i}",
+                "status": status,
+                "started_at": started,
+                "rows_read": 0,
+                "matches_loaded": 0,
+                "odds_loaded": 0,
+            }
+            for i in range(rows)
+        ]
+
+    old, new = dt.datetime(2024, 1, 1), dt.datetime(2025, 1, 1)
+    with warehouse.begin() as connection:
+        upsert(
+            connection, IngestionRun.__table__, batch("newer", new), ["id"], newer=["started_at"]
+        )
+        upsert(
+            connection, IngestionRun.__table__, batch("older", old), ["id"], newer=["started_at"]
+        )
+        upsert(connection, IngestionRun.__table__, batch("tie", new), ["id"], newer=["started_at"])
+    with warehouse.connect() as connection:
+        assert set(connection.execute(select(IngestionRun.status)).scalars()) == {"newer"}
+    with warehouse.begin() as connection:
+        newest = batch("newest", dt.datetime(2026, 1, 1))
+        upsert(connection, IngestionRun.__table__, newest, ["id"], newer=["started_at", "uri"])
+    with warehouse.connect() as connection:
+        assert set(connection.execute(select(IngestionRun.status)).scalars()) == {"newest"}

@@ -35,6 +35,7 @@ from sabiscore_ml.sources import fbref, transfermarkt, understat
 from sabiscore_ml.sources.archive import archive_raw
 from sabiscore_ml.sources.football_data import sha256_hex
 from sabiscore_ml.validation import validate_source_records, validate_squad_values
+from sabiscore_ml.warehouse import transfermarkt_loaders as tm_loaders
 from sabiscore_ml.warehouse.engine import get_engine
 from sabiscore_ml.warehouse.loaders import upsert_raw_file
 from sabiscore_ml.warehouse.models import TeamMatchLog
@@ -59,12 +60,18 @@ _EXTENSIONS = (".html", ".htm", ".json", ".csv", ".html.gz", ".json.gz", ".csv.g
 
 @dataclass(frozen=True, slots=True)
 class Parsed:
-    """A parsed raw file: where it belongs, and how to load it."""
+    """A parsed raw file: where it belongs, and how to load it.
+
+    ``league``/``season`` are None for a table spanning several (a dataset
+    table) or whose league is found while loading; ``load`` is None for a file
+    with nothing to load, ``skip_reason`` saying why.
+    """
 
     kind: str
-    league: str
-    season: str
-    load: Callable[[Connection, str, str], LoadCounts]  # (connection, sha256, name)
+    league: str | None
+    season: str | None
+    load: Callable[[Connection, str, str], LoadCounts] | None  # (connection, sha256, name)
+    skip_reason: str | None = None
 
 
 def _require_league(league: str | None, name: str, what: str) -> str:
@@ -483,17 +490,120 @@ def _parse_fbref_matchlog(raw: bytes, name: str) -> Parsed:
 
 
 def parse_transfermarkt(raw: bytes, name: str, *, league: str | None = None) -> Parsed:
-    """Parse a Transfermarkt season squad-value table (one league-season)."""
-    values = transfermarkt.parse_tm_squad_values(raw, name, league=league)
-    if not values:
-        raise RejectedFile(name, "empty", "no squad values in the table")
-    seasons = {v.season for v in values}
-    leagues = {v.league for v in values}
+    """Recognise and parse a Transfermarkt file by its content.
+
+    transfermarkt-datasets tables (competitions, clubs, players, player
+    valuations, games), transfermarkt-scraper JSON Lines (games, appearances;
+    club, competition and player link lists are skipped: they hold no match or
+    value data), season squad-value tables and most-valuable-players tables.
+    """
+    kind = transfermarkt.table_kind(raw, name)
+    if kind == "scraper":
+        return _parse_tm_scraper(raw, name)
+    if kind in _TM_DATASET_TABLES:
+        parse, load = _TM_DATASET_TABLES[kind]
+        return Parsed(kind, None, None, _load_records(load, parse(raw, name)))
+    if kind == "player_values":
+        return _parse_tm_player_values(raw, name, league)
+    return _parse_tm_squad_values(raw, name, league)
+
+
+_TM_DATASET_TABLES: dict[str, tuple[Callable[..., list[Any]], Callable[..., LoadCounts]]] = {
+    "competitions": (transfermarkt.parse_tm_competitions, tm_loaders.load_competitions),
+    "clubs": (transfermarkt.parse_tm_clubs, tm_loaders.load_clubs),
+    "players": (transfermarkt.parse_tm_players, tm_loaders.load_players),
+    "player_valuations": (transfermarkt.parse_tm_player_valuations, tm_loaders.load_valuations),
+    "games": (transfermarkt.parse_tm_games, tm_loaders.load_games),
+}
+
+
+def _load_records(
+    load: Callable[..., LoadCounts], records: list[Any]
+) -> Callable[[Connection, str, str], LoadCounts]:
+    """The loader of a file's records (a dataset table, a scraper file)."""
+
+    def run(connection: Connection, sha: str, file_name: str) -> LoadCounts:
+        return load(connection, records, sha256=sha, name=file_name)
+
+    return run
+
+
+def _parse_tm_scraper(raw: bytes, name: str) -> Parsed:
+    scraped = transfermarkt.parse_tm_scraper(raw, name)
+    kind = f"scraper_{scraped.record_type}s"
+    if scraped.record_type == "game":
+        return Parsed(kind, None, None, _load_records(tm_loaders.load_games, scraped.games))
+    if scraped.record_type == "appearance":
+        load = _load_records(tm_loaders.load_appearances, scraped.appearances)
+        return Parsed(kind, None, None, load)
+    return Parsed(
+        kind,
+        None,
+        None,
+        None,
+        skip_reason=(
+            f"transfermarkt-scraper {scraped.record_type} list ({scraped.records} record(s) of "
+            "links and profile text): no match or value data, nothing to load"
+        ),
+    )
+
+
+def _season_table_league(leagues: set[str | None], name: str) -> str | None:
+    """The one league a season table's rows name (None: to be inferred when loading)."""
     if len(leagues) != 1:
         raise RejectedFile(
             name, "known_league", f"one league per table, found {sorted(map(str, leagues))}"
         )
-    code = _require_league(leagues.pop(), name, "the table's league (give --league)")
+    code = leagues.pop()
+    return None if code is None else _require_league(code, name, "the table's league")
+
+
+def _load_with_league(
+    league: str | None,
+    season: str,
+    names: set[str],
+    load: Callable[[Connection, str, str, str], LoadCounts],
+) -> Callable[[Connection, str, str], LoadCounts]:
+    """A loader for a season table, inferring its league first when no one named it."""
+
+    def run(connection: Connection, sha: str, file_name: str) -> LoadCounts:
+        how = None
+        code = league
+        if code is None:
+            code, how = tm_loaders.infer_league(
+                connection, names=names, season=season, name=file_name
+            )
+        counts = load(connection, code, sha, file_name)
+        counts.league = code
+        if how:
+            counts.notes.append(how)
+        return counts
+
+    return run
+
+
+def _parse_tm_player_values(raw: bytes, name: str, league: str | None) -> Parsed:
+    values = transfermarkt.parse_tm_player_values(raw, name, league=league)
+    code = _season_table_league({v.league for v in values}, name)
+    season = min(v.season for v in values)
+
+    def load(connection: Connection, code: str, sha: str, file_name: str) -> LoadCounts:
+        return tm_loaders.load_player_values(
+            connection, values, league=code, sha256=sha, name=file_name
+        )
+
+    return Parsed(
+        "player_values",
+        code,
+        season,
+        _load_with_league(code, season, {v.club_name for v in values}, load),
+    )
+
+
+def _parse_tm_squad_values(raw: bytes, name: str, league: str | None) -> Parsed:
+    """A season squad-value table (one league, one or more seasons)."""
+    values = transfermarkt.parse_tm_squad_values(raw, name, league=league)
+    code = _season_table_league({v.league for v in values}, name)
     by_season: dict[str, list[tuple[str, dt.date, float | None, int | None]]] = {}
     for value in values:
         start = int(value.season[:4])
@@ -507,7 +617,7 @@ def parse_transfermarkt(raw: bytes, name: str, *, league: str | None = None) -> 
             (value.club_name, season_start, amount, value.squad_size)
         )
 
-    def load(connection: Connection, sha: str, file_name: str) -> LoadCounts:
+    def load(connection: Connection, code: str, sha: str, file_name: str) -> LoadCounts:
         total = LoadCounts()
         for season, rows in sorted(by_season.items()):
             validate_squad_values(rows, name=file_name)
@@ -524,7 +634,9 @@ def parse_transfermarkt(raw: bytes, name: str, *, league: str | None = None) -> 
             total.teams_matched += counts.teams_matched
         return total
 
-    return Parsed("squad_values", code, min(seasons), load)
+    first = min(by_season)
+    names = {club for club, _, _, _ in by_season[first]}
+    return Parsed("squad_values", code, first, _load_with_league(code, first, names, load))
 
 
 PARSERS: dict[str, Callable[..., Parsed]] = {
@@ -582,8 +694,13 @@ def ingest_source_bytes(
         log.warning("%s", exc)
         record_run(engine, outcome, started, source=source)
         return outcome
-    if seasons and parsed.season not in seasons:
+    if seasons and parsed.season is not None and parsed.season not in seasons:
         return IngestOutcome(uri, SKIPPED, sha, parsed.league, parsed.season)
+    if parsed.load is None:
+        archive_raw(raw, sha, source=source, uri=uri, ext=ext, fetched_at=fetched_at)
+        outcome = IngestOutcome(uri, SKIPPED, sha, message=f"{uri}: {parsed.skip_reason}")
+        record_run(engine, outcome, started, source=source)
+        return outcome
     archived = archive_raw(
         raw,
         sha,
@@ -631,10 +748,20 @@ def ingest_source_bytes(
         record_run(engine, outcome, started, source=source)
         raise
     outcome.matches = counts.rows
+    outcome.league = outcome.league or counts.league
+    outcome.warnings.extend(counts.notes)
+    where = " ".join(str(part) for part in (outcome.league, parsed.season) if part)
     outcome.message = (
-        f"{parsed.kind} {parsed.league} {parsed.season}: {counts.rows} rows, "
-        f"{counts.teams_matched} teams matched, {counts.matches_linked} matches linked, "
-        f"{counts.matches_unlinked} unlinked, {counts.shots} shots"
+        f"{parsed.kind} {where}".strip()
+        + ": "
+        + (
+            counts.summary
+            or (
+                f"{counts.rows} rows, {counts.teams_matched} teams matched, "
+                f"{counts.matches_linked} matches linked, {counts.matches_unlinked} unlinked, "
+                f"{counts.shots} shots"
+            )
+        )
     )
     record_run(engine, outcome, started, source=source, loaded_at=now_utc(), rows_read=counts.rows)
     return outcome

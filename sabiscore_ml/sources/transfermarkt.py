@@ -1,13 +1,21 @@
 """Transfermarkt market values: pure parsers from raw bytes to records.
 
-Two kinds of input are read, both as CSV bytes (there is no live page reader):
+Three kinds of input are read (there is no live page reader); :func:`table_kind`
+tells them apart by their content:
 
 * the transfermarkt-datasets tables (``players``, ``player_valuations``,
-  ``clubs``, ``competitions``, ``games``), columns mapped by name;
+  ``clubs``, ``competitions``, ``games``), CSV, columns mapped by name;
 * season squad-value tables: one row per club and season with the squad's total
   market value, either in EUR millions (``season,club_name,market_value_m``) or
   as display strings (``"€ 1,370,000,000.00"``), and the matching top-players
-  table (``Rank,Player,...,ValueEUR``).
+  table (``Rank,Player,...,ValueEUR``);
+* transfermarkt-scraper output, JSON Lines (:func:`parse_tm_scraper`): games and
+  player appearances are read, club/competition/player link lists only counted.
+
+Squad values over time are derived from player valuations: each valuation is
+attributed to the club printed on it (:func:`attribute_valuation_clubs`), and
+:func:`squad_value_changes` lists every date on which a club's summed value
+(:func:`squad_values_as_of`) changes.
 
 Money is read by :func:`parse_money`, which knows every display format seen in
 these files (``€1.23bn``, ``€500.00m``, ``+€880k``, ``€-72.30m``, ``+-0``,
@@ -27,15 +35,18 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import heapq
 import io
+import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from pathlib import PurePath
 
 from sabiscore_ml.errors import RejectedFile
 from sabiscore_ml.leagues import LEAGUES, normalize_season
+from sabiscore_ml.reconcile import normalize_team_name
 from sabiscore_ml.sources.football_data import decode
 
 SOURCE = "transfermarkt"
@@ -870,3 +881,443 @@ def parse_tm_player_values(
             )
         )
     return records
+
+
+# ---------------------------------------------------------------------------
+# Which table a file holds
+
+# Columns that identify each table (checked in this order; the first match wins).
+_TABLE_SIGNATURES: tuple[tuple[str, frozenset[str]], ...] = (
+    ("games", frozenset({"game_id", "home_club_id", "away_club_id"})),
+    ("player_valuations", frozenset({"player_id", "date", "market_value_in_eur"})),
+    ("players", frozenset({"player_id", "name"})),
+    ("clubs", frozenset({"club_id", "name"})),
+    ("competitions", frozenset({"competition_id", "name"})),
+    ("player_values", frozenset({"Player", "ValueEUR"})),
+    ("player_values", frozenset({"player_name", "market_value_eur"})),
+)
+
+
+def table_kind(raw: bytes, name: str = "<bytes>") -> str:
+    """The kind of Transfermarkt file, from its content (never its name).
+
+    ``scraper`` for transfermarkt-scraper JSON Lines, a dataset table name
+    (``players``, ``player_valuations``, ``clubs``, ``competitions``, ``games``),
+    ``player_values`` for a most-valuable-players table, else ``squad_values``
+    (whose parser names what is missing when the file is none of these).
+    Rejects empty, HTML and binary content.
+    """
+    if raw.lstrip()[:1] == b"{":
+        return "scraper"
+    text, _ = decode(raw, name)
+    first = next(csv.reader(io.StringIO(text.split("\n", 1)[0])), [])
+    header = {cell.strip().lstrip("\ufeff") for cell in first}
+    for kind, columns in _TABLE_SIGNATURES:
+        if columns <= header:
+            return kind
+    return "squad_values"
+
+
+# ---------------------------------------------------------------------------
+# transfermarkt-scraper JSON Lines (dcaribou/transfermarkt-scraper output)
+
+
+@dataclass(frozen=True, slots=True)
+class TmAppearance:
+    """One player's appearance in one game, from the scraper's performance pages.
+
+    ``home_goals``/``away_goals`` are the game's score as published (home team
+    first, whichever side the player was on; ``venue`` says which).  Transfermarkt
+    leaves zero goals or assists blank; cards are the minute they were shown.
+    """
+
+    row: int
+    player_id: int
+    date: dt.date
+    competition_id: str
+    season: str | None
+    matchday: str | None
+    venue: str | None  # H / A
+    club_id: int
+    opponent_club_id: int
+    home_goals: int | None
+    away_goals: int | None
+    position: str | None
+    goals: int
+    assists: int
+    yellow_card_minute: int | None
+    second_yellow_minute: int | None
+    red_card_minute: int | None
+    minutes_played: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class ScraperFile:
+    """A transfermarkt-scraper file: one record type per file (``game``, ``club``...)."""
+
+    record_type: str
+    records: int
+    games: list[TmGame]
+    appearances: list[TmAppearance]
+
+
+SCRAPER_TYPES = ("appearance", "club", "competition", "game", "player")
+_SCRAPER_DATE_RE = re.compile(r"^(?:[A-Za-z]{3},\s*)?(\d{1,2})/(\d{1,2})/(\d{2}|\d{4})$")
+_SCORE_RE = re.compile(r"^(\d+):(\d+)")
+_MINUTE_RE = re.compile(r"^(\d+)'?$")
+
+
+def _href_part(href: object, marker: str) -> str | None:
+    """The path segment after ``marker`` in a Transfermarkt link (``verein`` -> ``31``)."""
+    if not isinstance(href, str):
+        return None
+    parts = href.strip("/").split("/")
+    for index, part in enumerate(parts[:-1]):
+        if part == marker:
+            return parts[index + 1]
+    return None
+
+
+class _Record:
+    """One JSON Lines record, with its line number for error messages."""
+
+    __slots__ = ("data", "line", "name")
+
+    def __init__(self, data: dict, line: int, name: str) -> None:
+        self.data = data
+        self.line = line
+        self.name = name
+
+    def fail(self, check: str, detail: str) -> RejectedFile:
+        return RejectedFile(self.name, check, f"line {self.line}: {detail}")
+
+    def text(self, key: str) -> str | None:
+        value = self.data.get(key)
+        if value is None:
+            return None
+        if not isinstance(value, str | int):
+            raise self.fail("mandatory_values", f"{key} {value!r} is not text")
+        return str(value).replace("\xa0", " ").strip() or None
+
+    def link_id(self, key: str, marker: str) -> int:
+        """The id in a linked object's ``href`` (``{"href": "/x/startseite/verein/31"}``)."""
+        linked = self.data.get(key)
+        value = _href_part(linked.get("href") if isinstance(linked, dict) else None, marker)
+        if value is None or not value.isdigit():
+            raise self.fail("mandatory_values", f"{key} has no {marker} id in its link")
+        return int(value)
+
+    def date(self, key: str) -> dt.date:
+        value = self.text(key) or ""
+        match = _SCRAPER_DATE_RE.match(value)
+        try:
+            if match is None:
+                raise ValueError(value)
+            month, day, year = (int(part) for part in match.groups())
+            if year < 100:
+                year += 2000 if year < 70 else 1900
+            return dt.date(year, month, day)
+        except ValueError:
+            raise self.fail("date_format", f"{key} {value!r} is not like 12/18/20") from None
+
+    def score(self, key: str) -> tuple[int | None, int | None]:
+        value = self.text(key)
+        match = _SCORE_RE.match(value or "")
+        if match is None:
+            if value in (None, "-:-"):
+                return None, None
+            raise self.fail("number_format", f"{key} {value!r} is not a score like 2:1")
+        return int(match[1]), int(match[2])
+
+    def count(self, key: str) -> int:
+        value = self.text(key)
+        if value is None:
+            return 0
+        if not value.isdigit():
+            raise self.fail("number_format", f"{key} {value!r} is not a whole number")
+        return int(value)
+
+    def minute(self, key: str) -> int | None:
+        value = self.text(key)
+        if value is None:
+            return None
+        match = _MINUTE_RE.match(value)
+        if match is None:
+            raise self.fail("number_format", f"{key} {value!r} is not a minute like 85'")
+        return int(match[1])
+
+
+def _scraper_season(record: _Record, key: str) -> str | None:
+    linked = record.data.get(key)
+    year = _href_part(linked.get("href") if isinstance(linked, dict) else None, "saison_id")
+    return season_of_start_year(int(year)) if year and year.isdigit() else None
+
+
+def _scraper_game(record: _Record) -> TmGame:
+    competition = _href_part((record.data.get("parent") or {}).get("href"), "wettbewerb")
+    if competition is None:
+        raise record.fail("mandatory_values", "the game's parent is not a league link")
+    season = _scraper_season(record, "home_club")
+    if season is None:
+        raise record.fail("season", "the home club link has no saison_id")
+    game_id = record.data.get("game_id")
+    if not isinstance(game_id, int):
+        raise record.fail("mandatory_values", f"game_id {game_id!r} is not a number")
+    home_goals, away_goals = record.score("result")
+    return TmGame(
+        row=record.line,
+        game_id=game_id,
+        competition_id=competition,
+        league=league_of(competition),
+        season=season,
+        round=record.text("matchday"),
+        date=record.date("date"),
+        home_club_id=record.link_id("home_club", "verein"),
+        away_club_id=record.link_id("away_club", "verein"),
+        home_club_name=None,
+        away_club_name=None,
+        home_goals=home_goals,
+        away_goals=away_goals,
+        competition_type=None,
+    )
+
+
+def _scraper_appearance(record: _Record) -> TmAppearance:
+    competition = record.text("competition_code")
+    if competition is None:
+        raise record.fail("mandatory_values", "empty competition_code")
+    venue = record.text("venue")
+    if venue not in (None, "H", "A"):
+        raise record.fail("mandatory_values", f"venue {venue!r} is not H or A")
+    home_goals, away_goals = record.score("result")
+    return TmAppearance(
+        row=record.line,
+        player_id=record.link_id("parent", "spieler"),
+        date=record.date("date"),
+        competition_id=competition,
+        season=_scraper_season(record, "for"),
+        matchday=record.text("matchday"),
+        venue=venue,
+        club_id=record.link_id("for", "verein"),
+        opponent_club_id=record.link_id("opponent", "verein"),
+        home_goals=home_goals,
+        away_goals=away_goals,
+        position=record.text("pos"),
+        goals=record.count("goals"),
+        assists=record.count("assists"),
+        yellow_card_minute=record.minute("yellow_cards"),
+        second_yellow_minute=record.minute("second_yellow_cards"),
+        red_card_minute=record.minute("red_cards"),
+        minutes_played=record.minute("minutes_played"),
+    )
+
+
+def parse_tm_scraper(raw: bytes, name: str = "<bytes>") -> ScraperFile:
+    """Parse a transfermarkt-scraper JSON Lines file; raises :class:`RejectedFile`.
+
+    Games and appearances are read into records; club, competition and player
+    files hold links and profile text only and are just counted.  Every line
+    must be one JSON object of the same ``type`` (check ``not_json``,
+    ``record_type``); dates are the site's ``12/18/20`` (``Fri, 12/18/20``).
+    """
+    if not raw.strip():
+        raise RejectedFile(name, "empty", "the file has no content")
+    if not raw.endswith(b"\n"):
+        raise RejectedFile(
+            name,
+            "truncated",
+            f"the file does not end with a line break (it ends {raw[-40:]!r}): the download "
+            "was cut short; fetch it again",
+        )
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise RejectedFile(name, "encoding", f"not UTF-8 JSON Lines: {exc}") from None
+    records = []
+    for line_number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            data = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise RejectedFile(
+                name, "not_json", f"line {line_number}: not a JSON object ({exc.msg})"
+            ) from None
+        if not isinstance(data, dict):
+            raise RejectedFile(name, "not_json", f"line {line_number}: not a JSON object")
+        records.append(_Record(data, line_number, name))
+    types = sorted({str(record.data.get("type")) for record in records})
+    if len(types) != 1 or types[0] not in SCRAPER_TYPES:
+        raise RejectedFile(
+            name,
+            "record_type",
+            f"one record type per file ({', '.join(SCRAPER_TYPES)}), found {types}",
+        )
+    kind = types[0]
+    games = [_scraper_game(record) for record in records] if kind == "game" else []
+    appearances = (
+        [_scraper_appearance(record) for record in records] if kind == "appearance" else []
+    )
+    _check_unique(name, ((g.game_id, g.row) for g in games), "game_id")
+    _check_unique(
+        name,
+        (((a.player_id, a.date, a.competition_id), a.row) for a in appearances),
+        "player, date and competition",
+    )
+    return ScraperFile(kind, len(records), games, appearances)
+
+
+# ---------------------------------------------------------------------------
+# Squad values over time
+
+
+def attribute_valuation_clubs(
+    valuations: Iterable[TmPlayerValuation],
+    *,
+    club_spellings: Mapping[int, Iterable[str]],
+    player_clubs: Mapping[int, int | None] | None = None,
+) -> tuple[list[TmPlayerValuation], dict[str, int]]:
+    """The valuations with ``club_id`` replaced by the club at the valuation date.
+
+    The dataset's ``current_club_id`` is often the player's club at the release
+    (see :class:`TmPlayerValuation`), so the club printed on the valuation
+    (``club_name``) decides: it is compared, normalised as in team
+    reconciliation (:func:`~sabiscore_ml.reconcile.normalize_team_name`), with
+    every spelling known for each club (``club_spellings``: club id -> names).
+    The row's own club id is kept when one of its spellings matches, another
+    club is taken when exactly one matches, and the club is left unknown (None)
+    otherwise: such a valuation counts for no squad.  A row without a printed
+    name (older releases) keeps the dataset's club: its ``club_id``, else the
+    player's current club from ``player_clubs``.
+
+    Returns the valuations and how many were attributed each way
+    (``printed_confirms_id``, ``printed_other_club``, ``printed_unknown``,
+    ``no_printed_name``).
+    """
+    index: dict[str, set[int]] = {}
+    for club_id, spellings in club_spellings.items():
+        for spelling in spellings:
+            if spelling:
+                index.setdefault(normalize_team_name(spelling), set()).add(club_id)
+    player_clubs = player_clubs or {}
+    counts = dict.fromkeys(
+        ("printed_confirms_id", "printed_other_club", "printed_unknown", "no_printed_name"), 0
+    )
+    found_by_name: dict[str, set[int]] = {}
+    attributed = []
+    for valuation in valuations:
+        if valuation.club_name is None:
+            club = (
+                valuation.club_id
+                if valuation.club_id is not None
+                else player_clubs.get(valuation.player_id)
+            )
+            counts["no_printed_name"] += 1
+        else:
+            if valuation.club_name not in found_by_name:
+                key = normalize_team_name(valuation.club_name)
+                found_by_name[valuation.club_name] = index.get(key, set())
+            found = found_by_name[valuation.club_name]
+            if valuation.club_id in found:
+                club = valuation.club_id
+                counts["printed_confirms_id"] += 1
+            elif len(found) == 1:
+                (club,) = found
+                counts["printed_other_club"] += 1
+            else:
+                club = None
+                counts["printed_unknown"] += 1
+        attributed.append(replace(valuation, club_id=club))
+    return attributed, counts
+
+
+@dataclass(frozen=True, slots=True)
+class SquadValueChange:
+    """A club's summed squad value from ``as_of`` until its next change."""
+
+    club_id: int
+    as_of: dt.date
+    market_value_eur: float | None  # None when no valuation counts any more
+    players: int
+    oldest_valuation: dt.date | None
+    newest_row: int | None  # ``row`` of the newest valuation counted
+
+
+def squad_value_changes(
+    valuations: Sequence[TmPlayerValuation],
+    *,
+    club_ids: Iterable[int],
+    max_staleness_days: int = 400,
+) -> list[SquadValueChange]:
+    """Every date on which :func:`squad_values_as_of` changes for a club of ``club_ids``.
+
+    Read as a step function -- the value on day D is the club's last change on or
+    before D, and nothing before its first -- the result gives, for every D, the
+    market value, players counted and oldest valuation that
+    ``squad_values_as_of(valuations, [], club_ids=..., as_of=D,
+    max_staleness_days=...)`` returns.  ``club_id`` must already be the club at
+    the valuation date (:func:`attribute_valuation_clubs`).  A club changes on
+    the day one of its players is valued, on the day a player's newer valuation
+    is for another club (or for no known club), and on the day a player's latest
+    valuation becomes older than the staleness limit.  One pass over the
+    valuations in date order (ties: input order, the last one wins).
+    """
+    if max_staleness_days < 0:
+        raise ValueError(f"max_staleness_days must be >= 0, got {max_staleness_days}")
+    wanted = set(club_ids)
+    stale_after = dt.timedelta(days=max_staleness_days + 1)
+    by_day: dict[dt.date, list[int]] = {}
+    for index, valuation in enumerate(valuations):
+        by_day.setdefault(valuation.date, []).append(index)
+    days = sorted(by_day, reverse=True)  # popped from the end: earliest first
+    latest: dict[int, int] = {}  # player -> index of his latest valuation so far
+    members: dict[int, dict[int, int]] = {club: {} for club in wanted}  # club -> player -> index
+    expiries: list[tuple[dt.date, int]] = []  # (first day a valuation is stale, index)
+    shown: dict[int, tuple[float | None, int, dt.date | None]] = {}
+    changes: list[SquadValueChange] = []
+    while days or expiries:
+        day = min(days[-1] if days else dt.date.max, expiries[0][0] if expiries else dt.date.max)
+        touched: set[int] = set()
+        while expiries and expiries[0][0] == day:
+            _, index = heapq.heappop(expiries)
+            valuation = valuations[index]
+            if latest.get(valuation.player_id) == index:
+                members[valuation.club_id].pop(valuation.player_id, None)
+                touched.add(valuation.club_id)
+        for index in by_day.get(day, []) if days and days[-1] == day else []:
+            valuation = valuations[index]
+            previous = latest.get(valuation.player_id)
+            if previous is not None:
+                club = valuations[previous].club_id
+                if club in wanted and members[club].get(valuation.player_id) == previous:
+                    del members[club][valuation.player_id]
+                    touched.add(club)
+            latest[valuation.player_id] = index
+            if valuation.club_id in wanted:
+                members[valuation.club_id][valuation.player_id] = index
+                touched.add(valuation.club_id)
+                heapq.heappush(expiries, (valuation.date + stale_after, index))
+        if days and days[-1] == day:
+            days.pop()
+        for club in sorted(touched):
+            counted = sorted(members[club].values())
+            state = (
+                sum(valuations[i].market_value_eur for i in counted) if counted else None,
+                len(counted),
+                min(valuations[i].date for i in counted) if counted else None,
+            )
+            if shown.get(club, (None, 0, None)) == state:
+                continue
+            shown[club] = state
+            newest = max(counted, key=lambda i: (valuations[i].date, i)) if counted else None
+            changes.append(
+                SquadValueChange(
+                    club_id=club,
+                    as_of=day,
+                    market_value_eur=state[0],
+                    players=state[1],
+                    oldest_valuation=state[2],
+                    newest_row=None if newest is None else valuations[newest].row,
+                )
+            )
+    return changes

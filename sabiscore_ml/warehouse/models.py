@@ -13,6 +13,7 @@ import datetime as dt
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Date,
     DateTime,
     Float,
@@ -306,7 +307,16 @@ class TeamSeasonStats(Base):
 
 
 class SquadValue(Base):
-    """A squad's market value on a date (Transfermarkt)."""
+    """A squad's market value on a date (Transfermarkt).
+
+    ``source`` ``transfermarkt`` rows are published squad totals (season tables);
+    ``transfermarkt-derived`` rows are sums of player valuations, one row each
+    time the sum changes: the value on a day D is the latest row on or before D
+    (``market_value_eur`` empty from the day no valuation counts any more).
+    ``players_valued`` and ``oldest_valuation`` describe what a derived sum is
+    made of; ``raw_sha256`` of a derived row is the valuations file holding the
+    newest valuation it counts.
+    """
 
     __tablename__ = "squad_values"
 
@@ -316,6 +326,163 @@ class SquadValue(Base):
     season_code: Mapped[str | None] = mapped_column(ForeignKey("seasons.code"))
     market_value_eur: Mapped[float | None] = mapped_column(Float)
     squad_size: Mapped[int | None] = mapped_column(Integer)
+    players_valued: Mapped[int | None] = mapped_column(Integer)
+    oldest_valuation: Mapped[dt.date | None] = mapped_column(Date)
+    raw_sha256: Mapped[str] = mapped_column(ForeignKey("raw_files.sha256"))
+
+
+# --- transfermarkt-datasets tables (dcaribou/transfermarkt-datasets and its scraper). ---
+#
+# Ids are Transfermarkt's own.  ``release`` ranks the file a row came from (the
+# latest season or date the file mentions): a row only replaces a stored one
+# from a file of an older release (ties: by ``raw_sha256``), so the tables do not
+# depend on the order in which files of several releases are loaded.
+
+
+class TmCompetition(Base):
+    """A Transfermarkt competition (``GB1``, ``CL``, ``FIWC``...), reference data."""
+
+    __tablename__ = "tm_competitions"
+
+    competition_id: Mapped[str] = mapped_column(String(16), primary_key=True)
+    competition_code: Mapped[str | None] = mapped_column(String(120))
+    name: Mapped[str] = mapped_column(String(255))
+    type: Mapped[str | None] = mapped_column(String(60))
+    sub_type: Mapped[str | None] = mapped_column(String(60))
+    country_name: Mapped[str | None] = mapped_column(String(80))
+    domestic_league_code: Mapped[str | None] = mapped_column(String(16))
+    is_major_national_league: Mapped[bool | None] = mapped_column(Boolean)
+    league_code: Mapped[str | None] = mapped_column(ForeignKey("leagues.code"))
+    raw_sha256: Mapped[str] = mapped_column(ForeignKey("raw_files.sha256"))
+
+
+class TmClub(Base):
+    """A Transfermarkt club; ``team_id`` is the reconciled warehouse team, when we hold it."""
+
+    __tablename__ = "tm_clubs"
+
+    club_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    club_code: Mapped[str | None] = mapped_column(String(120))
+    name: Mapped[str] = mapped_column(String(255))
+    competition_id: Mapped[str | None] = mapped_column(String(16))
+    league_code: Mapped[str | None] = mapped_column(ForeignKey("leagues.code"))
+    team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id"), index=True)
+    last_season: Mapped[str | None] = mapped_column(String(9))
+    squad_size: Mapped[int | None] = mapped_column(Integer)
+    average_age: Mapped[float | None] = mapped_column(Float)
+    net_transfer_record_eur: Mapped[float | None] = mapped_column(Float)
+    total_market_value_eur: Mapped[float | None] = mapped_column(Float)
+    release: Mapped[str] = mapped_column(String(10))
+    raw_sha256: Mapped[str] = mapped_column(ForeignKey("raw_files.sha256"))
+
+
+class TmPlayer(Base):
+    """A Transfermarkt player as of the dataset release (club and value then)."""
+
+    __tablename__ = "tm_players"
+
+    player_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    name: Mapped[str] = mapped_column(String(255))
+    first_name: Mapped[str | None] = mapped_column(String(255))
+    last_name: Mapped[str | None] = mapped_column(String(255))
+    date_of_birth: Mapped[dt.date | None] = mapped_column(Date)
+    position: Mapped[str | None] = mapped_column(String(40))
+    sub_position: Mapped[str | None] = mapped_column(String(60))
+    current_club_id: Mapped[int | None] = mapped_column(BigInteger)
+    current_club_name: Mapped[str | None] = mapped_column(String(255))
+    competition_id: Mapped[str | None] = mapped_column(String(16))
+    last_season: Mapped[str | None] = mapped_column(String(9))
+    market_value_eur: Mapped[float | None] = mapped_column(Float)
+    highest_market_value_eur: Mapped[float | None] = mapped_column(Float)
+    release: Mapped[str] = mapped_column(String(10))
+    raw_sha256: Mapped[str] = mapped_column(ForeignKey("raw_files.sha256"))
+
+
+class TmPlayerValuation(Base):
+    """A player's market value from ``valuation_date`` on.
+
+    ``club_name`` is the club printed on the valuation (the club at that date);
+    ``club_id`` is the dataset's ``current_club_id``, which for old valuations is
+    usually the player's club at the release, not at the date.
+    """
+
+    __tablename__ = "tm_player_valuations"
+
+    player_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    valuation_date: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    market_value_eur: Mapped[float] = mapped_column(Float)
+    club_id: Mapped[int | None] = mapped_column(BigInteger)
+    club_name: Mapped[str | None] = mapped_column(String(255))
+    competition_id: Mapped[str | None] = mapped_column(String(16))
+    release: Mapped[str] = mapped_column(String(10))
+    raw_sha256: Mapped[str] = mapped_column(ForeignKey("raw_files.sha256"))
+
+
+class TmGame(Base):
+    """A Transfermarkt game of any competition; team ids are set in league-seasons we hold."""
+
+    __tablename__ = "tm_games"
+
+    game_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    competition_id: Mapped[str] = mapped_column(String(16))
+    league_code: Mapped[str | None] = mapped_column(ForeignKey("leagues.code"))
+    season_code: Mapped[str] = mapped_column(String(9))
+    round: Mapped[str | None] = mapped_column(String(80))
+    match_date: Mapped[dt.date] = mapped_column(Date, index=True)
+    home_club_id: Mapped[int] = mapped_column(BigInteger)
+    away_club_id: Mapped[int] = mapped_column(BigInteger)
+    home_club_name: Mapped[str | None] = mapped_column(String(255))
+    away_club_name: Mapped[str | None] = mapped_column(String(255))
+    home_goals: Mapped[int | None] = mapped_column(Integer)
+    away_goals: Mapped[int | None] = mapped_column(Integer)
+    competition_type: Mapped[str | None] = mapped_column(String(60))
+    home_team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id"))
+    away_team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id"))
+    release: Mapped[str] = mapped_column(String(10))
+    raw_sha256: Mapped[str] = mapped_column(ForeignKey("raw_files.sha256"))
+
+
+class TmAppearance(Base):
+    """A player's appearance in one game (the scraper's player performance pages)."""
+
+    __tablename__ = "tm_appearances"
+
+    player_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    match_date: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    competition_id: Mapped[str] = mapped_column(String(16), primary_key=True)
+    club_id: Mapped[int] = mapped_column(BigInteger)
+    opponent_club_id: Mapped[int] = mapped_column(BigInteger)
+    season_code: Mapped[str | None] = mapped_column(String(9))
+    matchday: Mapped[str | None] = mapped_column(String(80))
+    venue: Mapped[str | None] = mapped_column(String(1))  # H / A
+    home_goals: Mapped[int | None] = mapped_column(Integer)
+    away_goals: Mapped[int | None] = mapped_column(Integer)
+    position: Mapped[str | None] = mapped_column(String(16))
+    goals: Mapped[int] = mapped_column(Integer)
+    assists: Mapped[int] = mapped_column(Integer)
+    yellow_card_minute: Mapped[int | None] = mapped_column(Integer)
+    second_yellow_minute: Mapped[int | None] = mapped_column(Integer)
+    red_card_minute: Mapped[int | None] = mapped_column(Integer)
+    minutes_played: Mapped[int | None] = mapped_column(Integer)
+    release: Mapped[str] = mapped_column(String(10))
+    raw_sha256: Mapped[str] = mapped_column(ForeignKey("raw_files.sha256"))
+
+
+class TmPlayerValue(Base):
+    """A player's value in a season's most-valuable-players table (a top list, not a squad)."""
+
+    __tablename__ = "tm_player_values"
+
+    season_code: Mapped[str] = mapped_column(ForeignKey("seasons.code"), primary_key=True)
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id"), primary_key=True)
+    player_name: Mapped[str] = mapped_column(String(255), primary_key=True)
+    league_code: Mapped[str | None] = mapped_column(ForeignKey("leagues.code"))
+    club_name: Mapped[str] = mapped_column(String(255))
+    rank: Mapped[int | None] = mapped_column(Integer)
+    position: Mapped[str | None] = mapped_column(String(60))
+    nationality: Mapped[str | None] = mapped_column(String(120))
+    age: Mapped[int | None] = mapped_column(Integer)
+    market_value_eur: Mapped[float] = mapped_column(Float)
     raw_sha256: Mapped[str] = mapped_column(ForeignKey("raw_files.sha256"))
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ from sqlalchemy import (
     ColumnElement,
     Connection,
     Engine,
+    Row,
     Select,
     Text,
     and_,
@@ -248,7 +250,12 @@ def shots_frame(
 
 
 def squad_values_frame(engine: Engine, *, seasons: list[str] | None = None) -> pd.DataFrame:
-    """Squad market values: team, source, as-of date, season, value in euros, squad size."""
+    """Squad market values: team, source, as-of date, season, value in euros, squad size.
+
+    ``transfermarkt`` rows are published season totals; ``transfermarkt-derived``
+    rows are sums of player valuations (with ``players_valued`` and the
+    ``oldest_valuation`` counted), one row each time the sum changes.
+    """
     stmt = (
         select(
             Team.name.label("team"),
@@ -258,6 +265,8 @@ def squad_values_frame(engine: Engine, *, seasons: list[str] | None = None) -> p
             SquadValue.as_of,
             SquadValue.market_value_eur,
             SquadValue.squad_size,
+            SquadValue.players_valued,
+            SquadValue.oldest_valuation,
         )
         .join(Team, Team.id == SquadValue.team_id)
         .order_by(SquadValue.as_of, Team.name)
@@ -265,7 +274,28 @@ def squad_values_frame(engine: Engine, *, seasons: list[str] | None = None) -> p
     if seasons:
         stmt = stmt.where(SquadValue.season_code.in_(seasons))
     with engine.connect() as connection:
-        return _fetch_frame(connection, stmt)
+        frame = _fetch_frame(connection, stmt)
+    return frame.astype({"squad_size": "Int64", "players_valued": "Int64"})
+
+
+def squad_value_on(
+    connection: Connection, team_id: int, day: dt.date, *, source: str = "transfermarkt-derived"
+) -> Row | None:
+    """A team's squad value as it stood on ``day``: its latest row on or before ``day``.
+
+    Returns the ``squad_values`` row (``as_of``, ``market_value_eur``,
+    ``players_valued``...) or None.  A derived value holds from its date until
+    the next row (a row with no value: no valuation counted any more).  The
+    change over the 90 days before a match is the value on the match day minus
+    the value 90 days earlier.
+    """
+    table = SquadValue.__table__
+    return connection.execute(
+        select(table)
+        .where(table.c.team_id == team_id, table.c.source == source, table.c.as_of <= day)
+        .order_by(table.c.as_of.desc())
+        .limit(1)
+    ).first()
 
 
 def export_matches(

@@ -14,14 +14,14 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Connection, select
 
 from sabiscore_ml.errors import RejectedFile
 from sabiscore_ml.leagues import get_league, season_start_year
-from sabiscore_ml.reconcile import ReconciliationError, reconcile_roster
+from sabiscore_ml.reconcile import Reconciliation, ReconciliationError, reconcile_roster
 from sabiscore_ml.sources.football_data import SOURCE as FOOTBALL_DATA
 from sabiscore_ml.warehouse.models import (
     Match,
@@ -51,6 +51,9 @@ class LoadCounts:
     teams_matched: int = 0
     shots: int = 0
     team_match_logs: int = 0
+    league: str | None = None  # the league found while loading, for a file that names none
+    summary: str | None = None  # what was loaded, when the counts above do not say it
+    notes: list[str] = field(default_factory=list)  # warnings: loaded, but worth a look
 
 
 def canonical_roster(connection: Connection, league: str, season: str) -> dict[str, int]:
@@ -102,6 +105,17 @@ def reconcile_teams(
         )
     except ReconciliationError as exc:
         raise RejectedFile(name, "reconcile", exc.reconciliation.report()) from exc
+    return _record_aliases(connection, source, country, result.matched, roster)
+
+
+def _record_aliases(
+    connection: Connection,
+    source: str,
+    country: str,
+    matched: dict[str, str],
+    roster: dict[str, int],
+) -> dict[str, int]:
+    """Record the source's spellings that matched as aliases; return spelling -> team id."""
     upsert(
         connection,
         TeamAlias.__table__,
@@ -113,12 +127,41 @@ def reconcile_teams(
                 "alias": spelled,
                 "team_id": roster[canonical],
             }
-            for spelled, canonical in result.matched.items()
+            for spelled, canonical in matched.items()
         ],
         ["source", "country", "alias_key"],
         update=["team_id"],
     )
-    return {spelled: roster[canonical] for spelled, canonical in result.matched.items()}
+    return {spelled: roster[canonical] for spelled, canonical in matched.items()}
+
+
+def reconcile_known_teams(
+    connection: Connection,
+    *,
+    source: str,
+    league: str,
+    season: str | None,
+    names: Iterable[str],
+) -> tuple[dict[str, int], Reconciliation | None]:
+    """Like :func:`reconcile_teams`, for names that need not all be teams we hold.
+
+    For clubs of a league-season the warehouse lacks (a club promoted after the
+    last season football-data covers has no team to match): the names are
+    matched against every team of the country, by the same rules; the matches
+    are returned and recorded as aliases, the rest (and any ambiguous name) is
+    left out.  Returns the matches and the reconciliation, for its report (None
+    when the warehouse has no team of the country).
+    """
+    country = get_league(league).country
+    roster = country_roster(connection, country)
+    if not roster:
+        return {}, None
+    result = reconcile_roster(
+        names, roster, source=source, country=country, league=league, season=season, strict=False
+    )
+    shared = {name for names in result.ambiguous.values() for name in names}
+    matched = {spelled: team for spelled, team in result.matched.items() if spelled not in shared}
+    return _record_aliases(connection, source, country, matched, roster), result
 
 
 def known_team_ids(
@@ -175,7 +218,8 @@ def link_matches(
     return links
 
 
-def _ensure_season(connection: Connection, season: str) -> None:
+def ensure_season(connection: Connection, season: str) -> None:
+    """Add ``season`` to the seasons table if it is not there."""
     upsert(
         connection,
         Season.__table__,
@@ -215,7 +259,7 @@ def load_source_fixtures(
     xg: bool = True,
 ) -> tuple[LoadCounts, dict[str, int], dict[str, int | None]]:
     """Reconcile, link and upsert fixtures (and their xG); return counts, team ids, links."""
-    _ensure_season(connection, season)
+    ensure_season(connection, season)
     teams = reconcile_teams(
         connection,
         source=source,
@@ -348,7 +392,7 @@ def load_squad_values(
     name: str,
 ) -> LoadCounts:
     """Upsert (club name, as-of date, value in euros, squad size) rows of one league-season."""
-    _ensure_season(connection, season)
+    ensure_season(connection, season)
     teams = reconcile_teams(
         connection,
         source=source,
@@ -384,7 +428,7 @@ def load_team_season_stats(
     name: str,
 ) -> LoadCounts:
     """Upsert (team name, table id, stats) rows of one league-season."""
-    _ensure_season(connection, season)
+    ensure_season(connection, season)
     teams = reconcile_teams(
         connection,
         source=source,

@@ -32,13 +32,17 @@ def upsert(
     key: Sequence[str],
     *,
     update: Sequence[str] | None = None,
+    newer: Sequence[str] | None = None,
     batch_size: int = 5000,
 ) -> int:
     """Insert ``rows`` or update them where ``key`` already exists; return the row count.
 
     ``update`` lists the columns to overwrite on conflict (default: every
     non-key column).  With no columns to update, conflicting rows are left as
-    they are.  Every row must have the same keys.
+    they are.  With ``newer`` (rank columns, e.g. ``["release", "raw_sha256"]``)
+    a conflicting row is only overwritten when the incoming row ranks higher on
+    those columns, compared in order: the result no longer depends on the order
+    in which rows of several versions arrive.  Every row must have the same keys.
     """
     if not rows:
         return 0
@@ -53,6 +57,10 @@ def upsert(
         action = "DO UPDATE SET " + ", ".join(
             f"{quote(c)} = {excluded}.{quote(c)}" for c in columns
         )
+        if newer:
+            incoming = ", ".join(f"{excluded}.{quote(c)}" for c in newer)
+            stored = ", ".join(f"{quote(table.name)}.{quote(c)}" for c in newer)
+            action += f" WHERE ({incoming}) > ({stored})"
     else:
         action = "DO NOTHING"
     placeholder = "%s" if dialect.name == "postgresql" else "(" + ", ".join("?" * len(names)) + ")"
