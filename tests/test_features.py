@@ -50,7 +50,10 @@ def loaded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
         for source, path in (
             ("understat", SAMPLES / "understat" / "league_epl.html"),
             ("understat", next((SAMPLES / "understat" / "E0").glob("*.csv"))),
-            ("transfermarkt", next((SAMPLES / "transfermarkt" / "E0").glob("*.csv"))),
+            (
+                "transfermarkt",
+                SAMPLES / "transfermarkt" / "E0" / "premier_league_squad_values_2020_2024.csv",
+            ),
         ):
             item = {"kind": "file", "source": source, "path": str(path), "league": "E0"}
             assert run_source_item(item, engine=engine).status == "loaded", path
