@@ -124,9 +124,19 @@ def _load_fixtures_and_shots(
     season: str,
     fixtures: list[SourceFixture],
     shots: list[dict[str, Any]],
+    *,
+    whole_season: bool = False,
 ) -> Callable[[Connection, str, str], LoadCounts]:
     def load(connection: Connection, sha: str, name: str) -> LoadCounts:
-        validate_source_records(fixtures, shots, season=season, name=name)
+        validate_source_records(
+            fixtures,
+            shots,
+            season=season,
+            name=name,
+            source=source,
+            league=league,
+            whole_season=whole_season,
+        )
         counts, teams, links = load_source_fixtures(
             connection,
             source=source,
@@ -202,7 +212,7 @@ def parse_understat(raw: bytes, name: str, *, league: str | None = None) -> Pars
         "league",
         code,
         page.season,
-        _load_fixtures_and_shots("understat", code, page.season, fixtures, []),
+        _load_fixtures_and_shots("understat", code, page.season, fixtures, [], whole_season=True),
     )
 
 
@@ -254,7 +264,9 @@ def parse_fbref(raw: bytes, name: str, *, league: str | None = None) -> Parsed:
             "schedule",
             code,
             schedule.season,
-            _load_fixtures_and_shots("fbref", code, schedule.season, fixtures, []),
+            _load_fixtures_and_shots(
+                "fbref", code, schedule.season, fixtures, [], whole_season=True
+            ),
         )
     if (
         b"/en/matches/" in head
