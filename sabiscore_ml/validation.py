@@ -5,7 +5,8 @@ natural key, dates inside the season, the number of matches of a complete
 season).  :func:`validate_frame` runs a suite on a DataFrame built from parsed
 records and raises :class:`~sabiscore_ml.errors.RejectedFile` naming the file,
 the failed expectation and example values, so the caller loads nothing from
-that file.
+that file.  Every result is also recorded for the Data Docs
+(:mod:`sabiscore_ml.data_docs`).
 
 great-expectations is imported on first use (it takes seconds), and one
 ephemeral context serves the whole process; each suite and its batch
@@ -296,8 +297,12 @@ def validate_frame(
 
     ``parameters`` fill the suite's ``$PARAMETER`` values; ``notes`` add a
     sentence to the message of a failed expectation (keyed as :func:`describe` names it).
+    The result is recorded for the Data Docs whether it passed or not.
     """
+    from sabiscore_ml import data_docs
+
     result = run_suite(suite_name, frame, parameters)
+    data_docs.record(suite_name, result, name=name)
     if result.success:
         return
     details = []

@@ -252,7 +252,9 @@ def _short(raw: bytes, rows: int) -> bytes:
     return b"\r\n".join(lines[:-rows]) + b"\r\n"
 
 
-def test_short_finished_season_is_quarantined(tmp_path: Path, sabiscore_home: Path) -> None:
+def test_short_finished_season_is_quarantined_and_shown_in_the_data_docs(
+    tmp_path: Path, sabiscore_home: Path
+) -> None:
     data = tmp_path / "data" / "E0"
     data.mkdir(parents=True)
     shutil.copy(SAMPLE_DIR / "E0" / "2023-2024.csv", data / "2023-2024.csv")
@@ -270,6 +272,11 @@ def test_short_finished_season_is_quarantined(tmp_path: Path, sabiscore_home: Pa
     assert scalar("SELECT COUNT(*) FROM matches") == 380  # nothing of the short file
     (manifest,) = (sabiscore_home / "raw" / "football-data" / "_quarantine").glob("*.json")
     assert json.loads(manifest.read_text())["quarantined"]["check"] == "expectation"
+    index = sabiscore_home / "data_docs" / "index.html"
+    assert f"data docs: {index}" in output and "1 failed" in output
+    assert "E0_2022-2023.csv/" in index.read_text()
+    docs = invoke("validate", "docs")
+    assert docs.exit_code == 0 and str(index) in docs.output
 
 
 def test_a_download_made_during_the_season_still_loads_on_replay(
