@@ -5,7 +5,7 @@ results store under ``<data docs dir>/results`` (one JSON file each, named by
 suite, file and time), so that processes which never build the site — an
 Airflow task — still contribute to it.  :func:`build_data_docs` renders, once
 per CLI run, the pages of the results that have none yet and rebuilds
-``index.html``; at most ``SABISCORE_DATA_DOCS_MAX_RESULTS`` results are kept
+``index.html``; at most ``SABISCORE_DATA_DOCS_MAX_RESULTS`` results (default 200) are kept
 (failed ones first, then the newest), which bounds both the folder and the
 build.  ``SABISCORE_DATA_DOCS_MAX_RESULTS=0`` records nothing.
 

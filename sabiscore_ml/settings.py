@@ -50,7 +50,7 @@ class CoreSettings(BaseSettings):
     # great-expectations Data Docs: the site (index.html) and the validation results it shows.
     data_docs_dir: Path | None = None
     # Validation results kept and shown (failed ones are kept first); 0 records none.
-    data_docs_max_results: int = Field(500, ge=0)
+    data_docs_max_results: int = Field(200, ge=0)
 
     @property
     def home_dir(self) -> Path:

@@ -30,7 +30,7 @@ import pandas as pd
 
 from sabiscore_ml.errors import RejectedFile
 from sabiscore_ml.leagues import season_start_year
-from sabiscore_ml.season_counts import RowCountBounds, row_count_bounds
+from sabiscore_ml.season_counts import row_count_bounds
 
 # Ranges every source shares.
 MAX_GOALS = 15
@@ -336,7 +336,7 @@ def _season_matches(
         played[home] += 1
         played[away] += 1
         count += 1
-    bounds: RowCountBounds = row_count_bounds(
+    bounds = row_count_bounds(
         source,
         league,
         season,
