@@ -154,7 +154,11 @@ def _build_data_docs() -> None:
     from sabiscore_ml.data_docs import build_data_docs
 
     started = time.perf_counter()
-    docs = build_data_docs()
+    try:
+        docs = build_data_docs()
+    except OSError as exc:  # the load itself is done: say so, do not fail it
+        err_console.print(f"[yellow]warning[/] data docs not built: {escape(str(exc))}")
+        return
     if docs is None:
         return
     console.print(

@@ -16,6 +16,7 @@ or ``failed`` (the index's search box filters on it).
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import re
 import threading
 from dataclasses import dataclass
@@ -24,6 +25,8 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from sabiscore_ml.settings import get_core_settings
+
+log = logging.getLogger(__name__)
 
 SITE_NAME = "sabiscore"
 RESULTS_FOLDER = "results"
@@ -99,7 +102,11 @@ def _root() -> str:
 
 
 def record(suite_name: str, result: Any, *, name: str) -> None:
-    """Write one suite result to the results store (no-op when Data Docs are off)."""
+    """Write one suite result to the results store (no-op when Data Docs are off).
+
+    A store that cannot be written (a read-only folder, a full disk) is logged,
+    never raised: the Data Docs do not stop a load.
+    """
     if not _enabled():
         return
     from great_expectations.core.run_identifier import RunIdentifier
@@ -118,8 +125,11 @@ def record(suite_name: str, result: Any, *, name: str) -> None:
         run_id=run_id,
         batch_identifier=PASSED if result.success else FAILED,
     )
-    with _LOCK:
-        _docs_context(_root()).validation_results_store.set(key, result)
+    try:
+        with _LOCK:
+            _docs_context(_root()).validation_results_store.set(key, result)
+    except OSError as exc:  # the Data Docs never stop a load
+        log.warning("validation result of %s not recorded for the Data Docs: %s", name, exc)
 
 
 def _kept(keys: list[Any], limit: int) -> list[Any]:

@@ -93,3 +93,14 @@ def test_file_labels_are_safe_folder_names() -> None:
     assert file_label("/data/football-data/E0/2023-2024.csv") == "E0_2023-2024.csv"
     assert file_label("https://www.football-data.co.uk/mmz4281/2324/E0.csv") == "2324_E0.csv"
     assert file_label("C:\\data\\understat\\league epl.html") == "understat_league_epl.html"
+
+
+def test_an_unwritable_data_docs_folder_does_not_stop_validation(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the Data Docs folder should go")
+    monkeypatch.setenv("SABISCORE_DATA_DOCS_DIR", str(blocker / "data_docs"))
+    clear_settings_cache()
+    validate(E0_2324.read_bytes(), "football-data/E0/2023-2024.csv")
+    assert "not recorded for the Data Docs" in caplog.text
