@@ -37,8 +37,10 @@ app = typer.Typer(
 )
 ingest_app = typer.Typer(help="Load a source into the warehouse.", no_args_is_help=True)
 export_app = typer.Typer(help="Export warehouse data to files.", no_args_is_help=True)
+validate_app = typer.Typer(help="great-expectations validation results.", no_args_is_help=True)
 app.add_typer(ingest_app, name="ingest")
 app.add_typer(export_app, name="export")
+app.add_typer(validate_app, name="validate")
 
 
 @app.callback()
@@ -148,6 +150,44 @@ def _report_outcomes(outcomes: list, unit: str = "matches") -> int:
     return 1 if bad else 0
 
 
+def _build_data_docs() -> None:
+    """Render the Data Docs of the validation results recorded so far, and say where."""
+    from sabiscore_ml.data_docs import build_data_docs
+
+    started = time.perf_counter()
+    try:
+        docs = build_data_docs()
+    except OSError as exc:  # the load itself is done: say so, do not fail it
+        err_console.print(f"[yellow]warning[/] data docs not built: {escape(str(exc))}")
+        return
+    if docs is None:
+        return
+    console.print(
+        f"data docs: {docs.index} ({docs.results} validation results, {docs.failed} failed; "
+        f"{docs.rendered} new pages in {time.perf_counter() - started:.1f} s)",
+        soft_wrap=True,
+    )
+
+
+@validate_app.command("docs")
+def validate_docs() -> None:
+    """Build the Data Docs of the recorded validation results and print their index.
+
+    Every great-expectations suite run (each file of each ingest, CLI or Airflow)
+    is recorded under SABISCORE_DATA_DOCS_DIR (default $SABISCORE_HOME/data_docs);
+    ingest commands build the pages at their end, this command builds the
+    pages still missing (those of Airflow tasks).
+
+    Example: [bold]sabiscore validate docs[/]
+    """
+    from sabiscore_ml.settings import get_core_settings
+
+    if get_core_settings().data_docs_max_results == 0:
+        err_console.print("Data Docs are off (SABISCORE_DATA_DOCS_MAX_RESULTS=0)")
+        raise typer.Exit(1)
+    _build_data_docs()
+
+
 def _print_coverage(leagues: list[str] | None = None) -> None:
     from sabiscore_ml.warehouse.engine import get_engine
     from sabiscore_ml.warehouse.queries import coverage_summary
@@ -228,6 +268,7 @@ def ingest_football_data(
     outcomes = _run_items(items, "football-data")
     status = _report_outcomes(outcomes)
     console.print(f"done in {time.perf_counter() - started:.1f} s")
+    _build_data_docs()
     if summary:
         _print_coverage(sorted({o.league for o in outcomes if o.ok and o.league}))
     raise typer.Exit(status)
@@ -302,6 +343,7 @@ def _ingest_source_command(source: str, example_dir: str) -> None:
         started = time.perf_counter()
         status = _report_outcomes(_run_items(items, source), unit="rows")
         console.print(f"done in {time.perf_counter() - started:.1f} s")
+        _build_data_docs()
         raise typer.Exit(status)
 
     command.__doc__ = f"""Load {source} into the warehouse: fetched live, or from recorded files.
@@ -391,7 +433,9 @@ def replay(
     if not items:
         err_console.print("the archive holds nothing to replay")
         raise typer.Exit(1)
-    raise typer.Exit(_report_outcomes(_run_items(items, "replay"), unit="rows"))
+    status = _report_outcomes(_run_items(items, "replay"), unit="rows")
+    _build_data_docs()
+    raise typer.Exit(status)
 
 
 teams_app = typer.Typer(help="Team reconciliation across sources.", no_args_is_help=True)
@@ -478,6 +522,7 @@ def run() -> None:
         status = max(status, _report_outcomes(_run_items(source_items, source), unit="rows"))
     _print_source_summary()
     status = max(status, _run_features())
+    _build_data_docs()
     _step(f"finished in {time.perf_counter() - started:.1f} s")
     raise typer.Exit(status)
 

@@ -47,6 +47,10 @@ class CoreSettings(BaseSettings):
     raw_dir: Path | None = None
     # Folder of the bundled real data sample (default: ``samples/`` of the checkout).
     sample_dir: Path | None = None
+    # great-expectations Data Docs: the site (index.html) and the validation results it shows.
+    data_docs_dir: Path | None = None
+    # Validation results kept and shown (failed ones are kept first); 0 records none.
+    data_docs_max_results: int = Field(200, ge=0)
 
     @property
     def home_dir(self) -> Path:
@@ -57,6 +61,11 @@ class CoreSettings(BaseSettings):
     def raw_archive_dir(self) -> Path:
         """Root of the immutable raw-file archive."""
         return (self.raw_dir or self.home_dir / "raw").expanduser().resolve()
+
+    @property
+    def data_docs_path(self) -> Path:
+        """Folder of the Data Docs site (``index.html``) and of its validation results."""
+        return (self.data_docs_dir or self.home_dir / "data_docs").expanduser().resolve()
 
     @property
     def airflow_home(self) -> Path:

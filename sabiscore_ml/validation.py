@@ -1,32 +1,44 @@
 """Data contracts checked with great-expectations before anything is loaded.
 
 Each source table has an expectation suite (schema, ranges, uniqueness of the
-natural key, dates inside the season).  :func:`validate_frame` runs a suite on a
-DataFrame built from parsed records and raises
-:class:`~sabiscore_ml.errors.RejectedFile` naming the file, the failed
-expectation and example values, so the caller loads nothing from that file.
+natural key, dates inside the season, the number of matches of a complete
+season).  :func:`validate_frame` runs a suite on a DataFrame built from parsed
+records and raises :class:`~sabiscore_ml.errors.RejectedFile` naming the file,
+the failed expectation and example values, so the caller loads nothing from
+that file.  Every result is also recorded for the Data Docs
+(:mod:`sabiscore_ml.data_docs`).
 
 great-expectations is imported on first use (it takes seconds), and one
-ephemeral context serves the whole process.
+ephemeral context serves the whole process; each suite and its batch
+definition are built once.  A suite first runs with the ``BOOLEAN_ONLY`` result
+format, which skips the unexpected-value lists; only a failed run is repeated
+with ``SUMMARY`` to name example values (great-expectations' per-expectation
+overhead, not the rows, dominates the cost).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import threading
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from functools import cache, lru_cache
+from functools import cache
 from typing import Any
 
 import pandas as pd
 
 from sabiscore_ml.errors import RejectedFile
 from sabiscore_ml.leagues import season_start_year
+from sabiscore_ml.season_counts import row_count_bounds
 
 # Ranges every source shares.
 MAX_GOALS = 15
 MAX_XG = 10.0
+
+# The expectation on the number of matches of a league-season; its bounds are
+# given per file (``min_matches``/``max_matches``), see :mod:`sabiscore_ml.season_counts`.
+SEASON_MATCHES = "matches of the league-season"
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,11 +47,26 @@ class Expectation:
 
     kind: str
     kwargs: dict[str, Any]
+    label: str | None = None  # names a table-level expectation in messages (kept in its meta)
 
     def describe(self) -> str:
         """Short label used in error messages (``kind(column)``)."""
-        target = self.kwargs.get("column") or ",".join(self.kwargs.get("column_list", []))
-        return f"{self.kind}({target})" if target else self.kind
+        return describe(self.kind, self.kwargs, self.label)
+
+
+def describe(kind: str, kwargs: dict[str, Any], label: str | None = None) -> str:
+    """``kind(column)``, ``kind(col1,col2)``, ``kind(label)`` or ``kind``."""
+    target = kwargs.get("column") or ",".join(kwargs.get("column_list") or []) or label
+    return f"{kind}({target})" if target else kind
+
+
+def season_matches_expectation() -> Expectation:
+    """Number of matches within the bounds given per file (``min_matches``/``max_matches``)."""
+    return Expectation(
+        "ExpectTableRowCountToBeBetween",
+        {"min_value": {"$PARAMETER": "min_matches"}, "max_value": {"$PARAMETER": "max_matches"}},
+        SEASON_MATCHES,
+    )
 
 
 # Matches of a season fall between 1 June of its first year and 31 August of the next.
@@ -55,6 +82,7 @@ def football_data_matches_suite() -> list[Expectation]:
     """Expectations on a football-data file's matches (one league-season)."""
     return [
         Expectation("ExpectTableRowCountToBeBetween", {"min_value": 1, "max_value": 1000}),
+        season_matches_expectation(),
         *(
             Expectation("ExpectColumnValuesToNotBeNull", {"column": c})
             for c in ("match_date", "home_team", "away_team")
@@ -109,22 +137,10 @@ def football_data_odds_suite() -> list[Expectation]:
     ]
 
 
-_LOCK = threading.Lock()
-
-
-@lru_cache(maxsize=1)
-def _context() -> Any:
-    import great_expectations as gx
-    from great_expectations.data_context.types.base import ProgressBarsConfig
-
-    context = gx.get_context(mode="ephemeral")
-    context.variables.progress_bars = ProgressBarsConfig(globally=False)
-    return context
-
-
 def source_fixtures_suite() -> list[Expectation]:
     """Expectations on a file's matches from Understat or FBref."""
     return [
+        season_matches_expectation(),
         Expectation("ExpectColumnValuesToBeUnique", {"column": "source_match_id"}),
         *(
             Expectation("ExpectColumnValuesToNotBeNull", {"column": c})
@@ -188,58 +204,151 @@ SUITES: dict[str, Callable[[], list[Expectation]]] = {
 }
 
 
-@cache
-def _definition(suite_name: str) -> Any:
-    """The validation definition of a suite, built once per process."""
-    import great_expectations as gx
+_LOCK = threading.Lock()
 
-    context = _context()
-    expectations = SUITES[suite_name]()
-    source = context.data_sources.add_pandas(name=suite_name)
-    batch = source.add_dataframe_asset(name="frame").add_batch_definition_whole_dataframe("all")
-    suite = gx.ExpectationSuite(name=suite_name)
-    for expectation in expectations:
-        suite.add_expectation(getattr(gx.expectations, expectation.kind)(**expectation.kwargs))
-    suite = context.suites.add(suite)
-    return context.validation_definitions.add(
-        gx.ValidationDefinition(name=suite_name, data=batch, suite=suite)
+
+@cache
+def _context() -> Any:
+    """One ephemeral context per process: in-memory stores, no analytics, no progress bars."""
+    import great_expectations as gx
+    from great_expectations.data_context.types.base import (
+        DataContextConfig,
+        InMemoryStoreBackendDefaults,
+        ProgressBarsConfig,
     )
 
+    config = DataContextConfig(
+        store_backend_defaults=InMemoryStoreBackendDefaults(init_temp_docs_sites=False),
+        analytics_enabled=False,
+        progress_bars=ProgressBarsConfig(globally=False),
+    )
+    return gx.get_context(project_config=config, mode="ephemeral")
 
-def _run(suite_name: str, frame: pd.DataFrame) -> list[tuple[str, dict]]:
-    """Run a suite on ``frame``; return (description, result dict) of each failed expectation.
+
+def build_suite(suite_name: str) -> Any:
+    """A great-expectations ``ExpectationSuite`` from :data:`SUITES` (not registered anywhere)."""
+    import great_expectations as gx
+
+    suite = gx.ExpectationSuite(name=suite_name)
+    for expectation in SUITES[suite_name]():
+        extra = {"meta": {"label": expectation.label}} if expectation.label else {}
+        suite.add_expectation(
+            getattr(gx.expectations, expectation.kind)(**expectation.kwargs, **extra)
+        )
+    return suite
+
+
+@cache
+def _definition(suite_name: str) -> tuple[Any, Any]:
+    """The batch definition and registered suite of ``suite_name``, built once per process."""
+    context = _context()
+    source = context.data_sources.add_pandas(name=suite_name)
+    batch = source.add_dataframe_asset(name=suite_name).add_batch_definition_whole_dataframe("all")
+    return batch, context.suites.add(build_suite(suite_name))
+
+
+def run_suite(
+    suite_name: str, frame: pd.DataFrame, parameters: dict[str, Any] | None = None
+) -> Any:
+    """Validate ``frame`` against a suite; return the ``ExpectationSuiteValidationResult``.
+
+    The first run asks only for success flags; a failed suite runs again with
+    ``SUMMARY`` so that the result carries example values.
+    """
+    with _LOCK:
+        batch_definition, suite = _definition(suite_name)
+        batch = batch_definition.get_batch(batch_parameters={"dataframe": frame})
+        result = batch.validate(
+            suite, result_format="BOOLEAN_ONLY", expectation_parameters=parameters
+        )
+        if not result.success:
+            result = batch.validate(
+                suite, result_format="SUMMARY", expectation_parameters=parameters
+            )
+    return result
+
+
+def failures(result: Any) -> list[tuple[str, dict]]:
+    """(:func:`describe` label, result dict) of each failed expectation of a suite result, sorted.
 
     Results are matched to expectations by their configuration, not by position:
     great-expectations does not keep the suite's order.
     """
-    with _LOCK:
-        result = _definition(suite_name).run(batch_parameters={"dataframe": frame})
     failed = []
     for outcome in result.results:
         if outcome.success:
             continue
         config = outcome.expectation_config
-        kwargs = dict(config.kwargs)
-        target = kwargs.get("column") or ",".join(kwargs.get("column_list") or [])
         kind = "".join(part.title() for part in config.type.split("_"))
-        failed.append((f"{kind}({target})" if target else kind, dict(outcome.result or {})))
+        label = (config.meta or {}).get("label")
+        failed.append((describe(kind, dict(config.kwargs), label), outcome.result))
     return sorted(failed, key=lambda item: item[0])
 
 
-def validate_frame(suite_name: str, frame: pd.DataFrame, *, name: str) -> None:
-    """Raise :class:`RejectedFile` (check ``expectation``) if ``frame`` fails the suite."""
-    failed = _run(suite_name, frame)
-    if not failed:
+def validate_frame(
+    suite_name: str,
+    frame: pd.DataFrame,
+    *,
+    name: str,
+    parameters: dict[str, Any] | None = None,
+    notes: dict[str, str] | None = None,
+) -> None:
+    """Raise :class:`RejectedFile` (check ``expectation``) if ``frame`` fails the suite.
+
+    ``parameters`` fill the suite's ``$PARAMETER`` values; ``notes`` add a
+    sentence to the message of a failed expectation (keyed as :func:`describe` names it).
+    The result is recorded for the Data Docs whether it passed or not.
+    """
+    from sabiscore_ml import data_docs
+
+    result = run_suite(suite_name, frame, parameters)
+    data_docs.record(suite_name, result, name=name)
+    if result.success:
         return
     details = []
-    for described, result in failed:
-        examples = result.get("partial_unexpected_list") or result.get("observed_value")
+    for described, outcome in failures(result):
+        outcome = dict(outcome or {})
+        examples = outcome.get("partial_unexpected_list") or outcome.get("observed_value")
         if isinstance(examples, list):
             examples = [getattr(value, "item", lambda v=value: v)() for value in examples[:5]]
-        count = result.get("unexpected_count")
+        count = outcome.get("unexpected_count")
         shown = f"{count} unexpected, e.g. {examples!r}" if count else f"observed {examples!r}"
-        details.append(f"{suite_name}: {described} failed: {shown}"[:400])
+        note = (notes or {}).get(described)
+        details.append(
+            f"{suite_name}: {described} failed: {shown}"[:400] + (f"; {note}" if note else "")
+        )
     raise RejectedFile(name, "expectation", "; ".join(details))
+
+
+def _season_matches(
+    source: str,
+    league: str,
+    season: str,
+    pairs: Iterable[tuple[str, str]],
+    *,
+    as_of: dt.date | None,
+    whole_season: bool = True,
+) -> tuple[dict[str, int], dict[str, str]]:
+    """Parameters and failure note of the season-matches expectation for one file."""
+    played: Counter[str] = Counter()
+    count = 0
+    for home, away in pairs:
+        played[home] += 1
+        played[away] += 1
+        count += 1
+    bounds = row_count_bounds(
+        source,
+        league,
+        season,
+        clubs=len(played),
+        observed=count,
+        as_of=as_of or dt.date.today(),
+        whole_season=whole_season,
+    )
+    fewest = ", ".join(f"{club} {n}" for club, n in sorted(played.items(), key=lambda i: i[1])[:3])
+    note = f"{bounds.explanation}; fewest matches per club: {fewest}"
+    label = describe("ExpectTableRowCountToBeBetween", {}, SEASON_MATCHES)
+    return {"min_matches": bounds.min_value, "max_matches": bounds.max_value}, {label: note}
 
 
 def _odds_frame(parsed: Any) -> pd.DataFrame:
@@ -261,8 +370,12 @@ def _odds_frame(parsed: Any) -> pd.DataFrame:
     return frame
 
 
-def validate_football_data(parsed: Any) -> None:
-    """Validate a parsed football-data file (matches and odds) with great-expectations."""
+def validate_football_data(parsed: Any, *, as_of: dt.date | None = None) -> None:
+    """Validate a parsed football-data file (matches and odds) with great-expectations.
+
+    ``as_of`` is when the file was taken (default today): a season that was not
+    finished then may be short of its complete number of matches.
+    """
     matches = pd.DataFrame(
         {
             "match_date": [m.match_date for m in parsed.matches],
@@ -280,15 +393,38 @@ def validate_football_data(parsed: Any) -> None:
     )
     for column in ("home_goals", "away_goals", "ht_home_goals", "ht_away_goals"):
         matches[column] = matches[column].astype("Float64")
-    validate_frame("football_data.matches", matches, name=parsed.name)
+    parameters, notes = _season_matches(
+        "football-data",
+        parsed.league,
+        parsed.season,
+        ((m.home_team, m.away_team) for m in parsed.matches),
+        as_of=as_of,
+    )
+    validate_frame(
+        "football_data.matches", matches, name=parsed.name, parameters=parameters, notes=notes
+    )
     if parsed.odds_count:
         validate_frame("football_data.odds", _odds_frame(parsed), name=parsed.name)
 
 
 def validate_source_records(
-    fixtures: list[Any], shots: list[dict[str, Any]], *, season: str, name: str
+    fixtures: list[Any],
+    shots: list[dict[str, Any]],
+    *,
+    season: str,
+    name: str,
+    source: str = "",
+    league: str = "",
+    whole_season: bool = False,
+    as_of: dt.date | None = None,
 ) -> None:
-    """Validate a file's Understat/FBref matches and shots before they are loaded."""
+    """Validate a file's Understat/FBref matches and shots before they are loaded.
+
+    ``whole_season`` marks a file that lists every fixture of the league-season
+    (an Understat league page, an FBref schedule): once the season is finished
+    it must hold exactly the matches of a complete season.  Any other file may
+    hold no more than a season of the clubs it names.
+    """
     if fixtures:
         frame = pd.DataFrame(
             {
@@ -303,7 +439,15 @@ def validate_source_records(
                 "days_into_season": [days_into_season(f.match_date, season) for f in fixtures],
             }
         )
-        validate_frame("sources.fixtures", frame, name=name)
+        parameters, notes = _season_matches(
+            source,
+            league,
+            season,
+            ((f.home_name, f.away_name) for f in fixtures),
+            as_of=as_of,
+            whole_season=whole_season and bool(league),
+        )
+        validate_frame("sources.fixtures", frame, name=name, parameters=parameters, notes=notes)
     if shots:
         frame = pd.DataFrame(
             {

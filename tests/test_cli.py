@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import csv
+import datetime as dt
+import json
 import shutil
 from pathlib import Path
 
@@ -254,3 +256,60 @@ def test_teams_check_names_an_unreconciled_file(tmp_path: Path) -> None:
     result = invoke("teams", "check")
     assert result.exit_code == 1
     assert "renamed.json" in result.output and "Man Utd Red Devils" in result.output
+
+
+def _short(raw: bytes, rows: int) -> bytes:
+    """A football-data CSV without its last ``rows`` matches."""
+    lines = raw.rstrip(b"\r\n").split(b"\r\n")
+    return b"\r\n".join(lines[:-rows]) + b"\r\n"
+
+
+def test_short_finished_season_is_quarantined_and_shown_in_the_data_docs(
+    tmp_path: Path, sabiscore_home: Path
+) -> None:
+    data = tmp_path / "data" / "E0"
+    data.mkdir(parents=True)
+    shutil.copy(SAMPLE_DIR / "E0" / "2023-2024.csv", data / "2023-2024.csv")
+    (data / "2022-2023.csv").write_bytes(
+        _short((SAMPLE_DIR / "E0" / "2022-2023.csv").read_bytes(), 3)
+    )
+    result = invoke("ingest", "football-data", "--from-dir", str(data.parent))
+    assert result.exit_code == 1
+    output = " ".join(result.output.split())
+    assert (
+        "2022-2023.csv" in output
+        and "ExpectTableRowCountToBeBetween(matches of the league-season)" in output
+    )
+    assert "observed 377" in output and "380 expected" in output
+    assert scalar("SELECT COUNT(*) FROM matches") == 380  # nothing of the short file
+    (manifest,) = (sabiscore_home / "raw" / "football-data" / "_quarantine").glob("*.json")
+    assert json.loads(manifest.read_text())["quarantined"]["check"] == "expectation"
+    index = sabiscore_home / "data_docs" / "index.html"
+    assert f"data docs: {index}" in output and "1 failed" in output
+    assert "E0_2022-2023.csv/" in index.read_text()
+    docs = invoke("validate", "docs")
+    assert docs.exit_code == 0 and str(index) in docs.output
+
+
+def test_a_download_made_during_the_season_still_loads_on_replay(
+    sabiscore_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sabiscore_ml.jobs.football_data import ingest_football_data_bytes
+    from sabiscore_ml.warehouse.engine import migrate
+
+    migrate()
+    snapshot = _short((SAMPLE_DIR / "E0" / "2023-2024.csv").read_bytes(), 30)
+    url = "https://www.football-data.co.uk/mmz4281/2324/E0.csv"
+    taken = dt.datetime(2024, 4, 20, 9, 0)
+    assert ingest_football_data_bytes(snapshot, url, fetched_at=taken).ok
+    # the same bytes read today, from a file: first archived mid-season, so still in progress
+    (sabiscore_home / "E0.csv").write_bytes(snapshot)
+    assert (
+        invoke("ingest", "football-data", "--file", str(sabiscore_home / "E0.csv")).exit_code == 0
+    )
+    monkeypatch.setenv("SABISCORE_DATABASE_URL", f"sqlite:///{sabiscore_home / 'rebuilt.sqlite'}")
+    clear_settings_cache()
+    get_engine.cache_clear()
+    result = invoke("replay")
+    assert result.exit_code == 0, result.output
+    assert scalar("SELECT COUNT(*) FROM matches") == 350

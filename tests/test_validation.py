@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from conftest import SAMPLE_DIR
+from conftest import SAMPLE_DIR, real_file
 
 from sabiscore_ml.errors import RejectedFile
 from sabiscore_ml.sources.football_data import parse_football_data
@@ -82,3 +82,99 @@ def test_negative_squad_value_fails() -> None:
     validate_squad_values(rows, name="v.csv")
     with pytest.raises(RejectedFile, match="market_value_eur"):
         validate_squad_values([*rows, ("Fulham", dt.date(2020, 8, 1), -5.0, None)], name="v.csv")
+
+
+# ------------------------------------------------------------ matches of a league-season
+
+
+def without_last_rows(raw: bytes, count: int) -> bytes:
+    """The file with its last ``count`` match rows removed (line endings kept)."""
+    ending = b"\r\n" if b"\r\n" in raw else b"\n"
+    lines = raw.rstrip(ending).split(ending)
+    return ending.join(lines[:-count]) + ending
+
+
+def test_complete_season_counts_follow_the_league_format() -> None:
+    from sabiscore_ml.season_counts import complete_season_matches
+
+    assert complete_season_matches("E0", "2023-2024", 20)[0] == 380
+    assert complete_season_matches("E1", "2023-2024", 24)[0] == 552
+    assert complete_season_matches("D1", "2000-2001", 18)[0] == 306
+    # Scotland: four meetings of 10 clubs; the 12-club top flight splits after 33 rounds
+    assert complete_season_matches("SC1", "2005-2006", 10)[0] == 180
+    assert complete_season_matches("SC0", "1998-1999", 10)[0] == 180
+    assert complete_season_matches("SC0", "2010-2011", 12)[0] == 228
+
+
+def test_finished_season_short_of_matches_fails_with_the_expected_count() -> None:
+    short = without_last_rows(E0_2324, 2)
+    with pytest.raises(RejectedFile) as info:
+        validate_football_data(parsed(short), as_of=dt.date(2025, 1, 1))
+    detail = info.value.detail
+    assert info.value.check == "expectation" and "e0.csv" in str(info.value)
+    assert "ExpectTableRowCountToBeBetween(matches of the league-season)" in detail
+    assert "observed 378" in detail and "380 expected (20 clubs" in detail
+    # the clubs whose last match is missing come first among the fewest matches
+    assert "fewest matches per club:" in detail and " 37" in detail
+
+
+def test_season_in_progress_may_be_short_but_not_longer() -> None:
+    short = without_last_rows(E0_2324, 2)
+    validate_football_data(parsed(short), as_of=dt.date(2024, 5, 1))
+    validate_football_data(parsed(E0_2324), as_of=dt.date(2024, 5, 20))
+
+
+def test_reviewed_exception_accepts_its_count_only() -> None:
+    # A real mid-season download (173 matches, 2020-21 finished long ago): listed.
+    partial = real_file("football-data", "EC_2020-2021_partial.csv").read_bytes()
+    validate_football_data(parsed(partial))
+    # One match fewer is not the reviewed file any more.
+    with pytest.raises(RejectedFile) as info:
+        validate_football_data(parsed(without_last_rows(partial, 1)))
+    assert "observed 172" in info.value.detail and "506 expected (23 clubs" in info.value.detail
+
+
+def test_covid_curtailed_season_is_a_reviewed_exception() -> None:
+    from sabiscore_ml.season_counts import exception_reason
+
+    f1 = parsed((SAMPLE_DIR / "F1" / "2019-2020_reserialized.csv").read_bytes())
+    assert len(f1.matches) == 279
+    assert "COVID-19" in (exception_reason("football-data", "F1", "2019-2020", 279) or "")
+    validate_football_data(f1)
+
+
+def understat_fixtures(path) -> tuple[str, list]:
+    from sabiscore_ml.sources.understat import parse_understat_league
+    from sabiscore_ml.warehouse.source_loaders import SourceFixture
+
+    page = parse_understat_league(path.read_bytes(), str(path))
+    return page.season, [
+        SourceFixture(
+            str(m.match_id),
+            m.kickoff.date(),
+            m.home_team,
+            m.away_team,
+            "played" if m.is_result else "scheduled",
+            m.home_goals,
+            m.away_goals,
+            m.home_xg if m.is_result else None,
+            m.away_xg if m.is_result else None,
+        )
+        for m in page.matches
+    ]
+
+
+def test_understat_league_page_lists_the_whole_season() -> None:
+    from sabiscore_ml.validation import validate_source_records
+
+    season, fixtures = understat_fixtures(real_file("understat", "league_epl.html"))
+    assert (season, len(fixtures)) == ("2020-2021", 380)
+    page = {"season": season, "name": "league_epl.html", "source": "understat", "league": "E0"}
+    validate_source_records(fixtures, [], **page, whole_season=True)
+    with pytest.raises(RejectedFile) as info:
+        validate_source_records(fixtures[:-1], [], **page, whole_season=True)
+    assert "ExpectTableRowCountToBeBetween(matches of the league-season)" in info.value.detail
+    assert "observed 379" in info.value.detail
+    # a page taken during the season, or a file of some matches only, may be short
+    validate_source_records(fixtures[:-1], [], **page, whole_season=True, as_of=dt.date(2021, 3, 1))
+    validate_source_records(fixtures[:-1], [], **page)

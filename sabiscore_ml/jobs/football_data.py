@@ -23,9 +23,10 @@ from sabiscore_ml.settings import (
     get_football_data_settings,
     get_warehouse_settings,
 )
-from sabiscore_ml.sources.archive import archive_raw
+from sabiscore_ml.sources.archive import archive_raw, first_archived_at
 from sabiscore_ml.sources.football_data import (
     SOURCE,
+    ParsedFile,
     iter_csv_files,
     parse_football_data,
     sha256_hex,
@@ -99,6 +100,19 @@ def record_run(
         )
 
 
+def _taken_on(
+    sha: str, parsed: ParsedFile, fetched_at: dt.datetime | None, today: dt.date | None
+) -> dt.date:
+    """The date the file was taken: the earliest of today, its fetch and its first archiving."""
+    known = [today or now_utc().date()]
+    if fetched_at is not None:
+        known.append(fetched_at.date())
+    archived = first_archived_at(sha, source=SOURCE, league=parsed.league, season=parsed.season)
+    if archived is not None:
+        known.append(archived.astimezone(dt.UTC).date())
+    return min(known)
+
+
 def ingest_football_data_bytes(
     raw: bytes,
     uri: str,
@@ -118,7 +132,7 @@ def ingest_football_data_bytes(
     sha = sha256_hex(raw)
     try:
         parsed = parse_football_data(raw, uri, today=today)
-        validate_football_data(parsed)
+        validate_football_data(parsed, as_of=_taken_on(sha, parsed, fetched_at, today))
     except RejectedFile as exc:
         archive_raw(
             raw,

@@ -189,6 +189,8 @@ def _load_fixtures_and_shots(
     fixtures: list[SourceFixture],
     shots: list[dict[str, Any]],
     team_matches: list[understat.UnderstatTeamMatch] | None = None,
+    *,
+    whole_season: bool = False,
 ) -> Callable[[Connection, str, str], LoadCounts]:
     """Load the fixtures, their shots and Understat team-match records in one go.
 
@@ -198,7 +200,15 @@ def _load_fixtures_and_shots(
     """
 
     def load(connection: Connection, sha: str, name: str) -> LoadCounts:
-        validate_source_records(fixtures, shots, season=season, name=name)
+        validate_source_records(
+            fixtures,
+            shots,
+            season=season,
+            name=name,
+            source=source,
+            league=league,
+            whole_season=whole_season,
+        )
         counts, teams, links = load_source_fixtures(
             connection,
             source=source,
@@ -287,7 +297,9 @@ def parse_understat(raw: bytes, name: str, *, league: str | None = None) -> Pars
         "league",
         code,
         page.season,
-        _load_fixtures_and_shots("understat", code, page.season, fixtures, [], page.team_matches),
+        _load_fixtures_and_shots(
+            "understat", code, page.season, fixtures, [], page.team_matches, whole_season=True
+        ),
     )
 
 
@@ -339,7 +351,9 @@ def parse_fbref(raw: bytes, name: str, *, league: str | None = None) -> Parsed:
             "schedule",
             code,
             schedule.season,
-            _load_fixtures_and_shots("fbref", code, schedule.season, fixtures, []),
+            _load_fixtures_and_shots(
+                "fbref", code, schedule.season, fixtures, [], whole_season=True
+            ),
         )
     if (
         b"/en/matches/" in head

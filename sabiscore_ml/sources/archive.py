@@ -147,3 +147,31 @@ def latest_copy(source: str, uri: str, *, root: Path | None = None) -> ArchivedC
 
 def _text(value: object) -> str | None:
     return None if value is None else str(value)
+
+
+def first_archived_at(
+    sha256: str,
+    *,
+    source: str,
+    league: str | None = None,
+    season: str | None = None,
+    root: Path | None = None,
+) -> dt.datetime | None:
+    """When these bytes first reached the archive (their manifest's ``fetched_at``), if ever.
+
+    The content cannot be newer than that, so it is the latest date the file
+    may describe (a replay judges a file as of then, not as of today).
+    """
+    root = root or get_core_settings().raw_archive_dir
+    folders = [root / source / "_quarantine"]
+    if league and season:
+        folders.insert(0, root / source / league / season)
+    times = []
+    for folder in folders:
+        manifest = folder / f"{sha256}.json"
+        if manifest.exists():
+            value = json.loads(manifest.read_text()).get("fetched_at")
+            if value:
+                stamp = dt.datetime.fromisoformat(value)
+                times.append(stamp if stamp.tzinfo else stamp.replace(tzinfo=dt.UTC))
+    return min(times) if times else None
