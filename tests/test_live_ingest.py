@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import FIXTURES, REPO, SAMPLE_DIR
+from conftest import FIXTURES, REPO, SAMPLE_DIR, real_file
 from http_server import ScriptedServer
 from sqlalchemy import Engine, text
 
@@ -393,7 +393,7 @@ def test_a_json_body_is_archived_beside_its_manifest_and_replayed(rosters: Engin
 def test_transfermarkt_tables_are_fetched_archived_and_revalidated(
     warehouse: Engine, server: ScriptedServer
 ) -> None:
-    body = gzip.compress((FIXTURES / "transfermarkt" / "clubs.csv").read_bytes(), mtime=0)
+    body = gzip.compress(real_file("transfermarkt", "clubs.csv").read_bytes(), mtime=0)
     server.add("/data/clubs.csv.gz", 200, body, "application/gzip", headers={"ETag": '"c1"'})
     (item,) = [i for i in plan_source("transfermarkt", leagues=["E0"]) if i["table"] == "clubs"]
     first = run_source_item(item, engine=warehouse)

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from conftest import REPO, SAMPLE_DIR
 
@@ -44,20 +46,16 @@ def test_bad_params_are_refused(params: dict, error: str) -> None:
 
 def test_files_mode_is_the_default() -> None:
     items = plan_from_params("transfermarkt", None)
-    assert items == [
-        {
-            "kind": "file",
-            "source": "transfermarkt",
-            "league": "E0",
-            "path": str(
-                REPO
-                / "samples"
-                / "transfermarkt"
-                / "E0"
-                / "premier_league_squad_values_2020_2024.csv"
-            ),
-        }
-    ]
+    sample = REPO / "samples" / "transfermarkt"
+    expected = sorted(
+        str(path) for path in sample.rglob("*") if path.suffix in (".csv", ".json", ".gz")
+    )
+    assert sorted(item["path"] for item in items) == expected
+    assert {item["kind"] for item in items} == {"file"}
+    assert {item["source"] for item in items} == {"transfermarkt"}
+    # files under a league folder take its league; the dataset tables name none
+    leagues = {Path(item["path"]).parent.name: item.get("league") for item in items}
+    assert leagues == {"E0": "E0", "dcaribou": None}
 
 
 def test_labels() -> None:
