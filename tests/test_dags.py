@@ -793,7 +793,7 @@ def test_transfermarkt_dag_loads_the_bundled_sample(
     # the dataset tables span several leagues and seasons: they name none
     assert extras == [
         {
-            "league_seasons": ["E0 2020-2021", "E0 2025-2026", "None None"],
+            "league_seasons": ["E0 2020-2021", "E0 2025-2026", "all leagues and seasons"],
             "skipped": 0,
             "files": 8,
             "rows": 100 + 20 + 96 + 451 + 49 + 100 + 1000 + 29,

@@ -171,7 +171,12 @@ def summarize_outcomes(source: str, outcomes: Iterable[Mapping[str, Any]]) -> di
             if outcome.get("message"):
                 log.info("%s: %s: %s", outcome["uri"], outcome["status"], outcome["message"])
             continue
-        key = f"{outcome['league']} {outcome['season']}"
+        # a file spanning leagues and seasons (a dataset table) names neither
+        key = (
+            f"{outcome['league']} {outcome['season']}"
+            if outcome.get("league") and outcome.get("season")
+            else "all leagues and seasons"
+        )
         row = per.setdefault(key, {"files": 0, **dict.fromkeys(fields, 0)})
         row["files"] += 1
         for name, field in fields.items():
