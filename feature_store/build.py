@@ -12,7 +12,7 @@ import time
 
 import polars as pl
 
-from feature_store.catalog import FAMILIES, KEY_COLUMNS, TARGET_COLUMNS, frame_schema
+from feature_store.catalog import FAMILIES, KEY_COLUMNS, frame_schema
 from feature_store.common import Family, checked
 from feature_store.inputs import Inputs
 
@@ -52,6 +52,3 @@ def build_frame(inputs: Inputs, families: tuple[Family, ...] = FAMILIES) -> pl.D
         for name, dtype in schema.items()
     ]
     return frame.select(columns).sort("match_date", "match_id")
-
-
-__all__ = ["build_frame", "targets", "TARGET_COLUMNS"]

@@ -11,7 +11,7 @@ day, so for anything computed from a team's own games this is the same as
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import polars as pl
 
@@ -51,7 +51,6 @@ class Family:
     definitions: tuple[FeatureDef, ...]
     compute: Callable[[Inputs], pl.DataFrame]
     notes: str = ""
-    tags: tuple[str, ...] = field(default_factory=tuple)
 
 
 def team_rows(matches: pl.DataFrame, *, extra: Sequence[str] = ()) -> pl.DataFrame:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import polars as pl
 from sqlalchemy import ColumnElement, Engine, Select, and_, select, tuple_
@@ -66,18 +66,6 @@ class Inputs:
     team_games: pl.DataFrame
     squad_values: pl.DataFrame
     team_stats: pl.DataFrame
-
-    def where_matches(self, keep: pl.Expr) -> Inputs:
-        """The inputs restricted to the matches ``keep`` selects (and their facts)."""
-        matches = self.matches.filter(keep)
-        ids = matches.select("match_id")
-        return replace(
-            self,
-            matches=matches,
-            odds=self.odds.join(ids, on="match_id", how="semi"),
-            xg=self.xg.join(ids, on="match_id", how="semi"),
-            npxg=self.npxg.join(ids, on="match_id", how="semi"),
-        )
 
 
 _LEAGUE_FRAME = pl.DataFrame(
@@ -395,15 +383,6 @@ def _team_games(engine: Engine, matches: pl.DataFrame) -> pl.DataFrame:
         {"team_id": pl.Int64, "match_date": pl.Date},
     )
     return pl.concat([league, logs]).unique().sort("team_id", "match_date")
-
-
-def linked_source_matches(engine: Engine) -> pl.DataFrame:
-    """Warehouse match ids that another source lists (for coverage reports)."""
-    return _read(
-        engine,
-        select(SourceMatch.source, SourceMatch.match_id).where(SourceMatch.match_id.is_not(None)),
-        {"source": pl.String, "match_id": pl.Int64},
-    )
 
 
 def perturbed_after(inputs: Inputs, cutoff: dt.date, *, seed: int = 7) -> Inputs:
