@@ -3,51 +3,25 @@
 Only pre-closing quotes reach this module (:mod:`feature_store.inputs` never
 reads closing odds).  For Pinnacle, Bet365 and the market average, the 1X2
 prices become probabilities with the margin removed two ways: proportionally
-("multiplicative") and by Shin's method (Shin 1993; Štrumbelj 2014), which
-allows for insider trading and shifts margin towards long shots.  Across all
-bookmakers quoting the match: the consensus probabilities, their dispersion,
-and how far the best price stands above the average one.  Over/under 2.5 and
-the Asian handicap line complete the picture.
+("multiplicative") and by Shin's method (Shin 1993; Štrumbelj 2014;
+:mod:`sabiscore_ml.odds`), which allows for insider trading and shifts margin
+towards long shots.  Across all bookmakers quoting the match: the consensus
+probabilities, their dispersion, and how far the best price stands above the
+average one.  Over/under 2.5 and the Asian handicap line complete the picture.
 """
 
 from __future__ import annotations
 
-import numpy as np
 import polars as pl
 
 from feature_store.common import BEFORE_KICKOFF_ODDS, Family, FeatureDef
 from feature_store.inputs import Inputs
+from sabiscore_ml.odds import shin_probabilities
 
 BOOKMAKERS = ("pinnacle", "b365", "market_avg")
 OUTCOMES = ("home", "draw", "away")
 _AGGREGATES = ("market_avg", "market_max")  # aggregates, not bookmakers, for dispersion
 _SRC = ("football-data",)
-
-
-def shin_probabilities(prices: np.ndarray, iterations: int = 60) -> tuple[np.ndarray, np.ndarray]:
-    """Shin's margin-free probabilities for rows of decimal ``prices``; also each row's ``z``.
-
-    Solves ``sum_i p_i(z) = 1`` for the insider share ``z`` by bisection on
-    [0, 0.5), vectorised over rows.  Rows with a missing price give NaN.
-    """
-    q = 1.0 / prices
-    total = q.sum(axis=1, keepdims=True)
-    share = q * q / total
-
-    def probs(z: np.ndarray) -> np.ndarray:
-        z = z[:, None]
-        return (np.sqrt(z * z + 4.0 * (1.0 - z) * share) - z) / (2.0 * (1.0 - z))
-
-    low = np.zeros(len(prices))
-    high = np.full(len(prices), 0.5)
-    for _ in range(iterations):
-        mid = (low + high) / 2.0
-        too_big = probs(mid).sum(axis=1) > 1.0
-        low = np.where(too_big, mid, low)
-        high = np.where(too_big, high, mid)
-    z = (low + high) / 2.0
-    p = probs(z)
-    return p / p.sum(axis=1, keepdims=True), z
 
 
 def _definitions() -> tuple[FeatureDef, ...]:
