@@ -1,0 +1,303 @@
+"""Edges: what a model's probabilities are worth at the prices on offer.
+
+**The edge** of a bet is its expected value per unit staked at the price we
+would actually take::
+
+    edge = p_model × price − 1
+
+``price`` is the decimal price chosen by :class:`PriceChoice`: the best one on
+offer, the market average, or one named bookmaker's.  A positive edge means the
+bet makes money on average if the model's probability is right; it already
+accounts for the bookmaker's margin, since it is computed at the price paid.
+
+Reported next to it, ``prob_edge = p_model − p_market``: how far the model's
+probability stands from the margin-free market probability
+(:class:`MarketProbability`: which prices, and which de-margining method of
+:mod:`sabiscore_ml.odds`).  ``prob_edge`` measures disagreement with the
+market; only ``edge`` decides whether a bet is worth making.
+
+**A value bet** is an outcome whose edge is at least the threshold (default
+0.042) and which passes the guards of :class:`ValueBetRules`: the model's
+probability at least ``min_probability`` (long shots are where models and
+markets are least reliable), the price at most ``max_price``, and at least
+``min_bookmakers`` bookmakers quoting the outcome.
+
+Bookmaker ids are the warehouse's (``odds.bookmaker``): ``pinnacle``, ``b365``,
+``william_hill``... and two aggregates football-data publishes,
+``market_max`` (the best price across many books) and ``market_avg`` (their
+average).  The aggregates are never counted as bookmakers quoting.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from sabiscore_ml.odds import METHODS, implied_probabilities
+
+OUTCOMES: tuple[str, ...] = ("home", "draw", "away")
+MARKET_MAX, MARKET_AVG = "market_max", "market_avg"
+AGGREGATES: tuple[str, ...] = (MARKET_MAX, MARKET_AVG)
+BEST, AVERAGE, CONSENSUS = "best", "avg", "consensus"
+
+
+@dataclass(frozen=True)
+class PriceChoice:
+    """Where the price of a bet is taken.
+
+    ``best``: the highest price quoted, by a bookmaker or as the market
+    maximum (at equal prices a named bookmaker is preferred).  ``avg``: the
+    published market average, else the mean over the bookmakers quoting.
+    Any other value is a bookmaker id (``pinnacle``, ``b365``...): that
+    bookmaker's price only.
+    """
+
+    source: str = BEST
+
+    def __post_init__(self) -> None:
+        if not self.source:
+            raise ValueError("a price choice needs a source: best, avg or a bookmaker id")
+
+
+@dataclass(frozen=True)
+class MarketProbability:
+    """Which prices give the market's probability, and how the margin comes off.
+
+    ``source``: ``avg`` (the average prices, as for :class:`PriceChoice`),
+    ``consensus`` (each bookmaker de-margined, then averaged) or a bookmaker
+    id.  ``method``: one of :data:`sabiscore_ml.odds.METHODS`.
+    """
+
+    source: str = AVERAGE
+    method: str = "multiplicative"
+
+    def __post_init__(self) -> None:
+        if self.source == BEST or not self.source:
+            raise ValueError("the market probability comes from avg, consensus or a bookmaker")
+        if self.method not in METHODS:
+            raise ValueError(f"unknown de-margining method {self.method!r}")
+
+
+@dataclass(frozen=True)
+class ValueBetRules:
+    """When an outcome is a value bet: edge at least ``edge_threshold``, and the guards."""
+
+    edge_threshold: float = 0.042
+    min_probability: float = 0.10
+    max_price: float = 10.0
+    min_bookmakers: int = 3
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.min_probability <= 1.0:
+            raise ValueError("min_probability must be within [0, 1]")
+        if self.max_price <= 1.0 or self.min_bookmakers < 0:
+            raise ValueError("max_price must be above 1 and min_bookmakers not negative")
+
+
+def as_polars(frame: Any) -> pl.DataFrame:
+    """A polars frame from a polars or pandas one."""
+    if isinstance(frame, pl.DataFrame):
+        return frame
+    if hasattr(frame, "columns") and hasattr(frame, "to_numpy"):
+        return pl.from_pandas(frame)
+    raise TypeError(f"expected a polars or pandas data frame, got {type(frame).__name__}")
+
+
+def _long_prices(prices: pl.DataFrame, outcomes: tuple[str, ...]) -> pl.DataFrame:
+    """Valid quotes, one row per match, bookmaker and outcome."""
+    needed = ("match_id", "bookmaker", *(f"price_{o}" for o in outcomes))
+    missing = [c for c in needed if c not in prices.columns]
+    if missing:
+        raise ValueError(f"prices lack the columns {missing}")
+    if prices.select(pl.struct("match_id", "bookmaker").is_duplicated().any()).item():
+        raise ValueError("prices hold two rows for one match and bookmaker")
+    long = prices.select(
+        pl.col("match_id").cast(pl.Int64),
+        pl.col("bookmaker").cast(pl.String),
+        *(pl.col(f"price_{o}").cast(pl.Float64).alias(o) for o in outcomes),
+    ).unpivot(index=["match_id", "bookmaker"], variable_name="outcome", value_name="price")
+    valid = pl.col("price").is_not_null() & pl.col("price").is_finite() & (pl.col("price") > 1.0)
+    return long.filter(valid)
+
+
+def _average_prices(long: pl.DataFrame) -> pl.DataFrame:
+    """Per match and outcome: the market average, else the bookmakers' mean price."""
+    books = pl.col("bookmaker").is_in(AGGREGATES).not_()
+    return long.group_by("match_id", "outcome").agg(
+        pl.when((pl.col("bookmaker") == MARKET_AVG).any())
+        .then(pl.col("price").filter(pl.col("bookmaker") == MARKET_AVG).first())
+        .otherwise(pl.col("price").filter(books).sort().mean())
+        .alias("price"),
+        pl.when((pl.col("bookmaker") == MARKET_AVG).any())
+        .then(pl.lit(MARKET_AVG))
+        .otherwise(pl.lit(AVERAGE))
+        .alias("bookmaker"),
+    )
+
+
+def _taken_prices(long: pl.DataFrame, choice: PriceChoice) -> pl.DataFrame:
+    """Per match and outcome: the price taken and who quotes it."""
+    if choice.source == AVERAGE:
+        return _average_prices(long).filter(pl.col("price").is_not_null())
+    if choice.source == BEST:
+        candidates = long.filter(pl.col("bookmaker") != MARKET_AVG)
+        return (
+            candidates.sort(
+                [
+                    "match_id",
+                    "outcome",
+                    "price",
+                    pl.col("bookmaker").is_in(AGGREGATES),
+                    "bookmaker",
+                ],
+                descending=[False, False, True, False, False],
+            )
+            .group_by("match_id", "outcome", maintain_order=True)
+            .first()
+            .select("match_id", "outcome", "price", "bookmaker")
+        )
+    return long.filter(pl.col("bookmaker") == choice.source).select(
+        "match_id", "outcome", "price", "bookmaker"
+    )
+
+
+def _wide(long: pl.DataFrame, index: list[str], outcomes: tuple[str, ...]) -> pl.DataFrame:
+    """One row per ``index`` with a price column per outcome (null where not quoted)."""
+    wide = long.pivot(on="outcome", index=index, values="price")
+    return wide.with_columns(
+        pl.lit(None, pl.Float64).alias(o) for o in outcomes if o not in wide.columns
+    )
+
+
+def _demargined(
+    wide: pl.DataFrame, outcomes: tuple[str, ...], method: str, key: str
+) -> pl.DataFrame:
+    """Margin-free probabilities of complete rows of ``wide`` (one row per ``key``)."""
+    wide = wide.drop_nulls(list(outcomes))
+    prices = wide.select(outcomes).to_numpy().astype(float).reshape(len(wide), len(outcomes))
+    p = implied_probabilities(prices, method).probabilities
+    return wide.select(key).with_columns(
+        pl.Series(o, np.asarray(p[:, i], dtype=float)) for i, o in enumerate(outcomes)
+    )
+
+
+def _market_probabilities(
+    long: pl.DataFrame, market: MarketProbability, outcomes: tuple[str, ...]
+) -> pl.DataFrame:
+    """Per match and outcome: the margin-free market probability ``p_market``."""
+    if market.source == CONSENSUS:
+        books = long.filter(pl.col("bookmaker").is_in(AGGREGATES).not_())
+        wide = _wide(books, ["match_id", "bookmaker"], outcomes).with_row_index("_row")
+        p = _demargined(wide, outcomes, market.method, "_row")
+        per_book = wide.select("_row", "match_id").join(p, on="_row")
+        probabilities = per_book.unpivot(
+            index="match_id", on=list(outcomes), variable_name="outcome", value_name="p_market"
+        )
+        # sorted before averaging: a float sum depends on its order
+        return probabilities.group_by("match_id", "outcome").agg(pl.col("p_market").sort().mean())
+    if market.source == AVERAGE:
+        chosen = _average_prices(long).drop("bookmaker")
+    else:
+        chosen = long.filter(pl.col("bookmaker") == market.source).drop("bookmaker")
+    p = _demargined(_wide(chosen, ["match_id"], outcomes), outcomes, market.method, "match_id")
+    return p.unpivot(
+        index="match_id", on=list(outcomes), variable_name="outcome", value_name="p_market"
+    )
+
+
+def match_edges(
+    predictions: Any,
+    prices: Any,
+    *,
+    price_choice: PriceChoice | None = None,
+    market_probability: MarketProbability | None = None,
+    rules: ValueBetRules | None = None,
+    outcomes: tuple[str, ...] = OUTCOMES,
+    market: str = "1x2",
+) -> Any:
+    """Edges of the model's probabilities at the prices on offer, per match and outcome.
+
+    ``predictions``: one row per match with ``match_id`` and ``p_<outcome>``
+    (``p_home``, ``p_draw``, ``p_away``); other columns (``match_date``,
+    ``league_code``...) are carried through.  ``prices``: pre-closing quotes,
+    one row per match and bookmaker, with ``match_id``, ``bookmaker`` and
+    ``price_<outcome>``; a missing or invalid price (not above 1) is no quote.
+
+    Returns a frame of the same kind as ``predictions`` (polars or pandas), one
+    row per match and outcome: the carried columns, ``market``, ``outcome``,
+    ``p_model``, ``price`` and ``bookmaker`` (the price taken and who quotes
+    it; ``avg`` for a mean of bookmakers), ``n_bookmakers`` (bookmakers
+    quoting the outcome), ``p_market``, ``edge``, ``prob_edge`` and
+    ``is_value``.  Without a price, the edge is null and the outcome no value.
+    """
+    price_choice = price_choice or PriceChoice()
+    market_probability = market_probability or MarketProbability()
+    rules = rules or ValueBetRules()
+    model = as_polars(predictions)
+    quotes = as_polars(prices)
+    needed = ["match_id", *(f"p_{o}" for o in outcomes)]
+    missing = [c for c in needed if c not in model.columns]
+    if missing:
+        raise ValueError(f"predictions lack the columns {missing}")
+
+    long = _long_prices(quotes, outcomes)
+    count = long.group_by("match_id", "outcome").agg(
+        pl.col("bookmaker").is_in(AGGREGATES).not_().sum().cast(pl.Int32).alias("n_bookmakers")
+    )
+    carried = [c for c in model.columns if c not in needed]
+    order = {o: i for i, o in enumerate(outcomes)}
+    table = (
+        model.with_columns(pl.col("match_id").cast(pl.Int64))
+        .unpivot(
+            index=["match_id", *carried],
+            on=[f"p_{o}" for o in outcomes],
+            variable_name="outcome",
+            value_name="p_model",
+        )
+        .with_columns(
+            pl.col("outcome").str.strip_prefix("p_"),
+            pl.col("p_model").cast(pl.Float64),
+            pl.lit(market).alias("market"),
+        )
+        .join(_taken_prices(long, price_choice), on=["match_id", "outcome"], how="left")
+        .join(count, on=["match_id", "outcome"], how="left")
+        .join(
+            _market_probabilities(long, market_probability, outcomes),
+            on=["match_id", "outcome"],
+            how="left",
+        )
+        .with_columns(pl.col("n_bookmakers").fill_null(0))
+        .with_columns(
+            (pl.col("p_model") * pl.col("price") - 1.0).alias("edge"),
+            (pl.col("p_model") - pl.col("p_market")).alias("prob_edge"),
+        )
+    )
+    is_value = (
+        (pl.col("edge") >= rules.edge_threshold)
+        & (pl.col("p_model") >= rules.min_probability)
+        & (pl.col("price") <= rules.max_price)
+        & (pl.col("n_bookmakers") >= rules.min_bookmakers)
+    )
+    table = (
+        table.with_columns(is_value.fill_null(False).alias("is_value"))
+        .with_columns(pl.col("outcome").replace_strict(order, return_dtype=pl.Int32).alias("_o"))
+        .sort("match_id", "_o")
+        .select(
+            "match_id",
+            *carried,
+            "market",
+            "outcome",
+            "p_model",
+            "price",
+            "bookmaker",
+            "n_bookmakers",
+            "p_market",
+            "edge",
+            "prob_edge",
+            "is_value",
+        )
+    )
+    return table if isinstance(predictions, pl.DataFrame) else table.to_pandas()
