@@ -45,9 +45,12 @@ def test_migration_creates_the_schema(warehouse: Engine) -> None:
         "model_versions",
         "predictions",
         "stakes",
+        "portfolios",
+        "portfolio_bets",
+        "bankroll_ledger",
         "alembic_version",
     } <= tables
-    assert current_revision(str(warehouse.url.render_as_string(hide_password=False))) == "0005"
+    assert current_revision(str(warehouse.url.render_as_string(hide_password=False))) == "0006"
     assert count(warehouse, "leagues") == 22
     migrate(warehouse.url.render_as_string(hide_password=False))  # a second run is a no-op
     assert count(warehouse, "leagues") == 22

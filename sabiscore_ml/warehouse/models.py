@@ -14,6 +14,7 @@ import datetime as dt
 from sqlalchemy import (
     BigInteger,
     Boolean,
+    CheckConstraint,
     Date,
     DateTime,
     Float,
@@ -565,3 +566,76 @@ class Stake(Base):
     kelly_fraction: Mapped[float] = mapped_column(Float)
     stake: Mapped[float] = mapped_column(Float)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime)
+
+
+# --- Portfolios: a user's or a strategy's bankroll, its bets and its ledger. ---
+
+
+class Portfolio(Base):
+    """A bankroll staked by one user or one strategy."""
+
+    __tablename__ = "portfolios"
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(80), unique=True)
+    owner: Mapped[str | None] = mapped_column(String(80), index=True)
+    starting_bankroll: Mapped[float] = mapped_column(Float)
+    kelly_multiplier: Mapped[float] = mapped_column(Float)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime)
+
+
+class PortfolioBet(Base):
+    """A bet of a portfolio, from placement to settlement.
+
+    ``status`` is ``open``, ``won``, ``lost`` or ``void``; ``pnl`` (profit or
+    loss) is set on settlement.  ``run_id`` names the run that placed it: a
+    bet is placed once per portfolio, match, market, outcome and run.
+    """
+
+    __tablename__ = "portfolio_bets"
+    __table_args__ = (
+        UniqueConstraint("portfolio_id", "match_id", "market", "outcome", "run_id"),
+        CheckConstraint("status IN ('open', 'won', 'lost', 'void')", name="status"),
+        CheckConstraint("stake > 0 AND price > 1", name="stake_and_price"),
+    )
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)
+    portfolio_id: Mapped[int] = mapped_column(ForeignKey("portfolios.id"), index=True)
+    match_id: Mapped[int] = mapped_column(ForeignKey("matches.id"), index=True)
+    market: Mapped[str] = mapped_column(String(8))
+    outcome: Mapped[str] = mapped_column(String(8))
+    bookmaker: Mapped[str] = mapped_column(String(24))
+    price: Mapped[float] = mapped_column(Float)
+    p_model: Mapped[float] = mapped_column(Float)
+    edge: Mapped[float] = mapped_column(Float)
+    stake: Mapped[float] = mapped_column(Float)
+    placed_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    status: Mapped[str] = mapped_column(String(8))
+    settled_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    pnl: Mapped[float | None] = mapped_column(Float)
+    run_id: Mapped[str | None] = mapped_column(String(64))
+
+
+class BankrollEntry(Base):
+    """One movement of a portfolio's money, and the balance after it.
+
+    ``kind``: ``deposit`` (money in, or out when negative), ``stake`` (a bet's
+    stake leaving the balance: negative), ``settlement`` (what a bet returns:
+    the stake times the price when won, the stake when void, nothing when
+    lost) or ``adjustment``.  Entries are written in order under a lock on the
+    portfolio, so the latest one holds the current balance.
+    """
+
+    __tablename__ = "bankroll_ledger"
+    __table_args__ = (
+        CheckConstraint("kind IN ('deposit', 'stake', 'settlement', 'adjustment')", name="kind"),
+    )
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)
+    portfolio_id: Mapped[int] = mapped_column(ForeignKey("portfolios.id"), index=True)
+    entered_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    kind: Mapped[str] = mapped_column(String(12))
+    amount: Mapped[float] = mapped_column(Float)
+    balance_after: Mapped[float] = mapped_column(Float)
+    bet_id: Mapped[int | None] = mapped_column(ForeignKey("portfolio_bets.id"), index=True)
+    note: Mapped[str | None] = mapped_column(Text)
