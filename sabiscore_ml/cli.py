@@ -703,6 +703,125 @@ def export_features(
     console.print(f"wrote {frame.height:,} matches x {frame.width} columns to {output}")
 
 
+def _comparison_table(comparison, title: str) -> Table:
+    """The model's scores beside the market's, paired on the same matches."""
+    table = Table(title=title)
+    for column in ("forecaster", "matches", "RPS", "log loss", "ECE", "RPS − model (paired)"):
+        table.add_column(column, justify="left" if column == "forecaster" else "right")
+    s = comparison.scores
+    table.add_row("model", f"{s.n:,}", f"{s.rps:.4f}", f"{s.log_loss:.4f}", f"{s.ece:.4f}", "")
+    for name, market in comparison.market_scores.items():
+        diff = comparison.model_vs[name]
+        table.add_row(
+            name,
+            f"{market.n:,}",
+            f"{market.rps:.4f}",
+            f"{market.log_loss:.4f}",
+            f"{market.ece:.4f}",
+            f"{-diff.mean:+.4f} ± {diff.se:.4f}",
+        )
+    return table
+
+
+@app.command()
+def train(
+    league: Annotated[
+        list[str] | None, typer.Option("--league", help="League code (repeat); default: settings")
+    ] = None,
+    season: Annotated[
+        list[str] | None, typer.Option("--season", help="Season to train on (repeat); default: all")
+    ] = None,
+    n_trials: Annotated[int, typer.Option("--n-trials", help="Optuna trials (0: defaults)")] = 0,
+    promote: Annotated[
+        bool, typer.Option("--promote/--no-promote", help="Promote to champion if no worse")
+    ] = True,
+    weights: Annotated[
+        str, typer.Option("--weights", help="stacking (learned) or design (40/35/25)")
+    ] = "stacking",
+    evaluation_seasons: Annotated[
+        int, typer.Option("--evaluation-seasons", help="Latest seasons walked forward")
+    ] = 1,
+    history_from: Annotated[
+        str | None, typer.Option("--history-from", help="Earliest season trained on")
+    ] = None,
+) -> None:
+    """Train the 1X2 ensemble, evaluate it walking forward, register it, maybe promote it.
+
+    Example: [bold]sabiscore train --league E0 --league E1 --n-trials 20[/]
+    """
+    from sabiscore_ml.jobs.training import TrainRequest
+
+    _init_warehouse()
+    request = TrainRequest(
+        leagues=tuple(league or ()),
+        seasons=tuple(normalize_season(s) for s in season or ()),
+        n_trials=n_trials,
+        promote=promote,
+        weights=weights,
+        evaluation_seasons=evaluation_seasons,
+        history_from=normalize_season(history_from) if history_from else None,
+    )
+    _train_and_report(request)
+
+
+def _train_and_report(request) -> None:  # noqa: ANN001 - a TrainRequest
+    from sabiscore_ml.jobs.training import train as train_job
+
+    try:
+        report = train_job(request, progress=_step)
+    except ValueError as error:
+        raise SabiscoreError(str(error)) from error
+    for line in report.lines:
+        console.print(escape(line))
+    console.print(
+        f"[bold]version {report.version}[/] is the [bold]{report.alias}[/]: "
+        f"{escape(report.decision)}"
+        f" (MLflow run {report.run_id})"
+    )
+
+
+@app.command()
+def backtest(
+    league: Annotated[list[str], typer.Option("--league", help="League code (repeat)")],
+    seasons: Annotated[str, typer.Option("--seasons", help="FIRST:LAST, e.g. 2015-2016:2023-2024")],
+    output: Annotated[Path, typer.Option("--output", help="CSV (or .parquet) of the predictions")],
+    weights: Annotated[str, typer.Option("--weights", help="stacking or design")] = "stacking",
+    step: Annotated[str, typer.Option("--step", help="season or matchweek refits")] = "season",
+    history_from: Annotated[
+        str | None, typer.Option("--history-from", help="Earliest season trained on")
+    ] = None,
+) -> None:
+    """Walk-forward backtest: each season predicted by a model fitted only on earlier matches.
+
+    Example:
+    [bold]sabiscore backtest --league E0 --seasons 2015-2016:2023-2024 --output preds.csv[/]
+    """
+    from sabiscore_ml.jobs.backtest import backtest as run_backtest
+    from sabiscore_ml.jobs.backtest import season_range
+    from sabiscore_ml.models.config import ModelConfig
+
+    try:
+        result = run_backtest(
+            league,
+            season_range(seasons),
+            config=ModelConfig(weights=weights),
+            history_from=normalize_season(history_from) if history_from else None,
+            step=step,
+            progress=lambda b: _step(
+                f"{b.season} from {b.start}: {b.rows} matches, trained on {b.train_rows:,}"
+            ),
+        )
+    except ValueError as error:
+        raise SabiscoreError(str(error)) from error
+    output.parent.mkdir(parents=True, exist_ok=True)
+    if output.suffix == ".parquet":
+        result.predictions.write_parquet(output)
+    else:
+        result.predictions.write_csv(output)
+    console.print(f"wrote {result.predictions.height:,} matches to {output}")
+    console.print(_comparison_table(result.comparison, "Walk-forward against the market"))
+
+
 def main() -> None:
     """Console-script entry point."""
     try:

@@ -13,6 +13,7 @@ well-known development passwords are rejected.
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -232,6 +233,27 @@ class FeatureStoreSettings(BaseSettings):
         return (self.dir or core.home_dir / "features").expanduser().resolve()
 
 
+class ModelSettings(BaseSettings):
+    """Training, tuning and promotion of the match-outcome model."""
+
+    model_config = SettingsConfigDict(env_prefix="SABISCORE_MODEL_", extra="ignore")
+
+    name: str = "sabiscore-1x2"  # registered model name
+    leagues: list[str] = ["E0", "E1", "E2", "E3", "EC", "SP1", "D1", "I1", "F1"]
+    history_from: str = "2000-2001"  # earliest season trained on
+    optuna_storage: str | None = None  # default: SQLite under SABISCORE_HOME
+    promotion_min_matches: int = Field(300, gt=0)
+    ece_tolerance: float = Field(0.0, ge=0)  # a challenger's ECE may exceed the champion's by this
+    recalibration_matches: int = Field(600, gt=100)  # recent matches the recalibration uses
+    # Threads per tree model.  LightGBM's OpenMP threads spin while they wait, so
+    # more threads than free cores (two trainings at once) slows it down badly.
+    threads: int = Field(default_factory=lambda: max(1, min(4, os.cpu_count() or 1)), gt=0)
+
+    def optuna_url(self, core: CoreSettings) -> str:
+        """The Optuna study storage: the given URL or ``<SABISCORE_HOME>/optuna.db``."""
+        return self.optuna_storage or f"sqlite:///{core.home_dir / 'optuna.db'}"
+
+
 @lru_cache
 def get_core_settings() -> CoreSettings:
     """Cached :class:`CoreSettings`."""
@@ -280,6 +302,12 @@ def get_source_settings() -> SourceSettings:
     return SourceSettings()
 
 
+@lru_cache
+def get_model_settings() -> ModelSettings:
+    """Cached :class:`ModelSettings`."""
+    return ModelSettings()
+
+
 def clear_settings_cache() -> None:
     """Forget every cached settings object (after changing the environment)."""
     for accessor in (
@@ -291,5 +319,6 @@ def clear_settings_cache() -> None:
         get_fetch_settings,
         get_feature_store_settings,
         get_source_settings,
+        get_model_settings,
     ):
         accessor.cache_clear()

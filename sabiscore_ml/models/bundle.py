@@ -1,0 +1,80 @@
+"""The deployable model: the 1X2 estimator, the goals model, and the columns they read.
+
+A :class:`ModelBundle` is what MLflow stores (as a joblib artifact inside a
+pyfunc model) and what the prediction jobs load back.  It imports no MLflow,
+so it can be used and tested without a tracking store.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import joblib
+import numpy as np
+import pandas as pd
+import polars as pl
+
+from sabiscore_ml.models.data import features_matrix
+
+#: Columns of every prediction, in order.
+OUTPUT_COLUMNS = ("p_home", "p_draw", "p_away", "p_over25", "p_btts", "xg_home", "xg_away")
+
+
+@dataclass(frozen=True)
+class ModelBundle:
+    """A fitted outcome model (and optionally a goals model) over named feature columns."""
+
+    features: tuple[str, ...]
+    outcome: object  # a fitted estimator with predict_proba -> [H, D, A]
+    goals: object | None  # a fitted GoalsModel, or None
+    catalog_version: str
+    trained_until: dt.date
+    trained_at: dt.datetime
+    description: dict = field(default_factory=dict)
+
+    def matrix(self, frame: pd.DataFrame | pl.DataFrame) -> pd.DataFrame:
+        """The model's feature matrix from a frame holding (at least) its columns."""
+        if isinstance(frame, pd.DataFrame):
+            frame = pl.from_pandas(frame)
+        missing = [c for c in self.features if c not in frame.columns]
+        if missing:
+            raise ValueError(
+                f"{len(missing)} feature column(s) missing from the input, e.g. {missing[:5]}"
+            )
+        return features_matrix(frame, self.features)
+
+    def predict(self, frame: pd.DataFrame | pl.DataFrame) -> pd.DataFrame:
+        """Probabilities of every published market, one row per input row."""
+        X = self.matrix(frame)
+        probs = self.outcome.predict_proba(X)
+        out = pd.DataFrame(probs, columns=list(OUTPUT_COLUMNS[:3]))
+        if self.goals is not None:
+            markets = self.goals.predict_markets(X)
+            out["p_over25"] = markets["p_over25"].to_numpy()
+            out["p_btts"] = markets["p_btts"].to_numpy()
+            out["xg_home"] = markets["lambda_home"].to_numpy()
+            out["xg_away"] = markets["lambda_away"].to_numpy()
+        else:
+            for column in OUTPUT_COLUMNS[3:]:
+                out[column] = np.nan
+        return out
+
+    def with_outcome(self, outcome: object, **description) -> ModelBundle:
+        """A copy with another outcome model (e.g. recalibrated)."""
+        return replace(self, outcome=outcome, description={**self.description, **description})
+
+    def save(self, path: Path) -> Path:
+        """Write the bundle with joblib."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        joblib.dump(self, path, compress=3)
+        return path
+
+    @staticmethod
+    def load(path: Path) -> ModelBundle:
+        """Read a bundle written by :meth:`save`."""
+        bundle = joblib.load(path)
+        if not isinstance(bundle, ModelBundle):
+            raise ValueError(f"{path} does not hold a Sabiscore model bundle")
+        return bundle

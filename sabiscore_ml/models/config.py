@@ -1,0 +1,83 @@
+"""A model configuration: what to build, as plain data (MLflow params, Optuna, DAG Params)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field, replace
+
+from sabiscore_ml.models.estimators import CalibratedModel, GoalsModel, TreeEnsemble
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """The 1X2 model: tree ensemble, blend and calibration; plus the goals model."""
+
+    members: tuple[str, ...] = ("rf", "xgb", "lgbm", "market")
+    weights: str = "stacking"  # or "design" (40/35/25 over rf, xgb, lgbm)
+    calibration: str | None = "isotonic"  # sigmoid, temperature, or None
+    calibration_fraction: float = 0.15
+    n_folds: int = 2
+    oof_fraction: float = 0.4
+    meta_c: float = 1.0
+    rf_params: dict = field(default_factory=dict)
+    xgb_params: dict = field(default_factory=dict)
+    lgbm_params: dict = field(default_factory=dict)
+    goals: bool = True
+    random_state: int = 0
+
+    def __post_init__(self):
+        if self.weights not in ("stacking", "design"):
+            raise ValueError(f"weights must be stacking or design, not {self.weights!r}")
+        if self.weights == "design":
+            object.__setattr__(self, "members", ("rf", "xgb", "lgbm"))
+
+    def outcome_model(self) -> CalibratedModel:
+        """An unfitted 1X2 estimator."""
+        ensemble = TreeEnsemble(
+            members=self.members,
+            weights=self.weights,
+            n_folds=self.n_folds,
+            oof_fraction=self.oof_fraction,
+            meta_c=self.meta_c,
+            rf_params=dict(self.rf_params),
+            xgb_params=dict(self.xgb_params),
+            lgbm_params=dict(self.lgbm_params),
+            random_state=self.random_state,
+        )
+        return CalibratedModel(ensemble, self.calibration, self.calibration_fraction)
+
+    def goals_model(self) -> GoalsModel | None:
+        """An unfitted goals model, if configured."""
+        return GoalsModel(random_state=self.random_state) if self.goals else None
+
+    def with_params(self, params: dict) -> ModelConfig:
+        """A copy with tuned values (``rf.min_samples_leaf``-style keys go to the member dicts)."""
+        members = {
+            "rf": dict(self.rf_params),
+            "xgb": dict(self.xgb_params),
+            "lgbm": dict(self.lgbm_params),
+        }
+        top = {}
+        for key, value in params.items():
+            head, _, rest = key.partition(".")
+            if rest and head in members:
+                members[head][rest] = value
+            else:
+                top[key] = value
+        return replace(
+            self,
+            **top,
+            rf_params=members["rf"],
+            xgb_params=members["xgb"],
+            lgbm_params=members["lgbm"],
+        )
+
+    def as_params(self) -> dict[str, str]:
+        """Flat string parameters for MLflow."""
+        out = {}
+        for key, value in asdict(self).items():
+            if isinstance(value, dict):
+                out |= {f"{key.removesuffix('_params')}.{k}": str(v) for k, v in value.items()}
+            else:
+                out[key] = json.dumps(value) if isinstance(value, tuple | list) else str(value)
+        return out

@@ -1,0 +1,574 @@
+"""scikit-learn compatible 1X2 estimators: the tree ensemble, calibration and baselines.
+
+Every estimator follows the scikit-learn contract: ``__init__`` stores
+hyperparameters only, ``fit(X, y)`` returns ``self``, learned attributes end in
+``_``, ``predict_proba`` returns columns in the order of ``classes_ = [H, D, A]``,
+and ``get_params``/``set_params``/``clone`` work.  ``X`` is a pandas DataFrame of
+feature-store columns (missing values as NaN); ``y`` holds ``H``/``D``/``A``.
+
+Rows must be in kickoff order wherever an estimator splits them in time (the
+stacking folds of :class:`TreeEnsemble`, the calibration slice of
+:class:`CalibratedModel`): the later rows are the later matches.
+
+:class:`GoalsModel` is the exception to the label contract: its ``y`` is the
+pair of goals per match, from which it predicts scoring rates and derives every
+market (1X2, over/under 2.5, both teams to score) from one Dixon-Coles score grid.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+from scipy.optimize import minimize, minimize_scalar
+from scipy.special import expit, log_softmax
+from sklearn.base import BaseEstimator, ClassifierMixin, clone
+from sklearn.isotonic import IsotonicRegression
+from sklearn.linear_model import LogisticRegression
+
+from feature_store.ratings import score_grid_probabilities
+from sabiscore_ml.models.metrics import OUTCOMES, outcome_index
+from sabiscore_ml.settings import get_model_settings
+
+CLASSES = np.array(OUTCOMES)
+_CLIP = 1e-6
+
+#: The design's fixed blend of the three tree models.
+DESIGN_WEIGHTS = {"rf": 0.40, "xgb": 0.35, "lgbm": 0.25}
+
+#: Margin-free pre-closing probabilities in the feature store, most trusted first.
+MARKET_SOURCES = ("pinnacle", "market_avg", "consensus", "b365")
+
+
+class _OutcomeClassifier(ClassifierMixin, BaseEstimator):
+    """Shared plumbing: label encoding, ``classes_`` and the column check."""
+
+    def _start_fit(self, X: pd.DataFrame, y) -> np.ndarray:
+        if len(X) != len(y):
+            raise ValueError(f"X has {len(X)} rows but y has {len(y)}")
+        if len(X) == 0:
+            raise ValueError("cannot fit on zero matches")
+        self.classes_ = CLASSES.copy()
+        self.feature_names_in_ = np.asarray(list(X.columns), dtype=object)
+        self.n_features_in_ = len(self.feature_names_in_)
+        return outcome_index(np.asarray(y))
+
+    def _prior(self, outcome: np.ndarray) -> np.ndarray:
+        counts = np.bincount(outcome, minlength=3).astype(float) + 1.0
+        return counts / counts.sum()
+
+    def predict(self, X: pd.DataFrame) -> np.ndarray:
+        """The most probable outcome of each match."""
+        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+
+
+def _normalise(probs: np.ndarray) -> np.ndarray:
+    probs = np.clip(probs, _CLIP, None)
+    return probs / probs.sum(axis=1, keepdims=True)
+
+
+def _fill_rows(probs: np.ndarray, fallback: np.ndarray) -> np.ndarray:
+    """Rows with a missing probability take ``fallback`` whole."""
+    missing = np.isnan(probs).any(axis=1)
+    probs = probs.copy()
+    probs[missing] = fallback
+    return probs
+
+
+# --- baselines -------------------------------------------------------------------------
+
+
+class MarketImplied(_OutcomeClassifier):
+    """The pre-closing market's margin-free probabilities, as a model.
+
+    Takes, per match, the first source in ``sources`` with a complete quote
+    (``method``: ``proportional`` or ``shin`` de-margining, for the named
+    bookmakers; the consensus is the mean of every bookmaker's proportional
+    probabilities).  Matches with no quote get the training outcome frequencies.
+    """
+
+    def __init__(self, sources: Sequence[str] = MARKET_SOURCES, method: str = "proportional"):
+        self.sources = sources
+        self.method = method
+
+    def _columns(self, source: str) -> list[str]:
+        kind = "shin" if self.method == "shin" and source != "consensus" else "p"
+        return [f"mkt_{source}_{kind}_{o}" for o in ("home", "draw", "away")]
+
+    def fit(self, X: pd.DataFrame, y) -> MarketImplied:
+        """Learn only the fallback: the outcome frequencies."""
+        if self.method not in ("proportional", "shin"):
+            raise ValueError(f"method must be proportional or shin, not {self.method!r}")
+        outcome = self._start_fit(X, y)
+        self.prior_ = self._prior(outcome)
+        return self
+
+    def market_probabilities(self, X: pd.DataFrame) -> np.ndarray:
+        """The first available source's probabilities (NaN rows where none quotes)."""
+        out = np.full((len(X), 3), np.nan)
+        for source in self.sources:
+            columns = self._columns(source)
+            if not set(columns) <= set(X.columns):
+                continue
+            values = X[columns].to_numpy(dtype=np.float64)
+            take = np.isnan(out).any(axis=1) & ~np.isnan(values).any(axis=1)
+            out[take] = values[take]
+        return out
+
+    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
+        """Market probabilities, the frequencies where no bookmaker quoted."""
+        return _normalise(_fill_rows(self.market_probabilities(X), self.prior_))
+
+
+class EloOrderedLogit(_OutcomeClassifier):
+    """Ordered logit on Elo: ``P(A) = σ(c1 − βx)``, ``P(A or D) = σ(c2 − βx)``, ``c1 < c2``.
+
+    ``x`` is the sum of ``features`` (by default the Elo difference plus the
+    league's learnt home advantage, in Elo points), scaled by 1/400.
+    """
+
+    def __init__(self, features: Sequence[str] = ("elo_diff", "elo_home_advantage")):
+        self.features = features
+
+    def _x(self, X: pd.DataFrame) -> np.ndarray:
+        values = X[list(self.features)].to_numpy(dtype=np.float64)
+        return np.nan_to_num(values, nan=0.0).sum(axis=1) / 400.0
+
+    @staticmethod
+    def _probs(params: np.ndarray, x: np.ndarray) -> np.ndarray:
+        beta, c1, log_gap = params
+        c2 = c1 + np.exp(log_gap)
+        p_away = expit(c1 - beta * x)
+        p_not_home = expit(c2 - beta * x)
+        return np.column_stack([1.0 - p_not_home, p_not_home - p_away, p_away])
+
+    def fit(self, X: pd.DataFrame, y) -> EloOrderedLogit:
+        """Maximum likelihood for β and the two cut points."""
+        outcome = self._start_fit(X, y)
+        x = self._x(X)
+
+        def nll(params: np.ndarray) -> float:
+            p = self._probs(params, x)[np.arange(len(x)), outcome]
+            return -np.log(np.clip(p, 1e-12, None)).sum()
+
+        result = minimize(
+            nll,
+            np.array([1.0, -0.7, np.log(0.9)]),
+            method="Nelder-Mead",
+            options={"xatol": 1e-6, "fatol": 1e-6, "maxiter": 2000},
+        )
+        self.params_ = result.x
+        return self
+
+    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
+        """Ordered-logit probabilities."""
+        return _normalise(self._probs(self.params_, self._x(X)))
+
+
+class DixonColes(_OutcomeClassifier):
+    """The feature store's sequential Dixon-Coles probabilities (``dc_p_*``), as a model.
+
+    The strengths are refitted match by match in the feature store, strictly
+    before each match day; ``fit`` learns only the fallback for teams without one.
+    """
+
+    columns = ("dc_p_home", "dc_p_draw", "dc_p_away")
+
+    def fit(self, X: pd.DataFrame, y) -> DixonColes:
+        """Learn the outcome frequencies used where a rating is missing."""
+        self.prior_ = self._prior(self._start_fit(X, y))
+        return self
+
+    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
+        """Score-grid probabilities of the rating."""
+        values = X[list(self.columns)].to_numpy(dtype=np.float64)
+        return _normalise(_fill_rows(values, self.prior_))
+
+
+# --- the tree ensemble --------------------------------------------------------------
+
+
+def make_member(name: str, params: dict | None = None, random_state: int = 0):
+    """One of the ensemble's models with Sabiscore's defaults, overridden by ``params``."""
+    params = dict(params or {})
+    threads = get_model_settings().threads
+    if name == "rf":
+        from sklearn.ensemble import RandomForestClassifier
+
+        defaults = dict(
+            n_estimators=150,
+            min_samples_leaf=50,
+            max_features=0.1,
+            max_samples=0.3,
+            max_depth=14,
+            n_jobs=threads,
+        )
+        return RandomForestClassifier(**{**defaults, **params}, random_state=random_state)
+    if name == "xgb":
+        from xgboost import XGBClassifier
+
+        defaults = dict(
+            n_estimators=300,
+            learning_rate=0.03,
+            max_depth=3,
+            subsample=0.8,
+            colsample_bytree=0.5,
+            min_child_weight=20.0,
+            reg_lambda=5.0,
+            tree_method="hist",
+            n_jobs=threads,
+            verbosity=0,
+        )
+        return XGBClassifier(
+            **{**defaults, **params}, objective="multi:softprob", random_state=random_state
+        )
+    if name == "lgbm":
+        from lightgbm import LGBMClassifier
+
+        defaults = dict(
+            n_estimators=300,
+            learning_rate=0.03,
+            num_leaves=15,
+            min_child_samples=100,
+            subsample=0.8,
+            subsample_freq=1,
+            colsample_bytree=0.5,
+            reg_lambda=5.0,
+            n_jobs=threads,
+            verbose=-1,
+        )
+        return LGBMClassifier(
+            **{**defaults, **params}, objective="multiclass", random_state=random_state
+        )
+    if name == "market":
+        return MarketImplied(**params)
+    raise ValueError(f"unknown ensemble member {name!r} (rf, xgb, lgbm, market)")
+
+
+def _member_probs(model, X: pd.DataFrame) -> np.ndarray:
+    if isinstance(model, _OutcomeClassifier):
+        return model.predict_proba(X)
+    return _normalise(model.predict_proba(X.to_numpy(dtype=np.float32)))
+
+
+def _fit_member(model, X: pd.DataFrame, outcome: np.ndarray):
+    if isinstance(model, _OutcomeClassifier):
+        return model.fit(X, CLASSES[outcome])
+    return model.fit(X.to_numpy(dtype=np.float32), outcome)
+
+
+class TreeEnsemble(_OutcomeClassifier):
+    """RandomForest + XGBoost + LightGBM, blended by fixed weights or by stacking.
+
+    ``weights="stacking"`` (the default) learns the blend: a multinomial logistic
+    regression on the log-probabilities the members gave *out of fold*, with
+    forward-chaining folds (each fold's members were fitted on the rows before it
+    only), then refits every member on all rows.  ``weights="design"`` blends the
+    probabilities 40/35/25; a dict gives other fixed weights.  ``members`` may
+    include ``market`` (:class:`MarketImplied`), which lets the meta-learner start
+    from the pre-closing market and learn how far to move away from it.
+    """
+
+    def __init__(
+        self,
+        members: Sequence[str] = ("rf", "xgb", "lgbm", "market"),
+        weights: str | dict = "stacking",
+        n_folds: int = 2,
+        oof_fraction: float = 0.4,
+        meta_c: float = 1.0,
+        rf_params: dict | None = None,
+        xgb_params: dict | None = None,
+        lgbm_params: dict | None = None,
+        random_state: int = 0,
+    ):
+        self.members = members
+        self.weights = weights
+        self.n_folds = n_folds
+        self.oof_fraction = oof_fraction
+        self.meta_c = meta_c
+        self.rf_params = rf_params
+        self.xgb_params = xgb_params
+        self.lgbm_params = lgbm_params
+        self.random_state = random_state
+
+    def _new_member(self, name: str):
+        params = {"rf": self.rf_params, "xgb": self.xgb_params, "lgbm": self.lgbm_params}
+        return make_member(name, params.get(name), self.random_state)
+
+    def _fixed_weights(self) -> dict[str, float] | None:
+        if self.weights == "stacking":
+            return None
+        weights = DESIGN_WEIGHTS if self.weights == "design" else dict(self.weights)
+        if set(weights) != set(self.members) or min(weights.values()) < 0:
+            raise ValueError(f"weights {weights} must cover exactly the members {self.members}")
+        total = sum(weights.values())
+        return {name: w / total for name, w in weights.items()}
+
+    def fit(self, X: pd.DataFrame, y) -> TreeEnsemble:
+        """Fit the members (and, when stacking, the meta-learner on out-of-fold probabilities)."""
+        outcome = self._start_fit(X, y)
+        fixed = self._fixed_weights()
+        if fixed is None:
+            self.meta_ = self._fit_meta(X, outcome)
+            self.blend_weights_ = None
+        else:
+            self.meta_ = None
+            self.blend_weights_ = fixed
+        self.members_ = {
+            name: _fit_member(self._new_member(name), X, outcome) for name in self.members
+        }
+        return self
+
+    def _fit_meta(self, X: pd.DataFrame, outcome: np.ndarray) -> LogisticRegression:
+        # The out-of-fold rows are the latest ``oof_fraction`` of the data, cut into
+        # ``n_folds`` blocks; each block is predicted by members fitted on every row
+        # before it, so the meta-learner learns the blend the members will need on
+        # the next, unseen matches (older rows lack most features and would mislead it).
+        start = int(len(X) * (1.0 - self.oof_fraction))
+        bounds = np.linspace(start, len(X), self.n_folds + 1).astype(int)
+        if bounds[0] < 200 or bounds[1] - bounds[0] < 50:
+            raise ValueError(f"{len(X)} matches are too few for {self.n_folds} stacking folds")
+        oof, labels = [], []
+        for k in range(self.n_folds):
+            train, test = slice(0, bounds[k]), slice(bounds[k], bounds[k + 1])
+            if len(np.unique(outcome[train])) < 3:
+                continue
+            parts = [
+                _member_probs(
+                    _fit_member(self._new_member(n), X.iloc[train], outcome[train]), X.iloc[test]
+                )
+                for n in self.members
+            ]
+            oof.append(self._meta_features(parts))
+            labels.append(outcome[test])
+        meta = LogisticRegression(C=self.meta_c, max_iter=1000)
+        return meta.fit(np.vstack(oof), np.concatenate(labels))
+
+    @staticmethod
+    def _meta_features(parts: list[np.ndarray]) -> np.ndarray:
+        return np.hstack([np.log(np.clip(p, _CLIP, 1.0)) for p in parts])
+
+    def member_probabilities(self, X: pd.DataFrame) -> dict[str, np.ndarray]:
+        """Each member's probabilities."""
+        return {name: _member_probs(model, X) for name, model in self.members_.items()}
+
+    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
+        """The blended probabilities."""
+        parts = self.member_probabilities(X)
+        if self.meta_ is not None:
+            return _normalise(self.meta_.predict_proba(self._meta_features(list(parts.values()))))
+        return _normalise(sum(self.blend_weights_[n] * p for n, p in parts.items()))
+
+    def feature_importance(self) -> pd.Series:
+        """Mean normalised importance over the tree members, by feature."""
+        scores = []
+        for model in self.members_.values():
+            values = getattr(model, "feature_importances_", None)
+            if values is not None and np.sum(values) > 0:
+                scores.append(np.asarray(values, dtype=float) / np.sum(values))
+        if not scores:
+            return pd.Series(dtype=float)
+        series = pd.Series(np.mean(scores, axis=0), index=self.feature_names_in_)
+        return series.sort_values(ascending=False)
+
+
+# --- calibration -------------------------------------------------------------------
+
+
+class Calibrator:
+    """Maps probabilities to calibrated ones: ``isotonic``, ``sigmoid`` or ``temperature``."""
+
+    def __init__(self, method: str):
+        if method not in ("isotonic", "sigmoid", "temperature"):
+            raise ValueError(
+                f"calibration must be isotonic, sigmoid or temperature, not {method!r}"
+            )
+        self.method = method
+
+    def fit(self, probs: np.ndarray, outcome: np.ndarray) -> Calibrator:
+        """Fit on probabilities and what happened."""
+        onehot = np.eye(3)[outcome]
+        if self.method == "isotonic":
+            self.maps_ = [
+                IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip").fit(
+                    probs[:, k], onehot[:, k]
+                )
+                for k in range(3)
+            ]
+        elif self.method == "sigmoid":
+            self.maps_ = [
+                LogisticRegression(C=1e4).fit(_logit(probs[:, [k]]), onehot[:, k]) for k in range(3)
+            ]
+        else:
+            logp = np.log(np.clip(probs, _CLIP, 1.0))
+
+            def nll(t: float) -> float:
+                return -log_softmax(logp / t, axis=1)[np.arange(len(outcome)), outcome].sum()
+
+            self.temperature_ = float(minimize_scalar(nll, bounds=(0.2, 5.0), method="bounded").x)
+        return self
+
+    def transform(self, probs: np.ndarray) -> np.ndarray:
+        """Calibrated probabilities, each row summing to one."""
+        if self.method == "isotonic":
+            out = np.column_stack([m.predict(probs[:, k]) for k, m in enumerate(self.maps_)])
+        elif self.method == "sigmoid":
+            out = np.column_stack(
+                [m.predict_proba(_logit(probs[:, [k]]))[:, 1] for k, m in enumerate(self.maps_)]
+            )
+        else:
+            logp = np.log(np.clip(probs, _CLIP, 1.0))
+            return np.exp(log_softmax(logp / self.temperature_, axis=1))
+        return _normalise(out)
+
+
+def _logit(p: np.ndarray) -> np.ndarray:
+    p = np.clip(p, _CLIP, 1 - _CLIP)
+    return np.log(p / (1 - p))
+
+
+class CalibratedModel(_OutcomeClassifier):
+    """A base model fitted on the earlier rows, a calibrator on the later ``calibration_fraction``.
+
+    The calibration slice is later in time than anything the base model saw, as
+    when the model meets next season's matches.  :meth:`recalibrate` refits the
+    calibrator alone on new matches, leaving the base model as it is.
+    """
+
+    def __init__(
+        self, base=None, method: str | None = "isotonic", calibration_fraction: float = 0.15
+    ):
+        self.base = base
+        self.method = method
+        self.calibration_fraction = calibration_fraction
+
+    def fit(self, X: pd.DataFrame, y) -> CalibratedModel:
+        """Fit the base model, then the calibrator on the later slice."""
+        outcome = self._start_fit(X, y)
+        base = clone(self.base if self.base is not None else TreeEnsemble())
+        if self.method is None:
+            self.base_ = base.fit(X, CLASSES[outcome])
+            self.calibrator_ = None
+            return self
+        cut = int(round(len(X) * (1.0 - self.calibration_fraction)))
+        if cut < 100 or len(X) - cut < 100:
+            raise ValueError(
+                f"{len(X)} matches are too few to keep {self.calibration_fraction:.0%} "
+                "for calibration"
+            )
+        self.base_ = base.fit(X.iloc[:cut], CLASSES[outcome[:cut]])
+        self.calibrator_ = Calibrator(self.method).fit(
+            self.base_.predict_proba(X.iloc[cut:]), outcome[cut:]
+        )
+        return self
+
+    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
+        """Calibrated probabilities."""
+        probs = self.base_.predict_proba(X)
+        return probs if self.calibrator_ is None else self.calibrator_.transform(probs)
+
+    def uncalibrated_proba(self, X: pd.DataFrame) -> np.ndarray:
+        """The base model's probabilities before calibration."""
+        return self.base_.predict_proba(X)
+
+    def recalibrate(self, X: pd.DataFrame, y, method: str | None = None) -> CalibratedModel:
+        """A copy whose calibrator is refitted on ``X, y``; the base model is shared, unchanged."""
+        outcome = outcome_index(np.asarray(y))
+        new = copy.copy(self)
+        new.method = method or self.method or "isotonic"
+        new.calibrator_ = Calibrator(new.method).fit(self.base_.predict_proba(X), outcome)
+        return new
+
+    def feature_importance(self) -> pd.Series:
+        """The base model's feature importance, when it has one."""
+        getter = getattr(self.base_, "feature_importance", None)
+        return getter() if getter else pd.Series(dtype=float)
+
+
+# --- expected goals and the score grid ----------------------------------------------
+
+
+class GoalsModel(BaseEstimator):
+    """Expected-goals regressors feeding one Dixon-Coles score grid.
+
+    Two Poisson LightGBM regressors predict each side's scoring rate; ``rho``
+    (the Dixon-Coles low-score correction) is then fitted by likelihood on the
+    training scores.  Every market comes from the same grid, so 1X2, over/under
+    2.5 and both-teams-to-score are mutually consistent.  ``y`` is an ``(n, 2)``
+    array of home and away goals.
+    """
+
+    classes_ = CLASSES
+    fits_goals = True  # ``fit`` takes goals, not results
+
+    def __init__(self, lgbm_params: dict | None = None, random_state: int = 0):
+        self.lgbm_params = lgbm_params
+        self.random_state = random_state
+
+    def _regressor(self):
+        from lightgbm import LGBMRegressor
+
+        defaults = dict(
+            n_estimators=300,
+            learning_rate=0.03,
+            num_leaves=15,
+            min_child_samples=100,
+            subsample=0.8,
+            subsample_freq=1,
+            colsample_bytree=0.5,
+            reg_lambda=5.0,
+            n_jobs=get_model_settings().threads,
+            verbose=-1,
+        )
+        return LGBMRegressor(
+            **{**defaults, **(self.lgbm_params or {})},
+            objective="poisson",
+            random_state=self.random_state,
+        )
+
+    def fit(self, X: pd.DataFrame, y) -> GoalsModel:
+        """Fit both rate models, then ``rho`` on the observed scores."""
+        goals = np.asarray(y)
+        if goals.ndim != 2 or goals.shape[1] != 2 or len(goals) != len(X):
+            raise ValueError("GoalsModel.fit needs y as an (n, 2) array of home and away goals")
+        goals = goals.astype(np.float64)
+        data = X.to_numpy(dtype=np.float32)
+        self.feature_names_in_ = np.asarray(list(X.columns), dtype=object)
+        self.home_ = self._regressor().fit(data, goals[:, 0])
+        self.away_ = self._regressor().fit(data, goals[:, 1])
+        lam_h, lam_a = self.home_.predict(data), self.away_.predict(data)
+        self.rho_ = _fit_rho(lam_h, lam_a, goals[:, 0], goals[:, 1])
+        return self
+
+    def rates(self, X: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        """Expected goals of the home and away sides."""
+        data = X.to_numpy(dtype=np.float32)
+        return self.home_.predict(data), self.away_.predict(data)
+
+    def predict_markets(self, X: pd.DataFrame) -> pd.DataFrame:
+        """Rates and every market of the score grid, one row per match."""
+        lam_h, lam_a = self.rates(X)
+        grid = score_grid_probabilities(lam_h, lam_a, self.rho_)
+        return pd.DataFrame({"lambda_home": lam_h, "lambda_away": lam_a, **grid}, index=X.index)
+
+    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
+        """1X2 from the score grid."""
+        markets = self.predict_markets(X)
+        return _normalise(markets[["p_home", "p_draw", "p_away"]].to_numpy())
+
+
+def _fit_rho(lam_h, lam_a, goals_h, goals_a) -> float:
+    """Maximum-likelihood Dixon-Coles ``rho`` given fixed rates (only low scores depend on it)."""
+    gh, ga = goals_h.astype(int), goals_a.astype(int)
+
+    def nll(rho: float) -> float:
+        tau = np.ones_like(lam_h)
+        tau[(gh == 0) & (ga == 0)] = 1.0 - (lam_h * lam_a * rho)[(gh == 0) & (ga == 0)]
+        tau[(gh == 0) & (ga == 1)] = 1.0 + (lam_h * rho)[(gh == 0) & (ga == 1)]
+        tau[(gh == 1) & (ga == 0)] = 1.0 + (lam_a * rho)[(gh == 1) & (ga == 0)]
+        tau[(gh == 1) & (ga == 1)] = 1.0 - rho
+        return -np.log(np.clip(tau, 1e-9, None)).sum()
+
+    return float(minimize_scalar(nll, bounds=(-0.3, 0.3), method="bounded").x)

@@ -1,0 +1,244 @@
+"""Scoring predictions against the results and, paired on the same matches, against the market.
+
+The market baselines are read from the warehouse's ``odds`` table with the
+margin removed proportionally: Pinnacle's closing and pre-closing prices and
+the market average (pre-closing and closing).  Closing prices are read here
+only, to score: they never reach a feature or a model.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import polars as pl
+from sqlalchemy import Engine, select
+
+from sabiscore_ml.models.metrics import (
+    PairedDifference,
+    Scores,
+    outcome_index,
+    paired_difference,
+    reliability,
+    rps_per_match,
+    score,
+)
+from sabiscore_ml.models.walkforward import PREDICTION_COLUMNS
+from sabiscore_ml.warehouse.models import Odds
+
+#: Market baselines: name -> (bookmaker, timing).
+MARKETS = {
+    "pinnacle_close": ("pinnacle", "close"),
+    "pinnacle_preclose": ("pinnacle", "preclose"),
+    "market_avg_preclose": ("market_avg", "preclose"),
+    "market_avg_close": ("market_avg", "close"),
+}
+#: The reference every model is paired against.
+REFERENCE = "pinnacle_close"
+_SIDES = ("home", "draw", "away")
+
+
+def market_probabilities(engine: Engine, match_ids: Sequence[int]) -> pl.DataFrame:
+    """Margin-free 1X2 probabilities of each market baseline, one row per match.
+
+    Columns ``<market>_p_home/_p_draw/_p_away``; null where that price was not
+    published or incomplete.
+    """
+    ids = sorted({int(m) for m in match_ids})
+    books = sorted({book for book, _ in MARKETS.values()})
+    rows = []
+    with engine.connect() as connection:
+        for start in range(0, len(ids), 20_000):
+            chunk = ids[start : start + 20_000]
+            rows += connection.execute(
+                select(Odds.match_id, Odds.bookmaker, Odds.timing, Odds.outcome, Odds.price)
+                .where(Odds.market == "1x2")
+                .where(Odds.bookmaker.in_(books))
+                .where(Odds.match_id.in_(chunk))
+            ).all()
+    out = pl.DataFrame({"match_id": ids}, schema={"match_id": pl.Int64})
+    quotes = pl.DataFrame(
+        rows,
+        schema={
+            "match_id": pl.Int64,
+            "bookmaker": pl.String,
+            "timing": pl.String,
+            "outcome": pl.String,
+            "price": pl.Float64,
+        },
+        orient="row",
+    )
+    for name, (book, timing) in MARKETS.items():
+        part = quotes.filter((pl.col("bookmaker") == book) & (pl.col("timing") == timing))
+        wide = part.pivot(
+            on="outcome", index="match_id", values="price", aggregate_function="first"
+        )
+        if not all(side in wide.columns for side in _SIDES):
+            out = out.with_columns(pl.lit(None, pl.Float64).alias(f"{name}_p_{s}") for s in _SIDES)
+            continue
+        wide = wide.filter(pl.all_horizontal(pl.col(s) > 1.0 for s in _SIDES).fill_null(False))
+        inverse = sum(1.0 / pl.col(s) for s in _SIDES)
+        wide = wide.select(
+            "match_id", *((1.0 / pl.col(s) / inverse).alias(f"{name}_p_{s}") for s in _SIDES)
+        )
+        out = out.join(wide, on="match_id", how="left")
+    return out
+
+
+def with_markets(engine: Engine, predictions: pl.DataFrame) -> pl.DataFrame:
+    """``predictions`` with the market baselines' probabilities joined on ``match_id``."""
+    markets = market_probabilities(engine, predictions["match_id"].to_list())
+    return predictions.join(markets, on="match_id", how="left")
+
+
+def _probs(frame: pl.DataFrame, prefix: str) -> np.ndarray:
+    columns = PREDICTION_COLUMNS if prefix == "" else [f"{prefix}_p_{s}" for s in _SIDES]
+    return frame.select(columns).to_numpy().astype(np.float64)
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """A model's scores, and its RPS paired against each market on the matches both priced."""
+
+    scores: Scores
+    market_scores: dict[str, Scores]
+    model_vs: dict[str, PairedDifference]  # model − market, on matches with that market
+    market_vs_reference: dict[str, PairedDifference]  # market − Pinnacle closing
+
+    def metrics(self, prefix: str = "") -> dict[str, float]:
+        """Flat figures for MLflow: scores, then paired differences and their errors."""
+        out = self.scores.as_dict(prefix)
+        for name, diff in self.model_vs.items():
+            out[f"{prefix}rps_minus_{name}"] = diff.mean
+            out[f"{prefix}rps_minus_{name}_se"] = diff.se
+            out[f"{prefix}n_with_{name}"] = float(diff.n)
+        for name, s in self.market_scores.items():
+            out[f"{prefix}{name}_rps"] = s.rps
+        return out
+
+
+def compare(frame: pl.DataFrame) -> Comparison:
+    """Score the model columns of ``frame`` and pair them with every market column present."""
+    outcome = outcome_index(frame["result"].to_list())
+    model = _probs(frame, "")
+    model_rps = rps_per_match(model, outcome)
+    market_scores, model_vs, market_vs = {}, {}, {}
+    reference_rps = None
+    if f"{REFERENCE}_p_home" in frame.columns:
+        reference_rps = rps_per_match(_probs(frame, REFERENCE), outcome)
+    for name in MARKETS:
+        if f"{name}_p_home" not in frame.columns:
+            continue
+        probs = _probs(frame, name)
+        have = ~np.isnan(probs).any(axis=1)
+        if not have.any():
+            continue
+        market_scores[name] = score(probs[have], outcome[have])
+        market_rps = np.where(have, rps_per_match(np.nan_to_num(probs), outcome), np.nan)
+        model_vs[name] = paired_difference(np.where(have, model_rps, np.nan), market_rps)
+        if reference_rps is not None and name != REFERENCE:
+            market_vs[name] = paired_difference(market_rps, reference_rps)
+    return Comparison(score(model, outcome), market_scores, model_vs, market_vs)
+
+
+def by_group(
+    frame: pl.DataFrame, keys: Sequence[str] = ("league_code", "season_code")
+) -> pl.DataFrame:
+    """Per-group RPS of the model and each market, and the paired difference to Pinnacle closing."""
+    rows = []
+    for key, part in frame.group_by(list(keys), maintain_order=True):
+        result = compare(part)
+        row = dict(zip(keys, key, strict=True)) | {
+            "n": result.scores.n,
+            "rps": result.scores.rps,
+            "log_loss": result.scores.log_loss,
+            "ece": result.scores.ece,
+        }
+        for name, s in result.market_scores.items():
+            row[f"{name}_rps"] = s.rps
+        if REFERENCE in result.model_vs:
+            diff = result.model_vs[REFERENCE]
+            row |= {"minus_close": diff.mean, "minus_close_se": diff.se, "n_close": diff.n}
+        rows.append(row)
+    return pl.DataFrame(rows).sort(list(keys))
+
+
+def comparison_lines(result: Comparison, label: str = "model") -> list[str]:
+    """Human-readable lines: the model's scores and where it stands against the market."""
+    s = result.scores
+    lines = [
+        f"{label}: {s.n:,} matches  RPS {s.rps:.4f}  log loss {s.log_loss:.4f}  "
+        f"Brier {s.brier:.4f}  accuracy {s.accuracy:.3f}  ECE {s.ece:.4f}"
+    ]
+    for name, diff in result.model_vs.items():
+        market = result.market_scores[name]
+        line = f"  {label} − {name}: RPS {diff}  ({name} alone {market.rps:.4f})"
+        if name in result.market_vs_reference:
+            line += f"; {name} − {REFERENCE}: {result.market_vs_reference[name]}"
+        lines.append(line)
+    return lines
+
+
+# --- plots ---------------------------------------------------------------------------
+
+
+def reliability_figure(frame: pl.DataFrame, title: str = "Reliability"):
+    """A reliability diagram (forecast vs observed frequency per outcome) of the model columns."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    outcome = outcome_index(frame["result"].to_list())
+    table = reliability(_probs(frame, ""), outcome)
+    fig, ax = plt.subplots(figsize=(5, 5))
+    ax.plot([0, 1], [0, 1], color="grey", linestyle="--", linewidth=1)
+    for k, label in enumerate(("home", "draw", "away")):
+        mask = table.outcome == k
+        ax.plot(table.mean_forecast[mask], table.observed[mask], marker="o", label=label)
+    ax.set(
+        xlabel="forecast probability",
+        ylabel="observed frequency",
+        title=title,
+        xlim=(0, 1),
+        ylim=(0, 1),
+    )
+    ax.legend()
+    fig.tight_layout()
+    return fig
+
+
+def rps_by_season_figure(table: pl.DataFrame):
+    """RPS per season of the model next to each market's (from :func:`by_group` by season)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(8, 4))
+    seasons = table["season_code"].to_list()
+    ax.plot(seasons, table["rps"], marker="o", label="model")
+    for name in MARKETS:
+        if f"{name}_rps" in table.columns:
+            ax.plot(seasons, table[f"{name}_rps"], marker=".", linestyle=":", label=name)
+    ax.set(xlabel="season", ylabel="RPS (lower is better)", title="RPS by season")
+    ax.tick_params(axis="x", rotation=45)
+    ax.legend(fontsize="small")
+    fig.tight_layout()
+    return fig
+
+
+def importance_figure(importance, top: int = 25):
+    """Horizontal bars of the ``top`` most important features."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    head = importance.head(top)[::-1]
+    fig, ax = plt.subplots(figsize=(7, 0.25 * len(head) + 1))
+    ax.barh(list(head.index), list(head.values))
+    ax.set(xlabel="mean normalised importance", title=f"Top {len(head)} features")
+    fig.tight_layout()
+    return fig

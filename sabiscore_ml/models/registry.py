@@ -1,0 +1,244 @@
+"""The MLflow side of the models: experiments, the pyfunc wrapper, versions and aliases.
+
+A trained :class:`~sabiscore_ml.models.bundle.ModelBundle` is logged as an MLflow
+pyfunc model (with a signature and an input example) and registered under
+``SABISCORE_MODEL_NAME`` (``sabiscore-1x2``).  Versions are told apart by
+aliases, never by the deprecated stages: a new version is the ``challenger``;
+the ``champion`` is the one the prediction jobs load.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import mlflow
+import pandas as pd
+import polars as pl
+from mlflow.exceptions import MlflowException
+from mlflow.tracking import MlflowClient
+
+from sabiscore_ml.models.bundle import ModelBundle
+from sabiscore_ml.models.metrics import (
+    expected_calibration_error,
+    outcome_index,
+    paired_difference,
+    rps_per_match,
+)
+from sabiscore_ml.models.walkforward import PREDICTION_COLUMNS
+from sabiscore_ml.registry import init_mlflow_store
+from sabiscore_ml.settings import get_mlflow_settings, get_model_settings
+
+CHAMPION, CHALLENGER = "champion", "challenger"
+MODEL_PATH = "model"
+EVALUATION_PREDICTIONS = "evaluation/predictions.parquet"
+
+
+class BundleModel(mlflow.pyfunc.PythonModel):
+    """pyfunc wrapper: loads the joblib bundle, returns one row of probabilities per input row."""
+
+    def load_context(self, context) -> None:
+        """Read the bundle artifact."""
+        self.bundle = ModelBundle.load(Path(context.artifacts["bundle"]))
+
+    def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
+        """``p_home, p_draw, p_away, p_over25, p_btts, xg_home, xg_away`` per match."""
+        return self.bundle.predict(model_input)
+
+
+def client() -> MlflowClient:
+    """A client on the configured tracking store and registry (created if embedded)."""
+    settings = get_mlflow_settings()
+    init_mlflow_store()
+    mlflow.set_tracking_uri(settings.uri)
+    if settings.registry_uri:
+        mlflow.set_registry_uri(settings.registry_uri)
+    return MlflowClient(tracking_uri=settings.uri, registry_uri=settings.registry_uri)
+
+
+def experiment(target: str = "1x2") -> str:
+    """The experiment of one target (``sabiscore-1x2``), created if needed; returns its id."""
+    mlflow_client = client()
+    name = f"{get_mlflow_settings().experiment}-{target}"
+    found = mlflow_client.get_experiment_by_name(name)
+    if found is not None:
+        return found.experiment_id
+    settings = get_mlflow_settings()
+    location = None
+    if settings.tracking_uri is None:
+        location = (settings.store_dir / "artifacts" / name).as_uri()
+    return mlflow_client.create_experiment(name, artifact_location=location)
+
+
+def log_bundle(bundle: ModelBundle, example: pl.DataFrame, *, register: bool = True):
+    """Log ``bundle`` as the active run's pyfunc model; register it; return the version (or None).
+
+    ``example`` holds a few real rows with every feature column: the input
+    example and the source of the signature.
+    """
+    from mlflow.models import infer_signature
+
+    inputs = bundle.matrix(example.head(5))
+    signature = infer_signature(inputs, bundle.predict(inputs))
+    with tempfile.TemporaryDirectory() as tmp:
+        path = bundle.save(Path(tmp) / "bundle.joblib")
+        info = mlflow.pyfunc.log_model(
+            name=MODEL_PATH,
+            python_model=BundleModel(),
+            artifacts={"bundle": str(path)},
+            signature=signature,
+            input_example=inputs,
+            registered_model_name=get_model_settings().name if register else None,
+            pip_requirements=_requirements(),
+        )
+    if not register:
+        return None
+    return client().get_model_version(get_model_settings().name, str(info.registered_model_version))
+
+
+def _requirements() -> list[str]:
+    from importlib.metadata import version
+
+    return [
+        f"{p}=={version(p)}"
+        for p in (
+            "mlflow",
+            "scikit-learn",
+            "xgboost",
+            "lightgbm",
+            "pandas",
+            "polars",
+            "numpy",
+            "scipy",
+            "joblib",
+        )
+    ]
+
+
+def version_by_alias(alias: str):
+    """The registered version holding ``alias``, or ``None``."""
+    try:
+        return client().get_model_version_by_alias(get_model_settings().name, alias)
+    except MlflowException as error:
+        if error.error_code in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"):
+            return None
+        raise
+
+
+def set_alias(version: str, alias: str) -> None:
+    """Point ``alias`` at ``version``."""
+    client().set_registered_model_alias(get_model_settings().name, alias, str(version))
+
+
+def load_bundle(reference: str = CHAMPION) -> ModelBundle:
+    """The bundle of an alias (``champion``), a version number, or a full ``models:/`` URI."""
+    uri = reference if reference.startswith(("models:/", "runs:/")) else None
+    if uri is None:
+        name = get_model_settings().name
+        uri = (
+            f"models:/{name}/{reference}" if reference.isdigit() else f"models:/{name}@{reference}"
+        )
+    client()
+    try:
+        model = mlflow.pyfunc.load_model(uri)
+    except MlflowException as error:
+        raise LookupError(f"no model at {uri}: {error.message}") from None
+    return model.unwrap_python_model().bundle
+
+
+def evaluation_predictions(run_id: str) -> pl.DataFrame | None:
+    """The walk-forward predictions a training run logged, or ``None``."""
+    client()
+    try:
+        path = mlflow.artifacts.download_artifacts(
+            run_id=run_id, artifact_path=EVALUATION_PREDICTIONS
+        )
+    except (MlflowException, OSError):
+        return None
+    return pl.read_parquet(path)
+
+
+def write_predictions(frame: pl.DataFrame) -> Path:
+    """``frame`` as a Parquet file named like a run's evaluation artifact (in a temp folder)."""
+    path = Path(tempfile.mkdtemp()) / Path(EVALUATION_PREDICTIONS).name
+    frame.write_parquet(path)
+    return path
+
+
+# --- promotion ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Decision:
+    """Whether a challenger becomes champion, why, and the figures behind it."""
+
+    promote: bool
+    reason: str
+    evidence: dict
+
+    def tags(self) -> dict[str, str]:
+        """MLflow tags recording the decision."""
+        return {
+            "promotion.decision": "promoted" if self.promote else "kept challenger",
+            "promotion.reason": self.reason,
+            "promotion.evidence": json.dumps(self.evidence, sort_keys=True, default=str),
+        }
+
+
+def decide(challenger: pl.DataFrame, champion: pl.DataFrame | None) -> Decision:
+    """Compare walk-forward predictions on the challenger's latest evaluation season.
+
+    The challenger is promoted when there is no champion, or when, on the same
+    matches (at least ``SABISCORE_MODEL_PROMOTION_MIN_MATCHES``), its mean RPS is
+    no worse than the champion's and its calibration error is not worse (up to
+    ``SABISCORE_MODEL_ECE_TOLERANCE``).  Both sets of predictions are out of
+    sample: each season was predicted by a model fitted only on earlier data.
+    """
+    latest = challenger.sort("match_date")["season_code"][-1]
+    mine = challenger.filter(pl.col("season_code") == latest)
+    if champion is None:
+        return Decision(True, "no champion yet", {"season": latest, "n": mine.height})
+    both = mine.join(
+        champion.select(
+            "match_id", *(pl.col(c).alias(f"champion_{c}") for c in PREDICTION_COLUMNS)
+        ),
+        on="match_id",
+        how="inner",
+    )
+    evidence: dict = {"season": latest}
+    outcome = outcome_index(both["result"].to_list())
+    new = both.select(PREDICTION_COLUMNS).to_numpy()
+    old = both.select(f"champion_{c}" for c in PREDICTION_COLUMNS).to_numpy()
+    return judge(new, old, outcome, evidence)
+
+
+def judge(new, old, outcome, evidence: dict | None = None) -> Decision:
+    """The promotion rule on paired probabilities of the same matches: RPS, then calibration."""
+    settings = get_model_settings()
+    evidence = dict(evidence or {}) | {"n": len(outcome)}
+    diff = paired_difference(rps_per_match(new, outcome), rps_per_match(old, outcome))
+    ece_new = expected_calibration_error(new, outcome)
+    ece_old = expected_calibration_error(old, outcome)
+    evidence |= {
+        "rps_challenger_minus_champion": round(diff.mean, 6),
+        "rps_difference_se": round(diff.se, 6),
+        "ece_challenger": round(ece_new, 6),
+        "ece_champion": round(ece_old, 6),
+    }
+    if len(outcome) < settings.promotion_min_matches:
+        return Decision(
+            False,
+            f"only {len(outcome)} paired matches (need {settings.promotion_min_matches})",
+            evidence,
+        )
+    if diff.mean > 0:
+        return Decision(False, f"RPS worse than the champion's by {diff.mean:.4f}", evidence)
+    if ece_new > ece_old + settings.ece_tolerance:
+        return Decision(
+            False,
+            f"calibration error {ece_new:.4f} worse than the champion's {ece_old:.4f}",
+            evidence,
+        )
+    return Decision(True, f"RPS {diff.mean:+.4f} and ECE {ece_new:.4f} <= {ece_old:.4f}", evidence)
