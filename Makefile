@@ -13,6 +13,8 @@ export AIRFLOW__CORE__DAGS_FOLDER ?= $(CURDIR)/dags
 export AIRFLOW__CORE__PLUGINS_FOLDER ?= $(CURDIR)/plugins
 export AIRFLOW__CORE__LOAD_EXAMPLES ?= False
 export AIRFLOW__CORE__PARALLELISM ?= 4
+# OpenMP threads (LightGBM, XGBoost) sleep instead of spinning while they wait
+export OMP_WAIT_POLICY ?= PASSIVE
 
 .PHONY: help install run test test-fast lint airflow lock bench clean
 

@@ -495,8 +495,9 @@ def run() -> None:
     Migrate the warehouse, prepare the MLflow store, load the bundled real
     samples of football-data, Understat, FBref and Transfermarkt (teams
     reconciled across sources), print what was loaded per source and
-    league-season, then build the offline feature store and the online vectors
-    and print the catalogue summary.
+    league-season, build the offline feature store and the online vectors and
+    print the catalogue summary, then train the 1X2 ensemble, evaluate it
+    walking forward against the market, register it in MLflow and promote it.
 
     Example: [bold]sabiscore run[/]
     """
@@ -522,6 +523,14 @@ def run() -> None:
         status = max(status, _report_outcomes(_run_items(source_items, source), unit="rows"))
     _print_source_summary()
     status = max(status, _run_features())
+    if status == 0:
+        from sabiscore_ml.jobs.training import TrainRequest
+
+        _step(
+            "training the 1X2 ensemble on the sample (defaults, no tuning); its latest "
+            "season is walked forward and paired with the market"
+        )
+        _train_and_report(TrainRequest())
     _build_data_docs()
     _step(f"finished in {time.perf_counter() - started:.1f} s")
     raise typer.Exit(status)
@@ -744,6 +753,9 @@ def train(
     history_from: Annotated[
         str | None, typer.Option("--history-from", help="Earliest season trained on")
     ] = None,
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", help="Train on matches before this date (replay)")
+    ] = None,
 ) -> None:
     """Train the 1X2 ensemble, evaluate it walking forward, register it, maybe promote it.
 
@@ -760,19 +772,40 @@ def train(
         weights=weights,
         evaluation_seasons=evaluation_seasons,
         history_from=normalize_season(history_from) if history_from else None,
+        as_of=_iso_date(as_of, "--as-of") if as_of else None,
     )
     _train_and_report(request)
 
 
+def _iso_date(text: str, option: str) -> str:
+    import datetime as dt
+
+    try:
+        return dt.date.fromisoformat(text).isoformat()
+    except ValueError:
+        raise typer.BadParameter(
+            f"{text!r} is not a date (YYYY-MM-DD)", param_hint=option
+        ) from None
+
+
 def _train_and_report(request) -> None:  # noqa: ANN001 - a TrainRequest
+    import polars as pl
+
     from sabiscore_ml.jobs.training import train as train_job
+    from sabiscore_ml.models.evaluation import compare
 
     try:
         report = train_job(request, progress=_step)
     except ValueError as error:
         raise SabiscoreError(str(error)) from error
-    for line in report.lines:
-        console.print(escape(line))
+    predictions = pl.read_parquet(report.predictions_path)
+    evaluation = compare(predictions)
+    seasons = ", ".join(sorted(predictions["season_code"].unique().to_list()))
+    console.print(
+        _comparison_table(
+            evaluation, f"Version {report.version}, walk-forward on {seasons}, against the market"
+        )
+    )
     console.print(
         f"[bold]version {report.version}[/] is the [bold]{report.alias}[/]: "
         f"{escape(report.decision)}"

@@ -53,6 +53,8 @@ def sabiscore_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[
             monkeypatch.delenv(name)
     home = tmp_path / "sabiscore-home"
     monkeypatch.setenv("SABISCORE_HOME", str(home))
+    # two test workers share two cores: one thread per tree model each
+    monkeypatch.setenv("SABISCORE_MODEL_THREADS", "1")
     clear_settings_cache()
     yield home
     clear_settings_cache()

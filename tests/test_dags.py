@@ -909,3 +909,40 @@ def test_build_features_dag_builds_then_finds_nothing_stale(
     states = {k: ti["state"] for k, ti in second["tis"].items()}
     assert not [k for k in states if k.startswith("build[") and states[k] == "success"]
     assert states["refresh_online[-1]"] == "success"
+
+
+# --------------------------------------------------------------------------- models
+
+
+def test_train_ensemble_dag_shape(dagbag_report: dict) -> None:
+    info = dagbag_report["dags"]["train_ensemble"]
+    assert set(info["tags"]) == {"sabiscore", "models"}
+    assert info["param_defaults"] == {
+        "leagues": [],
+        "seasons": [],
+        "n_trials": 0,
+        "promote": True,
+        "weights": "stacking",
+        "evaluation_seasons": 1,
+    }
+    tasks = info["tasks"]
+    assert set(tasks) == {
+        "snapshot",
+        "tune",
+        "fit",
+        "evaluate",
+        "register",
+        "should_promote",
+        "promote",
+    }
+    assert tasks["promote"]["outlets"] == ["sabiscore://models/sabiscore-1x2/champion"]
+
+
+def test_recalibrate_dag_shape(dagbag_report: dict) -> None:
+    info = dagbag_report["dags"]["recalibrate"]
+    assert set(info["tags"]) == {"sabiscore", "models"}
+    assert info["param_defaults"] == {"method": ""}
+    assert set(info["tasks"]) == {"recalibrate_champion"}
+    assert info["tasks"]["recalibrate_champion"]["outlets"] == [
+        "sabiscore://models/sabiscore-1x2/champion"
+    ]

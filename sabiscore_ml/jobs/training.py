@@ -75,6 +75,7 @@ class TrainReport:
     decision: str
     metrics: dict = field(default_factory=dict)
     lines: list[str] = field(default_factory=list)
+    predictions_path: str | None = None  # the walk-forward evaluation
 
 
 def _work_dir(run_id: str) -> Path:
@@ -429,6 +430,12 @@ def decide_branch(state: dict) -> bool:
     return TrainRequest.from_dict(state["request"]).promote
 
 
+def _mark_failed(run_id: str) -> None:
+    from sabiscore_ml.models import registry
+
+    registry.client().set_terminated(run_id, status="FAILED")
+
+
 # --- all steps in one process -------------------------------------------------------------
 
 
@@ -461,4 +468,5 @@ def train(
         decision=outcome["reason"],
         metrics=evaluated["metrics"],
         lines=lines,
+        predictions_path=evaluated["predictions_path"],
     )

@@ -12,7 +12,7 @@ from sabiscore_ml.models.estimators import CalibratedModel, GoalsModel, TreeEnse
 class ModelConfig:
     """The 1X2 model: tree ensemble, blend and calibration; plus the goals model."""
 
-    members: tuple[str, ...] = ("rf", "xgb", "lgbm", "market")
+    members: tuple[str, ...] = ("rf", "xgb", "lgbm")
     weights: str = "stacking"  # or "design" (40/35/25 over rf, xgb, lgbm)
     calibration: str | None = "isotonic"  # sigmoid, temperature, or None
     calibration_fraction: float = 0.15

@@ -259,13 +259,60 @@ def _fit_member(model, X: pd.DataFrame, outcome: np.ndarray):
     return model.fit(X.to_numpy(dtype=np.float32), outcome)
 
 
+class LogLinearPool:
+    """The stacking meta-learner: multinomial logistic regression on members' log-probabilities.
+
+    ``P(k) ∝ exp(b_k + Σ_m w_m · log p_mk)``: one weight per member, shared by the
+    three outcomes (a conditional logit), and an intercept per outcome.  With
+    weights summing to one and no intercepts it is a geometric mean of the
+    members; the fit may sharpen (weights summing above one), flatten, or move
+    the draw rate.  Few parameters, so it does not overfit the out-of-fold rows
+    as a full multinomial regression on every member-outcome column does.
+    ``c`` is the inverse strength of an L2 pull of the weights towards equal.
+    """
+
+    def __init__(self, c: float = 1.0):
+        self.c = c
+
+    @staticmethod
+    def _logits(params: np.ndarray, logp: np.ndarray) -> np.ndarray:
+        members = logp.shape[0]
+        weights, intercepts = (
+            params[:members],
+            np.array([0.0, params[members], params[members + 1]]),
+        )
+        return np.tensordot(weights, logp, axes=1) + intercepts
+
+    def fit(self, probs: np.ndarray, outcome: np.ndarray) -> LogLinearPool:
+        """``probs`` has shape ``(members, n, 3)``."""
+        logp = np.log(np.clip(probs, _CLIP, 1.0))
+        members, n = logp.shape[0], logp.shape[1]
+        prior = np.full(members, 1.0 / members)
+        penalty = 1.0 / (2.0 * self.c * n)
+
+        def loss(params: np.ndarray) -> float:
+            logits = log_softmax(self._logits(params, logp), axis=1)
+            nll = -logits[np.arange(n), outcome].mean()
+            return nll + penalty * np.sum((params[:members] - prior) ** 2)
+
+        start = np.concatenate([prior, [0.0, 0.0]])
+        self.coef_ = minimize(loss, start, method="L-BFGS-B").x
+        self.weights_ = self.coef_[:members]
+        return self
+
+    def predict_proba(self, probs: np.ndarray) -> np.ndarray:
+        """Pooled probabilities of ``probs`` (shape ``(members, n, 3)``)."""
+        logp = np.log(np.clip(probs, _CLIP, 1.0))
+        return np.exp(log_softmax(self._logits(self.coef_, logp), axis=1))
+
+
 class TreeEnsemble(_OutcomeClassifier):
     """RandomForest + XGBoost + LightGBM, blended by fixed weights or by stacking.
 
-    ``weights="stacking"`` (the default) learns the blend: a multinomial logistic
-    regression on the log-probabilities the members gave *out of fold*, with
-    forward-chaining folds (each fold's members were fitted on the rows before it
-    only), then refits every member on all rows.  ``weights="design"`` blends the
+    ``weights="stacking"`` (the default) learns the blend: a :class:`LogLinearPool`
+    (multinomial logistic regression) on the log-probabilities the members gave
+    *out of fold*, with forward-chaining folds (each fold's members were fitted on
+    the rows before it only), then refits every member on all rows.  ``weights="design"`` blends the
     probabilities 40/35/25; a dict gives other fixed weights.  ``members`` may
     include ``market`` (:class:`MarketImplied`), which lets the meta-learner start
     from the pre-closing market and learn how far to move away from it.
@@ -273,7 +320,7 @@ class TreeEnsemble(_OutcomeClassifier):
 
     def __init__(
         self,
-        members: Sequence[str] = ("rf", "xgb", "lgbm", "market"),
+        members: Sequence[str] = ("rf", "xgb", "lgbm"),
         weights: str | dict = "stacking",
         n_folds: int = 2,
         oof_fraction: float = 0.4,
@@ -321,7 +368,7 @@ class TreeEnsemble(_OutcomeClassifier):
         }
         return self
 
-    def _fit_meta(self, X: pd.DataFrame, outcome: np.ndarray) -> LogisticRegression:
+    def _fit_meta(self, X: pd.DataFrame, outcome: np.ndarray) -> LogLinearPool:
         # The out-of-fold rows are the latest ``oof_fraction`` of the data, cut into
         # ``n_folds`` blocks; each block is predicted by members fitted on every row
         # before it, so the meta-learner learns the blend the members will need on
@@ -341,14 +388,9 @@ class TreeEnsemble(_OutcomeClassifier):
                 )
                 for n in self.members
             ]
-            oof.append(self._meta_features(parts))
+            oof.append(np.stack(parts))
             labels.append(outcome[test])
-        meta = LogisticRegression(C=self.meta_c, max_iter=1000)
-        return meta.fit(np.vstack(oof), np.concatenate(labels))
-
-    @staticmethod
-    def _meta_features(parts: list[np.ndarray]) -> np.ndarray:
-        return np.hstack([np.log(np.clip(p, _CLIP, 1.0)) for p in parts])
+        return LogLinearPool(self.meta_c).fit(np.concatenate(oof, axis=1), np.concatenate(labels))
 
     def member_probabilities(self, X: pd.DataFrame) -> dict[str, np.ndarray]:
         """Each member's probabilities."""
@@ -358,7 +400,7 @@ class TreeEnsemble(_OutcomeClassifier):
         """The blended probabilities."""
         parts = self.member_probabilities(X)
         if self.meta_ is not None:
-            return _normalise(self.meta_.predict_proba(self._meta_features(list(parts.values()))))
+            return _normalise(self.meta_.predict_proba(np.stack(list(parts.values()))))
         return _normalise(sum(self.blend_weights_[n] * p for n, p in parts.items()))
 
     def feature_importance(self) -> pd.Series:

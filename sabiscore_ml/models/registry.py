@@ -36,6 +36,18 @@ MODEL_PATH = "model"
 EVALUATION_PREDICTIONS = "evaluation/predictions.parquet"
 
 
+@dataclass(frozen=True)
+class RegisteredVersion:
+    """A version of the registered model: its number (as text) and the run that logged it."""
+
+    version: str
+    run_id: str
+
+
+def _registered(model_version) -> RegisteredVersion:
+    return RegisteredVersion(str(model_version.version), model_version.run_id)
+
+
 class BundleModel(mlflow.pyfunc.PythonModel):
     """pyfunc wrapper: loads the joblib bundle, returns one row of probabilities per input row."""
 
@@ -95,7 +107,8 @@ def log_bundle(bundle: ModelBundle, example: pl.DataFrame, *, register: bool = T
         )
     if not register:
         return None
-    return client().get_model_version(get_model_settings().name, str(info.registered_model_version))
+    name = get_model_settings().name
+    return _registered(client().get_model_version(name, str(info.registered_model_version)))
 
 
 def _requirements() -> list[str]:
@@ -120,7 +133,7 @@ def _requirements() -> list[str]:
 def version_by_alias(alias: str):
     """The registered version holding ``alias``, or ``None``."""
     try:
-        return client().get_model_version_by_alias(get_model_settings().name, alias)
+        return _registered(client().get_model_version_by_alias(get_model_settings().name, alias))
     except MlflowException as error:
         if error.error_code in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"):
             return None

@@ -1,0 +1,163 @@
+"""Benchmark: walk-forward quality of the 1X2 model against the market, and full-retrain time.
+
+Usage: python bench/train.py [--seasons 2015-2016:2023-2024] [--pooled-seasons A:B]
+                             [--weights stacking|design] [--skip-pooled] [--skip-retrain]
+
+Reads the warehouse and the offline feature store of ``SABISCORE_HOME`` (build
+them first: ``sabiscore ingest football-data --from-dir .../football-data`` then
+``sabiscore features build``).
+
+1. Premier League, walk-forward over ``--seasons`` (each season predicted by a
+   model fitted on every earlier match of the English divisions): the model's
+   RPS minus Pinnacle's closing RPS, paired on the same matches with its
+   standard error, beside the pre-closing market's and the Elo ordered logit's.
+2. Pooled over La Liga, Bundesliga, Serie A and Ligue 1 (each with its own
+   country's divisions as history), over ``--pooled-seasons``.
+3. A full retrain without tuning (the 1X2 model and the goals model) on five
+   top flights' history (E0, SP1, D1, I1, F1 from ``history_from``): wall time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+import polars as pl
+
+from sabiscore_ml.jobs.backtest import history_leagues, season_range
+from sabiscore_ml.models.config import ModelConfig
+from sabiscore_ml.models.data import load_training_set
+from sabiscore_ml.models.estimators import EloOrderedLogit
+from sabiscore_ml.models.evaluation import REFERENCE, compare, with_markets
+from sabiscore_ml.models.metrics import outcome_index, paired_difference, rps_per_match
+from sabiscore_ml.models.walkforward import PREDICTION_COLUMNS, walk_forward
+from sabiscore_ml.warehouse.engine import get_engine
+
+BIG5 = ("E0", "SP1", "D1", "I1", "F1")
+
+
+def _walk(engine, leagues, seasons, make, history_from, label):
+    started = time.perf_counter()
+    training = load_training_set(
+        engine, leagues=history_leagues(leagues), history_from=history_from
+    )
+    preds = walk_forward(
+        training,
+        make,
+        leagues=leagues,
+        seasons=seasons,
+        progress=lambda b: print(
+            f"  {label} {b.season}: {b.rows} matches, trained on "
+            f"{b.train_rows:,} ({time.perf_counter() - started:.0f} s)",
+            flush=True,
+        ),
+    )
+    return with_markets(engine, preds)
+
+
+def _rps_vs_close(frame: pl.DataFrame, prefix: str = ""):
+    outcome = outcome_index(frame["result"].to_list())
+    cols = (
+        PREDICTION_COLUMNS if not prefix else [f"{prefix}_p_{s}" for s in ("home", "draw", "away")]
+    )
+    probs = frame.select(cols).to_numpy()
+    close = frame.select(f"{REFERENCE}_p_{s}" for s in ("home", "draw", "away")).to_numpy()
+    have = ~np.isnan(close).any(axis=1) & ~np.isnan(probs).any(axis=1)
+    return paired_difference(
+        np.where(have, rps_per_match(np.nan_to_num(probs), outcome), np.nan),
+        np.where(have, rps_per_match(np.nan_to_num(close), outcome), np.nan),
+    )
+
+
+def report(name: str, model: pl.DataFrame, elo: pl.DataFrame) -> None:
+    """Print the paired table of one evaluation."""
+    result = compare(model)
+    print(
+        f"\n{name}: {result.scores.n:,} matches, model RPS {result.scores.rps:.4f}, "
+        f"log loss {result.scores.log_loss:.4f}, ECE {result.scores.ece:.4f}"
+    )
+    print(f"  {'forecaster':<28} {'RPS − Pinnacle closing':>26}")
+    print(f"  {'model':<28} {str(_rps_vs_close(model)):>26}")
+    print(f"  {'Pinnacle pre-closing':<28} {str(_rps_vs_close(model, 'pinnacle_preclose')):>26}")
+    print(
+        f"  {'market average pre-closing':<28} "
+        f"{str(_rps_vs_close(model, 'market_avg_preclose')):>26}"
+    )
+    print(f"  {'Elo + ordered logit':<28} {str(_rps_vs_close(elo)):>26}")
+    joined = model.select(
+        "match_id",
+        *PREDICTION_COLUMNS,
+        "result",
+        *(f"pinnacle_preclose_p_{s}" for s in ("home", "draw", "away")),
+    )
+    outcome = outcome_index(joined["result"].to_list())
+    pre = joined.select(f"pinnacle_preclose_p_{s}" for s in ("home", "draw", "away")).to_numpy()
+    have = ~np.isnan(pre).any(axis=1)
+    diff = paired_difference(
+        rps_per_match(joined.select(PREDICTION_COLUMNS).to_numpy()[have], outcome[have]),
+        rps_per_match(pre[have], outcome[have]),
+    )
+    print(f"  model − Pinnacle pre-closing: {diff}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seasons", default="2015-2016:2023-2024")
+    parser.add_argument("--pooled-seasons", default="2019-2020:2023-2024")
+    parser.add_argument("--weights", default="stacking")
+    parser.add_argument("--calibration", default="isotonic")
+    parser.add_argument("--history-from", default="2000-2001")
+    parser.add_argument("--skip-pooled", action="store_true")
+    parser.add_argument("--skip-retrain", action="store_true")
+    parser.add_argument("--skip-e0", action="store_true")
+    args = parser.parse_args()
+    engine = get_engine()
+    config = ModelConfig(
+        weights=args.weights, calibration=None if args.calibration == "none" else args.calibration
+    )
+    print(f"model: {config.as_params()}")
+
+    if not args.skip_e0:
+        seasons = season_range(args.seasons)
+        model = _walk(engine, ["E0"], seasons, config.outcome_model, args.history_from, "E0")
+        elo = _walk(engine, ["E0"], seasons, EloOrderedLogit, args.history_from, "E0 Elo")
+        report(f"Premier League {seasons[0]} to {seasons[-1]}", model, elo)
+
+    if not args.skip_pooled:
+        seasons = season_range(args.pooled_seasons)
+        models, elos = [], []
+        for league in ("SP1", "D1", "I1", "F1"):
+            models.append(
+                _walk(engine, [league], seasons, config.outcome_model, args.history_from, league)
+            )
+            elos.append(
+                _walk(
+                    engine, [league], seasons, EloOrderedLogit, args.history_from, f"{league} Elo"
+                )
+            )
+        report(
+            f"Pooled SP1, D1, I1, F1 {seasons[0]} to {seasons[-1]}",
+            pl.concat(models),
+            pl.concat(elos),
+        )
+
+    if not args.skip_retrain:
+        training = load_training_set(engine, leagues=list(BIG5), history_from=args.history_from)
+        started = time.perf_counter()
+        X = training.X()
+        config.outcome_model().fit(X, training.y())
+        middle = time.perf_counter()
+        goals = config.goals_model()
+        if goals is not None:
+            goals.fit(X, training.goals())
+        done = time.perf_counter()
+        print(
+            f"\nfull retrain without tuning on {training.height:,} matches of "
+            f"{', '.join(BIG5)} ({len(training.features)} features): {done - started:.1f} s "
+            f"(1X2 ensemble {middle - started:.1f} s, goals model {done - middle:.1f} s)"
+        )
+
+
+if __name__ == "__main__":
+    main()
