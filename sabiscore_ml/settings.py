@@ -118,6 +118,24 @@ class RedisSettings(BaseSettings):
         return self
 
 
+class PublishSettings(BaseSettings):
+    """How long published results stay in Redis, and the value-bet alert stream.
+
+    ``odds_ttl_seconds``: documents holding prices (a match's insight, the value
+    bets), stale once the odds move.  ``static_ttl_seconds``: the rest of a run
+    (its meta, leagues and upcoming lists).  ``alert_marker_ttl_seconds``: how
+    long a run remembers it has sent its alerts (a republish within it sends
+    none).  Superseded runs stay readable until these expire.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="SABISCORE_PUBLISH_", extra="ignore")
+
+    odds_ttl_seconds: int = Field(15 * 60, gt=0)
+    static_ttl_seconds: int = Field(3600, gt=0)
+    alert_marker_ttl_seconds: int = Field(7 * 24 * 3600, gt=0)
+    alerts_maxlen: int = Field(10_000, gt=0)
+
+
 class MlflowSettings(BaseSettings):
     """MLflow tracking and registry locations (MLflow's own variable names)."""
 
@@ -273,6 +291,12 @@ def get_redis_settings() -> RedisSettings:
 
 
 @lru_cache
+def get_publish_settings() -> PublishSettings:
+    """Cached :class:`PublishSettings`."""
+    return PublishSettings()
+
+
+@lru_cache
 def get_mlflow_settings() -> MlflowSettings:
     """Cached :class:`MlflowSettings`."""
     return MlflowSettings()
@@ -314,6 +338,7 @@ def clear_settings_cache() -> None:
         get_core_settings,
         get_warehouse_settings,
         get_redis_settings,
+        get_publish_settings,
         get_mlflow_settings,
         get_football_data_settings,
         get_fetch_settings,

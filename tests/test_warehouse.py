@@ -48,9 +48,13 @@ def test_migration_creates_the_schema(warehouse: Engine) -> None:
         "portfolios",
         "portfolio_bets",
         "bankroll_ledger",
+        "prediction_runs",
+        "run_predictions",
+        "run_edges",
+        "run_stakes",
         "alembic_version",
     } <= tables
-    assert current_revision(str(warehouse.url.render_as_string(hide_password=False))) == "0006"
+    assert current_revision(str(warehouse.url.render_as_string(hide_password=False))) == "0007"
     assert count(warehouse, "leagues") == 22
     migrate(warehouse.url.render_as_string(hide_password=False))  # a second run is a no-op
     assert count(warehouse, "leagues") == 22

@@ -19,6 +19,7 @@ from sqlalchemy import (
     DateTime,
     Float,
     ForeignKey,
+    ForeignKeyConstraint,
     Integer,
     MetaData,
     String,
@@ -566,6 +567,121 @@ class Stake(Base):
     kelly_fraction: Mapped[float] = mapped_column(Float)
     stake: Mapped[float] = mapped_column(Float)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime)
+
+
+# --- Published runs: every scoring run as served, never overwritten (sabiscore_ml.publish). ---
+
+
+class PredictionRun(Base):
+    """One published scoring run.
+
+    The row is inserted last, in the transaction that inserts the run's
+    predictions, edges and stakes: a run listed here is complete.
+    ``content_sha256`` is the digest of what was published, so publishing a
+    different content under the same ``run_id`` is refused.
+    """
+
+    __tablename__ = "prediction_runs"
+    __table_args__ = (
+        CheckConstraint("mode IN ('live', 'replay')", name="mode"),
+        CheckConstraint("status IN ('complete')", name="status"),
+    )
+
+    run_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    model_name: Mapped[str] = mapped_column(String(80))
+    model_version: Mapped[str] = mapped_column(String(40))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, index=True)
+    as_of: Mapped[dt.date] = mapped_column(Date)
+    mode: Mapped[str] = mapped_column(String(8))
+    status: Mapped[str] = mapped_column(String(12))
+    n_predictions: Mapped[int] = mapped_column(Integer)
+    n_value_bets: Mapped[int] = mapped_column(Integer)
+    published_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    content_sha256: Mapped[str] = mapped_column(String(64))
+
+
+class RunPrediction(Base):
+    """A match's prediction in a run, with the fixture as it was published.
+
+    The reference to ``prediction_runs`` is checked at commit (deferred), since
+    the run row comes last.
+    """
+
+    __tablename__ = "run_predictions"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["run_id"],
+            ["prediction_runs.run_id"],
+            deferrable=True,
+            initially="DEFERRED",
+        ),
+    )
+
+    run_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    match_id: Mapped[int] = mapped_column(ForeignKey("matches.id"), primary_key=True, index=True)
+    league_code: Mapped[str] = mapped_column(String(8))
+    season_code: Mapped[str] = mapped_column(String(9))
+    match_date: Mapped[dt.date] = mapped_column(Date)
+    kickoff_utc: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    home_team: Mapped[str] = mapped_column(String(120))
+    away_team: Mapped[str] = mapped_column(String(120))
+    p_home: Mapped[float] = mapped_column(Float)
+    p_draw: Mapped[float] = mapped_column(Float)
+    p_away: Mapped[float] = mapped_column(Float)
+    p_over25: Mapped[float | None] = mapped_column(Float)
+    p_btts: Mapped[float | None] = mapped_column(Float)
+    xg_home: Mapped[float | None] = mapped_column(Float)
+    xg_away: Mapped[float | None] = mapped_column(Float)
+    drivers_json: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime)
+
+
+class RunEdge(Base):
+    """An outcome's edge at the price taken, in a run (``match_edges`` rows)."""
+
+    __tablename__ = "run_edges"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["run_id", "match_id"], ["run_predictions.run_id", "run_predictions.match_id"]
+        ),
+    )
+
+    run_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    match_id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    market: Mapped[str] = mapped_column(String(8), primary_key=True)
+    outcome: Mapped[str] = mapped_column(String(8), primary_key=True)
+    bookmaker: Mapped[str | None] = mapped_column(String(24))
+    price: Mapped[float | None] = mapped_column(Float)
+    p_model: Mapped[float] = mapped_column(Float)
+    p_market: Mapped[float | None] = mapped_column(Float)
+    edge: Mapped[float | None] = mapped_column(Float)
+    prob_edge: Mapped[float | None] = mapped_column(Float)
+    is_value: Mapped[bool] = mapped_column(Boolean)
+    n_bookmakers: Mapped[int | None] = mapped_column(Integer)
+
+
+class RunStake(Base):
+    """A stake a portfolio's rules size for a bet of a run (``size_stakes`` rows)."""
+
+    __tablename__ = "run_stakes"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["run_id", "match_id"], ["run_predictions.run_id", "run_predictions.match_id"]
+        ),
+    )
+
+    run_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    match_id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    market: Mapped[str] = mapped_column(String(8), primary_key=True)
+    outcome: Mapped[str] = mapped_column(String(8), primary_key=True)
+    portfolio: Mapped[str] = mapped_column(String(80), primary_key=True)
+    bookmaker: Mapped[str] = mapped_column(String(24))
+    price: Mapped[float] = mapped_column(Float)
+    p_model: Mapped[float] = mapped_column(Float)
+    edge: Mapped[float] = mapped_column(Float)
+    kelly_fraction: Mapped[float] = mapped_column(Float)
+    fraction: Mapped[float] = mapped_column(Float)
+    stake: Mapped[float] = mapped_column(Float)
 
 
 # --- Portfolios: a user's or a strategy's bankroll, its bets and its ledger. ---

@@ -1,0 +1,207 @@
+"""Publishing scored fixtures: the warehouse history, and Redis for the serving tier.
+
+A batch job scores the upcoming fixtures and hands the result over as a
+:class:`PublishedRun` (the run's id, model, times and mode; its predictions,
+edges and stakes).  :func:`publish` writes it to the warehouse, then to Redis
+when a client is given.  A reader never sees half of one run and half of
+another.  This docstring is the contract the serving tier reads by; DEVELOPERS.md
+("Published results: keys and tables") repeats it.
+
+**Documents.**  JSON, UTF-8, keys sorted, no spaces, floats rounded to 6
+decimals, dates ``YYYY-MM-DD`` and times ``YYYY-MM-DDTHH:MM:SS[.ffffff]`` in
+UTC without an offset.  The same run gives the same bytes, from Redis or
+rebuilt from the warehouse (:func:`warehouse_document`).
+
+- *compact prediction*: ``run_id``, ``match_id``, ``league_code``,
+  ``season_code``, ``match_date``, ``kickoff_utc``, ``home_team``,
+  ``away_team``, ``p_home``, ``p_draw``, ``p_away``, ``p_over25``, ``p_btts``,
+  ``xg_home``, ``xg_away`` (null when unknown);
+- *value bet*: ``run_id``, ``match_id``, ``league_code``, ``match_date``,
+  ``kickoff_utc``, ``home_team``, ``away_team``, ``market``, ``outcome``,
+  ``bookmaker``, ``price``, ``p_model``, ``p_market``, ``edge``,
+  ``prob_edge``, ``n_bookmakers``, ``stakes`` (portfolio → stake, ``{}`` when
+  no portfolio staked it);
+- *insight* (one match): the compact prediction plus ``model_name``,
+  ``model_version``, ``created_at``, ``as_of``, ``mode``, ``drivers`` (the
+  JSON the job gave, or null), ``edges`` (``market``, ``outcome``,
+  ``bookmaker``, ``price``, ``p_model``, ``p_market``, ``edge``,
+  ``prob_edge``, ``is_value``, ``n_bookmakers``), ``value_bets`` (value bet
+  documents) and ``stakes`` (``market``, ``outcome``, ``portfolio``,
+  ``bookmaker``, ``price``, ``p_model``, ``edge``, ``kelly_fraction``,
+  ``fraction``, ``stake``);
+- *meta*: ``run_id``, ``model_name``, ``model_version``, ``created_at``,
+  ``as_of``, ``mode``, ``n_predictions``, ``n_value_bets``,
+  ``content_sha256``.
+
+**Redis keys** (``<prefix>`` is ``SABISCORE_REDIS_PREFIX``).  The documents
+of a run sit under its id and are all written before the run becomes current:
+
+=============================================== ================================ =======
+key                                             value                            TTL
+=============================================== ================================ =======
+``<prefix>:pub:<run_id>:prediction:<match_id>`` insight document                 odds
+``<prefix>:pub:<run_id>:value-bets``            value bets, largest edge first   odds
+``<prefix>:pub:<run_id>:upcoming:<league>``     the league's compact predictions static
+``<prefix>:pub:<run_id>:upcoming:all``          every league's, by kickoff       static
+``<prefix>:pub:<run_id>:leagues``               league_code, n_predictions       static
+``<prefix>:pub:<run_id>:meta``                  meta document                    static
+``<prefix>:pub:<run_id>:alerted``               marker: alerts sent              alerted
+``<prefix>:pub:current``                        the current run id               none
+``<prefix>:alerts``                             stream of value-bet alerts       none
+=============================================== ================================ =======
+
+Upcoming lists are sorted by kickoff (a match without a kickoff time last on
+its day), leagues by code.
+
+TTLs (:class:`RedisTtls`, from ``SABISCORE_PUBLISH_ODDS_TTL_SECONDS``,
+``..._STATIC_TTL_SECONDS``, ``..._ALERT_MARKER_TTL_SECONDS``): *odds* 15
+minutes (prices go stale), *static* an hour, *alerted* a week.
+
+**The switch, and why readers see one run.**  Once every document of a run
+exists, ``<prefix>:pub:current`` is set to its id (a ``SET`` inside
+``WATCH``/``MULTI``/``EXEC``).  One key changing in one command is atomic: a
+reader gets the old id or the new one.  A reader reads the pointer first, then
+only keys under that id.  Those keys were all written before the pointer
+named them and are never changed afterwards (publishing the run again writes
+the same bytes), and a superseded run's keys are not deleted but left to
+expire, so a reader still holding the old id keeps finding them for the TTL.
+A reader must finish within the shortest TTL (15 minutes) or re-read the
+pointer.
+
+**Order.**  The pointer only moves forward: to a run whose
+(``created_at``, ``run_id``) is larger than the current run's, read from the
+current run's meta; a current run whose meta has expired counts as older
+than any run.  Republishing an older run rewrites its keys but leaves the
+pointer alone.  The compare-and-set runs under a ``WATCH`` of the pointer,
+so two publishers cannot both win.  Modes are not compared: a replay published to
+Redis becomes current like a live run (the job decides which runs go to
+Redis; the warehouse keeps both, :func:`latest_run` filters by mode).
+
+**Expired keys.**  Documents expire, the pointer does not, so the pointer can
+name a run whose documents are gone (no run published for longer than the
+TTL).  A reader that gets no document for the pointed run id reads the same
+run from the warehouse: ``warehouse_document(engine, run_id, kind, key)``
+returns the bytes Redis held.  Since :func:`publish` writes the warehouse
+first, every run id in Redis is in the warehouse.  None from both means the
+document does not exist (a match or league not in the run).  No pointer at all
+means nothing was published to Redis: use :func:`latest_run`.
+
+**Alerts.**  A run that is current after its switch adds one entry per value
+bet to the stream ``<prefix>:alerts`` (``MAXLEN ~`` 10000,
+``SABISCORE_PUBLISH_ALERTS_MAXLEN``), largest edge first; the consumer group
+``webapp`` is created with the stream.  Fields are text: the value bet
+document's fields (numbers as JSON numbers, null as an empty string,
+``stakes`` as a JSON object) and ``mode``.  The entries and the ``alerted``
+marker (``SET NX``) go in one ``MULTI`` under a ``WATCH`` of the marker, so a
+run alerts once however often it is published (within the marker's TTL).  A
+run that is not current after its switch (a newer one is) sends none.
+
+**Warehouse** (history, never overwritten): ``prediction_runs`` (one row per
+complete run), ``run_predictions``, ``run_edges``, ``run_stakes``; see
+:mod:`sabiscore_ml.publish.warehouse`.  The run's row is inserted last in the
+transaction of its other rows, so a run in ``prediction_runs`` is complete.
+
+**Idempotence.**  The run id identifies the content: publishing it again writes
+nothing to the warehouse and the same bytes to Redis, with the ``created_at``
+first published.  A different content under a published id raises
+:class:`RunConflict` before anything is written.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Engine
+
+from sabiscore_ml.publish.documents import (
+    ALL_LEAGUES,
+    KINDS,
+    RunDocument,
+    document_key,
+    run_documents,
+)
+from sabiscore_ml.publish.encoding import encode_document
+from sabiscore_ml.publish.redis_store import (
+    RedisPublish,
+    RedisTtls,
+    current_run_id,
+    publish_to_redis,
+    read_document,
+)
+from sabiscore_ml.publish.run import InvalidRun, PublishedRun, RunConflict
+from sabiscore_ml.publish.warehouse import (
+    RunInfo,
+    WarehousePublish,
+    latest_run,
+    publish_to_warehouse,
+    run_info,
+    run_prediction,
+    run_predictions,
+    run_value_bets,
+    warehouse_document,
+    warehouse_leagues,
+)
+from sabiscore_ml.settings import get_redis_settings
+
+__all__ = [
+    "ALL_LEAGUES",
+    "KINDS",
+    "InvalidRun",
+    "PublishReport",
+    "PublishedRun",
+    "RedisPublish",
+    "RedisTtls",
+    "RunConflict",
+    "RunDocument",
+    "RunInfo",
+    "WarehousePublish",
+    "current_run_id",
+    "document_key",
+    "encode_document",
+    "latest_run",
+    "publish",
+    "publish_to_redis",
+    "publish_to_warehouse",
+    "read_document",
+    "run_documents",
+    "run_info",
+    "run_prediction",
+    "run_predictions",
+    "run_value_bets",
+    "warehouse_document",
+    "warehouse_leagues",
+]
+
+
+@dataclass(frozen=True)
+class PublishReport:
+    """What :func:`publish` did: the warehouse's part, and Redis's (None without Redis)."""
+
+    run_id: str
+    warehouse: WarehousePublish
+    redis: RedisPublish | None
+
+
+def publish(
+    run: PublishedRun,
+    *,
+    engine: Engine,
+    redis_client: Any = None,
+    prefix: str | None = None,
+    ttl: RedisTtls | None = None,
+) -> PublishReport:
+    """Publish a run to the warehouse, then to Redis when ``redis_client`` is given.
+
+    Redis gets the run as the warehouse stores it (the ``created_at`` of its
+    first publication), so retrying a publish writes the same bytes.
+    ``prefix`` defaults to ``SABISCORE_REDIS_PREFIX``.
+    """
+    stored = publish_to_warehouse(engine, run)
+    cached = None
+    if redis_client is not None:
+        prefix = prefix or get_redis_settings().redis_prefix
+        cached = publish_to_redis(
+            redis_client, prefix, run.with_created_at(stored.run.created_at), ttl
+        )
+    return PublishReport(run.run_id, stored, cached)

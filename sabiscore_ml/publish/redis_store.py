@@ -1,0 +1,250 @@
+"""Published runs in Redis: the documents of each run under its id, one pointer, alerts.
+
+The key layout, the switch and the rules readers follow are described in
+:mod:`sabiscore_ml.publish`.  A publication is four steps, each safe to
+repeat, so a publish killed anywhere is completed by publishing again:
+
+1. every document of the run, written in one ``MULTI``/``EXEC`` (``SET`` with
+   the TTL of its class);
+2. the ``webapp`` consumer group of the alert stream (``XGROUP CREATE ...
+   MKSTREAM``; an existing group is kept);
+3. the switch: ``<prefix>:pub:current`` set to the run id by a compare-and-set
+   (``WATCH`` the pointer, compare, ``MULTI``/``SET``/``EXEC``), unless the
+   current run is newer;
+4. when the run is current: its value-bet alerts, added (``XADD``) in one
+   ``MULTI`` with the ``alerted`` marker (``SET NX``), under a ``WATCH`` of the
+   marker, so they are added once.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from redis.exceptions import ResponseError, WatchError
+
+from sabiscore_ml.publish.documents import (
+    ODDS,
+    RunDocument,
+    alerts_key,
+    document_key,
+    pointer_key,
+    run_documents,
+    run_key,
+    value_bet_entries,
+)
+from sabiscore_ml.publish.encoding import encode_document
+from sabiscore_ml.publish.run import PublishedRun, RunConflict
+from sabiscore_ml.settings import get_publish_settings
+
+WEBAPP_GROUP = "webapp"
+ALERTED = "alerted"
+
+
+@dataclass(frozen=True)
+class RedisTtls:
+    """Seconds each class of key lives.
+
+    ``odds``: documents holding prices (a match's insight document, the value
+    bets).  ``static``: the others (meta, leagues, upcoming lists).
+    ``alerted``: the marker that a run has sent its alerts.  The pointer never
+    expires.  A superseded run stays readable until its keys expire: readers
+    holding its id have that long to finish.
+    """
+
+    odds: int = 15 * 60
+    static: int = 3600
+    alerted: int = 7 * 24 * 3600
+
+    def __post_init__(self) -> None:
+        if min(self.odds, self.static, self.alerted) <= 0:
+            raise ValueError("TTLs are positive numbers of seconds")
+
+    @classmethod
+    def from_settings(cls) -> RedisTtls:
+        """The TTLs of the ``SABISCORE_PUBLISH_*`` settings."""
+        settings = get_publish_settings()
+        return cls(
+            odds=settings.odds_ttl_seconds,
+            static=settings.static_ttl_seconds,
+            alerted=settings.alert_marker_ttl_seconds,
+        )
+
+    def seconds(self, ttl_class: str) -> int:
+        """The TTL of a document of ``ttl_class`` (``odds`` or ``static``)."""
+        return self.odds if ttl_class == ODDS else self.static
+
+
+@dataclass(frozen=True)
+class RedisPublish:
+    """What publishing a run to Redis did.
+
+    ``current``: the run the pointer names afterwards; ``switched``: whether
+    this publication moved it; ``alerts``: the stream entries it added.
+    """
+
+    run_id: str
+    documents: int
+    current: str
+    switched: bool
+    alerts: int
+
+
+def _text(value: bytes | str | None) -> str | None:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def _order(created_at: dt.datetime, run_id: str) -> tuple[dt.datetime, str]:
+    return created_at, run_id
+
+
+def _stored_meta(client: Any, prefix: str, run_id: str) -> dict[str, Any] | None:
+    raw = client.get(document_key(prefix, run_id, "meta"))
+    return None if raw is None else json.loads(raw)
+
+
+def _settled(client: Any, prefix: str, run: PublishedRun) -> PublishedRun:
+    """``run`` as first published: refused if its content differs, its first ``created_at``."""
+    meta = _stored_meta(client, prefix, run.run_id)
+    if meta is None:
+        return run
+    if meta["content_sha256"] != run.content_sha256:
+        raise RunConflict(
+            f"run {run.run_id} is already in Redis with another content "
+            f"(digest {meta['content_sha256'][:12]}, now {run.content_sha256[:12]})"
+        )
+    return run.with_created_at(dt.datetime.fromisoformat(meta["created_at"]))
+
+
+def _write_documents(
+    client: Any, prefix: str, run: PublishedRun, documents: tuple[RunDocument, ...], ttl: RedisTtls
+) -> None:
+    """Step 1: every document of the run, in one transaction."""
+    with client.pipeline(transaction=True) as pipe:
+        for document in documents:
+            key = document_key(prefix, run.run_id, document.kind, document.key)
+            pipe.set(key, document.body, ex=ttl.seconds(document.ttl_class))
+        pipe.execute()
+
+
+def _ensure_group(client: Any, prefix: str) -> None:
+    """Step 2: the ``webapp`` consumer group (and the stream), unless they exist."""
+    try:
+        client.xgroup_create(alerts_key(prefix), WEBAPP_GROUP, id="$", mkstream=True)
+    except ResponseError as exc:
+        if "BUSYGROUP" not in str(exc):
+            raise
+
+
+def _switch_pointer(client: Any, prefix: str, run: PublishedRun) -> tuple[bool, str]:
+    """Step 3: point ``current`` at the run unless the current run is newer.
+
+    Returns (moved, the current run id).  A current run whose meta has expired
+    counts as older than any run.
+    """
+    pointer = pointer_key(prefix)
+    mine = _order(run.created_at, run.run_id)
+    with client.pipeline(transaction=True) as pipe:
+        while True:
+            try:
+                pipe.watch(pointer)
+                current = _text(pipe.get(pointer))
+                if current == run.run_id:
+                    return False, current
+                if current is not None:
+                    meta = _stored_meta(pipe, prefix, current)
+                    if meta is not None:
+                        theirs = _order(dt.datetime.fromisoformat(meta["created_at"]), current)
+                        if theirs > mine:
+                            return False, current
+                pipe.multi()
+                pipe.set(pointer, run.run_id)
+                pipe.execute()
+                return True, run.run_id
+            except WatchError:  # the pointer moved meanwhile: compare again
+                continue
+
+
+def _field(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return encode_document(value).decode()
+
+
+def alert_entries(run: PublishedRun) -> list[dict[str, str]]:
+    """The stream entries of a run's value bets (field values as text; see the package doc)."""
+    records = run.records
+    entries = value_bet_entries(run.header, records.predictions, records.edges, records.stakes)
+    return [{**{k: _field(v) for k, v in e.items()}, "mode": run.mode} for e in entries]
+
+
+def _send_alerts(client: Any, prefix: str, run: PublishedRun, ttl: RedisTtls, maxlen: int) -> int:
+    """Step 4: the run's value-bet alerts, once: the marker and the entries in one MULTI."""
+    entries = alert_entries(run)
+    if not entries:
+        return 0
+    marker = run_key(prefix, run.run_id, ALERTED)
+    stream = alerts_key(prefix)
+    with client.pipeline(transaction=True) as pipe:
+        while True:
+            try:
+                pipe.watch(marker)
+                if pipe.exists(marker):
+                    return 0
+                pipe.multi()
+                pipe.set(marker, b"1", nx=True, ex=ttl.alerted)
+                for entry in entries:
+                    pipe.xadd(stream, entry, maxlen=maxlen, approximate=True)
+                pipe.execute()
+                return len(entries)
+            except WatchError:  # another publisher set the marker: it sent them
+                continue
+
+
+def publish_to_redis(
+    client: Any,
+    prefix: str,
+    run: PublishedRun,
+    ttl: RedisTtls | None = None,
+    *,
+    alerts_maxlen: int | None = None,
+) -> RedisPublish:
+    """Publish a run's documents, switch the pointer to it, and send its alerts.
+
+    ``client``: a ``redis.Redis`` (bytes responses).  ``ttl``: by default from
+    the ``SABISCORE_PUBLISH_*`` settings.  Publishing a run again rewrites the
+    same bytes (with the ``created_at`` first published) and sends no alert
+    twice; a different content under the same run id raises
+    :class:`~sabiscore_ml.publish.run.RunConflict` before anything is written.
+    """
+    ttl = ttl or RedisTtls.from_settings()
+    maxlen = alerts_maxlen or get_publish_settings().alerts_maxlen
+    run = _settled(client, prefix, run)
+    documents = run_documents(run)
+    _write_documents(client, prefix, run, documents, ttl)
+    _ensure_group(client, prefix)
+    switched, current = _switch_pointer(client, prefix, run)
+    alerts = _send_alerts(client, prefix, run, ttl, maxlen) if current == run.run_id else 0
+    return RedisPublish(run.run_id, len(documents), current, switched, alerts)
+
+
+# --- Readers (the serving tier) ---
+
+
+def current_run_id(client: Any, prefix: str) -> str | None:
+    """The run the pointer names, or None when nothing was published."""
+    return _text(client.get(pointer_key(prefix)))
+
+
+def read_document(
+    client: Any, prefix: str, run_id: str, kind: str, key: str | int | None = None
+) -> bytes | None:
+    """The raw bytes of a document of a run, or None (expired, or not in the run)."""
+    raw = client.get(document_key(prefix, run_id, kind, key))
+    return raw.encode() if isinstance(raw, str) else raw

@@ -1,0 +1,350 @@
+"""A scoring run as it is published: its header, predictions, edges and stakes.
+
+:class:`PublishedRun` checks its frames once, when it is built, and holds them
+in a canonical form: the columns below in this order and type, optional
+columns added as nulls, rows sorted by their key.  :attr:`PublishedRun.records`
+gives the rows as plain Python values with every float rounded to 6 decimals;
+the warehouse and Redis both publish these, so both hold the same numbers.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import hashlib
+import json
+import re
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any, Literal
+
+import polars as pl
+
+from sabiscore_ml.errors import SabiscoreError
+from sabiscore_ml.publish.encoding import encode_document, rounded
+
+Mode = Literal["live", "replay"]
+MODES: tuple[str, ...] = ("live", "replay")
+
+# Outcomes in reading order; others sort after them, alphabetically.
+OUTCOME_ORDER = {o: i for i, o in enumerate(("home", "draw", "away", "over", "under", "yes", "no"))}
+
+_RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+_POINTER_NAME = "current"
+
+PREDICTION_COLUMNS: dict[str, Any] = {
+    "match_id": pl.Int64,
+    "league_code": pl.String,
+    "season_code": pl.String,
+    "match_date": pl.Date,
+    "kickoff_utc": pl.Datetime("us"),
+    "home_team": pl.String,
+    "away_team": pl.String,
+    "p_home": pl.Float64,
+    "p_draw": pl.Float64,
+    "p_away": pl.Float64,
+    "p_over25": pl.Float64,
+    "p_btts": pl.Float64,
+    "xg_home": pl.Float64,
+    "xg_away": pl.Float64,
+    "drivers": pl.String,
+}
+PREDICTION_OPTIONAL = ("kickoff_utc", "p_over25", "p_btts", "xg_home", "xg_away", "drivers")
+
+EDGE_COLUMNS: dict[str, Any] = {
+    "match_id": pl.Int64,
+    "market": pl.String,
+    "outcome": pl.String,
+    "p_model": pl.Float64,
+    "price": pl.Float64,
+    "bookmaker": pl.String,
+    "n_bookmakers": pl.Int32,
+    "p_market": pl.Float64,
+    "edge": pl.Float64,
+    "prob_edge": pl.Float64,
+    "is_value": pl.Boolean,
+}
+EDGE_NULLABLE = ("price", "bookmaker", "n_bookmakers", "p_market", "edge", "prob_edge")
+
+STAKE_COLUMNS: dict[str, Any] = {
+    "match_id": pl.Int64,
+    "market": pl.String,
+    "outcome": pl.String,
+    "portfolio": pl.String,
+    "bookmaker": pl.String,
+    "price": pl.Float64,
+    "p_model": pl.Float64,
+    "edge": pl.Float64,
+    "kelly_fraction": pl.Float64,
+    "fraction": pl.Float64,
+    "stake": pl.Float64,
+}
+
+Record = dict[str, Any]
+
+
+class InvalidRun(SabiscoreError, ValueError):
+    """A run refused before anything is published; the message names the frame and the check."""
+
+
+class RunConflict(SabiscoreError):
+    """A run id already published with a different content; nothing was written."""
+
+
+def outcome_rank(outcome: str) -> tuple[int, str]:
+    """Sort key of an outcome: home, draw, away, over, under, yes, no, then the others."""
+    return OUTCOME_ORDER.get(outcome, len(OUTCOME_ORDER)), outcome
+
+
+@dataclass(frozen=True)
+class RunHeader:
+    """What identifies a run and when it was made (``created_at`` in UTC, naive)."""
+
+    run_id: str
+    model_name: str
+    model_version: str
+    created_at: dt.datetime
+    as_of: dt.date
+    mode: str
+
+
+@dataclass(frozen=True)
+class RunRecords:
+    """A run's rows as plain Python values, floats rounded, in key order.
+
+    A prediction's ``drivers`` is the parsed JSON value (or None).
+    """
+
+    predictions: tuple[Record, ...]
+    edges: tuple[Record, ...]
+    stakes: tuple[Record, ...]
+
+    @property
+    def n_value_bets(self) -> int:
+        """Edges that are value bets."""
+        return sum(1 for e in self.edges if e["is_value"])
+
+
+@dataclass(frozen=True, eq=False)
+class PublishedRun:
+    """One scoring run to publish.
+
+    ``run_id`` is the caller's deterministic id (1 to 64 letters, digits, ``.``,
+    ``_`` or ``-``): the same model version, as-of date and inputs give the same
+    id, and publishing an id again publishes nothing new.  ``created_at`` is in
+    UTC (an aware time is converted; a naive one is taken as UTC); it orders
+    runs, so derive it like the id (the job's logical time), not from a retry's
+    clock.
+
+    ``predictions``: one row per match (``match_id``, ``league_code``,
+    ``season_code``, ``match_date``, ``home_team``, ``away_team``, ``p_home``,
+    ``p_draw``, ``p_away``; optional and nullable: ``kickoff_utc``,
+    ``p_over25``, ``p_btts``, ``xg_home``, ``xg_away`` and ``drivers``, a JSON
+    text of the features behind the prediction).  ``edges``: rows of
+    :func:`sabiscore_ml.betting.edges.match_edges` (one per match, market and
+    outcome; the columns it carries through are ignored).  ``stakes``: rows of
+    :meth:`sabiscore_ml.betting.kelly.StakingResult.to_frame` with a
+    ``portfolio`` column naming whose stakes they are.  Edges and stakes must
+    belong to predicted matches.  Any frame may be empty.
+    """
+
+    run_id: str
+    model_name: str
+    model_version: str
+    created_at: dt.datetime
+    as_of: dt.date
+    mode: Mode
+    predictions: pl.DataFrame
+    edges: pl.DataFrame
+    stakes: pl.DataFrame
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.run_id, str) or not _RUN_ID.fullmatch(self.run_id):
+            raise InvalidRun(
+                f"run id {self.run_id!r}: 1 to 64 letters, digits, '.', '_' or '-' expected"
+            )
+        if self.run_id == _POINTER_NAME:
+            raise InvalidRun(f"run id {self.run_id!r} is reserved")
+        if self.mode not in MODES:
+            raise InvalidRun(f"run {self.run_id}: mode {self.mode!r} is not one of {MODES}")
+        if not 0 < len(self.model_name) <= 80 or not 0 < len(self.model_version) <= 40:
+            raise InvalidRun(f"run {self.run_id}: model name (<= 80) and version (<= 40) needed")
+        created_at = self.created_at
+        if not isinstance(created_at, dt.datetime):
+            raise InvalidRun(f"run {self.run_id}: created_at must be a datetime")
+        if created_at.tzinfo is not None:
+            created_at = created_at.astimezone(dt.UTC).replace(tzinfo=None)
+        as_of = self.as_of
+        if isinstance(as_of, dt.datetime):
+            as_of = as_of.date()
+        if not isinstance(as_of, dt.date):
+            raise InvalidRun(f"run {self.run_id}: as_of must be a date")
+        predictions = _conform(
+            self.predictions, "predictions", PREDICTION_COLUMNS, optional=PREDICTION_OPTIONAL
+        )
+        edges = _conform(self.edges, "edges", EDGE_COLUMNS, nullable=EDGE_NULLABLE)
+        stakes = _conform(self.stakes, "stakes", STAKE_COLUMNS)
+        _check(self.run_id, predictions, edges, stakes)
+        object.__setattr__(self, "created_at", created_at)
+        object.__setattr__(self, "as_of", as_of)
+        object.__setattr__(self, "predictions", predictions.sort("match_id"))
+        object.__setattr__(self, "edges", _sorted(edges, "match_id", "market", "outcome"))
+        object.__setattr__(
+            self, "stakes", _sorted(stakes, "match_id", "market", "outcome", "portfolio")
+        )
+
+    @property
+    def header(self) -> RunHeader:
+        """The run's identity and times."""
+        return RunHeader(
+            self.run_id,
+            self.model_name,
+            self.model_version,
+            self.created_at,
+            self.as_of,
+            self.mode,
+        )
+
+    @cached_property
+    def records(self) -> RunRecords:
+        """The rows as Python values, floats rounded to 6 decimals."""
+        predictions = []
+        for row in self.predictions.iter_rows(named=True):
+            drivers = row.pop("drivers")
+            row["drivers"] = None if drivers is None else json.loads(drivers)
+            predictions.append(rounded(row))
+        return RunRecords(
+            predictions=tuple(predictions),
+            edges=tuple(rounded(row) for row in self.edges.iter_rows(named=True)),
+            stakes=tuple(rounded(row) for row in self.stakes.iter_rows(named=True)),
+        )
+
+    @cached_property
+    def content_sha256(self) -> str:
+        """Digest of what the run publishes, its creation time aside.
+
+        Two publications of one run id must have the same digest; a retry that
+        stamps another ``created_at`` is the same run.
+        """
+        header = dataclasses.asdict(self.header)
+        del header["created_at"]
+        body = {
+            "header": header,
+            "predictions": self.records.predictions,
+            "edges": self.records.edges,
+            "stakes": self.records.stakes,
+        }
+        return hashlib.sha256(encode_document(body)).hexdigest()
+
+    def with_created_at(self, created_at: dt.datetime) -> PublishedRun:
+        """The same run stamped with another creation time (the one first published)."""
+        if created_at == self.created_at:
+            return self
+        return dataclasses.replace(self, created_at=created_at)
+
+
+def _conform(
+    frame: pl.DataFrame,
+    name: str,
+    columns: dict[str, Any],
+    *,
+    optional: tuple[str, ...] = (),
+    nullable: tuple[str, ...] = (),
+) -> pl.DataFrame:
+    """``frame`` with exactly ``columns``, cast; refused when a column is missing or bad."""
+    if not isinstance(frame, pl.DataFrame):
+        raise InvalidRun(f"{name}: a polars DataFrame expected, got {type(frame).__name__}")
+    if frame.height == 0 and frame.width == 0:
+        return pl.DataFrame(schema=columns)
+    missing = [c for c in columns if c not in frame.columns and c not in optional]
+    if missing:
+        raise InvalidRun(f"{name}: missing columns {missing}")
+    selected = []
+    for column, dtype in columns.items():
+        if column not in frame.columns:
+            selected.append(pl.lit(None, dtype=dtype).alias(column))
+            continue
+        expression = pl.col(column)
+        source = frame.schema[column]
+        if isinstance(source, pl.Datetime) and source.time_zone is not None:
+            expression = expression.dt.convert_time_zone("UTC").dt.replace_time_zone(None)
+        if column == "is_value":
+            expression = expression.fill_null(False)
+        selected.append(expression.cast(dtype, strict=True).alias(column))
+    try:
+        conformed = frame.select(selected)
+    except (pl.exceptions.PolarsError, TypeError, ValueError) as exc:
+        raise InvalidRun(f"{name}: a column does not have the expected type: {exc}") from exc
+    required = [c for c in columns if c not in optional and c not in nullable]
+    nulls = [c for c in required if conformed[c].null_count()]
+    if nulls:
+        raise InvalidRun(f"{name}: nulls in the columns {nulls}")
+    return conformed
+
+
+def _sorted(frame: pl.DataFrame, *keys: str) -> pl.DataFrame:
+    """``frame`` sorted by ``keys``, outcomes in reading order (:func:`outcome_rank`)."""
+    rank = pl.col("outcome").replace_strict(
+        OUTCOME_ORDER, default=len(OUTCOME_ORDER), return_dtype=pl.Int32
+    )
+    by: list[str] = []
+    for key in keys:
+        by += ["_rank", "outcome"] if key == "outcome" else [key]
+    return frame.with_columns(rank.alias("_rank")).sort(by).drop("_rank")
+
+
+def _duplicates(frame: pl.DataFrame, keys: list[str]) -> list[tuple]:
+    dup = frame.filter(pl.struct(keys).is_duplicated()).select(keys).unique().sort(keys)
+    return dup.head(5).rows()
+
+
+def _check(
+    run_id: str, predictions: pl.DataFrame, edges: pl.DataFrame, stakes: pl.DataFrame
+) -> None:
+    where = f"run {run_id}"
+    for frame, name, keys in (
+        (predictions, "predictions", ["match_id"]),
+        (edges, "edges", ["match_id", "market", "outcome"]),
+        (stakes, "stakes", ["match_id", "market", "outcome", "portfolio"]),
+    ):
+        duplicated = _duplicates(frame, keys)
+        if duplicated:
+            raise InvalidRun(f"{where}: {name} repeat the key {keys}: {duplicated}")
+    bad = predictions.filter(
+        pl.any_horizontal(
+            [(pl.col(c) < 0) | (pl.col(c) > 1) for c in ("p_home", "p_draw", "p_away")]
+        )
+        | ((pl.col("p_home") + pl.col("p_draw") + pl.col("p_away") - 1).abs() > 1e-3)
+    )
+    if bad.height:
+        raise InvalidRun(
+            f"{where}: predictions: 1X2 probabilities outside [0, 1] or not summing to 1 "
+            f"for matches {bad['match_id'].head(5).to_list()}"
+        )
+    for drivers, match_id in zip(
+        predictions["drivers"].to_list(), predictions["match_id"].to_list(), strict=True
+    ):
+        if drivers is None:
+            continue
+        try:
+            json.loads(drivers)
+        except ValueError as exc:
+            raise InvalidRun(
+                f"{where}: predictions: drivers of match {match_id} is not JSON: {exc}"
+            ) from exc
+    if predictions.filter(pl.col("league_code") == "all").height:
+        raise InvalidRun(f"{where}: predictions: 'all' is not a league code")
+    known = set(predictions["match_id"].to_list())
+    for frame, name in ((edges, "edges"), (stakes, "stakes")):
+        strays = sorted(set(frame["match_id"].to_list()) - known)
+        if strays:
+            raise InvalidRun(f"{where}: {name} of matches without a prediction: {strays[:5]}")
+    unpriced = edges.filter(
+        pl.col("is_value")
+        & (pl.col("price").is_null() | pl.col("bookmaker").is_null() | pl.col("edge").is_null())
+    )
+    if unpriced.height:
+        raise InvalidRun(
+            f"{where}: edges: value bets without a price, bookmaker or edge: "
+            f"{unpriced.select('match_id', 'market', 'outcome').head(5).rows()}"
+        )
