@@ -106,7 +106,7 @@ def main() -> None:
     parser.add_argument("--seasons", default="2015-2016:2023-2024")
     parser.add_argument("--pooled-seasons", default="2019-2020:2023-2024")
     parser.add_argument("--weights", default="stacking")
-    parser.add_argument("--calibration", default="isotonic")
+    parser.add_argument("--calibration", default="temperature")
     parser.add_argument("--history-from", default="2000-2001")
     parser.add_argument("--skip-pooled", action="store_true")
     parser.add_argument("--skip-retrain", action="store_true")

@@ -74,6 +74,41 @@ def training_frame(
     return frame
 
 
+def features_as_of(
+    as_of: dt.date,
+    until: dt.date,
+    *,
+    leagues: Sequence[str] | None = None,
+    engine: Engine | None = None,
+) -> pl.DataFrame:
+    """Feature rows of the fixtures dated ``as_of`` to ``until``, as known on ``as_of``'s morning.
+
+    Rebuilt from the countries' whole history with every fact dated from
+    ``as_of`` on hidden (:func:`~feature_store.inputs.hidden_from`): results of
+    matches between ``as_of`` and a fixture are not known yet, exactly as when
+    the prediction was made.  Targets are null.  Same columns as
+    :func:`training_frame`.
+    """
+    from feature_store.build import build_frame
+    from feature_store.inputs import hidden_from
+    from feature_store.offline import fingerprints
+    from feature_store.snapshots import cached_inputs
+    from sabiscore_ml.leagues import LEAGUES
+
+    engine = engine or get_engine()
+    digests = fingerprints(engine)
+    countries = {LEAGUES[code].country for code in leagues or LEAGUES}
+    history = [pair for pair in sorted(digests) if LEAGUES[pair[0]].country in countries]
+    if not history:
+        return pl.DataFrame()
+    inputs, _ = cached_inputs(engine, history, digests)
+    frame = build_frame(hidden_from(inputs, as_of))
+    window = (pl.col("match_date") >= as_of) & (pl.col("match_date") <= until)
+    if leagues:
+        window &= pl.col("league_code").is_in(list(leagues))
+    return frame.filter(window).sort("match_date", "match_id")
+
+
 def online_features(match_ids: Sequence[int], *, engine: Engine | None = None) -> pl.DataFrame:
     """The online vectors of ``match_ids`` (Redis, else the warehouse), in request order."""
     frame = read_online(engine or get_engine(), match_ids)

@@ -385,6 +385,34 @@ def _team_games(engine: Engine, matches: pl.DataFrame) -> pl.DataFrame:
     return pl.concat([league, logs]).unique().sort("team_id", "match_date")
 
 
+def hidden_from(inputs: Inputs, cutoff: dt.date) -> Inputs:
+    """``inputs`` as they stood on the morning of ``cutoff``: later facts removed.
+
+    Matches dated on or after ``cutoff`` stay as fixtures (teams, date, and
+    their own pre-closing odds, standing in for the prices on offer) but lose
+    their results, statistics and attendance; xG, shots, squad values, team
+    statistics and other competitions' games dated from ``cutoff`` on are
+    dropped.  Features built from this copy for fixtures after ``cutoff`` use
+    nothing that happened after it (a replay of the prediction made that day).
+    """
+    later = pl.col("match_date") >= cutoff
+    stat_columns = [column for pair in MATCH_STATS.values() for column in pair]
+    matches = inputs.matches.with_columns(
+        pl.when(later).then(None).otherwise(pl.col(c)).alias(c)
+        for c in (*stat_columns, "attendance")
+    )
+    later_ids = inputs.matches.filter(later)["match_id"].implode()
+    return Inputs(
+        matches=matches,
+        odds=inputs.odds,
+        xg=inputs.xg.filter(~pl.col("match_id").is_in(later_ids)),
+        npxg=inputs.npxg.filter(~pl.col("match_id").is_in(later_ids)),
+        team_games=inputs.team_games.filter(~later),
+        squad_values=inputs.squad_values.filter(pl.col("as_of") < cutoff),
+        team_stats=inputs.team_stats.filter(~later),
+    )
+
+
 def perturbed_after(inputs: Inputs, cutoff: dt.date, *, seed: int = 7) -> Inputs:
     """A copy of ``inputs`` where everything dated on or after ``cutoff`` is changed.
 

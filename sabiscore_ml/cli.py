@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import time
 from pathlib import Path
@@ -526,14 +527,56 @@ def run() -> None:
     if status == 0:
         from sabiscore_ml.jobs.training import TrainRequest
 
+        replay_day = _last_matchday()
         _step(
-            "training the 1X2 ensemble on the sample (defaults, no tuning); its latest "
-            "season is walked forward and paired with the market"
+            f"training the 1X2 ensemble on the sample's matches before {replay_day} "
+            "(defaults, no tuning); its latest season is walked forward and paired with "
+            "the market"
         )
-        _train_and_report(TrainRequest())
+        _train_and_report(TrainRequest(as_of=replay_day.isoformat()))
+        status = max(status, _run_predict(replay_day))
     _build_data_docs()
     _step(f"finished in {time.perf_counter() - started:.1f} s")
     raise typer.Exit(status)
+
+
+def _last_matchday() -> dt.date:
+    """The first day of the samples' last matchday (the day ``run`` replays)."""
+    from sqlalchemy import func, select
+
+    from sabiscore_ml.jobs.predict import next_matchday
+    from sabiscore_ml.warehouse.engine import get_engine
+    from sabiscore_ml.warehouse.models import Match
+
+    engine = get_engine()
+    with engine.connect() as connection:
+        last = connection.execute(select(func.max(Match.match_date))).scalar_one()
+    last = dt.date.fromisoformat(last) if isinstance(last, str) else last
+    windows = next_matchday(engine, last - dt.timedelta(days=3))
+    return min(start for start, _ in windows.values())
+
+
+def _run_predict(as_of: dt.date) -> int:
+    """Score the samples' last matchday (replayed as if upcoming) and publish it."""
+    from sabiscore_ml.jobs.predict import PredictRequest, publish_run, save_run
+    from sabiscore_ml.jobs.predict import predict as predict_job
+    from sabiscore_ml.warehouse.engine import get_engine
+
+    engine = get_engine()
+    _step(
+        f"predicting the fixtures from {as_of} (the samples' last matchday, replayed: "
+        "results from that day on are hidden), value bets and 1/8-Kelly stakes"
+    )
+    run = predict_job(PredictRequest(as_of=as_of.isoformat()), engine=engine, progress=_step)
+    save_run(run)
+    _print_run(run)
+    summary = publish_run(run, engine=engine)
+    where = "the warehouse" + (" and Redis" if summary["redis"] else "")
+    _step(
+        f"published run {run.run_id} to {where}: {summary['predictions']} predictions, "
+        f"{summary['value_bets']} value bets, {summary['stakes']} stakes"
+    )
+    return 0
 
 
 def _run_features() -> int:
@@ -853,6 +896,114 @@ def backtest(
         result.predictions.write_csv(output)
     console.print(f"wrote {result.predictions.height:,} matches to {output}")
     console.print(_comparison_table(result.comparison, "Walk-forward against the market"))
+
+
+def _print_run(run) -> None:  # noqa: ANN001 - a PublishedRun
+    """The scored fixtures with their value bets and stakes."""
+    import polars as pl
+
+    bets = run.edges.filter(pl.col("is_value").fill_null(False))
+    stakes = {(r["match_id"], r["outcome"]): r["stake"] for r in run.stakes.iter_rows(named=True)}
+    by_match: dict[int, list[str]] = {}
+    for row in bets.iter_rows(named=True):
+        stake = stakes.get((row["match_id"], row["outcome"]))
+        by_match.setdefault(row["match_id"], []).append(
+            f"{row['outcome'][0].upper()} {row['price']:.2f} {row['edge']:+.1%}"
+            + (f" stake {stake:.2f}" if stake else "")
+        )
+    title = f"Run {run.run_id} ({run.mode}, as of {run.as_of}, model v{run.model_version})"
+    table = Table(title=title)
+    for column in ("date", "league", "match", "H", "D", "A", "O2.5", "value bets"):
+        table.add_column(column, justify="right" if column in "H D A O2.5" else "left")
+    for row in run.predictions.sort("match_date", "league_code", "home_team").iter_rows(named=True):
+        over = row.get("p_over25")
+        table.add_row(
+            str(row["match_date"]),
+            row["league_code"],
+            f"{row['home_team']} v {row['away_team']}",
+            f"{row['p_home']:.2f}",
+            f"{row['p_draw']:.2f}",
+            f"{row['p_away']:.2f}",
+            "" if over is None else f"{over:.2f}",
+            "; ".join(by_match.get(row["match_id"], [])),
+        )
+    console.print(table)
+
+
+@app.command()
+def predict(
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", help="Replay: the day to predict from (YYYY-MM-DD)")
+    ] = None,
+    league: Annotated[list[str] | None, typer.Option("--league", help="League (repeat)")] = None,
+    days: Annotated[int, typer.Option("--days", help="Length of a matchday window")] = 4,
+    price: Annotated[str, typer.Option("--price", help="best, avg or a bookmaker id")] = "best",
+    edge: Annotated[float, typer.Option("--edge", help="Minimum expected value per unit")] = 0.042,
+    kelly: Annotated[float, typer.Option("--kelly", help="Fraction of full Kelly")] = 0.125,
+    portfolio: Annotated[str, typer.Option("--portfolio", help="Bankroll to stake")] = "default",
+    publish: Annotated[
+        bool, typer.Option("--publish/--no-publish", help="Publish the run right away")
+    ] = True,
+) -> None:
+    """Score the next matchday with the champion, find value bets and stakes, publish them.
+
+    Example: [bold]sabiscore predict --as-of 2023-03-01[/] (a replay: uses nothing after that day)
+    """
+    from sabiscore_ml.jobs.predict import PredictRequest, publish_run, save_run
+    from sabiscore_ml.jobs.predict import predict as predict_job
+
+    request = PredictRequest(
+        as_of=_iso_date(as_of, "--as-of") if as_of else None,
+        leagues=tuple(league or ()),
+        days=days,
+        price=price,
+        edge=edge,
+        kelly=kelly,
+        portfolio=portfolio,
+    )
+    try:
+        run = predict_job(request, progress=_step)
+    except (ValueError, LookupError) as error:
+        raise SabiscoreError(str(error)) from error
+    path = save_run(run)
+    _print_run(run)
+    if publish:
+        summary = publish_run(run)
+        where = "the warehouse" + (" and Redis" if summary["redis"] else "")
+        new = "published" if summary["warehouse_inserted"] else "already published"
+        console.print(f"run {run.run_id} {new} to {where}")
+    else:
+        console.print(
+            f"run {run.run_id} kept in {path}; publish it with "
+            f"`sabiscore publish --run-id {run.run_id}`"
+        )
+
+
+@app.command("publish")
+def publish_command(
+    run_id: Annotated[str | None, typer.Option("--run-id", help="A run kept by predict")] = None,
+) -> None:
+    """Publish a scored run (default: the latest kept) to the warehouse and Redis.
+
+    Example: [bold]sabiscore publish --run-id 20230301-1f2e...[/]
+    """
+    from sabiscore_ml.jobs.predict import load_run, publish_run
+    from sabiscore_ml.settings import get_core_settings
+
+    if run_id is None:
+        kept = sorted(
+            (get_core_settings().home_dir / "runs").glob("*.json"), key=lambda p: p.stat().st_mtime
+        )
+        if not kept:
+            raise SabiscoreError("no scored run to publish: run `sabiscore predict` first")
+        run_id = kept[-1].stem
+    try:
+        run = load_run(run_id)
+    except FileNotFoundError as error:
+        raise SabiscoreError(str(error)) from error
+    summary = publish_run(run)
+    state = "published" if summary["warehouse_inserted"] else "already in the warehouse"
+    console.print(f"run {run_id}: {state}; Redis: {summary['redis'] or 'not configured'}")
 
 
 def main() -> None:

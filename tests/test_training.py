@@ -118,6 +118,25 @@ def test_train_register_promote_recalibrate(sample_features, monkeypatch):
         ).all()
     assert rows == [("1", None), ("2", None), ("3", "champion")]
 
+    # a replay of the next matchday from the as-of date, with the champion trained before it
+    result = invoke("predict", "--as-of", AS_OF, "--league", "E0")
+    assert "value bets" in result.output
+    with engine.connect() as connection:
+        run = connection.execute(
+            text("SELECT run_id, mode, model_version, n_predictions FROM prediction_runs")
+        ).one()
+        dates = connection.execute(
+            text(
+                "SELECT MIN(m.match_date), MAX(m.match_date), COUNT(*) FROM run_predictions r "
+                "JOIN matches m ON m.id = r.match_id"
+            )
+        ).one()
+    assert run[1:3] == ("replay", "3") and run[3] == dates[2]
+    # E0's next matchday from Wednesday 1 March 2023: that day's games and the weekend's
+    assert [str(d)[:10] for d in dates[:2]] == ["2023-03-01", "2023-03-04"]
+    again = invoke("predict", "--as-of", AS_OF, "--league", "E0")
+    assert "already published" in again.output
+
     # recalibration: the matches after the as-of date, never seen by the trees
     before = len(_versions())
     result = recalibrate(engine=engine, method="temperature")
@@ -128,6 +147,10 @@ def test_train_register_promote_recalibrate(sample_features, monkeypatch):
         new = registry.client().get_model_version("sabiscore-1x2", result["version"])
         assert registry.client().get_run(new.run_id).data.tags["recalibrated_from"] == "3"
         assert len(_versions()) == before + 1
+        # the recalibrated model saw later matches: a replay from the as-of date refuses it
+        if result["promoted"]:
+            refused = runner.invoke(app, ["predict", "--as-of", AS_OF], terminal_width=200)
+            assert refused.exit_code != 0 and "trained on matches up to" in str(refused.exception)
     else:
         assert result["status"] == "kept"
         assert len(_versions()) == before

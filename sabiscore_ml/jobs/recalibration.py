@@ -79,6 +79,7 @@ def recalibrate(
     decision = registry.judge(new_probs, old_probs, outcome, {"holdout": "recalibration"})
     new_bundle = bundle.with_outcome(
         new_outcome,
+        trained_until=fit_part.frame["match_date"].max(),
         recalibrated_from=champion.version,
         recalibrated_on=f"{fit_part.frame['match_date'].min()}..{fit_part.frame['match_date'].max()}",
     )

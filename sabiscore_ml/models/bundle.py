@@ -61,9 +61,16 @@ class ModelBundle:
                 out[column] = np.nan
         return out
 
-    def with_outcome(self, outcome: object, **description) -> ModelBundle:
-        """A copy with another outcome model (e.g. recalibrated)."""
-        return replace(self, outcome=outcome, description={**self.description, **description})
+    def with_outcome(
+        self, outcome: object, trained_until: dt.date | None = None, **description
+    ) -> ModelBundle:
+        """A copy with another outcome model (recalibrated on matches up to ``trained_until``)."""
+        return replace(
+            self,
+            outcome=outcome,
+            trained_until=max(self.trained_until, trained_until or self.trained_until),
+            description={**self.description, **description},
+        )
 
     def save(self, path: Path) -> Path:
         """Write the bundle with joblib."""

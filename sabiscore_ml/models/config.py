@@ -14,7 +14,7 @@ class ModelConfig:
 
     members: tuple[str, ...] = ("rf", "xgb", "lgbm")
     weights: str = "stacking"  # or "design" (40/35/25 over rf, xgb, lgbm)
-    calibration: str | None = "isotonic"  # sigmoid, temperature, or None
+    calibration: str | None = "temperature"  # isotonic, sigmoid, or None
     calibration_fraction: float = 0.15
     n_folds: int = 2
     oof_fraction: float = 0.4

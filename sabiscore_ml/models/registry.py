@@ -92,7 +92,9 @@ def log_bundle(bundle: ModelBundle, example: pl.DataFrame, *, register: bool = T
     """
     from mlflow.models import infer_signature
 
-    inputs = bundle.matrix(example.head(5))
+    # doubles in the signature: callers pass float64 frames, and a float32
+    # schema would refuse them
+    inputs = bundle.matrix(example.head(5)).astype("float64")
     signature = infer_signature(inputs, bundle.predict(inputs))
     with tempfile.TemporaryDirectory() as tmp:
         path = bundle.save(Path(tmp) / "bundle.joblib")

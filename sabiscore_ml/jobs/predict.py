@@ -1,0 +1,354 @@
+"""Score the next matchday with the champion, find value bets, size stakes, publish.
+
+The steps of the ``predict_and_publish`` DAG and of ``sabiscore predict`` /
+``sabiscore publish``:
+
+1. the fixtures: per league, the first matchday on or after the as-of date
+   (every fixture dated within ``days`` of the league's first one);
+2. their features *as known on the as-of date's morning*
+   (:func:`feature_store.api.features_as_of`): in a replay, results between the
+   as-of date and a fixture are hidden, so nothing from after that date is used;
+3. the champion's probabilities (1X2, over/under 2.5, both teams to score,
+   expected goals) and the features that weigh most in it, with their values;
+4. edges at the pre-closing prices on offer, value bets, and fractional-Kelly
+   stakes for the portfolio against its current bankroll and peak;
+5. :func:`sabiscore_ml.publish.publish`: the warehouse history, then Redis
+   when ``SABISCORE_REDIS_URL`` is set.
+
+The run id hashes the model version, the as-of date, the mode and the scored
+numbers: the same inputs give the same run, and publishing it again changes
+nothing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import aliased
+
+from sabiscore_ml.betting.edges import PriceChoice, ValueBetRules, match_edges
+from sabiscore_ml.betting.kelly import StakingRules, size_stakes
+from sabiscore_ml.settings import get_core_settings
+from sabiscore_ml.warehouse.engine import get_engine
+from sabiscore_ml.warehouse.models import Match, Odds, Team
+
+log = logging.getLogger(__name__)
+Progress = Callable[[str], None]
+DRIVERS = 8  # features listed per prediction
+
+
+@dataclass(frozen=True)
+class PredictRequest:
+    """What to score and how to stake (the DAG's Params, the CLI's options)."""
+
+    as_of: str | None = None  # ISO date: a replay; None: today, live
+    leagues: tuple[str, ...] = ()
+    days: int = 4  # a matchday: fixtures within this many days of a league's first
+    price: str = "best"  # best | avg | a bookmaker id
+    edge: float = 0.042
+    kelly: float = 0.125
+    portfolio: str = "default"
+    bankroll: float = 1000.0  # the portfolio's starting bankroll, when it is created
+    model: str = "champion"  # alias or version
+    replay: bool | None = None  # default: a replay when an as-of date is given
+
+    @property
+    def mode(self) -> str:
+        """``replay`` (results from the as-of date on are hidden) or ``live``."""
+        replay = self.replay if self.replay is not None else self.as_of is not None
+        return "replay" if replay else "live"
+
+    def day(self) -> dt.date:
+        """The as-of date (today when live)."""
+        return dt.date.fromisoformat(self.as_of) if self.as_of else dt.date.today()
+
+    @staticmethod
+    def from_dict(values: dict) -> PredictRequest:
+        """From XCom / Params."""
+        known = {k: v for k, v in values.items() if k in PredictRequest.__dataclass_fields__}
+        if "leagues" in known:
+            known["leagues"] = tuple(known["leagues"] or ())
+        if not known.get("as_of"):
+            known["as_of"] = None
+        return PredictRequest(**known)
+
+
+def next_matchday(
+    engine: Engine,
+    as_of: dt.date,
+    *,
+    leagues: Sequence[str] = (),
+    days: int = 4,
+    horizon_days: int | None = None,
+) -> dict[str, tuple[dt.date, dt.date]]:
+    """Per league, the window of its next matchday: its first fixture on or after ``as_of``.
+
+    Leagues whose next fixture is more than ``horizon_days`` away (default:
+    ``SABISCORE_FEATURES_ONLINE_HORIZON_DAYS``) have no next matchday yet.
+    """
+    from sabiscore_ml.settings import get_feature_store_settings
+
+    horizon = horizon_days or get_feature_store_settings().online_horizon_days
+    stmt = select(Match.league_code, Match.match_date).where(
+        Match.match_date >= as_of, Match.match_date < as_of + dt.timedelta(days=horizon)
+    )
+    if leagues:
+        stmt = stmt.where(Match.league_code.in_(list(leagues)))
+    with engine.connect() as connection:
+        rows = connection.execute(stmt).all()
+    first: dict[str, dt.date] = {}
+    for league, day in rows:
+        day = dt.date.fromisoformat(day) if isinstance(day, str) else day
+        if league not in first or day < first[league]:
+            first[league] = day
+    return {league: (day, day + dt.timedelta(days=days - 1)) for league, day in first.items()}
+
+
+def preclose_quotes(engine: Engine, match_ids: Sequence[int]) -> pl.DataFrame:
+    """Pre-closing 1X2 prices, one row per match and bookmaker (``price_home/draw/away``)."""
+    schema = {
+        "match_id": pl.Int64,
+        "bookmaker": pl.String,
+        "outcome": pl.String,
+        "price": pl.Float64,
+    }
+    with engine.connect() as connection:
+        rows = connection.execute(
+            select(Odds.match_id, Odds.bookmaker, Odds.outcome, Odds.price)
+            .where(Odds.market == "1x2", Odds.timing == "preclose")
+            .where(Odds.match_id.in_([int(m) for m in match_ids]))
+        ).all()
+    long = pl.DataFrame(rows, schema=schema, orient="row")
+    wide = long.pivot(
+        on="outcome", index=["match_id", "bookmaker"], values="price", aggregate_function="first"
+    )
+    for side in ("home", "draw", "away"):
+        if side not in wide.columns:
+            wide = wide.with_columns(pl.lit(None, pl.Float64).alias(side))
+    return wide.select(
+        "match_id", "bookmaker", *(pl.col(s).alias(f"price_{s}") for s in ("home", "draw", "away"))
+    )
+
+
+def _fixture_names(engine: Engine, match_ids: Sequence[int]) -> pl.DataFrame:
+    home, away = aliased(Team), aliased(Team)
+    with engine.connect() as connection:
+        rows = connection.execute(
+            select(Match.id, Match.kickoff_utc, home.name, away.name)
+            .join(home, home.id == Match.home_team_id)
+            .join(away, away.id == Match.away_team_id)
+            .where(Match.id.in_([int(m) for m in match_ids]))
+        ).all()
+    return pl.DataFrame(
+        [(r[0], r[1], r[2], r[3]) for r in rows],
+        schema={
+            "match_id": pl.Int64,
+            "kickoff_utc": pl.Datetime("us"),
+            "home_team": pl.String,
+            "away_team": pl.String,
+        },
+        orient="row",
+    )
+
+
+def _drivers(bundle, frame: pl.DataFrame) -> list[str]:
+    """The most important features of the model, with each match's values (JSON)."""
+    importance = bundle.outcome.feature_importance().head(DRIVERS)
+    names = [n for n in importance.index if n in frame.columns]
+    rows = frame.select(names).to_dicts() if names else [{} for _ in range(frame.height)]
+    return [
+        json.dumps(
+            [
+                {
+                    "feature": n,
+                    "importance": round(float(importance[n]), 6),
+                    "value": None if row[n] is None else round(float(row[n]), 6),
+                }
+                for n in names
+            ],
+            separators=(",", ":"),
+        )
+        for row in rows
+    ]
+
+
+def predict(
+    request: PredictRequest, *, engine: Engine | None = None, progress: Progress | None = None
+):
+    """Score the next matchday; returns the :class:`~sabiscore_ml.publish.PublishedRun`."""
+    from feature_store.api import features_as_of
+    from sabiscore_ml.betting.portfolio import PortfolioError, bankroll_state, create_portfolio
+    from sabiscore_ml.models import registry
+    from sabiscore_ml.publish import PublishedRun
+
+    say = progress or (lambda message: log.info(message))
+    engine = engine or get_engine()
+    as_of = request.day()
+    version = registry.version_by_alias(request.model) if not request.model.isdigit() else None
+    version_label = version.version if version else request.model
+    bundle = registry.load_bundle(request.model)
+    windows = next_matchday(engine, as_of, leagues=request.leagues, days=request.days)
+    if not windows:
+        raise ValueError(
+            f"no fixture on or after {as_of} in {list(request.leagues) or 'any league'}"
+        )
+    until = max(end for _, end in windows.values())
+    frame = features_as_of(as_of, until, leagues=sorted(windows), engine=engine)
+    in_window = pl.any_horizontal(
+        (pl.col("league_code") == league)
+        & (pl.col("match_date") >= start)
+        & (pl.col("match_date") <= end)
+        for league, (start, end) in windows.items()
+    )
+    frame = frame.filter(in_window)
+    say(
+        f"{frame.height} fixture(s) of {', '.join(sorted(windows))} from {as_of} "
+        f"({request.mode}), model {registry.get_model_settings().name} v{version_label}"
+    )
+    probs = bundle.predict(frame)
+    ids = frame["match_id"].to_list()
+    predictions = (
+        frame.select("match_id", "league_code", "season_code", "match_date")
+        .with_columns(
+            *(pl.Series(c, probs[c].to_numpy()) for c in probs.columns),
+            pl.Series("drivers", _drivers(bundle, frame)),
+        )
+        .join(_fixture_names(engine, ids), on="match_id", how="left")
+    )
+    quotes = preclose_quotes(engine, ids)
+    edges = match_edges(
+        predictions.select("match_id", "match_date", "league_code", "p_home", "p_draw", "p_away"),
+        quotes,
+        price_choice=PriceChoice(request.price),
+        rules=ValueBetRules(edge_threshold=request.edge),
+    )
+    try:
+        create_portfolio(
+            engine, request.portfolio, request.bankroll, kelly_multiplier=request.kelly
+        )
+    except PortfolioError:
+        pass  # it exists already
+    state = bankroll_state(engine, request.portfolio)
+    staking = size_stakes(
+        edges, state.equity, state.peak_equity, StakingRules(kelly_multiplier=request.kelly)
+    )
+    stakes = (
+        staking.to_frame()
+        .drop("match_date", "league_code")
+        .with_columns(pl.lit(request.portfolio).alias("portfolio"))
+    )
+    value = edges.filter(pl.col("is_value").fill_null(False)).height
+    say(
+        f"{value} value bet(s) at edge >= {request.edge:.3f}; {stakes.height} stake(s) "
+        f"totalling {stakes['stake'].sum():.2f} of a {state.equity:.2f} bankroll"
+    )
+    digest = hashlib.sha256(
+        json.dumps(
+            [
+                version_label,
+                as_of.isoformat(),
+                request.mode,
+                request.price,
+                request.edge,
+                request.kelly,
+                request.portfolio,
+            ],
+            sort_keys=True,
+        ).encode()
+        + predictions.drop("drivers").write_csv().encode()
+        + stakes.write_csv().encode()
+    ).hexdigest()[:24]
+    return PublishedRun(
+        run_id=f"{as_of:%Y%m%d}-{digest}",
+        model_name=registry.get_model_settings().name,
+        model_version=str(version_label),
+        created_at=dt.datetime.now(dt.UTC).replace(tzinfo=None),
+        as_of=as_of,
+        mode=request.mode,
+        predictions=predictions,
+        edges=edges.drop("match_date", "league_code"),
+        stakes=stakes,
+    )
+
+
+def run_path(run_id: str) -> Path:
+    """Where a scored run waits to be published (``sabiscore publish --run-id``)."""
+    path = get_core_settings().home_dir / "runs" / f"{run_id}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def save_run(run) -> Path:
+    """Keep a scored run on disk, to publish it later or again."""
+    path = run_path(run.run_id)
+    payload = {
+        "run_id": run.run_id,
+        "model_name": run.model_name,
+        "model_version": run.model_version,
+        "created_at": run.created_at.isoformat(),
+        "as_of": run.as_of.isoformat(),
+        "mode": run.mode,
+        "predictions": run.predictions.write_json(),
+        "edges": run.edges.write_json(),
+        "stakes": run.stakes.write_json(),
+    }
+    path.write_text(json.dumps(payload))
+    return path
+
+
+def load_run(run_id: str):
+    """A run kept by :func:`save_run`."""
+    import io
+
+    from sabiscore_ml.publish import PublishedRun
+
+    path = run_path(run_id)
+    if not path.is_file():
+        raise FileNotFoundError(f"no scored run {run_id} under {path.parent}")
+    payload = json.loads(path.read_text())
+    frames = {k: pl.read_json(io.StringIO(payload[k])) for k in ("predictions", "edges", "stakes")}
+    return PublishedRun(
+        run_id=payload["run_id"],
+        model_name=payload["model_name"],
+        model_version=payload["model_version"],
+        created_at=dt.datetime.fromisoformat(payload["created_at"]),
+        as_of=dt.date.fromisoformat(payload["as_of"]),
+        mode=payload["mode"],
+        **frames,
+    )
+
+
+def publish_run(run, *, engine: Engine | None = None) -> dict:
+    """Publish to the warehouse, and to Redis when configured; returns a summary."""
+    from feature_store.online import redis_client
+    from sabiscore_ml.publish import publish
+
+    engine = engine or get_engine()
+    client = redis_client()
+    try:
+        report = publish(run, engine=engine, redis_client=client)
+    finally:
+        if client is not None:
+            client.close()
+    return {
+        "run_id": run.run_id,
+        "warehouse_inserted": report.warehouse.inserted,
+        "redis": None
+        if report.redis is None
+        else {
+            "switched": report.redis.switched,
+            "documents": report.redis.documents,
+            "alerts": report.redis.alerts,
+        },
+        "predictions": run.predictions.height,
+        "value_bets": int(run.edges["is_value"].fill_null(False).sum()) if run.edges.height else 0,
+        "stakes": run.stakes.height,
+    }
