@@ -48,6 +48,7 @@ Weekly (Monday 04:00 UTC), or triggered from the UI with the Params below.
 - `promote`: allow the promotion step.
 - `weights`: `stacking` (learned blend) or `design` (40/35/25).
 - `evaluation_seasons`: how many of the latest seasons to walk forward.
+- `as_of`: train on the matches before this date only (to replay a past matchday).
 """
 
 
@@ -101,6 +102,12 @@ Weekly (Monday 04:00 UTC), or triggered from the UI with the Params below.
             enum=["stacking", "design"],
             title="Blend",
             description="stacking: learned; design: 40% RF, 35% XGB, 25% LGBM.",
+        ),
+        "as_of": Param(
+            "",
+            type="string",
+            title="As of",
+            description="YYYY-MM-DD: train on matches before it only (replays).",
         ),
         "evaluation_seasons": Param(
             1,

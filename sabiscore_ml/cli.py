@@ -758,7 +758,7 @@ def export_features(
 def _comparison_table(comparison, title: str) -> Table:
     """The model's scores beside the market's, paired on the same matches."""
     table = Table(title=title)
-    for column in ("forecaster", "matches", "RPS", "log loss", "ECE", "RPS − model (paired)"):
+    for column in ("forecaster", "matches", "RPS", "log loss", "ECE", "model − it (paired)"):
         table.add_column(column, justify="left" if column == "forecaster" else "right")
     s = comparison.scores
     table.add_row("model", f"{s.n:,}", f"{s.rps:.4f}", f"{s.log_loss:.4f}", f"{s.ece:.4f}", "")
@@ -770,7 +770,7 @@ def _comparison_table(comparison, title: str) -> Table:
             f"{market.rps:.4f}",
             f"{market.log_loss:.4f}",
             f"{market.ece:.4f}",
-            f"{-diff.mean:+.4f} ± {diff.se:.4f}",
+            f"{diff.mean:+.4f} ± {diff.se:.4f}",
         )
     return table
 

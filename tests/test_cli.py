@@ -119,6 +119,7 @@ def test_export_matches_gives_the_odds_back(tmp_path: Path) -> None:
     assert float(first["b365_preclose_h"]) == 8.0
 
 
+@pytest.mark.slow
 def test_run_loads_the_bundled_sample_and_prints_the_summary() -> None:
     result = invoke("run")
     assert result.exit_code == 0, result.output
@@ -146,6 +147,12 @@ def test_run_loads_the_bundled_sample_and_prints_the_summary() -> None:
     assert scalar("SELECT COUNT(*) FROM tm_clubs") == 451
     assert scalar("SELECT COUNT(*) FROM shots WHERE source = 'understat'") > 0
     assert scalar("SELECT COUNT(*) FROM ingestion_runs WHERE status <> 'loaded'") == 0
+    # a model trained before the last matchday, registered, promoted, and that
+    # matchday replayed and published
+    assert "is the champion" in result.output and "pinnacle_close" in result.output
+    assert scalar("SELECT alias FROM model_versions WHERE version = '1'") == "champion"
+    assert scalar("SELECT mode FROM prediction_runs") == "replay"
+    assert scalar("SELECT COUNT(*) FROM run_predictions") == 10
 
 
 def test_init_creates_the_warehouse_and_the_mlflow_store(sabiscore_home: Path) -> None:

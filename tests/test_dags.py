@@ -923,6 +923,7 @@ def test_train_ensemble_dag_shape(dagbag_report: dict) -> None:
         "n_trials": 0,
         "promote": True,
         "weights": "stacking",
+        "as_of": "",
         "evaluation_seasons": 1,
     }
     tasks = info["tasks"]
@@ -945,4 +946,92 @@ def test_recalibrate_dag_shape(dagbag_report: dict) -> None:
     assert set(info["tasks"]) == {"recalibrate_champion"}
     assert info["tasks"]["recalibrate_champion"]["outlets"] == [
         "sabiscore://models/sabiscore-1x2/champion"
+    ]
+
+
+def test_predict_and_publish_dag_shape(dagbag_report: dict) -> None:
+    info = dagbag_report["dags"]["predict_and_publish"]
+    assert set(info["tags"]) == {"sabiscore", "predictions"}
+    assert info["param_defaults"] == {
+        "as_of": "",
+        "leagues": [],
+        "days": 4,
+        "edge": 0.042,
+        "kelly": 0.125,
+        "price": "best",
+        "portfolio": "default",
+    }
+    assert set(info["tasks"]) == {"score", "publish"}
+    assert info["tasks"]["publish"]["outlets"] == ["sabiscore://predictions/current"]
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group("airflow")
+def test_model_dags_train_promote_predict_and_publish(
+    airflow_home: Path, warehouse_url: str
+) -> None:
+    from typer.testing import CliRunner
+
+    from sabiscore_ml.cli import app
+    from sabiscore_ml.warehouse.engine import get_engine
+
+    get_engine.cache_clear()
+    loaded = CliRunner().invoke(
+        app, ["ingest", "football-data", "--from-dir", str(SAMPLE_DIR), "--league", "E0"]
+    )
+    assert loaded.exit_code == 0, loaded.output
+    get_engine.cache_clear()
+
+    def run(dag: str, conf: dict) -> dict:
+        result, _ = run_python(
+            RUN_DAG,
+            str(DAGS_DIR / f"{dag}.py"),
+            dag,
+            json.dumps(conf),
+            env=airflow_env(airflow_home),
+            cwd=airflow_home,
+        )
+        assert result["state"] == "success", result
+        return result
+
+    run("build_features", {})
+    trained = run("train_ensemble", {"leagues": ["E0"], "n_trials": 2, "as_of": "2024-05-11"})
+    states = {k.split("[")[0]: ti["state"] for k, ti in trained["tis"].items()}
+    assert states == {
+        "snapshot": "success",
+        "tune": "success",
+        "fit": "success",
+        "evaluate": "success",
+        "register": "success",
+        "should_promote": "success",
+        "promote": "success",
+    }
+    champion = asset_extras(
+        airflow_home, "sabiscore://models/sabiscore-1x2/champion", trained["run_id"]
+    )
+    assert champion == [{"version": "1", "promoted": True}]
+    assert query(warehouse_url, "SELECT version, alias FROM model_versions") == [("1", "champion")]
+    # the Optuna study survived in its database, with both trials
+    import optuna
+
+    storage = f"sqlite:///{Path(os.environ['SABISCORE_HOME']) / 'optuna.db'}"
+    (study,) = optuna.get_all_study_summaries(storage)
+    assert study.n_trials == 2
+
+    published = run("predict_and_publish", {"as_of": "2024-05-16"})
+    assert published["tis"]["publish[-1]"]["state"] == "success"
+    rows = query(
+        warehouse_url,
+        "SELECT r.mode, r.model_version, COUNT(p.match_id), MIN(m.match_date) "
+        "FROM prediction_runs r JOIN run_predictions p ON p.run_id = r.run_id "
+        "JOIN matches m ON m.id = p.match_id GROUP BY r.mode, r.model_version",
+    )
+    assert rows == [("replay", "1", 10, "2024-05-19")]
+
+    # without promotion the new version stays the challenger and no asset event is sent
+    again = run("train_ensemble", {"leagues": ["E0"], "promote": False, "as_of": "2024-05-11"})
+    assert again["tis"]["promote[-1]"]["state"] == "skipped"
+    assert query(warehouse_url, "SELECT version, alias FROM model_versions ORDER BY version") == [
+        ("1", "champion"),
+        ("2", "challenger"),
     ]

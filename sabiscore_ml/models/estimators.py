@@ -187,6 +187,20 @@ class DixonColes(_OutcomeClassifier):
         return _normalise(_fill_rows(values, self.prior_))
 
 
+#: LightGBM's settings for the classifier member and the goals regressors.
+LGBM_DEFAULTS = dict(
+    n_estimators=300,
+    learning_rate=0.03,
+    num_leaves=15,
+    min_child_samples=100,
+    subsample=0.8,
+    subsample_freq=1,
+    colsample_bytree=0.5,
+    reg_lambda=5.0,
+    verbose=-1,
+)
+
+
 # --- the tree ensemble --------------------------------------------------------------
 
 
@@ -227,18 +241,7 @@ def make_member(name: str, params: dict | None = None, random_state: int = 0):
     if name == "lgbm":
         from lightgbm import LGBMClassifier
 
-        defaults = dict(
-            n_estimators=300,
-            learning_rate=0.03,
-            num_leaves=15,
-            min_child_samples=100,
-            subsample=0.8,
-            subsample_freq=1,
-            colsample_bytree=0.5,
-            reg_lambda=5.0,
-            n_jobs=threads,
-            verbose=-1,
-        )
+        defaults = {**LGBM_DEFAULTS, "n_jobs": threads}
         return LGBMClassifier(
             **{**defaults, **params}, objective="multiclass", random_state=random_state
         )
@@ -552,18 +555,7 @@ class GoalsModel(BaseEstimator):
     def _regressor(self):
         from lightgbm import LGBMRegressor
 
-        defaults = dict(
-            n_estimators=300,
-            learning_rate=0.03,
-            num_leaves=15,
-            min_child_samples=100,
-            subsample=0.8,
-            subsample_freq=1,
-            colsample_bytree=0.5,
-            reg_lambda=5.0,
-            n_jobs=get_model_settings().threads,
-            verbose=-1,
-        )
+        defaults = {**LGBM_DEFAULTS, "n_jobs": get_model_settings().threads}
         return LGBMRegressor(
             **{**defaults, **(self.lgbm_params or {})},
             objective="poisson",

@@ -28,7 +28,7 @@ KINDS: tuple[str, ...] = (PREDICTION, UPCOMING, VALUE_BETS, LEAGUES, META)
 ALL_LEAGUES = "all"  # the key of the upcoming list of every league
 ODDS, STATIC = "odds", "static"  # TTL classes: prices inside, or not
 
-_COMPACT_FIELDS = (
+COMPACT_FIELDS = (
     "match_id",
     "league_code",
     "season_code",
@@ -111,7 +111,7 @@ def kickoff_order(prediction: Record) -> tuple[dt.datetime, int]:
 
 def compact_prediction(header: RunHeader, prediction: Record) -> dict[str, Any]:
     """A match in an upcoming list: the fixture and the model's probabilities."""
-    return {"run_id": header.run_id, **{f: prediction[f] for f in _COMPACT_FIELDS}}
+    return {"run_id": header.run_id, **{f: prediction[f] for f in COMPACT_FIELDS}}
 
 
 def upcoming_list(header: RunHeader, predictions: Iterable[Record]) -> list[dict[str, Any]]:

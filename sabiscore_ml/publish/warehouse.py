@@ -24,6 +24,7 @@ from sqlalchemy.exc import IntegrityError
 
 from sabiscore_ml.publish.documents import (
     ALL_LEAGUES,
+    COMPACT_FIELDS,
     LEAGUES,
     META,
     PREDICTION,
@@ -202,22 +203,7 @@ def latest_run(engine: Engine, mode: str | None = None) -> RunInfo | None:
     return None if row is None else _info(row)
 
 
-_PREDICTION_FIELDS = (
-    "match_id",
-    "league_code",
-    "season_code",
-    "match_date",
-    "kickoff_utc",
-    "home_team",
-    "away_team",
-    "p_home",
-    "p_draw",
-    "p_away",
-    "p_over25",
-    "p_btts",
-    "xg_home",
-    "xg_away",
-)
+_PREDICTION_FIELDS = COMPACT_FIELDS  # a run's stored fixture fields, as published
 _EDGE_COLUMNS = tuple(c.name for c in RunEdge.__table__.columns if c.name != "run_id")
 _STAKE_COLUMNS = tuple(c.name for c in RunStake.__table__.columns if c.name != "run_id")
 
