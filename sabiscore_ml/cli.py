@@ -992,11 +992,12 @@ def publish_command(
 
     if run_id is None:
         kept = sorted(
-            (get_core_settings().home_dir / "runs").glob("*.json"), key=lambda p: p.stat().st_mtime
+            (get_core_settings().home_dir / "runs").glob("*/run.json"),
+            key=lambda p: p.stat().st_mtime,
         )
         if not kept:
             raise SabiscoreError("no scored run to publish: run `sabiscore predict` first")
-        run_id = kept[-1].stem
+        run_id = kept[-1].parent.name
     try:
         run = load_run(run_id)
     except FileNotFoundError as error:

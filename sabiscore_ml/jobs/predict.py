@@ -280,49 +280,47 @@ def predict(
 
 
 def run_path(run_id: str) -> Path:
-    """Where a scored run waits to be published (``sabiscore publish --run-id``)."""
-    path = get_core_settings().home_dir / "runs" / f"{run_id}.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return path
+    """The folder where a scored run waits to be published (``sabiscore publish --run-id``)."""
+    return get_core_settings().home_dir / "runs" / run_id
+
+
+_FRAMES = ("predictions", "edges", "stakes")
 
 
 def save_run(run) -> Path:
-    """Keep a scored run on disk, to publish it later or again."""
+    """Keep a scored run on disk (a header and three Parquet frames), to publish later."""
     path = run_path(run.run_id)
-    payload = {
+    path.mkdir(parents=True, exist_ok=True)
+    for name in _FRAMES:
+        getattr(run, name).write_parquet(path / f"{name}.parquet")
+    header = {
         "run_id": run.run_id,
         "model_name": run.model_name,
         "model_version": run.model_version,
         "created_at": run.created_at.isoformat(),
         "as_of": run.as_of.isoformat(),
         "mode": run.mode,
-        "predictions": run.predictions.write_json(),
-        "edges": run.edges.write_json(),
-        "stakes": run.stakes.write_json(),
     }
-    path.write_text(json.dumps(payload))
+    (path / "run.json").write_text(json.dumps(header, sort_keys=True))
     return path
 
 
 def load_run(run_id: str):
     """A run kept by :func:`save_run`."""
-    import io
-
     from sabiscore_ml.publish import PublishedRun
 
     path = run_path(run_id)
-    if not path.is_file():
+    if not (path / "run.json").is_file():
         raise FileNotFoundError(f"no scored run {run_id} under {path.parent}")
-    payload = json.loads(path.read_text())
-    frames = {k: pl.read_json(io.StringIO(payload[k])) for k in ("predictions", "edges", "stakes")}
+    header = json.loads((path / "run.json").read_text())
     return PublishedRun(
-        run_id=payload["run_id"],
-        model_name=payload["model_name"],
-        model_version=payload["model_version"],
-        created_at=dt.datetime.fromisoformat(payload["created_at"]),
-        as_of=dt.date.fromisoformat(payload["as_of"]),
-        mode=payload["mode"],
-        **frames,
+        run_id=header["run_id"],
+        model_name=header["model_name"],
+        model_version=header["model_version"],
+        created_at=dt.datetime.fromisoformat(header["created_at"]),
+        as_of=dt.date.fromisoformat(header["as_of"]),
+        mode=header["mode"],
+        **{name: pl.read_parquet(path / f"{name}.parquet") for name in _FRAMES},
     )
 
 
