@@ -1,0 +1,205 @@
+"""Benchmark: the bankroll backtest on real seasons, for the market strategy and a model's file.
+
+Usage: python bench/bankroll.py WAREHOUSE_URL_OR_SQLITE_PATH [--predictions FILE]
+                                [--league CODE ...] [--seasons FIRST:LAST]
+
+A SQLite path is opened read-only.  Default: the Big-5 leagues (E0, SP1, D1,
+I1, F1), 2012-13 to 2023-24.
+
+The market strategy takes Pinnacle's margin-free pre-closing probabilities as
+the model and bets every outcome whose best pre-closing price beats them (no
+guard, edge above zero): the reference setting.  It is walked at full, 1/4 and
+1/8 Kelly twice: *uncapped* (no stake cap, no minimum stake, no drawdown
+throttle: the setting of the reference figures) and with the product's
+*staking rules* (2 % per bet, 5 % per league and matchday, 10 % per matchday,
+a minimum stake of 1, the drawdown throttle).  Then the figures per league,
+season, edge band, price band and bookmaker of the uncapped 1/8 Kelly walk,
+and the design's claim beside the walks.
+
+``--predictions`` (a CSV or Parquet file of ``sabiscore backtest``) adds the
+model strategy: the default value-bet rules (edge at least 0.042, model
+probability at least 0.10, price at most 10, three bookmakers quoting) at the
+best price, with the same stakings.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import polars as pl
+from sqlalchemy import Engine, create_engine
+
+from sabiscore_ml.betting.backtest import (
+    GROUPS,
+    REFERENCE_RULES,
+    BankrollBacktest,
+    claim_comparison,
+    claim_lines,
+    closing_fair_prices,
+    kelly_label,
+    kelly_runs,
+    market_predictions,
+    preclose_prices,
+    read_predictions,
+    uncapped_staking,
+)
+from sabiscore_ml.betting.edges import MarketProbability, PriceChoice, ValueBetRules
+from sabiscore_ml.betting.kelly import StakingRules
+from sabiscore_ml.jobs.backtest import season_range
+
+BIG5 = ("E0", "SP1", "D1", "I1", "F1")
+MULTIPLIERS = (1.0, 0.25, 0.125)
+
+
+def engine_for(target: str) -> Engine:
+    if "://" in target:
+        return create_engine(target)
+    path = Path(target).resolve()
+    if not path.exists():
+        raise SystemExit(f"{path}: no such warehouse")
+    return create_engine(f"sqlite:///file:{path}?mode=ro&uri=true")
+
+
+def pct(value: float, sign: bool = True) -> str:
+    if value != value:  # NaN
+        return "-"
+    return f"{value:+.2%}" if sign else f"{value:.2%}"
+
+
+def print_runs(title: str, runs: dict[float, BankrollBacktest], seconds: float) -> None:
+    print(f"\n{title} ({seconds:.1f} s for {len(runs)} walks)")
+    header = (
+        f"  {'staking':<11}{'bets':>7}{'flat ROI ± se':>18}{'ROI':>9}{'CLV ± se':>18}"
+        f"{'log growth':>11}{'/season':>10}{'max DD':>8}{'longest UW':>17}{'UW share':>9}"
+        f"{'final bankroll':>18}"
+    )
+    print(header)
+    for multiplier, run in runs.items():
+        s = run.summary
+        print(
+            f"  {kelly_label(multiplier):<11}{s.bets:>7,}"
+            f"{pct(s.flat_roi) + ' ± ' + pct(s.flat_roi_se, False):>18}{pct(s.roi):>9}"
+            f"{pct(s.clv_mean) + ' ± ' + pct(s.clv_se, False):>18}{s.log_growth:>11.3f}"
+            f"{pct(s.growth_per_season):>10}{pct(s.max_drawdown, False):>8}"
+            f"{f'{s.longest_under_water} md / {s.longest_under_water_days} d':>17}"
+            f"{pct(s.under_water_share, False):>9}{s.final_bankroll:>18,.0f}"
+        )
+
+
+def print_groups(run: BankrollBacktest) -> None:
+    for group in GROUPS:
+        table = run.by(group)
+        print(f"\n  by {group.replace('_', ' ')} ({kelly_label(run.summary.kelly_multiplier)})")
+        extra = group == "season"
+        print(
+            f"    {group:<13}{'bets':>7}{'flat ROI':>10}{'± se':>8}{'ROI':>9}{'CLV':>9}"
+            f"{'± se':>8}{'mean edge':>11}" + (f"{'growth':>10}{'max DD':>9}" if extra else "")
+        )
+        for row in table.iter_rows(named=True):
+            line = (
+                f"    {row[group]:<13}{row['bets']:>7,}{pct(row['flat_roi'] or float('nan')):>10}"
+                f"{pct(row['flat_roi_se'] or float('nan'), False):>8}"
+                f"{pct(row['roi'] or float('nan')):>9}{pct(row['clv_mean'] or float('nan')):>9}"
+                f"{pct(row['clv_se'] or float('nan'), False):>8}"
+                f"{pct(row['mean_edge'] or float('nan')):>11}"
+            )
+            if extra:
+                line += f"{pct(row['growth']):>10}{pct(row['season_max_drawdown'], False):>9}"
+            print(line)
+
+
+def walk_all(
+    label: str,
+    predictions: pl.DataFrame,
+    prices: pl.DataFrame,
+    closing: pl.DataFrame,
+    rules: ValueBetRules,
+    market: MarketProbability,
+) -> dict[str, dict[float, BankrollBacktest]]:
+    out = {}
+    for setting, staking in (
+        ("uncapped", uncapped_staking(MULTIPLIERS[-1])),
+        ("staking rules", StakingRules(kelly_multiplier=MULTIPLIERS[-1])),
+    ):
+        started = time.perf_counter()
+        runs = kelly_runs(
+            predictions,
+            prices,
+            closing,
+            multipliers=MULTIPLIERS,
+            price_choice=PriceChoice("best"),
+            rules=rules,
+            staking=staking,
+            market_probability=market,
+            strategy_name=label,
+        )
+        print_runs(f"{label}, {setting}", runs, time.perf_counter() - started)
+        out[setting] = runs
+    return out
+
+
+def claims(label: str, walks: dict[str, dict[float, BankrollBacktest]]) -> None:
+    for setting, runs in walks.items():
+        ordered = {m: runs[m] for m in (0.125, 1.0, 0.25)}
+        print(f"\n{label}, {setting}:")
+        for line in claim_lines(claim_comparison(ordered)):
+            print("  " + line)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("warehouse", help="a database URL, or the path of a SQLite warehouse")
+    parser.add_argument("--predictions", type=Path, help="CSV/Parquet of `sabiscore backtest`")
+    parser.add_argument("--league", action="append", help="league code (repeat); default Big-5")
+    parser.add_argument("--seasons", default="2012-2013:2023-2024")
+    args = parser.parse_args()
+    engine = engine_for(args.warehouse)
+    leagues = args.league or list(BIG5)
+    seasons = season_range(args.seasons)
+
+    started = time.perf_counter()
+    market = market_predictions(engine, leagues, seasons)
+    ids = market["match_id"].to_list()
+    prices = preclose_prices(engine, ids)
+    closing = closing_fair_prices(engine, ids)
+    sources = dict(closing["closing_source"].value_counts().iter_rows())
+    print(
+        f"{', '.join(leagues)} {seasons[0]} to {seasons[-1]}: {market.height:,} played matches "
+        f"with Pinnacle pre-closing prices in {market.select('league', 'season').n_unique()} "
+        f"league-seasons; {prices.height:,} pre-closing price rows "
+        f"({prices['bookmaker'].n_unique()} bookmakers and aggregates); closing prices for "
+        f"{closing.height:,} ({sources.get('pinnacle', 0):,} Pinnacle, "
+        f"{sources.get('market_avg', 0):,} market average); read in "
+        f"{time.perf_counter() - started:.1f} s"
+    )
+    per_season = market.group_by("league", "season").len().sort("league", "season")
+    short = per_season.filter(pl.col("len") < 300)
+    if short.height:
+        print(
+            "  league-seasons under 300 matches: "
+            + ", ".join(f"{r[0]} {r[1]} ({r[2]})" for r in short.iter_rows())
+        )
+
+    walks = walk_all(
+        "market strategy", market, prices, closing, REFERENCE_RULES, MarketProbability("pinnacle")
+    )
+    print_groups(walks["uncapped"][0.125])
+    claims("market strategy", walks)
+
+    if args.predictions is not None:
+        model = read_predictions(args.predictions, leagues, seasons)
+        model_ids = model["match_id"].to_list()
+        model_prices = preclose_prices(engine, model_ids)
+        model_closing = closing_fair_prices(engine, model_ids)
+        print(f"\nmodel predictions {args.predictions}: {model.height:,} matches")
+        model_walks = walk_all(
+            "model", model, model_prices, model_closing, ValueBetRules(), MarketProbability()
+        )
+        print_groups(model_walks["staking rules"][0.125])
+        claims("model", model_walks)
+
+
+if __name__ == "__main__":
+    main()
