@@ -32,7 +32,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from sabiscore_ml.publish.documents import ALL_LEAGUES, LEAGUES, PREDICTION, UPCOMING, VALUE_BETS
 from serving.api.deps import client_address, too_many_requests
 from serving.rate_limits import CALLER, CLIENT
-from serving.repository import PREDICTION_VIEW, Document
+from serving.repository import PREDICTION_VIEW
 from serving.responses import document_response
 from serving.security import FREE, Principal, bearer_token
 from serving.state import ServingState
@@ -42,14 +42,36 @@ _MAX_ID = 2**63 - 1
 
 
 @dataclass(frozen=True)
-class _Target:
-    """What a path asks for: the route template, the cached document, how to answer."""
+class _Read:
+    """A document route: which cached document, which Cache-Control, whether a caller is needed."""
 
-    template: str
-    document: Document
-    static: bool  # the static Cache-Control, else the odds one
-    caller: bool  # needs a caller
+    kind: str
+    key: str | None
+    view: tuple[str, ...] | None
+    static: bool  # the static max-age, else the odds one
+    caller: bool
     insight: bool = False
+
+
+_FIXED = {
+    "/v1/leagues": _Read(LEAGUES, None, None, static=True, caller=False),
+    "/v1/matches/upcoming": _Read(UPCOMING, ALL_LEAGUES, None, static=True, caller=True),
+    "/v1/value-bets": _Read(VALUE_BETS, None, None, static=False, caller=True),
+}
+
+
+def _read_of(path: str) -> tuple[str, _Read] | None:
+    """The route template and the read a path asks for, if it is one of the warm reads."""
+    if path in _FIXED:
+        return path, _FIXED[path]
+    match = _MATCH.fullmatch(path)
+    if match is None or int(match.group(2)) > _MAX_ID:
+        return None
+    if match.group(1) == "predictions":
+        read = _Read(PREDICTION, match.group(2), PREDICTION_VIEW, static=False, caller=True)
+        return "/v1/predictions/{match_id}", read
+    read = _Read(PREDICTION, match.group(2), None, static=False, caller=True, insight=True)
+    return "/v1/insights/{match_id}", read
 
 
 class HotPath:
@@ -60,26 +82,6 @@ class HotPath:
         self.state = state
         self.enabled = state.settings.hot_path
         self._routes: dict[str, Any] | None = None
-
-    def _target(self, path: str) -> _Target | None:
-        cached = self.state.repository.cached
-        if path == "/v1/leagues":
-            document = cached(LEAGUES)
-            return document and _Target("/v1/leagues", document, True, False)
-        if path == "/v1/matches/upcoming":
-            document = cached(UPCOMING, ALL_LEAGUES)
-            return document and _Target("/v1/matches/upcoming", document, True, True)
-        if path == "/v1/value-bets":
-            document = cached(VALUE_BETS)
-            return document and _Target("/v1/value-bets", document, False, True)
-        match = _MATCH.fullmatch(path)
-        if match is None or int(match.group(2)) > _MAX_ID:
-            return None
-        if match.group(1) == "predictions":
-            document = cached(PREDICTION, match.group(2), PREDICTION_VIEW)
-            return document and _Target("/v1/predictions/{match_id}", document, False, True)
-        document = cached(PREDICTION, match.group(2))
-        return document and _Target("/v1/insights/{match_id}", document, False, True, True)
 
     def _route(self, scope: Scope, template: str) -> Any:
         if self._routes is None:
@@ -98,8 +100,12 @@ class HotPath:
         ):
             await self.app(scope, receive, send)
             return
-        target = self._target(scope["path"])
-        if target is None:
+        found = _read_of(scope["path"])
+        document = None
+        if found is not None:
+            template, read = found
+            document = self.state.repository.cached(read.kind, read.key, read.view)
+        if document is None:
             await self.app(scope, receive, send)
             return
         api_key = authorization = if_none_match = forwarded = None
@@ -114,9 +120,9 @@ class HotPath:
                 forwarded = value.decode("latin-1")
         settings = self.state.settings
         caller: Principal | None = None
-        if target.caller:
+        if read.caller:
             caller = self.state.authenticator.identify_cached(api_key, bearer_token(authorization))
-            if caller is None or (target.insight and caller.tier == FREE):
+            if caller is None or (read.insight and caller.tier == FREE):
                 await self.app(scope, receive, send)
                 return
         ip = client_address(forwarded, scope.get("client"), settings.trust_proxy)
@@ -131,9 +137,9 @@ class HotPath:
             )
         else:
             static, odds = settings.static_cache_seconds, settings.odds_cache_seconds
-            max_age = static if target.static else odds
+            max_age = static if read.static else odds
             response = document_response(
-                if_none_match, target.document, max_age=max_age, public=not target.caller
+                if_none_match, document, max_age=max_age, public=not read.caller
             )
-        scope["route"] = self._route(scope, target.template)
+        scope["route"] = self._route(scope, template)
         await response(scope, receive, send)

@@ -35,6 +35,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 from sqlalchemy import select, text
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
 
 from sabiscore_ml.publish.documents import (
@@ -177,7 +178,7 @@ class Repository:
         """``function(engine, *args)`` in a worker thread; StoreUnavailable when it fails."""
         try:
             return await run_in_threadpool(function, get_engine(), *args)
-        except Exception as error:
+        except (SQLAlchemyError, OSError) as error:
             self.metrics.store_errors.labels(WAREHOUSE, operation).inc()
             log.warning("warehouse %s failed: %s", operation, type(error).__name__)
             raise StoreUnavailable(operation) from error

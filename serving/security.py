@@ -30,6 +30,7 @@ from typing import Any
 
 import jwt
 from sqlalchemy import Engine, insert, select, update
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
 
 from sabiscore_ml.errors import SabiscoreError
@@ -248,7 +249,7 @@ class Authenticator:
             self.metrics.cache_lookup("keys", False)
             try:
                 cached = await run_in_threadpool(lookup_api_key, get_engine(), key)
-            except Exception as error:
+            except (SQLAlchemyError, OSError) as error:
                 self.metrics.store_errors.labels(WAREHOUSE, "api_key").inc()
                 stale = self._keys.get_stale(digest, _MISSING)
                 if stale is _MISSING:

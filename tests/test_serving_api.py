@@ -17,9 +17,9 @@ from fastapi.testclient import TestClient
 from pydantic import TypeAdapter
 from serving_support import METRICS, World, configure, serving_world
 from sqlalchemy import Engine
-from test_publishing import SATURDAY, SUNDAY
+from test_publishing import SATURDAY, SUNDAY, scored_run
 
-from sabiscore_ml.publish import encode_document, run_predictions, run_value_bets
+from sabiscore_ml.publish import encode_document, publish, run_predictions, run_value_bets
 from serving import schemas
 from serving.repository import PREDICTION_FIELDS
 from serving.security import revoke_api_key
@@ -462,3 +462,26 @@ def test_openapi_documents_every_route_with_examples(api: TestClient) -> None:
     assert components["Prediction"]["examples"][0]["p_home"]
     assert json.dumps(schema).count('"examples"') > 10
     assert api.get("/docs").status_code == 200
+
+
+def test_a_new_run_is_served_once_the_pointer_moves(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    configure(monkeypatch, SABISCORE_API_POINTER_CACHE_SECONDS="0")
+    match_id = world.match_ids()[0]
+    with world.client() as api:
+        before = api.get(f"/v1/predictions/{match_id}", headers=world.headers())
+        etag = before.headers["etag"]
+        newer = scored_run(
+            "run-2024-03-01-b", world.fixtures, created_at=dt.datetime(2024, 3, 1, 10), shift=0.05
+        )
+        publish(newer, engine=world.engine, redis_client=world.redis, prefix=world.prefix)
+        after = api.get(
+            f"/v1/predictions/{match_id}", headers={**world.headers(), "If-None-Match": etag}
+        )
+        assert after.status_code == 200 and after.headers["etag"] != etag
+        assert after.json()["run_id"] == "run-2024-03-01-b"
+        assert after.json()["p_home"] == pytest.approx(before.json()["p_home"] + 0.05)
+        assert api.get("/v1/matches/upcoming", headers=world.headers()).json()[0]["run_id"] == (
+            "run-2024-03-01-b"
+        )
