@@ -19,9 +19,11 @@ application answers with the same bytes, the published prediction of one match:
 6. the same without the warm path either (``SABISCORE_API_HOT_PATH=false``): every
    request through the FastAPI routes and their dependencies.
 
-A run of each lasts ``--seconds`` after a 2-second warm-up; the best of
-``--runs`` runs (by requests per second) is printed with its p50 and p99 latency,
-and the ratio of each to the FastAPI-from-memory baseline.  Everything is
+All six run at once (idle, they cost nothing); after a 2-second warm-up each,
+``--runs`` rounds drive each in turn for ``--seconds``, so every application
+meets the same background load.  The best of its runs (by requests per second)
+is printed with its p50 and p99 latency, and its ratio to the FastAPI-from-memory
+baseline.  Everything is
 published to a throwaway SQLite warehouse and to Redis under a prefix of its own,
 deleted at the end.  Other work on the machine moves the figures: run it on an
 idle machine, and compare figures of the same run only.
@@ -340,33 +342,52 @@ def wait_until_up(url: str, headers: dict[str, str], process: subprocess.Popen) 
     raise RuntimeError(f"{url} did not answer within 60 s")
 
 
-def measure(
-    name: str,
-    argv: list[str],
-    env: dict[str, str],
-    url: str,
-    headers: dict[str, str],
-    args: argparse.Namespace,
-) -> Figures:
-    process = subprocess.Popen(argv, env=env, cwd=ROOT)
+@dataclass(frozen=True)
+class Server:
+    """An application to measure: how to start it and what to ask it."""
+
+    name: str
+    argv: list[str]
+    env: dict[str, str]
+    url: str
+    headers: dict[str, str]
+
+
+def measure(servers: list[Server], args: argparse.Namespace) -> dict[str, Figures]:
+    """Every server up at once (idle ones cost nothing), then ``--runs`` rounds of each in turn.
+
+    Interleaving the rounds lets every application meet the same background load.
+    """
+    processes = [subprocess.Popen(s.argv, env=s.env, cwd=ROOT) for s in servers]
+    runs: dict[str, list[Figures]] = {s.name: [] for s in servers}
     try:
-        wait_until_up(url, headers, process)
-        drive(url, headers, 2, args.connections)  # warm-up
-        runs = [drive(url, headers, args.seconds, args.connections) for _ in range(args.runs)]
+        for server, process in zip(servers, processes, strict=True):
+            wait_until_up(server.url, server.headers, process)
+            drive(server.url, server.headers, 2, args.connections)  # warm-up
+        for _ in range(args.runs):
+            for server in servers:
+                figures = drive(server.url, server.headers, args.seconds, args.connections)
+                runs[server.name].append(figures)
     finally:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-    best = max(runs, key=lambda f: f.requests_per_second)
-    spread = ", ".join(f"{f.requests_per_second:,.0f}" for f in runs)
-    print(
-        f"  {name:<38} {best.requests_per_second:>9,.0f} req/s  p50 {best.p50_ms:6.2f} ms  "
-        f"p99 {best.p99_ms:6.2f} ms  (runs: {spread}; errors {best.errors})",
-        flush=True,
-    )
+        for process in processes:
+            process.send_signal(signal.SIGINT)
+        for process in processes:
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+    best = {}
+    for server in servers:
+        chosen = max(runs[server.name], key=lambda f: f.requests_per_second)
+        spread = ", ".join(f"{f.requests_per_second:,.0f}" for f in runs[server.name])
+        print(
+            f"  {server.name:<38} {chosen.requests_per_second:>9,.0f} req/s  "
+            f"p50 {chosen.p50_ms:6.2f} ms  p99 {chosen.p99_ms:6.2f} ms  "
+            f"(runs: {spread}; errors {chosen.errors})",
+            flush=True,
+        )
+        best[server.name] = chosen
     return best
 
 
@@ -426,7 +447,7 @@ def main() -> None:
             flush=True,
         )
         path = PATH_TEMPLATE.format(match_id=match_id)
-        results: dict[str, Figures] = {}
+        servers = []
         for name, kind in (
             ("bare ASGI", "bare"),
             ("FastAPI, bytes from memory", "memory"),
@@ -436,7 +457,7 @@ def main() -> None:
             argv = [sys.executable, __file__, "--serve", kind, "--port", str(port)]
             argv += ["--body", str(body_file), "--redis-url", args.redis_url]
             argv += ["--key-template", key_template]
-            results[name] = measure(name, argv, env, f"http://{HOST}:{port}{path}", {}, args)
+            servers.append(Server(name, argv, env, f"http://{HOST}:{port}{path}", {}))
         off = {"SABISCORE_API_RATE_LIMITING": "false"}
         for name, extra in (
             ("serving app (pro key, rate limits)", {}),
@@ -448,8 +469,8 @@ def main() -> None:
             argv += ["--port", str(port), "--workers", "1", "--loop", "uvloop"]
             argv += ["--http", "httptools", "--no-access-log", "--log-level", "warning"]
             url = f"http://{HOST}:{port}{path}"
-            headers = {"X-API-Key": key}
-            results[name] = measure(name, argv, {**env, **extra}, url, headers, args)
+            servers.append(Server(name, argv, {**env, **extra}, url, {"X-API-Key": key}))
+        results = measure(servers, args)
         baseline = results["FastAPI, bytes from memory"].requests_per_second
         print("\nratio to FastAPI, bytes from memory (goal: >= 90%, p99 <= 15 ms):")
         for name, figures in results.items():
