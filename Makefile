@@ -16,7 +16,7 @@ export AIRFLOW__CORE__PARALLELISM ?= 4
 # OpenMP threads (LightGBM, XGBoost) sleep instead of spinning while they wait
 export OMP_WAIT_POLICY ?= PASSIVE
 
-.PHONY: help install run test test-fast lint airflow lock bench clean
+.PHONY: help install run serve test test-fast lint airflow lock bench clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -33,6 +33,15 @@ $(VENV)/.installed: requirements-dev.lock setup.cfg pyproject.toml
 
 run: install ## Run the main job end to end on the embedded default (SQLite, local files)
 	$(VENV)/bin/sabiscore run
+
+SERVE_PORT ?= 8000
+
+serve: install ## Serve the API on :8000 (embedded default); prints a development key and a curl
+	@key=$$($(VENV)/bin/sabiscore keys create --owner dev --tier pro --quiet) && \
+	echo ">> development key (pro tier, new each time; see sabiscore keys list/revoke): $$key" && \
+	echo ">> try: curl -H 'X-API-Key: $$key' http://127.0.0.1:$(SERVE_PORT)/v1/matches/upcoming" && \
+	echo ">> OpenAPI docs: http://127.0.0.1:$(SERVE_PORT)/docs" && \
+	exec $(VENV)/bin/sabiscore serve --port $(SERVE_PORT)
 
 test: install ## Run the whole test suite (needs PostgreSQL and Redis on localhost)
 	$(PY) -m pytest -n 2 --dist loadgroup

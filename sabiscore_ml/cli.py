@@ -1198,6 +1198,104 @@ def bets_backtest(
         console.print(f"logged to MLflow (experiment betting, run {run_id})")
 
 
+keys_app = typer.Typer(
+    help="API keys of the HTTP API (only their SHA-256 is kept, in the warehouse).",
+    no_args_is_help=True,
+)
+app.add_typer(keys_app, name="keys")
+
+
+@keys_app.command("create")
+def keys_create(
+    owner: Annotated[str, typer.Option("--owner", help="Who the key is for")],
+    tier: Annotated[str, typer.Option("--tier", help="free, premium or pro")] = "free",
+    quiet: Annotated[bool, typer.Option("--quiet", help="Print the key only")] = False,
+) -> None:
+    """Create an API key and print it: it is shown this once and never stored.
+
+    Example: [bold]sabiscore keys create --owner webapp --tier pro[/]
+    """
+    from sabiscore_ml.warehouse.engine import get_engine
+    from serving.security import create_api_key
+
+    _init_warehouse()
+    new = create_api_key(get_engine(), owner=owner, tier=tier)
+    if quiet:
+        typer.echo(new.key)
+        return
+    console.print(
+        f"key [bold]{new.record.key_id}[/] for {escape(new.record.owner)} "
+        f"({new.record.tier}); send it as the X-API-Key header. It is not shown again:"
+    )
+    typer.echo(new.key)
+
+
+@keys_app.command("revoke")
+def keys_revoke(
+    key_id: Annotated[str, typer.Argument(help="The key's id (or the whole key)")],
+) -> None:
+    """Revoke a key; workers stop accepting it within SABISCORE_API_KEY_CACHE_SECONDS.
+
+    Example: [bold]sabiscore keys revoke 3f9a1c0b7d2e[/]
+    """
+    from sabiscore_ml.warehouse.engine import get_engine
+    from serving.security import revoke_api_key
+
+    _init_warehouse()
+    record = revoke_api_key(get_engine(), key_id)
+    console.print(
+        f"key [bold]{record.key_id}[/] ({escape(record.owner)}) revoked at {record.revoked_at}"
+    )
+
+
+@keys_app.command("list")
+def keys_list(
+    owner: Annotated[str | None, typer.Option("--owner", help="Only this owner's keys")] = None,
+) -> None:
+    """List the keys (ids, owners, tiers, dates; never the keys themselves).
+
+    Example: [bold]sabiscore keys list --owner webapp[/]
+    """
+    from sabiscore_ml.warehouse.engine import get_engine
+    from serving.security import list_api_keys
+
+    _init_warehouse()
+    table = Table(title="API keys")
+    for column in ("key id", "owner", "tier", "created", "revoked"):
+        table.add_column(column)
+    for record in list_api_keys(get_engine(), owner=owner):
+        table.add_row(
+            record.key_id,
+            escape(record.owner),
+            record.tier,
+            str(record.created_at),
+            str(record.revoked_at or ""),
+        )
+    console.print(table)
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option("--host", help="Address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="Port to listen on")] = 8000,
+    workers: Annotated[int, typer.Option("--workers", help="Worker processes")] = 1,
+) -> None:
+    """Serve the HTTP API (uvicorn serving.main:app); OpenAPI docs at /docs.
+
+    On the embedded default the warehouse is migrated first.
+
+    Example: [bold]sabiscore serve --port 8000[/]
+    """
+    import uvicorn
+
+    from sabiscore_ml.settings import get_core_settings
+
+    if get_core_settings().env == "embedded":
+        _init_warehouse()
+    _step(f"serving on http://{host}:{port} (OpenAPI docs at /docs)")
+    uvicorn.run("serving.main:app", host=host, port=port, workers=workers, log_level="info")
+
+
 def main() -> None:
     """Console-script entry point."""
     try:

@@ -13,13 +13,14 @@ well-known development passwords are rejected.
 
 from __future__ import annotations
 
+import json
 import os
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import AliasChoices, Field, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from sabiscore_ml import __version__
 
@@ -272,6 +273,89 @@ class ModelSettings(BaseSettings):
         return self.optuna_storage or f"sqlite:///{core.home_dir / 'optuna.db'}"
 
 
+_WEAK_SECRETS = ("changeme", "change-me", "secret", "sabiscore", "development", "jwt-secret")
+
+
+class ServingSettings(BaseSettings):
+    """The read-only HTTP API (``serving/``): access, limits, caching and browsers.
+
+    ``rate_limit`` applies per client IP and per key (``limits`` notation,
+    ``100/minute``); ``free_insights_per_day`` is the free tier's daily quota of
+    ``/v1/insights``.  Limits are counted in Redis when it is configured (in
+    memory otherwise, and while Redis is down).  ``pointer_cache_seconds``: how
+    long a worker reuses the current run id before asking Redis again;
+    ``key_cache_seconds``: how long a verified key is trusted before it is read
+    again (a revocation takes that long to reach every worker).  In production
+    a key is always required and a JWT secret must be a real one.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="SABISCORE_API_", extra="ignore")
+
+    env: Environment = Field("embedded", validation_alias="SABISCORE_ENV")
+    require_key: bool = True
+    cors_origins: Annotated[list[str], NoDecode] = []
+    jwt_secret: SecretStr | None = None
+    jwt_audience: str | None = None
+    rate_limit: str = "100/minute"
+    rate_limit_strategy: Literal["moving-window", "fixed-window", "sliding-window-counter"] = (
+        "moving-window"
+    )
+    rate_limiting: bool = True
+    hot_path: bool = True  # answer warm reads from the worker's caches before the router
+    free_insights_per_day: int = Field(5, ge=1)
+    trust_proxy: bool = False
+    odds_cache_seconds: int = Field(60, ge=0)  # Cache-Control of documents holding prices
+    static_cache_seconds: int = Field(300, ge=0)  # upcoming lists, leagues, the model
+    pointer_cache_seconds: float = Field(1.0, ge=0)
+    key_cache_seconds: float = Field(30.0, ge=0)
+    document_cache_size: int = Field(4096, ge=0)
+    redis_timeout_seconds: float = Field(0.5, gt=0)
+    redis_retry_seconds: float = Field(5.0, ge=0)  # Redis is left alone this long after a failure
+    run_mode: Literal["live", "replay"] | None = None  # which runs the warehouse fallback serves
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                return json.loads(text)
+            return [origin.strip() for origin in text.split(",") if origin.strip()]
+        return value
+
+    @field_validator("rate_limit")
+    @classmethod
+    def _parsable_limit(cls, value: str) -> str:
+        from limits import parse_many
+
+        try:
+            parse_many(value)
+        except ValueError as exc:
+            raise ValueError(f"rate limit {value!r}: {exc} (e.g. '100/minute')") from exc
+        return value
+
+    @model_validator(mode="after")
+    def _production_is_locked_down(self) -> ServingSettings:
+        if self.env != "production":
+            return self
+        if not self.require_key:
+            raise ValueError(
+                "SABISCORE_API_REQUIRE_KEY cannot be false when SABISCORE_ENV=production"
+            )
+        if "*" in self.cors_origins:
+            raise ValueError(
+                "SABISCORE_API_CORS_ORIGINS cannot be '*' when SABISCORE_ENV=production"
+            )
+        if self.jwt_secret is not None:
+            secret = self.jwt_secret.get_secret_value()
+            if len(secret) < 32 or secret.lower() in _WEAK_SECRETS + _DEV_PASSWORDS:
+                raise ValueError(
+                    "SABISCORE_API_JWT_SECRET is a development value or shorter than 32 "
+                    "characters; set a real secret when SABISCORE_ENV=production"
+                )
+        return self
+
+
 @lru_cache
 def get_core_settings() -> CoreSettings:
     """Cached :class:`CoreSettings`."""
@@ -332,6 +416,12 @@ def get_model_settings() -> ModelSettings:
     return ModelSettings()
 
 
+@lru_cache
+def get_serving_settings() -> ServingSettings:
+    """Cached :class:`ServingSettings`."""
+    return ServingSettings()
+
+
 def clear_settings_cache() -> None:
     """Forget every cached settings object (after changing the environment)."""
     for accessor in (
@@ -345,5 +435,6 @@ def clear_settings_cache() -> None:
         get_feature_store_settings,
         get_source_settings,
         get_model_settings,
+        get_serving_settings,
     ):
         accessor.cache_clear()

@@ -1,55 +1,126 @@
-"""The serving tier's health endpoint against the real warehouse and Redis."""
+"""Liveness and readiness against the real warehouse and Redis; what the app imports."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import textwrap
+
 import pytest
+from conftest import REPO
 from fastapi.testclient import TestClient
 
 from sabiscore_ml.settings import clear_settings_cache
-from sabiscore_ml.warehouse.engine import get_engine
-from serving.app import app
+from sabiscore_ml.warehouse.engine import get_engine, migrate
+from serving.main import create_app
 
 
 @pytest.fixture
-def client():
+def client(sabiscore_home):  # noqa: ANN001, ANN201
     get_engine.cache_clear()
-    with TestClient(app) as test_client:
+    migrate()
+    with TestClient(create_app()) as test_client:
         yield test_client
     get_engine.cache_clear()
 
 
-def test_health_embedded_without_redis(client: TestClient) -> None:
-    response = client.get("/health")
-    assert response.status_code == 200
-    assert response.json()["warehouse"] == "ok"
-    assert response.json()["redis"] == "disabled"
-
-
-def test_health_with_the_real_redis(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("SABISCORE_REDIS_URL", "redis://127.0.0.1:6379/0")
+def restart(monkeypatch: pytest.MonkeyPatch, **env: str) -> TestClient:
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
     clear_settings_cache()
-    body = client.get("/health").json()
+    get_engine.cache_clear()
+    return TestClient(create_app())
+
+
+def test_health_is_liveness_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    with restart(
+        monkeypatch,
+        SABISCORE_REDIS_URL="redis://127.0.0.1:1/0",
+        SABISCORE_DATABASE_URL="postgresql+psycopg2://nobody@127.0.0.1:1/none?connect_timeout=2",
+    ) as api:
+        answer = api.get("/health")
+    assert answer.status_code == 200
+    assert answer.json() == {"status": "ok", "version": "0.1.0"}
+
+
+def test_ready_embedded_without_redis(client: TestClient) -> None:
+    answer = client.get("/ready")
+    assert answer.status_code == 200
+    assert answer.json() | {"version": ""} == {
+        "status": "ok",
+        "warehouse": "ok",
+        "redis": "disabled",
+        "version": "",
+    }
+
+
+def test_ready_with_the_real_redis(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    with restart(monkeypatch, SABISCORE_REDIS_URL="redis://127.0.0.1:6379/0") as api:
+        body = api.get("/ready").json()
     assert body["redis"] == "ok" and body["status"] == "ok"
 
 
-def test_health_reports_an_unreachable_redis(
+def test_ready_reports_an_unreachable_redis(
     client: TestClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("SABISCORE_REDIS_URL", "redis://127.0.0.1:1/0")
-    clear_settings_cache()
-    response = client.get("/health")
-    assert response.status_code == 503
-    assert response.json() == {**response.json(), "redis": "unreachable", "status": "degraded"}
+    with restart(monkeypatch, SABISCORE_REDIS_URL="redis://127.0.0.1:1/0") as api:
+        answer = api.get("/ready")
+    assert answer.status_code == 200  # still serving, from the warehouse
+    assert answer.json() == {**answer.json(), "redis": "unreachable", "status": "degraded"}
 
 
-def test_health_reports_an_unreachable_warehouse(
+def test_ready_reports_an_unreachable_warehouse(
     client: TestClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv(
-        "SABISCORE_DATABASE_URL", "postgresql+psycopg2://nobody@127.0.0.1:1/none?connect_timeout=2"
+    with restart(
+        monkeypatch,
+        SABISCORE_DATABASE_URL="postgresql+psycopg2://nobody@127.0.0.1:1/none?connect_timeout=2",
+    ) as api:
+        answer = api.get("/ready")
+    assert answer.status_code == 503  # no Redis configured: nothing can answer
+    assert answer.json()["warehouse"] == "unreachable"
+    assert answer.json()["status"] == "unavailable"
+
+
+def test_the_former_entry_point_is_the_same_app() -> None:
+    from serving.app import app as former
+    from serving.main import app
+
+    assert former is app
+
+
+def test_the_api_imports_no_ml_library(tmp_path) -> None:  # noqa: ANN001
+    """In a fresh interpreter: import the app, start it, serve requests, look at sys.modules."""
+    script = textwrap.dedent(
+        """
+        import os, sys
+        os.environ["SABISCORE_HOME"] = sys.argv[1]
+        from fastapi.testclient import TestClient
+        from sabiscore_ml.warehouse.engine import migrate
+        migrate()
+        import serving.main
+        from serving.security import create_api_key
+        from sabiscore_ml.warehouse.engine import get_engine
+        key = create_api_key(get_engine(), owner="t", tier="free").key
+        with TestClient(serving.main.app) as client:
+            for path in ("/health", "/ready", "/v1/leagues", "/v1/matches/upcoming",
+                         "/v1/value-bets", "/v1/predictions/1", "/v1/insights/1",
+                         "/v1/models/current", "/openapi.json", "/metrics"):
+                answer = client.get(path, headers={"X-API-Key": key})
+                assert answer.status_code in (200, 404), (path, answer.status_code)
+        banned = ("sklearn", "xgboost", "lightgbm", "mlflow")
+        loaded = sorted({m.split(".")[0] for m in sys.modules} & set(banned))
+        print("loaded:", ",".join(loaded))
+        """
     )
-    clear_settings_cache()
-    get_engine.cache_clear()
-    response = client.get("/health")
-    assert response.status_code == 503
-    assert response.json()["warehouse"] == "unreachable"
+    env = {k: v for k, v in __import__("os").environ.items() if not k.startswith("SABISCORE_")}
+    result = subprocess.run(
+        [sys.executable, "-c", script, str(tmp_path / "home")],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.strip().splitlines()[-1] == "loaded:"

@@ -755,3 +755,25 @@ class BankrollEntry(Base):
     balance_after: Mapped[float] = mapped_column(Float)
     bet_id: Mapped[int | None] = mapped_column(ForeignKey("portfolio_bets.id"), index=True)
     note: Mapped[str | None] = mapped_column(Text)
+
+
+# --- API keys of the serving tier (serving/security.py). ---
+
+
+class ApiKey(Base):
+    """A key to the HTTP API: only its SHA-256 is kept, found by its public ``key_id``.
+
+    A key reads ``sbk_<key_id>_<secret>``; ``tier`` (``free``, ``premium``,
+    ``pro``) sets its quotas.  A revoked key keeps its row (``revoked_at`` set).
+    """
+
+    __tablename__ = "api_keys"
+    __table_args__ = (CheckConstraint("tier IN ('free', 'premium', 'pro')", name="tier"),)
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)
+    key_id: Mapped[str] = mapped_column(String(16), unique=True)
+    key_sha256: Mapped[str] = mapped_column(String(64))
+    owner: Mapped[str] = mapped_column(String(80), index=True)
+    tier: Mapped[str] = mapped_column(String(8))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime)

@@ -1,0 +1,63 @@
+"""A small in-process cache: least recently used entries go first, optionally with an age limit.
+
+One instance per worker process and per use (published documents, the current
+run id, verified keys).  The event loop runs one coroutine at a time and the
+cache never awaits, so it needs no lock.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+from collections.abc import Hashable
+from typing import Generic, TypeVar
+
+V = TypeVar("V")
+
+_MISSING = object()
+
+
+class LruCache(Generic[V]):
+    """At most ``maxsize`` entries; with ``ttl`` seconds, an entry older than that is stale.
+
+    :meth:`get` answers fresh entries only; :meth:`get_stale` answers an entry
+    whatever its age (to serve while the store it came from is unreachable).
+    ``maxsize`` 0 keeps nothing.
+    """
+
+    def __init__(self, maxsize: int, ttl: float | None = None) -> None:
+        self.maxsize = maxsize
+        self.ttl = ttl
+        self._entries: OrderedDict[Hashable, tuple[float, V]] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def get(self, key: Hashable, default: V | None = None) -> V | None:
+        """The entry's value if present and fresh, else ``default``."""
+        entry = self._entries.get(key, _MISSING)
+        if entry is _MISSING:
+            return default
+        stored_at, value = entry  # type: ignore[misc]
+        if self.ttl is not None and time.monotonic() - stored_at >= self.ttl:
+            return default
+        self._entries.move_to_end(key)
+        return value
+
+    def get_stale(self, key: Hashable, default: V | None = None) -> V | None:
+        """The entry's value whatever its age, else ``default``."""
+        entry = self._entries.get(key, _MISSING)
+        return default if entry is _MISSING else entry[1]  # type: ignore[index]
+
+    def put(self, key: Hashable, value: V) -> None:
+        """Store ``value`` (now fresh), dropping the least recently used entry when full."""
+        if self.maxsize <= 0:
+            return
+        self._entries[key] = (time.monotonic(), value)
+        self._entries.move_to_end(key)
+        while len(self._entries) > self.maxsize:
+            self._entries.popitem(last=False)
+
+    def clear(self) -> None:
+        """Forget every entry."""
+        self._entries.clear()

@@ -1,0 +1,112 @@
+"""The serving application: ``uvicorn serving.main:app`` (or ``sabiscore serve``).
+
+Read-only: every answer was computed and published by the batch jobs
+(:mod:`sabiscore_ml.publish`); this process imports no ML library.  Settings
+are read when the application starts, not when this module is imported.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request, status
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from sabiscore_ml import __version__
+from sabiscore_ml.settings import ServingSettings
+from serving.api.routes import health, v1_router
+from serving.middleware import EdgeMiddleware
+from serving.repository import StoreUnavailable
+from serving.state import build_state
+
+log = logging.getLogger(__name__)
+
+DESCRIPTION = """\
+Precomputed football predictions, value bets and stakes, read-only.
+
+**Access.** Every `/v1` route but `/v1/leagues` needs an `X-API-Key` header (create one with
+`sabiscore keys create --owner you --tier free|premium|pro`) or an `Authorization: Bearer`
+JWT signed with the API's secret.  Each client IP and each key may make 100 requests a
+minute (a `429` says when to retry, in `Retry-After`); a free key may read 5 insights a day.
+
+**Caching.** Answers carry an `ETag` (the version of what was published): send it back in
+`If-None-Match` and an unchanged answer is a bodiless `304`.
+
+**Data.** Times are UTC without an offset, dates `YYYY-MM-DD`, probabilities rounded to 6
+decimals; every answer names the published run it comes from (`run_id`).
+"""
+
+TAGS = [
+    {"name": "matches", "description": "Leagues and upcoming matches with their predictions"},
+    {"name": "predictions", "description": "One match: its prediction, or the full insight"},
+    {"name": "value bets", "description": "Bets whose price beats the model's probability"},
+    {"name": "models", "description": "The model behind the predictions"},
+    {"name": "operations", "description": "Liveness, readiness and metrics"},
+]
+
+
+def _parameter(loc: tuple) -> str:
+    where, *name = loc
+    return f"{where} parameter '{'.'.join(map(str, name))}'" if name else str(where)
+
+
+async def _bad_parameters(request: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, RequestValidationError)
+    errors = [
+        {
+            "loc": [str(p) if not isinstance(p, int) else p for p in e["loc"]],
+            "msg": e["msg"],
+            "type": e["type"],
+        }
+        for e in error.errors()
+    ]
+    detail = "; ".join(f"{_parameter(tuple(e['loc']))}: {e['msg']}" for e in errors)
+    return JSONResponse(
+        {"detail": detail or "bad request", "errors": errors},
+        status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
+    )
+
+
+async def _store_unavailable(request: Request, error: Exception) -> JSONResponse:
+    return JSONResponse(
+        {"detail": "the published predictions cannot be read right now; try again shortly"},
+        status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
+        headers={"Retry-After": "5"},
+    )
+
+
+def create_app(settings: ServingSettings | None = None) -> FastAPI:
+    """A new application; ``settings`` (default: the environment's) are used when it starts."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        state = build_state(settings)
+        if not state.settings.require_key:
+            log.warning("SABISCORE_API_REQUIRE_KEY is false: anonymous callers get the free tier")
+        app.state.serving = state
+        try:
+            yield
+        finally:
+            app.state.serving = None
+            await state.close()
+
+    app = FastAPI(
+        title="Sabiscore API",
+        version=__version__,
+        description=DESCRIPTION,
+        openapi_tags=TAGS,
+        lifespan=lifespan,
+    )
+    app.state.serving = None
+    app.include_router(health.router)
+    app.include_router(v1_router)
+    app.add_exception_handler(RequestValidationError, _bad_parameters)
+    app.add_exception_handler(StoreUnavailable, _store_unavailable)
+    app.add_middleware(EdgeMiddleware)
+    return app
+
+
+app = create_app()

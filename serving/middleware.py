@@ -1,0 +1,139 @@
+"""The edge of the application: request ids, security headers, CORS, metrics, errors.
+
+It has the last word on errors: no stack trace, no internal name ever leaves the server.
+
+One pure ASGI middleware, so the work per request stays a few dictionary and
+list operations.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+import time
+from typing import Any
+
+from starlette.middleware.cors import CORSMiddleware
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from serving.hot_path import HotPath
+
+log = logging.getLogger("serving.errors")
+
+_SECURITY_HEADERS = [
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"no-referrer"),
+]
+# The JSON answers load nothing; the interactive docs load Swagger UI / ReDoc from a CDN.
+_API_CSP = (b"content-security-policy", b"default-src 'none'; frame-ancestors 'none'")
+_HSTS = (b"strict-transport-security", b"max-age=31536000; includeSubDomains")
+_NO_STORE = (b"cache-control", b"no-store")
+_DOC_PATHS = ("/docs", "/redoc")
+UNMATCHED = "unmatched"  # the route label of paths no route serves
+
+
+def _forwarded_https(scope: Scope) -> bool:
+    for name, value in scope.get("headers", ()):
+        if name == b"x-forwarded-proto":
+            return value.split(b",")[0].strip().lower() == b"https"
+    return False
+
+
+class EdgeMiddleware:
+    """Wraps every HTTP request of the application.
+
+    The application's :class:`~serving.state.ServingState` (``app.state.serving``)
+    gives the settings and the metrics once the application has started; CORS is
+    built from the allow-list then (no allow-list, no CORS headers), around the
+    :class:`~serving.hot_path.HotPath` in front of the router.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self._inner: ASGIApp | None = None
+        self._state: Any = None
+
+    def _prepare(self, state: Any) -> ASGIApp:
+        origins = state.settings.cors_origins
+        self._state = state
+        inner: ASGIApp = HotPath(self.app, state)
+        if not origins:
+            self._inner = inner
+        else:
+            self._inner = CORSMiddleware(
+                inner,
+                allow_origins=origins,
+                allow_methods=["GET"],
+                allow_headers=["X-API-Key", "Authorization", "If-None-Match"],
+                expose_headers=["ETag", "Retry-After", "X-Request-ID"],
+                max_age=600,
+            )
+        return self._inner
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Serve one request (or pass a lifespan message through)."""
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        state = scope["app"].state.serving if "app" in scope else None
+        if state is None:
+            inner = self.app
+        elif state is self._state and self._inner is not None:
+            inner = self._inner
+        else:
+            inner = self._prepare(state)
+        request_id = secrets.token_hex(8)
+        extra = [*_SECURITY_HEADERS, (b"x-request-id", request_id.encode())]
+        if not scope["path"].startswith(_DOC_PATHS):
+            extra.append(_API_CSP)
+        if scope.get("scheme") == "https" or (
+            state is not None and state.settings.trust_proxy and _forwarded_https(scope)
+        ):
+            extra.append(_HSTS)
+        status = 0
+
+        async def send_with_headers(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                headers = message.setdefault("headers", [])
+                if status >= 400 and not any(name == b"cache-control" for name, _ in headers):
+                    headers.append(_NO_STORE)
+                headers.extend(extra)
+            await send(message)
+
+        try:
+            await inner(scope, receive, send_with_headers)
+        except Exception:
+            log.exception("request %s failed: %s %s", request_id, scope["method"], scope["path"])
+            if status == 0:
+                await self._internal_error(send_with_headers, request_id)
+            else:
+                status = 500
+        finally:
+            if state is not None:
+                route = scope.get("route")
+                state.metrics.observe_request(
+                    scope["method"],
+                    route.path if route is not None else UNMATCHED,
+                    status,
+                    time.perf_counter() - started,
+                )
+
+    @staticmethod
+    async def _internal_error(send: Send, request_id: str) -> None:
+        body = json.dumps({"detail": "internal error", "request_id": request_id}).encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 500,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(body)).encode()),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})

@@ -1,0 +1,325 @@
+"""Response models: the published documents as the OpenAPI schema describes them.
+
+The routes send the published bytes unchanged, so these models document the
+answers (with examples) rather than build them; the tests check every answer
+against them.  Times are ISO 8601 in UTC without an offset
+(``2024-03-02T15:00:00``), dates ``YYYY-MM-DD``, probabilities in [0, 1]
+rounded to 6 decimals.  The field names are those of the published documents
+(:mod:`sabiscore_ml.publish`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+UtcTime = Annotated[
+    str,
+    Field(
+        pattern=r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?$",
+        description="UTC, ISO 8601 without an offset",
+        examples=["2024-03-02T15:00:00"],
+    ),
+]
+Probability = Annotated[float, Field(ge=0, le=1)]
+
+_MATCH = {
+    "run_id": "2024-03-01-v7",
+    "match_id": 1042,
+    "league_code": "E0",
+    "season_code": "2023-2024",
+    "match_date": "2024-03-02",
+    "kickoff_utc": "2024-03-02T15:00:00",
+    "home_team": "Arsenal",
+    "away_team": "Everton",
+    "p_home": 0.612345,
+    "p_draw": 0.221,
+    "p_away": 0.166655,
+    "p_over25": 0.571,
+    "p_btts": 0.48,
+    "xg_home": 1.92,
+    "xg_away": 0.87,
+}
+_RUN = {
+    "model_name": "sabiscore-1x2",
+    "model_version": "7",
+    "created_at": "2024-03-01T09:00:00",
+    "as_of": "2024-03-01",
+    "mode": "live",
+}
+_VALUE_BET = {
+    "run_id": "2024-03-01-v7",
+    "match_id": 1042,
+    "league_code": "E0",
+    "match_date": "2024-03-02",
+    "kickoff_utc": "2024-03-02T15:00:00",
+    "home_team": "Arsenal",
+    "away_team": "Everton",
+    "market": "1x2",
+    "outcome": "home",
+    "bookmaker": "pinnacle",
+    "price": 1.85,
+    "p_model": 0.612345,
+    "p_market": 0.52,
+    "edge": 0.132838,
+    "prob_edge": 0.092345,
+    "n_bookmakers": 3,
+    "stakes": {"strategy:value": 21.5},
+}
+_EDGE = {
+    "market": "1x2",
+    "outcome": "home",
+    "bookmaker": "pinnacle",
+    "price": 1.85,
+    "p_model": 0.612345,
+    "p_market": 0.52,
+    "edge": 0.132838,
+    "prob_edge": 0.092345,
+    "is_value": True,
+    "n_bookmakers": 3,
+}
+_STAKE = {
+    "market": "1x2",
+    "outcome": "home",
+    "portfolio": "strategy:value",
+    "bookmaker": "pinnacle",
+    "price": 1.85,
+    "p_model": 0.612345,
+    "edge": 0.132838,
+    "kelly_fraction": 0.156279,
+    "fraction": 0.0215,
+    "stake": 21.5,
+}
+
+
+class CompactPrediction(BaseModel):
+    """A match of an upcoming list: the fixture and the model's probabilities."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [_MATCH]})
+
+    run_id: str = Field(description="The published run this answer belongs to")
+    match_id: int = Field(description="The warehouse's match id")
+    league_code: str = Field(description="football-data league code (E0, SP1, ...)")
+    season_code: str = Field(examples=["2023-2024"])
+    match_date: dt.date
+    kickoff_utc: UtcTime | None = Field(description="Kick-off in UTC; null when unknown")
+    home_team: str
+    away_team: str
+    p_home: Probability = Field(description="Probability of a home win")
+    p_draw: Probability = Field(description="Probability of a draw")
+    p_away: Probability = Field(description="Probability of an away win")
+    p_over25: Probability | None = Field(description="Over 2.5 goals, when published")
+    p_btts: Probability | None = Field(description="Both teams to score, when published")
+    xg_home: float | None = Field(description="Expected goals of the home side, when published")
+    xg_away: float | None = Field(description="Expected goals of the away side, when published")
+
+
+class Prediction(CompactPrediction):
+    """A match's prediction with the model version and the run that published it."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{**_MATCH, **_RUN}]})
+
+    model_name: str
+    model_version: str
+    created_at: UtcTime = Field(description="When the run was published (its creation time)")
+    as_of: dt.date = Field(description="The date the run's inputs were taken on")
+    mode: Literal["live", "replay"]
+
+
+class Edge(BaseModel):
+    """One outcome priced: the model's and the market's (margin-free) probabilities, the edge."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [_EDGE]})
+
+    market: str = Field(examples=["1x2"])
+    outcome: str = Field(examples=["home", "draw", "away"])
+    bookmaker: str | None = Field(description="Where the best price was found")
+    price: float | None = Field(description="Decimal odds taken")
+    p_model: Probability
+    p_market: Probability | None = Field(description="The market's probability, margin removed")
+    edge: float | None = Field(description="p_model x price - 1")
+    prob_edge: float | None = Field(description="p_model - p_market")
+    is_value: bool = Field(description="Whether the edge makes it a value bet")
+    n_bookmakers: int | None
+
+
+class ValueBet(BaseModel):
+    """A value bet with its fixture and the stake each portfolio's rules sized."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [_VALUE_BET]})
+
+    run_id: str
+    match_id: int
+    league_code: str
+    match_date: dt.date
+    kickoff_utc: UtcTime | None
+    home_team: str
+    away_team: str
+    market: str
+    outcome: str
+    bookmaker: str
+    price: float
+    p_model: Probability
+    p_market: Probability | None
+    edge: float
+    prob_edge: float | None
+    n_bookmakers: int | None
+    stakes: dict[str, float] = Field(description="portfolio -> stake ({} when none staked it)")
+
+
+class Stake(BaseModel):
+    """A stake sized by a portfolio's rules (fractional Kelly, capped)."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [_STAKE]})
+
+    market: str
+    outcome: str
+    portfolio: str
+    bookmaker: str
+    price: float
+    p_model: Probability
+    edge: float
+    kelly_fraction: float
+    fraction: float = Field(description="Share of the bankroll staked")
+    stake: float
+
+
+class Insight(Prediction):
+    """Everything published about a match: prediction, drivers, edges, value bets, stakes."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    **_MATCH,
+                    **_RUN,
+                    "drivers": [{"feature": "elo_diff", "value": 112.5}],
+                    "edges": [_EDGE],
+                    "value_bets": [_VALUE_BET],
+                    "stakes": [_STAKE],
+                }
+            ]
+        }
+    )
+
+    drivers: Any = Field(description="The features that drove the prediction, as published")
+    edges: list[Edge]
+    value_bets: list[ValueBet]
+    stakes: list[Stake]
+
+
+class League(BaseModel):
+    """A league of the current run."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"league_code": "E0", "n_predictions": 10}]}
+    )
+
+    league_code: str
+    n_predictions: int
+
+
+class ModelVersion(BaseModel):
+    """The champion model version and its walk-forward evaluation."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "name": "sabiscore-1x2",
+                    "version": "7",
+                    "alias": "champion",
+                    "mlflow_run_id": "6f1c2e0b9a3d4f5e8c7b6a5d4c3b2a19",
+                    "trained_at": "2024-02-28T03:12:44.120000",
+                    "metrics": {"rps": 0.1987, "log_loss": 0.9721, "ece": 0.012},
+                }
+            ]
+        }
+    )
+
+    name: str
+    version: str
+    alias: Literal["champion"]
+    mlflow_run_id: str | None
+    trained_at: UtcTime = Field(description="When the version was registered")
+    metrics: dict[str, Any] = Field(
+        description="Walk-forward evaluation figures (rps, log_loss, ece, ...)"
+    )
+
+
+class Health(BaseModel):
+    """The process answers."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"status": "ok", "version": "0.1.0"}]}
+    )
+
+    status: Literal["ok"]
+    version: str
+
+
+class Readiness(BaseModel):
+    """Whether the stores answer: ``degraded`` when one of them is down."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "status": "degraded",
+                    "redis": "unreachable",
+                    "warehouse": "ok",
+                    "version": "0.1.0",
+                }
+            ]
+        }
+    )
+
+    status: Literal["ok", "degraded", "unavailable"]
+    redis: Literal["ok", "unreachable", "disabled"]
+    warehouse: Literal["ok", "unreachable"]
+    version: str
+
+
+class Problem(BaseModel):
+    """An error: what went wrong, in a sentence."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"detail": "unknown or revoked API key"}]}
+    )
+
+    detail: str
+    request_id: str | None = Field(None, description="Quote it when reporting a server error")
+
+
+class ParameterError(BaseModel):
+    """One bad parameter."""
+
+    loc: list[str | int] = Field(description="Where: query, path or header, then its name")
+    msg: str
+    type: str
+
+
+class ValidationProblem(BaseModel):
+    """Bad parameters: ``detail`` names each, ``errors`` lists them."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "detail": "query parameter 'min_edge': Input should be a valid number",
+                    "errors": [
+                        {
+                            "loc": ["query", "min_edge"],
+                            "msg": "Input should be a valid number",
+                            "type": "float_parsing",
+                        }
+                    ],
+                }
+            ]
+        }
+    )
+
+    detail: str
+    errors: list[ParameterError]

@@ -1,0 +1,291 @@
+"""Who is calling: API keys (kept hashed in the warehouse) and optional JWT bearer tokens.
+
+A key reads ``sbk_<key_id>_<secret>``: ``key_id`` (12 hex digits) finds the
+row, whose ``key_sha256`` must equal the SHA-256 of the whole key.  The key
+itself is shown once, when it is created (``sabiscore keys create``), and is
+never stored.  A SHA-256 suffices: the secret is 256 random bits, not a
+password a dictionary could guess.
+
+A bearer token is a JWT signed with ``SABISCORE_API_JWT_SECRET`` (HS256)
+carrying ``sub``, ``exp`` and optionally ``tier``; it needs no store, so it
+keeps working while the warehouse is down.
+
+Each tier (``free``, ``premium``, ``pro``) gets the same rate limit; the free
+tier also has a daily quota of insights.  A verified key is trusted for
+``SABISCORE_API_KEY_CACHE_SECONDS`` in each worker (a revocation takes that
+long to take effect), and while the warehouse cannot be read a key verified
+earlier stays trusted.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import re
+import secrets
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import jwt
+from sqlalchemy import Engine, insert, select, update
+from sqlalchemy.exc import SQLAlchemyError
+from starlette.concurrency import run_in_threadpool
+
+from sabiscore_ml.errors import SabiscoreError
+from sabiscore_ml.settings import ServingSettings
+from sabiscore_ml.warehouse.engine import get_engine
+from sabiscore_ml.warehouse.models import ApiKey
+from serving.cache import LruCache
+from serving.metrics import ServingMetrics
+from serving.repository import WAREHOUSE, StoreUnavailable
+
+FREE, PREMIUM, PRO = "free", "premium", "pro"
+TIERS: tuple[str, ...] = (FREE, PREMIUM, PRO)
+KEY_PREFIX = "sbk"
+_KEY = re.compile(r"sbk_([0-9a-f]{12})_([A-Za-z0-9_-]{43})")
+JWT_ALGORITHM = "HS256"
+_MISSING: Any = object()
+
+
+class AuthError(Exception):
+    """The credentials given are missing, malformed, unknown, revoked or expired (a 401)."""
+
+
+class ApiKeyRefused(SabiscoreError):
+    """A key operation refused (unknown tier, unknown key); the message says which."""
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The caller: ``subject`` names it for limits (``key:<id>``, ``jwt:<sub>``, ``ip:<addr>``)."""
+
+    subject: str
+    tier: str
+    owner: str | None = None
+
+
+@dataclass(frozen=True)
+class ApiKeyRecord:
+    """An API key as stored, without its secret."""
+
+    key_id: str
+    owner: str
+    tier: str
+    created_at: dt.datetime
+    revoked_at: dt.datetime | None
+
+    @property
+    def active(self) -> bool:
+        """Not revoked."""
+        return self.revoked_at is None
+
+
+@dataclass(frozen=True)
+class NewApiKey:
+    """A key just created: ``key`` is shown once and never stored."""
+
+    key: str
+    record: ApiKeyRecord
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
+
+
+def key_digest(key: str) -> str:
+    """The SHA-256 (hex) of a key, as stored."""
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def key_id_of(key: str) -> str | None:
+    """The ``key_id`` of a well-formed key, None for anything else."""
+    match = _KEY.fullmatch(key)
+    return match.group(1) if match else None
+
+
+def _record(row: Any) -> ApiKeyRecord:
+    return ApiKeyRecord(row.key_id, row.owner, row.tier, row.created_at, row.revoked_at)
+
+
+def create_api_key(engine: Engine, *, owner: str, tier: str) -> NewApiKey:
+    """Create a key for ``owner`` in ``tier``; the returned ``key`` is the only copy."""
+    if tier not in TIERS:
+        raise ApiKeyRefused(f"tier {tier!r} is not one of {', '.join(TIERS)}")
+    owner = owner.strip()
+    if not 0 < len(owner) <= 80:
+        raise ApiKeyRefused("an owner of 1 to 80 characters is needed")
+    key_id = secrets.token_hex(6)
+    key = f"{KEY_PREFIX}_{key_id}_{secrets.token_urlsafe(32)}"
+    created_at = _now()
+    with engine.begin() as connection:
+        connection.execute(
+            insert(ApiKey).values(
+                key_id=key_id,
+                key_sha256=key_digest(key),
+                owner=owner,
+                tier=tier,
+                created_at=created_at,
+                revoked_at=None,
+            )
+        )
+    return NewApiKey(key, ApiKeyRecord(key_id, owner, tier, created_at, None))
+
+
+def revoke_api_key(engine: Engine, key_id: str) -> ApiKeyRecord:
+    """Revoke a key (by its ``key_id``, or the whole key); revoking it again changes nothing."""
+    key_id = key_id_of(key_id) or key_id
+    with engine.begin() as connection:
+        connection.execute(
+            update(ApiKey)
+            .where(ApiKey.key_id == key_id, ApiKey.revoked_at.is_(None))
+            .values(revoked_at=_now())
+        )
+        row = connection.execute(select(ApiKey).where(ApiKey.key_id == key_id)).one_or_none()
+    if row is None:
+        raise ApiKeyRefused(f"no API key {key_id!r}")
+    return _record(row)
+
+
+def list_api_keys(engine: Engine, *, owner: str | None = None) -> list[ApiKeyRecord]:
+    """Every key (of ``owner``), oldest first, revoked ones included."""
+    query = select(ApiKey).order_by(ApiKey.created_at, ApiKey.id)
+    if owner is not None:
+        query = query.where(ApiKey.owner == owner)
+    with engine.connect() as connection:
+        return [_record(row) for row in connection.execute(query)]
+
+
+def lookup_api_key(engine: Engine, key: str) -> Principal | None:
+    """The caller a key names, or None (malformed, unknown, wrong secret or revoked)."""
+    key_id = key_id_of(key)
+    if key_id is None:
+        return None
+    with engine.connect() as connection:
+        row = connection.execute(select(ApiKey).where(ApiKey.key_id == key_id)).one_or_none()
+    if row is None or row.revoked_at is not None:
+        return None
+    if not hmac.compare_digest(row.key_sha256, key_digest(key)):
+        return None
+    return Principal(f"key:{key_id}", row.tier, row.owner)
+
+
+def issue_token(
+    settings: ServingSettings, *, subject: str, tier: str = FREE, ttl_seconds: int = 3600
+) -> str:
+    """A bearer token for ``subject`` (what a trusted backend would mint for its users)."""
+    if settings.jwt_secret is None:
+        raise ApiKeyRefused("SABISCORE_API_JWT_SECRET is not set")
+    if tier not in TIERS:
+        raise ApiKeyRefused(f"tier {tier!r} is not one of {', '.join(TIERS)}")
+    now = dt.datetime.now(dt.UTC)
+    claims: dict[str, Any] = {
+        "sub": subject,
+        "tier": tier,
+        "iat": now,
+        "exp": now + dt.timedelta(seconds=ttl_seconds),
+    }
+    if settings.jwt_audience:
+        claims["aud"] = settings.jwt_audience
+    return jwt.encode(claims, settings.jwt_secret.get_secret_value(), algorithm=JWT_ALGORITHM)
+
+
+def bearer_token(authorization: str | None) -> str | None:
+    """The token of an ``Authorization: Bearer <token>`` header, None for anything else."""
+    scheme, _, token = (authorization or "").partition(" ")
+    token = token.strip()
+    return token if scheme.lower() == "bearer" and token else None
+
+
+class Authenticator:
+    """Turns an ``X-API-Key`` or a bearer token into a :class:`Principal`, or refuses it.
+
+    Keys verified in the warehouse and tokens verified by their signature are
+    remembered for ``key_cache_seconds`` (tokens never past their ``exp``).
+    """
+
+    def __init__(self, settings: ServingSettings, metrics: ServingMetrics) -> None:
+        self.settings = settings
+        self.metrics = metrics
+        self._keys: LruCache[Principal | None] = LruCache(10_000, ttl=settings.key_cache_seconds)
+        self._tokens: LruCache[tuple[Principal, float]] = LruCache(
+            10_000, ttl=settings.key_cache_seconds
+        )
+
+    async def identify(self, api_key: str | None, token: str | None) -> Principal | None:
+        """The caller of a key (first) or a token; None without either.
+
+        AuthError when the one given is not valid; StoreUnavailable when a key
+        cannot be checked (the warehouse is down and the key was never seen).
+        """
+        if api_key:
+            return await self.from_key(api_key)
+        if token:
+            return self.from_token(token)
+        return None
+
+    def identify_cached(self, api_key: str | None, token: str | None) -> Principal | None:
+        """The caller, when this worker has already verified its key or token; else None."""
+        if api_key:
+            if key_id_of(api_key) is None:
+                return None
+            caller = self._keys.get(key_digest(api_key))
+            self.metrics.cache_lookup("keys", caller is not None)
+            return caller
+        if token:
+            cached = self._tokens.get(token)
+            if cached is not None and cached[1] > time.time():
+                return cached[0]
+        return None
+
+    async def from_key(self, key: str) -> Principal:
+        """The key's caller; AuthError when it is not a valid key, StoreUnavailable if unknown."""
+        if key_id_of(key) is None:
+            raise AuthError("malformed API key")
+        digest = key_digest(key)
+        cached = self._keys.get(digest, _MISSING)
+        if cached is _MISSING:
+            self.metrics.cache_lookup("keys", False)
+            try:
+                cached = await run_in_threadpool(lookup_api_key, get_engine(), key)
+            except (SQLAlchemyError, OSError) as error:
+                self.metrics.store_errors.labels(WAREHOUSE, "api_key").inc()
+                stale = self._keys.get_stale(digest, _MISSING)
+                if stale is _MISSING:
+                    raise StoreUnavailable("api_key") from error
+                cached = stale
+            else:
+                self._keys.put(digest, cached)
+        else:
+            self.metrics.cache_lookup("keys", True)
+        if cached is None:
+            raise AuthError("unknown or revoked API key")
+        return cached
+
+    def from_token(self, token: str) -> Principal:
+        """The token's caller; AuthError when bearer tokens are off or the token is not valid."""
+        secret = self.settings.jwt_secret
+        if secret is None:
+            raise AuthError("bearer tokens are not accepted here; use an X-API-Key")
+        cached = self._tokens.get(token)
+        if cached is not None and cached[1] > time.time():
+            return cached[0]
+        try:
+            claims = jwt.decode(
+                token,
+                secret.get_secret_value(),
+                algorithms=[JWT_ALGORITHM],
+                audience=self.settings.jwt_audience,
+                options={"require": ["exp", "sub"]},
+            )
+        except jwt.ExpiredSignatureError:
+            raise AuthError("expired bearer token") from None
+        except jwt.InvalidTokenError:
+            raise AuthError("invalid bearer token") from None
+        tier = claims.get("tier", FREE)
+        if tier not in TIERS or not isinstance(claims["sub"], str):
+            raise AuthError("invalid bearer token")
+        caller = Principal(f"jwt:{claims['sub']}", tier, claims["sub"])
+        self._tokens.put(token, (caller, float(claims["exp"])))
+        return caller

@@ -1,0 +1,60 @@
+"""A property-based fuzz of the OpenAPI schema (schemathesis) against a published run.
+
+Every operation gets generated requests, valid and invalid, with a pro key:
+no answer may be a 5xx, every status code must be documented, every body must
+match its documented schema and content type, and invalid parameters must be
+refused with a 4xx.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, settings
+from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    negative_data_rejection,
+    response_schema_conformance,
+    status_code_conformance,
+)
+from serving_support import World, serving_world
+from sqlalchemy import Engine
+
+from serving.main import create_app
+
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_schema_conformance,
+    negative_data_rejection,
+]
+
+
+@pytest.fixture
+def fuzz_world(warehouse: Engine, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
+    # generated requests come by the hundred: a limit they do not reach
+    with serving_world(warehouse, monkeypatch, SABISCORE_API_RATE_LIMIT="100000/minute") as world:
+        yield world
+
+
+@pytest.fixture
+def api_schema(fuzz_world: World):  # noqa: ANN201 - a schemathesis schema
+    return schemathesis.openapi.from_asgi("/openapi.json", create_app())
+
+
+schema = schemathesis.pytest.from_fixture("api_schema")
+
+
+@pytest.mark.parametrize("warehouse", ["postgresql"], indirect=True)
+@schema.parametrize()
+@settings(
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+def test_the_schema_holds_for_generated_requests(case, fuzz_world: World) -> None:  # noqa: ANN001
+    case.call_and_validate(headers=fuzz_world.headers("pro"), checks=CHECKS)
