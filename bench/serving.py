@@ -14,12 +14,15 @@ application answers with the same bytes, the published prediction of one match:
 4. ``serving app``: the real application (``serving.main:app``), keys warm in
    Redis, a pro key (``X-API-Key``), the per-IP and per-key rate limits counted in
    Redis as configured (moving window; the limit raised to 1,000,000/minute so the
-   benchmark's single client is counted but never refused);
-5. the same with rate limiting off (``SABISCORE_API_RATE_LIMITING=false``);
-6. the same without the warm path either (``SABISCORE_API_HOT_PATH=false``): every
+   benchmark's single client is counted but never refused), each settled with
+   Redis once a second (the default ``SABISCORE_API_RATE_LIMIT_SYNC_SECONDS``);
+5. the same with every request counted in Redis (``..._SYNC_SECONDS=0``: two
+   round trips per request);
+6. the same with rate limiting off (``SABISCORE_API_RATE_LIMITING=false``);
+7. the same without the warm path either (``SABISCORE_API_HOT_PATH=false``): every
    request through the FastAPI routes and their dependencies.
 
-All six run at once (idle, they cost nothing); after a 2-second warm-up each,
+All seven run at once (idle, they cost nothing); after a 2-second warm-up each,
 ``--runs`` rounds drive each in turn for ``--seconds``, so every application
 meets the same background load.  The best of its runs (by requests per second)
 is printed with its p50 and p99 latency, and its ratio to the FastAPI-from-memory
@@ -382,7 +385,7 @@ def measure(servers: list[Server], args: argparse.Namespace) -> dict[str, Figure
         chosen = max(runs[server.name], key=lambda f: f.requests_per_second)
         spread = ", ".join(f"{f.requests_per_second:,.0f}" for f in runs[server.name])
         print(
-            f"  {server.name:<38} {chosen.requests_per_second:>9,.0f} req/s  "
+            f"  {server.name:<40} {chosen.requests_per_second:>9,.0f} req/s  "
             f"p50 {chosen.p50_ms:6.2f} ms  p99 {chosen.p99_ms:6.2f} ms  "
             f"(runs: {spread}; errors {chosen.errors})",
             flush=True,
@@ -461,6 +464,10 @@ def main() -> None:
         off = {"SABISCORE_API_RATE_LIMITING": "false"}
         for name, extra in (
             ("serving app (pro key, rate limits)", {}),
+            (
+                "serving app, limits settled per request",
+                {"SABISCORE_API_RATE_LIMIT_SYNC_SECONDS": "0"},
+            ),
             ("serving app, rate limiting off", off),
             ("serving app, routes only, limits off", {**off, "SABISCORE_API_HOT_PATH": "false"}),
         ):
@@ -475,7 +482,7 @@ def main() -> None:
         print("\nratio to FastAPI, bytes from memory (goal: >= 90%, p99 <= 15 ms):")
         for name, figures in results.items():
             print(
-                f"  {name:<38} {figures.requests_per_second / baseline:6.1%}  "
+                f"  {name:<40} {figures.requests_per_second / baseline:6.1%}  "
                 f"p99 {figures.p99_ms:6.2f} ms"
             )
     finally:

@@ -282,10 +282,12 @@ class ServingSettings(BaseSettings):
     ``rate_limit`` applies per client IP and per key (``limits`` notation,
     ``100/minute``); ``free_insights_per_day`` is the free tier's daily quota of
     ``/v1/insights``.  Limits are counted in Redis when it is configured (in
-    memory otherwise, and while Redis is down).  ``pointer_cache_seconds``: how
-    long a worker reuses the current run id before asking Redis again;
-    ``key_cache_seconds``: how long a verified key is trusted before it is read
-    again (a revocation takes that long to reach every worker).  In production
+    memory otherwise, and while Redis is down); a worker settles its counts with
+    Redis every ``rate_limit_sync_seconds`` (0: at every request).
+    ``pointer_cache_seconds``: how long a worker reuses the current run id
+    before asking Redis again; ``key_cache_seconds``: how long a verified key
+    is trusted before it is read again (a revocation takes that long to reach
+    every worker).  In production
     a key is always required and a JWT secret must be a real one.
     """
 
@@ -301,6 +303,7 @@ class ServingSettings(BaseSettings):
         "moving-window"
     )
     rate_limiting: bool = True
+    rate_limit_sync_seconds: float = Field(1.0, ge=0)  # see serving.rate_limits; 0: every hit
     hot_path: bool = True  # answer warm reads from the worker's caches before the router
     free_insights_per_day: int = Field(5, ge=1)
     trust_proxy: bool = False

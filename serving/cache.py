@@ -2,14 +2,16 @@
 
 One instance per worker process and per use (published documents, the current
 run id, verified keys).  The event loop runs one coroutine at a time and the
-cache never awaits, so it needs no lock.
+cache never awaits, so it needs no lock; :class:`SingleFlight` makes the
+requests that miss the same entry at the same time share one fetch.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections import OrderedDict
-from collections.abc import Hashable
+from collections.abc import Awaitable, Callable, Hashable
 from typing import Generic, TypeVar
 
 V = TypeVar("V")
@@ -61,3 +63,33 @@ class LruCache(Generic[V]):
     def clear(self) -> None:
         """Forget every entry."""
         self._entries.clear()
+
+
+class SingleFlight(Generic[V]):
+    """At most one refresh per key at a time: callers of a key already being fetched share it.
+
+    Fifty requests arriving while a cache entry is due would otherwise make
+    fifty identical store calls at once.
+    """
+
+    def __init__(self) -> None:
+        self._running: dict[Hashable, asyncio.Task[V]] = {}
+
+    def start(self, key: Hashable, fetch: Callable[[], Awaitable[V]]) -> asyncio.Task[V]:
+        """The fetch of ``key`` in flight, started now if there is none."""
+        task = self._running.get(key)
+        if task is None:
+            task = asyncio.ensure_future(fetch())
+            self._running[key] = task
+            task.add_done_callback(lambda done: self._finished(key, done))
+        return task
+
+    def _finished(self, key: Hashable, task: asyncio.Task[V]) -> None:
+        if self._running.get(key) is task:
+            del self._running[key]
+        if not task.cancelled():
+            task.exception()  # retrieved here: a fetch nobody awaited must not warn
+
+    async def run(self, key: Hashable, fetch: Callable[[], Awaitable[V]]) -> V:
+        """The result of the fetch of ``key``, shared with every caller waiting for it."""
+        return await asyncio.shield(self.start(key, fetch))

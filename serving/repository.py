@@ -9,7 +9,9 @@ Documents are passed through as the bytes published.  A document under a
 run id never changes, so each worker keeps the ones it has served in a small
 LRU cache keyed by (run id, kind, key): a warm request costs no store call
 but the run pointer, itself reused for ``pointer_cache_seconds`` (a new run
-is served at most that late).  The few views that filter or trim a
+is served at most that late; when it is due, one request fetches it while
+the others go on with the one they know).  Requests missing the same entry at
+once share one fetch.  The few views that filter or trim a
 published document (an upcoming list on one date, value bets above an
 edge, a prediction without its insight) are built once per run version and
 cached the same way.
@@ -52,7 +54,7 @@ from sabiscore_ml.publish.warehouse import latest_run, warehouse_document
 from sabiscore_ml.settings import ServingSettings
 from sabiscore_ml.warehouse.engine import get_engine
 from sabiscore_ml.warehouse.models import ModelVersion
-from serving.cache import LruCache
+from serving.cache import LruCache, SingleFlight
 from serving.metrics import ServingMetrics
 
 log = logging.getLogger(__name__)
@@ -149,6 +151,7 @@ class Repository:
         self._documents: LruCache[Document | None] = LruCache(settings.document_cache_size)
         self._pointer: LruCache[str | None] = LruCache(1, ttl=settings.pointer_cache_seconds)
         self._model: LruCache[Document | None] = LruCache(1, ttl=MODEL_CACHE_SECONDS)
+        self._fetches: SingleFlight[Any] = SingleFlight()
         self._redis_down_until = 0.0
 
     # --- stores ---------------------------------------------------------------------------------
@@ -192,6 +195,9 @@ class Repository:
             self.metrics.cache_lookup("pointer", True)
             return cached
         self.metrics.cache_lookup("pointer", False)
+        return await self._fetches.run("pointer", self._fetch_run_id)
+
+    async def _fetch_run_id(self) -> str | None:
         raw = await self._redis_get(pointer_key(self.prefix), "pointer")
         if raw is not _MISSING and raw is not None:
             run_id = raw.decode() if isinstance(raw, bytes) else str(raw)
@@ -211,6 +217,9 @@ class Repository:
             self.metrics.cache_lookup("documents", True)
             return cached
         self.metrics.cache_lookup("documents", False)
+        return await self._fetches.run(cache_key, lambda: self._fetch_document(run_id, kind, key))
+
+    async def _fetch_document(self, run_id: str, kind: str, key: str | None) -> Document | None:
         body = await self._redis_get(document_key(self.prefix, run_id, kind, key), kind)
         if body is not _MISSING:
             self.metrics.store_reads.labels(REDIS, "missing" if body is None else "found").inc()
@@ -218,7 +227,7 @@ class Repository:
             body = await self._warehouse(kind, warehouse_document, run_id, kind, key)
             self.metrics.store_reads.labels(WAREHOUSE, "missing" if body is None else "found").inc()
         document = None if body is None else Document.of(body, run_id)
-        self._documents.put(cache_key, document)
+        self._documents.put((run_id, kind, key), document)
         return document
 
     async def view(
@@ -245,11 +254,15 @@ class Repository:
     ) -> Document | None:
         """A document of the current run already in this worker's caches, else None.
 
-        No store is asked: None also when the run pointer is due for a refresh.
+        No store is asked.  When the run pointer is due for a refresh, one
+        refresh starts and the run known until then is still used meanwhile.
         """
         run_id = self._pointer.get("run")
         if run_id is None:
-            return None
+            run_id = self._pointer.get_stale("run") if self._pointer.ttl else None
+            if run_id is None:
+                return None
+            self._fetches.start("pointer", self._fetch_run_id)
         cache_key = (run_id, kind, key) if view is None else (run_id, kind, key, view)
         document = self._documents.get(cache_key)
         if document is not None:

@@ -37,7 +37,7 @@ from sabiscore_ml.errors import SabiscoreError
 from sabiscore_ml.settings import ServingSettings
 from sabiscore_ml.warehouse.engine import get_engine
 from sabiscore_ml.warehouse.models import ApiKey
-from serving.cache import LruCache
+from serving.cache import LruCache, SingleFlight
 from serving.metrics import ServingMetrics
 from serving.repository import WAREHOUSE, StoreUnavailable
 
@@ -212,6 +212,7 @@ class Authenticator:
         self._tokens: LruCache[tuple[Principal, float]] = LruCache(
             10_000, ttl=settings.key_cache_seconds
         )
+        self._lookups: SingleFlight[Principal | None] = SingleFlight()
 
     async def identify(self, api_key: str | None, token: str | None) -> Principal | None:
         """The caller of a key (first) or a token; None without either.
@@ -230,7 +231,13 @@ class Authenticator:
         if api_key:
             if key_id_of(api_key) is None:
                 return None
-            caller = self._keys.get(key_digest(api_key))
+            digest = key_digest(api_key)
+            caller = self._keys.get(digest)
+            if caller is None and self._keys.ttl:
+                # due to be checked again: one request does it, the others go on meanwhile
+                caller = self._keys.get_stale(digest)
+                if caller is not None:
+                    self._lookups.start(digest, lambda: self._lookup(digest, api_key))
             self.metrics.cache_lookup("keys", caller is not None)
             return caller
         if token:
@@ -247,21 +254,25 @@ class Authenticator:
         cached = self._keys.get(digest, _MISSING)
         if cached is _MISSING:
             self.metrics.cache_lookup("keys", False)
-            try:
-                cached = await run_in_threadpool(lookup_api_key, get_engine(), key)
-            except (SQLAlchemyError, OSError) as error:
-                self.metrics.store_errors.labels(WAREHOUSE, "api_key").inc()
-                stale = self._keys.get_stale(digest, _MISSING)
-                if stale is _MISSING:
-                    raise StoreUnavailable("api_key") from error
-                cached = stale
-            else:
-                self._keys.put(digest, cached)
+            cached = await self._lookups.run(digest, lambda: self._lookup(digest, key))
         else:
             self.metrics.cache_lookup("keys", True)
         if cached is None:
             raise AuthError("unknown or revoked API key")
         return cached
+
+    async def _lookup(self, digest: str, key: str) -> Principal | None:
+        """The key's caller read from the warehouse (the last one known while it is down)."""
+        try:
+            caller = await run_in_threadpool(lookup_api_key, get_engine(), key)
+        except (SQLAlchemyError, OSError) as error:
+            self.metrics.store_errors.labels(WAREHOUSE, "api_key").inc()
+            stale = self._keys.get_stale(digest, _MISSING)
+            if stale is _MISSING:
+                raise StoreUnavailable("api_key") from error
+            return stale
+        self._keys.put(digest, caller)
+        return caller
 
     def from_token(self, token: str) -> Principal:
         """The token's caller; AuthError when bearer tokens are off or the token is not valid."""

@@ -35,7 +35,8 @@ class ServingState:
     redis: aioredis.Redis | None
 
     async def close(self) -> None:
-        """Close the Redis connections."""
+        """Add the last rate-limit counts to Redis and close its connections."""
+        await self.limits.close()
         if self.redis is not None:
             await self.redis.aclose()
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import time
 from collections.abc import Iterator
 
 import jwt
@@ -215,6 +216,22 @@ def test_a_revoked_key_is_refused(world: World, monkeypatch: pytest.MonkeyPatch)
         answer = api.get("/v1/value-bets", headers={"X-API-Key": key})
         assert answer.status_code == 401 and answer.json()["detail"] == "unknown or revoked API key"
 
+    # with keys trusted for a while, a revocation is seen once that while is over
+    configure(monkeypatch, SABISCORE_API_KEY_CACHE_SECONDS="0.2")
+    key = world.keys["pro"]
+    with world.client() as api:
+        assert api.get("/v1/value-bets", headers={"X-API-Key": key}).status_code == 200
+        revoke_api_key(world.engine, key.split("_")[1])
+        assert api.get("/v1/value-bets", headers={"X-API-Key": key}).status_code == 200
+        time.sleep(0.3)
+        # the first request after it may still pass while the key is checked again
+        statuses = [api.get("/v1/value-bets", headers={"X-API-Key": key}).status_code]
+        deadline = time.monotonic() + 5
+        while statuses[-1] != 401 and time.monotonic() < deadline:
+            time.sleep(0.01)
+            statuses.append(api.get("/v1/value-bets", headers={"X-API-Key": key}).status_code)
+        assert statuses[-1] == 401 and len(statuses) <= 3, statuses
+
 
 @pytest.mark.parametrize(
     ("path", "parameter"),
@@ -244,7 +261,12 @@ def test_bad_parameters_are_422_naming_the_parameter(
 def test_rate_limits_per_ip_and_per_key_are_shared_through_redis(
     world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    configure(monkeypatch, SABISCORE_API_RATE_LIMIT="3/minute", SABISCORE_API_TRUST_PROXY="true")
+    configure(
+        monkeypatch,
+        SABISCORE_API_RATE_LIMIT="3/minute",
+        SABISCORE_API_TRUST_PROXY="true",
+        SABISCORE_API_RATE_LIMIT_SYNC_SECONDS="0",  # every request counted in Redis at once
+    )
     alice, bob = world.headers("pro"), world.headers("premium")
 
     def get(client: TestClient, headers: dict[str, str], ip: str):  # noqa: ANN202
@@ -265,6 +287,43 @@ def test_rate_limits_per_ip_and_per_key_are_shared_through_redis(
         assert [a.status_code for a in opened] == [401, 401, 401]
         assert one.get("/v1/leagues", headers={"X-Forwarded-For": "10.0.0.4"}).status_code == 429
     assert list(world.redis.scan_iter(f"{world.prefix}:limits*"))
+
+
+def test_workers_settling_with_redis_hand_their_counts_on(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Counts taken in a worker's memory between settlements reach Redis.
+
+    Once when the worker stops, and once by the background flush each interval;
+    a refused identity is refused from memory with the window's Retry-After.
+    """
+    configure(
+        monkeypatch,
+        SABISCORE_API_RATE_LIMIT="5/minute",
+        SABISCORE_API_RATE_LIMIT_SYNC_SECONDS="3600",  # no settlement but the first
+        SABISCORE_API_TRUST_PROXY="true",
+    )
+    ips = (f"10.1.0.{n}" for n in range(1, 100))  # a new IP each time: the key's limit counts
+
+    def get(client: TestClient, tier: str) -> int:
+        headers = {**world.headers(tier), "X-Forwarded-For": next(ips)}
+        answer = client.get("/v1/matches/upcoming", headers=headers)
+        if answer.status_code == 429:
+            assert answer.json()["detail"] == "rate limit exceeded (5 per 1 minute per key)"
+            assert 1 <= int(answer.headers["retry-after"]) <= 60
+        return answer.status_code
+
+    with world.client() as one:
+        assert [get(one, "pro") for _ in range(3)] == [200] * 3
+    with world.client() as two:  # the three reached Redis when the first worker stopped
+        assert [get(two, "pro") for _ in range(4)] == [200, 200, 429, 429]
+
+    configure(monkeypatch, SABISCORE_API_RATE_LIMIT_SYNC_SECONDS="0.2")
+    with world.client() as one, world.client() as two:
+        assert [get(one, "premium") for _ in range(4)] == [200] * 4
+        time.sleep(0.6)  # the first worker's flush runs meanwhile
+        # the second worker learns of the four when it first settles the key's count
+        assert [get(two, "premium") for _ in range(2)] == [200, 429]
 
 
 def test_the_free_tier_reads_five_insights_a_day(world: World, api: TestClient) -> None:

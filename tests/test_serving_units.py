@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 import pytest
 from pydantic import ValidationError
 
 from sabiscore_ml import settings as s
-from serving.cache import LruCache
+from serving.cache import LruCache, SingleFlight
 from serving.repository import Document, prediction_view
 from serving.responses import cache_control, etag_matches
 from serving.security import bearer_token, key_digest, key_id_of
@@ -68,6 +69,32 @@ def test_lru_cache_evicts_the_least_recently_used_and_ages_entries() -> None:
     nothing: LruCache[int] = LruCache(0)
     nothing.put("a", 1)
     assert nothing.get("a") is None
+
+
+def test_single_flight_shares_one_fetch_among_concurrent_callers() -> None:
+    calls: list[str] = []
+
+    async def fetch(value: str) -> str:
+        calls.append(value)
+        await asyncio.sleep(0.01)
+        if value == "bad":
+            raise LookupError(value)
+        return value.upper()
+
+    async def scenario() -> None:
+        flights: SingleFlight[str] = SingleFlight()
+        together = await asyncio.gather(*(flights.run("a", lambda: fetch("a")) for _ in range(20)))
+        assert together == ["A"] * 20 and calls == ["a"]
+        assert await flights.run("a", lambda: fetch("a")) == "A"  # done: a new fetch
+        assert calls == ["a", "a"]
+        failing = [flights.run("b", lambda: fetch("bad")) for _ in range(3)]
+        results = await asyncio.gather(*failing, return_exceptions=True)
+        assert all(isinstance(r, LookupError) for r in results) and calls.count("bad") == 1
+        started = flights.start("c", lambda: fetch("bad"))  # nobody awaits it: no warning
+        await asyncio.sleep(0.05)
+        assert started.done() and isinstance(started.exception(), LookupError)
+
+    asyncio.run(scenario())
 
 
 def test_entity_tags() -> None:
