@@ -229,7 +229,9 @@ def _clean(value: str) -> str:
     return value.replace("\xa0", " ").strip()
 
 
-def _plan_columns(header: list[str], name: str) -> _ColumnPlan:
+def _plan_columns(
+    header: list[str], name: str, mandatory: tuple[str, ...] = MANDATORY
+) -> _ColumnPlan:
     names = tuple(_clean(cell).lstrip("\ufeff") for cell in header)
     index: dict[str, int] = {}
     duplicates: list[str] = []
@@ -243,7 +245,7 @@ def _plan_columns(header: list[str], name: str) -> _ColumnPlan:
     for alias, canonical in _COLUMN_ALIASES.items():
         if canonical not in index and alias in index:
             index[canonical] = index[alias]
-    missing = [column for column in MANDATORY if column not in index]
+    missing = [column for column in mandatory if column not in index]
     if missing:
         shown = ",".join(column for column in names if column)[:300]
         raise RejectedFile(
@@ -434,34 +436,23 @@ class _Rows:
         return "" if position is None else self.cells[position]
 
 
-def parse_football_data(
-    raw: bytes,
-    name: str = "<bytes>",
-    *,
-    today: dt.date | None = None,
-) -> ParsedFile:
-    """Parse one football-data.co.uk CSV (one league, one season) from raw bytes.
+def _read_table(
+    raw: bytes, name: str, mandatory: tuple[str, ...]
+) -> tuple[str, _ColumnPlan, list[tuple[int, list[str]]], list[str]]:
+    """Decode and split a CSV, plan its columns and check it is whole.
 
-    ``name`` labels errors and warnings (a path or URL).  ``today`` is the date
-    after which a match cannot have a result (defaults to the current date).
-    Raises :class:`RejectedFile` naming the failed check; returns a
-    :class:`ParsedFile` otherwise.  Malformed single odds values (``c``,
-    ``3.53.75``, prices of at most 1) are dropped with a warning, not fatal.
+    Returns ``(encoding, plan, numbered data rows, warnings)``.
     """
-    today = today or dt.date.today()
     text, encoding = decode(raw, name)
     if "\xa0" in text:  # non-breaking spaces (e.g. before referee names) are padding
         text = text.replace("\xa0", " ")
     rows = list(csv.reader(io.StringIO(text, newline="")))
     if not rows or not any(_clean(cell) for cell in rows[0]):
         raise RejectedFile(name, "empty", "the file has no header line")
-    plan = _plan_columns(rows[0], name)
-    col = plan.index
+    plan = _plan_columns(rows[0], name, mandatory)
     warnings: list[str] = []
     if plan.duplicates:
         warnings.append(f"duplicated header name(s) ignored: {', '.join(plan.duplicates)}")
-
-    data_rows = [(number, cells) for number, cells in enumerate(rows[1:], start=2)]
     if not raw.endswith(b"\n"):
         tail = raw[-40:].decode(encoding, errors="replace")
         raise RejectedFile(
@@ -470,10 +461,16 @@ def parse_football_data(
             f"the file does not end with a line break (it ends {tail!r}): the download was cut "
             "short; fetch it again",
         )
+    return encoding, plan, list(enumerate(rows[1:], start=2)), warnings
 
-    width = len(rows[0])
-    divisions: set[str] = set()
-    parsed: list[tuple[int, _Rows, dt.date]] = []
+
+def _dated_rows(
+    name: str, plan: _ColumnPlan, data_rows: list[tuple[int, list[str]]]
+) -> list[tuple[int, _Rows, dt.date, str]]:
+    """The non-blank rows with their date and Div; rejects empty mandatory values and bad dates."""
+    col = plan.index
+    width = len(plan.header)
+    parsed: list[tuple[int, _Rows, dt.date, str]] = []
     for number, cells in data_rows:
         row = _Rows(cells, width)
         div = row.get(col["Div"])
@@ -500,11 +497,163 @@ def parse_football_data(
             raise RejectedFile(
                 name, "date_format", f"line {number}: Date {date_text!r} is not dd/mm/yy(yy)"
             )
-        divisions.add(div)
-        parsed.append((number, row, match_date))
+        parsed.append((number, row, match_date, div))
+    return parsed
 
+
+@dataclass(slots=True)
+class _RowIssues:
+    """What the rows of one file had that is worth a warning, and the matches seen so far."""
+
+    seen: dict[tuple[dt.date, str, str], int] = field(default_factory=dict)
+    dropped_odds: list[str] = field(default_factory=list)
+    implausible: list[str] = field(default_factory=list)
+    result_mismatches: list[str] = field(default_factory=list)
+
+    def warnings(self, plan: _ColumnPlan) -> list[str]:
+        warnings = []
+        if self.dropped_odds:
+            warnings.append(
+                f"dropped {len(self.dropped_odds)} malformed odds value(s): "
+                + "; ".join(self.dropped_odds[:5])
+            )
+        if self.implausible:
+            warnings.append(
+                f"dropped {len(self.implausible)} 1X2 price set(s) with an implausible overround: "
+                + "; ".join(self.implausible[:5])
+            )
+        if self.result_mismatches:
+            warnings.append(
+                f"{len(self.result_mismatches)} published result(s) disagree with the score "
+                "(score kept): " + "; ".join(self.result_mismatches[:5])
+            )
+        if plan.unknown:
+            warnings.append(f"unrecognised column(s) not loaded: {', '.join(plan.unknown)}")
+        return warnings
+
+
+def _match_record(
+    name: str,
+    plan: _ColumnPlan,
+    number: int,
+    row: _Rows,
+    match_date: dt.date,
+    *,
+    league: str,
+    season: str,
+    today: dt.date,
+    issues: _RowIssues,
+) -> MatchRecord:
+    """One row as a :class:`MatchRecord`: teams, score, time, statistics and odds checked."""
+    col = plan.index
+    home, away = row.get(col["HomeTeam"]), row.get(col["AwayTeam"])
+    if home.casefold() == away.casefold():
+        raise RejectedFile(name, "distinct_teams", f"line {number}: {home} plays itself")
+    key = (match_date, home.casefold(), away.casefold())
+    if key in issues.seen:
+        raise RejectedFile(
+            name,
+            "duplicate_match",
+            f"line {number} repeats line {issues.seen[key]}: {match_date} {home} v {away}",
+        )
+    issues.seen[key] = number
+    goals_text = (row.get(col.get("FTHG")), row.get(col.get("FTAG")))
+    home_goals, away_goals = (_parse_count(value) for value in goals_text)
+    for label, value, parsed_value in zip(
+        ("FTHG", "FTAG"), goals_text, (home_goals, away_goals), strict=True
+    ):
+        if value and parsed_value is None:
+            raise RejectedFile(
+                name, "goals", f"line {number}: {label} {value!r} is not a whole number"
+            )
+    if (home_goals is None) != (away_goals is None):
+        raise RejectedFile(name, "goals", f"line {number}: only one side has a score")
+    if home_goals is not None and match_date > today:
+        raise RejectedFile(
+            name,
+            "future_result",
+            f"line {number}: {match_date} {home} v {away} has a result but is after {today}",
+        )
+    time_text = row.get(col.get("Time"))
+    kickoff_time = _parse_time(time_text) if time_text else None
+    if time_text and kickoff_time is None:
+        raise RejectedFile(name, "time_format", f"line {number}: Time {time_text!r} is not HH:MM")
+    stats = {}
+    for position, field_name in plan.stats:
+        value = _parse_count(row.get(position))
+        if value is not None:
+            stats[field_name] = value
+    quotes = []
+    cells = row.cells
+    for column in plan.odds:
+        value = cells[column.index]
+        if not value:
+            continue
+        try:
+            price = float(value)
+        except ValueError:
+            price = 0.0
+        if not 1.0 < price < 10000.0:
+            issues.dropped_odds.append(f"line {number} {column.name}={value!r}")
+            continue
+        line = column.line
+        if line is None:
+            line = _parse_float(cells[column.line_index]) if cells[column.line_index] else None
+            if line is not None and not -MAX_HANDICAP <= line <= MAX_HANDICAP:
+                issues.dropped_odds.append(f"line {number} {column.name} with handicap {line:g}")
+                continue
+            if line is None:
+                issues.dropped_odds.append(f"line {number} {column.name} without a handicap line")
+                continue
+        quotes.append(
+            OddsQuote(column.bookmaker, column.market, line, column.outcome, column.timing, price)
+        )
+    quotes = _drop_implausible_1x2(quotes, number, issues.implausible)
+    record = MatchRecord(
+        row=number,
+        league=league,
+        season=season,
+        match_date=match_date,
+        kickoff_time=kickoff_time,
+        home_team=home,
+        away_team=away,
+        home_goals=home_goals,
+        away_goals=away_goals,
+        ht_home_goals=_parse_count(row.get(col.get("HTHG"))),
+        ht_away_goals=_parse_count(row.get(col.get("HTAG"))),
+        referee=row.get(col.get("Referee")) or None,
+        attendance=_parse_count(row.get(col.get("Attendance")).replace(",", "")),
+        stats=stats,
+        odds=tuple(quotes),
+    )
+    published = row.get(col.get("FTR"))
+    if published and record.result and published != record.result:
+        issues.result_mismatches.append(
+            f"line {number} FTR={published} but score gives {record.result}"
+        )
+    return record
+
+
+def parse_football_data(
+    raw: bytes,
+    name: str = "<bytes>",
+    *,
+    today: dt.date | None = None,
+) -> ParsedFile:
+    """Parse one football-data.co.uk CSV (one league, one season) from raw bytes.
+
+    ``name`` labels errors and warnings (a path or URL).  ``today`` is the date
+    after which a match cannot have a result (defaults to the current date).
+    Raises :class:`RejectedFile` naming the failed check; returns a
+    :class:`ParsedFile` otherwise.  Malformed single odds values (``c``,
+    ``3.53.75``, prices of at most 1) are dropped with a warning, not fatal.
+    """
+    today = today or dt.date.today()
+    encoding, plan, data_rows, warnings = _read_table(raw, name, MANDATORY)
+    parsed = _dated_rows(name, plan, data_rows)
     if not parsed:
         raise RejectedFile(name, "empty", "the file has a header but no matches")
+    divisions = {div for _, _, _, div in parsed}
     if len(divisions) != 1:
         raise RejectedFile(
             name, "single_division", f"one league per file, found Div {sorted(divisions)}"
@@ -516,8 +665,8 @@ def parse_football_data(
             "known_division",
             f"Div {league!r} is not a known league ({', '.join(sorted(LEAGUES))})",
         )
-    first_date = min(match_date for _, _, match_date in parsed)
-    last_date = max(match_date for _, _, match_date in parsed)
+    first_date = min(match_date for _, _, match_date, _ in parsed)
+    last_date = max(match_date for _, _, match_date, _ in parsed)
     if (last_date - first_date).days > _MAX_SEASON_DAYS:
         raise RejectedFile(
             name,
@@ -525,121 +674,21 @@ def parse_football_data(
             f"matches from {first_date} to {last_date}: more than one season in one file",
         )
     season = season_of(first_date)
-
-    matches: list[MatchRecord] = []
-    seen: dict[tuple[dt.date, str, str], int] = {}
-    dropped_odds: list[str] = []
-    implausible: list[str] = []
-    result_mismatches: list[str] = []
-    time_col, ftr_col = col.get("Time"), col.get("FTR")
-    for number, row, match_date in parsed:
-        home, away = row.get(col["HomeTeam"]), row.get(col["AwayTeam"])
-        if home.casefold() == away.casefold():
-            raise RejectedFile(name, "distinct_teams", f"line {number}: {home} plays itself")
-        key = (match_date, home.casefold(), away.casefold())
-        if key in seen:
-            raise RejectedFile(
-                name,
-                "duplicate_match",
-                f"line {number} repeats line {seen[key]}: {match_date} {home} v {away}",
-            )
-        seen[key] = number
-        goals_text = (row.get(col["FTHG"]), row.get(col["FTAG"]))
-        home_goals, away_goals = (_parse_count(value) for value in goals_text)
-        for label, value, parsed_value in zip(
-            ("FTHG", "FTAG"), goals_text, (home_goals, away_goals), strict=True
-        ):
-            if value and parsed_value is None:
-                raise RejectedFile(
-                    name, "goals", f"line {number}: {label} {value!r} is not a whole number"
-                )
-        if (home_goals is None) != (away_goals is None):
-            raise RejectedFile(name, "goals", f"line {number}: only one side has a score")
-        if home_goals is not None and match_date > today:
-            raise RejectedFile(
-                name,
-                "future_result",
-                f"line {number}: {match_date} {home} v {away} has a result but is after {today}",
-            )
-        time_text = row.get(time_col)
-        kickoff_time = _parse_time(time_text) if time_text else None
-        if time_text and kickoff_time is None:
-            raise RejectedFile(
-                name, "time_format", f"line {number}: Time {time_text!r} is not HH:MM"
-            )
-        stats = {}
-        for position, field_name in plan.stats:
-            value = _parse_count(row.get(position))
-            if value is not None:
-                stats[field_name] = value
-        quotes = []
-        cells = row.cells
-        for column in plan.odds:
-            value = cells[column.index]
-            if not value:
-                continue
-            try:
-                price = float(value)
-            except ValueError:
-                price = 0.0
-            if not 1.0 < price < 10000.0:
-                dropped_odds.append(f"line {number} {column.name}={value!r}")
-                continue
-            line = column.line
-            if line is None:
-                line = _parse_float(cells[column.line_index]) if cells[column.line_index] else None
-                if line is not None and not -MAX_HANDICAP <= line <= MAX_HANDICAP:
-                    dropped_odds.append(f"line {number} {column.name} with handicap {line:g}")
-                    continue
-                if line is None:
-                    dropped_odds.append(f"line {number} {column.name} without a handicap line")
-                    continue
-            quotes.append(
-                OddsQuote(
-                    column.bookmaker, column.market, line, column.outcome, column.timing, price
-                )
-            )
-        quotes = _drop_implausible_1x2(quotes, number, implausible)
-        record = MatchRecord(
-            row=number,
+    issues = _RowIssues()
+    matches = [
+        _match_record(
+            name,
+            plan,
+            number,
+            row,
+            match_date,
             league=league,
             season=season,
-            match_date=match_date,
-            kickoff_time=kickoff_time,
-            home_team=home,
-            away_team=away,
-            home_goals=home_goals,
-            away_goals=away_goals,
-            ht_home_goals=_parse_count(row.get(col.get("HTHG"))),
-            ht_away_goals=_parse_count(row.get(col.get("HTAG"))),
-            referee=row.get(col.get("Referee")) or None,
-            attendance=_parse_count(row.get(col.get("Attendance")).replace(",", "")),
-            stats=stats,
-            odds=tuple(quotes),
+            today=today,
+            issues=issues,
         )
-        published = row.get(ftr_col)
-        if published and record.result and published != record.result:
-            result_mismatches.append(
-                f"line {number} FTR={published} but score gives {record.result}"
-            )
-        matches.append(record)
-
-    if dropped_odds:
-        warnings.append(
-            f"dropped {len(dropped_odds)} malformed odds value(s): {'; '.join(dropped_odds[:5])}"
-        )
-    if implausible:
-        warnings.append(
-            f"dropped {len(implausible)} 1X2 price set(s) with an implausible overround: "
-            + "; ".join(implausible[:5])
-        )
-    if result_mismatches:
-        warnings.append(
-            f"{len(result_mismatches)} published result(s) disagree with the score (score kept): "
-            + "; ".join(result_mismatches[:5])
-        )
-    if plan.unknown:
-        warnings.append(f"unrecognised column(s) not loaded: {', '.join(plan.unknown)}")
+        for number, row, match_date, _ in parsed
+    ]
     return ParsedFile(
         name=name,
         sha256=sha256_hex(raw),
@@ -649,7 +698,7 @@ def parse_football_data(
         matches=matches,
         columns=plan.header,
         unknown_columns=plan.unknown,
-        warnings=warnings,
+        warnings=warnings + issues.warnings(plan),
     )
 
 
