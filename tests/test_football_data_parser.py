@@ -8,7 +8,12 @@ import pytest
 from conftest import FOOTBALL_DATA_FIXTURES, SAMPLE_DIR
 
 from sabiscore_ml.errors import RejectedFile
-from sabiscore_ml.sources.football_data import MatchRecord, ParsedFile, parse_football_data
+from sabiscore_ml.sources.football_data import (
+    MatchRecord,
+    ParsedFile,
+    parse_football_data,
+    parse_football_data_fixtures,
+)
 
 # Matches per file, from the per-file manifest in the provenance notes.
 EXPECTED_ROWS = {
@@ -270,3 +275,156 @@ def test_rejects_a_bad_date() -> None:
 def test_rejects_a_duplicated_match() -> None:
     lines = _path("E0/2023-2024.csv").read_bytes().splitlines(keepends=True)
     assert _reject(b"".join([*lines, lines[1]])).check == "duplicate_match"
+
+
+# ------------------------------------------------------------------ fixtures.csv
+
+FIXTURES_FILE = FOOTBALL_DATA_FIXTURES / "fixtures_2024-08-08.csv"
+FIXTURES_TODAY = dt.date(2024, 8, 8)  # the day the file stands for (see PROVENANCE.md)
+
+
+def parse_fixtures(raw: bytes | None = None, *, today: dt.date = FIXTURES_TODAY):
+    raw = FIXTURES_FILE.read_bytes() if raw is None else raw
+    return parse_football_data_fixtures(raw, "fixtures.csv", today=today)
+
+
+def _fixtures_lines() -> list[bytes]:
+    return FIXTURES_FILE.read_bytes().splitlines(keepends=True)
+
+
+def test_fixtures_are_grouped_per_league_season_without_results() -> None:
+    parsed = parse_fixtures()
+    assert [(f.league, f.season, len(f.matches)) for f in parsed.files] == [
+        ("E0", "2024-2025", 10),
+        ("SP1", "2024-2025", 10),
+    ]
+    assert parsed.skipped_divisions == {"X9": 2}
+    assert parsed.warnings == ["skipped division(s) that are not known leagues: X9 (2 fixture(s))"]
+    matches = [m for f in parsed.files for m in f.matches]
+    assert all(m.home_goals is None and m.away_goals is None and m.result is None for m in matches)
+    assert {q.timing for m in matches for q in m.odds} == {"preclose"}
+    assert parsed.files[0].name == "fixtures.csv [E0 2024-2025]"
+    assert parsed.matches == 20 and parsed.odds_count == 800  # 40 quotes a row, as written
+
+    # E0,09/08/2024,20:00,Burnley,Man City,C Pawson,8,5.5,1.33,...,AHh 1.5, PAHH 1.86
+    burnley = find(parsed.files[0], dt.date(2024, 8, 9), "Burnley")
+    assert (burnley.away_team, burnley.kickoff_time, burnley.referee) == (
+        "Man City",
+        dt.time(20, 0),
+        "C Pawson",
+    )
+    assert price(burnley, "b365", "1x2", "home", "preclose") == 8.0
+    assert price(burnley, "market_avg", "ou", "under", "preclose") == 2.27
+    (pinnacle_ah,) = [
+        q for q in burnley.odds if (q.bookmaker, q.market, q.outcome) == ("pinnacle", "ah", "home")
+    ]
+    assert (pinnacle_ah.line, pinnacle_ah.price) == (1.5, 1.86)
+    # SP1 rows carry no referee; their handicap line 0 is a line, not a missing value
+    almeria = find(parsed.files[1], dt.date(2024, 8, 9), "Almeria")
+    assert almeria.referee is None and price(almeria, "pinnacle", "1x2", "home", "preclose") == 2.62
+    assert {q.line for q in almeria.odds if q.market == "ah"} == {0.0}
+
+
+def test_fixtures_bom_and_line_endings_do_not_change_the_result() -> None:
+    raw = FIXTURES_FILE.read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf") and b"\r\n" in raw
+
+    def matches(parsed):
+        return [(f.league, f.season, f.matches) for f in parsed.files]
+
+    baseline = matches(parse_fixtures())
+    assert matches(parse_fixtures(raw[3:])) == baseline
+    assert matches(parse_fixtures(raw.replace(b"\r\n", b"\n"))) == baseline
+
+
+def test_fixtures_season_comes_from_each_date() -> None:
+    # a late fixture of the old season and the new season's first, in one file
+    raw = FIXTURES_FILE.read_bytes().replace(b"E0,09/08/2024,", b"E0,28/05/2024,", 1)
+    parsed = parse_fixtures(raw, today=dt.date(2024, 5, 27))
+    assert [(f.league, f.season, len(f.matches)) for f in parsed.files] == [
+        ("E0", "2023-2024", 1),
+        ("E0", "2024-2025", 9),
+        ("SP1", "2024-2025", 10),
+    ]
+
+
+def test_fixtures_a_little_before_today_are_kept_older_ones_reject_the_copy() -> None:
+    # the first fixtures are on 9 August: three days later they are still listed ...
+    assert parse_fixtures(today=dt.date(2024, 8, 12)).matches == 20
+    # ... four days later the copy is not current
+    with pytest.raises(RejectedFile) as info:
+        parse_fixtures(today=dt.date(2024, 8, 13))
+    assert info.value.check == "stale_fixtures"
+    assert "fixtures.csv" in str(info.value) and "Burnley v Man City" in info.value.detail
+
+
+def test_a_header_without_fixtures_is_an_empty_list() -> None:
+    parsed = parse_fixtures(_fixtures_lines()[0])
+    assert parsed.files == [] and parsed.matches == 0
+    assert parsed.warnings == ["no fixture of a known league in the file"]
+
+
+def test_fixtures_closing_prices_are_ignored_with_a_warning() -> None:
+    lines = _fixtures_lines()
+    # fill Bet365's closing 1X2 of the first row (the closing block follows the 47 others)
+    cells = lines[1].decode().rstrip("\r\n").split(",")
+    cells[47:50] = ["7.5", "5.25", "1.36"]
+    parsed = parse_fixtures(b"".join([lines[0], (",".join(cells) + "\r\n").encode(), *lines[2:]]))
+    assert {q.timing for f in parsed.files for m in f.matches for q in m.odds} == {"preclose"}
+    assert "closing prices in a fixtures file ignored on 1 row(s): line 2" in parsed.warnings
+
+
+def test_fixtures_malformed_odds_are_dropped_with_a_warning() -> None:
+    raw = FIXTURES_FILE.read_bytes().replace(b",C Pawson,8,5.5,", b",C Pawson,8,5.55.5,", 1)
+    parsed = parse_fixtures(raw)
+    burnley = find(parsed.files[0], dt.date(2024, 8, 9), "Burnley")
+    assert [q.bookmaker for q in burnley.odds if q.market == "1x2"].count("b365") == 2
+    assert any("B365D='5.55.5'" in w for w in parsed.warnings)
+
+
+def _reject_fixtures(raw: bytes) -> RejectedFile:
+    with pytest.raises(RejectedFile) as info:
+        parse_fixtures(raw)
+    assert str(info.value).startswith("fixtures.csv: rejected by check ")
+    return info.value
+
+
+def test_fixtures_rejects_a_row_with_a_result() -> None:
+    lines = _fixtures_lines()
+    header = lines[0].replace(b",AwayTeam,", b",AwayTeam,FTHG,FTAG,")
+    rows = lines[1:]
+    filled = [re_add(row, b"0,3," if i == 4 else b",,") for i, row in enumerate(rows)]
+    error = _reject_fixtures(b"".join([header, *filled]))
+    assert error.check == "fixtures_only" and "line 6" in error.detail
+    # the same columns left empty are a valid fixtures file
+    empty = [re_add(row, b",,") for row in rows]
+    assert parse_fixtures(b"".join([header, *empty])).matches == 20
+
+
+def re_add(row: bytes, cells: bytes) -> bytes:
+    """Insert ``cells`` after the fifth field (AwayTeam) of a CSV row."""
+    fields = row.split(b",", 5)
+    return b",".join(fields[:5]) + b"," + cells + fields[5]
+
+
+@pytest.mark.parametrize(
+    ("change", "check"),
+    [
+        (lambda raw: b"<!DOCTYPE html><html><body>Service Unavailable</body></html>", "not_csv"),
+        (lambda raw: raw[: len(raw) // 2], "truncated"),
+        (
+            lambda raw: raw.replace(b"\xef\xbb\xbfDiv,", b"\xef\xbb\xbfDivision,", 1),
+            "mandatory_columns",
+        ),
+        (lambda raw: raw.replace(b"SP1,09/08/2024,", b"SP1,2024-08-09,", 1), "date_format"),
+        (lambda raw: raw.replace(b",20:00,Burnley,", b",8pm,Burnley,", 1), "time_format"),
+        (lambda raw: raw.replace(b"Burnley,Man City", b"Man City,Man City", 1), "distinct_teams"),
+        (lambda raw: raw + raw.splitlines(keepends=True)[5], "duplicate_match"),
+        (
+            lambda raw: raw.replace(b"E0,10/08/2024,12:30,Arsenal", b"E0,10/08/2024,12:30,", 1),
+            "mandatory_values",
+        ),
+    ],
+)
+def test_fixtures_rejects_a_malformed_copy(change, check) -> None:
+    assert _reject_fixtures(change(FIXTURES_FILE.read_bytes())).check == check

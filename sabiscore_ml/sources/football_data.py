@@ -15,8 +15,10 @@ the row end, a full closing block from 2019-20).  Columns are therefore mapped b
 ``C`` marks a closing price.  Everything else in a file (league, season) is
 inferred from the content: the ``Div`` column and the first match date.
 
-:func:`parse_football_data` never touches the network or the database and
-raises :class:`~sabiscore_ml.errors.RejectedFile` naming the check that failed.
+:func:`parse_football_data` (one league-season file) and
+:func:`parse_football_data_fixtures` (``fixtures.csv``: the upcoming matches of
+every division with current odds) never touch the network or the database and
+raise :class:`~sabiscore_ml.errors.RejectedFile` naming the check that failed.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ import hashlib
 import io
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import NamedTuple
 
@@ -699,6 +701,136 @@ def parse_football_data(
         columns=plan.header,
         unknown_columns=plan.unknown,
         warnings=warnings + issues.warnings(plan),
+    )
+
+
+# fixtures.csv: the upcoming matches of every division, with current pre-closing odds.
+FIXTURES_MANDATORY = ("Div", "Date", "HomeTeam", "AwayTeam")
+# A fixture dated more than this many days before the day the file was taken means the
+# copy is not current (a stale mirror or cache): its odds are not "current odds".
+STALE_FIXTURE_DAYS = 3
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedFixtures:
+    """Everything read from one ``fixtures.csv``: one :class:`ParsedFile` per league-season."""
+
+    name: str
+    sha256: str
+    encoding: str
+    files: list[ParsedFile]
+    columns: tuple[str, ...]
+    skipped_divisions: dict[str, int]  # Div not in LEAGUES -> rows skipped
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def matches(self) -> int:
+        """Number of fixtures kept (known divisions)."""
+        return sum(len(group.matches) for group in self.files)
+
+    @property
+    def odds_count(self) -> int:
+        """Number of odds quotes kept."""
+        return sum(group.odds_count for group in self.files)
+
+
+def parse_football_data_fixtures(
+    raw: bytes, name: str = "<bytes>", *, today: dt.date | None = None
+) -> ParsedFixtures:
+    """Parse football-data.co.uk's ``fixtures.csv`` (upcoming matches of many divisions).
+
+    The columns follow the season files' grammar without results or statistics;
+    only ``Div``, ``Date``, ``HomeTeam`` and ``AwayTeam`` are mandatory.  Rows are
+    grouped per league and season (``season_of`` each date) into one
+    :class:`ParsedFile` each, whose matches have no goals and only pre-closing
+    odds (a closing price is dropped with a warning).  A division that is not a
+    known league is skipped with a warning naming it.  ``today`` is the day the
+    file was taken (default: the current date): a fixture may be dated up to
+    :data:`STALE_FIXTURE_DAYS` before it (late rows of the last matchday), an
+    older one rejects the file (check ``stale_fixtures``: the copy is not current).
+    A row carrying a result rejects it too (``fixtures_only``: a season file?).
+    Otherwise the season files' checks apply, and a header without rows is an
+    empty list of fixtures (the close season), not an error.
+    """
+    today = today or dt.date.today()
+    encoding, plan, data_rows, warnings = _read_table(raw, name, FIXTURES_MANDATORY)
+    col = plan.index
+    result_columns = [col[c] for c in ("FTHG", "FTAG") if c in col]
+    oldest = today - dt.timedelta(days=STALE_FIXTURE_DAYS)
+    skipped: dict[str, int] = {}
+    groups: dict[tuple[str, str], list[MatchRecord]] = {}
+    closing: list[str] = []
+    issues = _RowIssues()
+    for number, row, match_date, div in _dated_rows(name, plan, data_rows):
+        home, away = row.get(col["HomeTeam"]), row.get(col["AwayTeam"])
+        if any(row.get(position) for position in result_columns):
+            raise RejectedFile(
+                name,
+                "fixtures_only",
+                f"line {number}: {match_date} {home} v {away} carries a result; "
+                "a fixtures file lists unplayed matches only",
+            )
+        if match_date < oldest:
+            raise RejectedFile(
+                name,
+                "stale_fixtures",
+                f"line {number}: {match_date} {home} v {away} is more than "
+                f"{STALE_FIXTURE_DAYS} days before {today}: the copy is not current",
+            )
+        if div not in LEAGUES:
+            skipped[div] = skipped.get(div, 0) + 1
+            continue
+        season = season_of(match_date)
+        record = _match_record(
+            name,
+            plan,
+            number,
+            row,
+            match_date,
+            league=div,
+            season=season,
+            today=today,
+            issues=issues,
+        )
+        if any(quote.timing == _CLOSE for quote in record.odds):
+            closing.append(f"line {number}")
+            record = replace(record, odds=tuple(q for q in record.odds if q.timing == _PRECLOSE))
+        groups.setdefault((div, season), []).append(record)
+    warnings += issues.warnings(plan)
+    if skipped:
+        warnings.append(
+            "skipped division(s) that are not known leagues: "
+            + ", ".join(f"{div} ({count} fixture(s))" for div, count in sorted(skipped.items()))
+        )
+    if closing:
+        warnings.append(
+            f"closing prices in a fixtures file ignored on {len(closing)} row(s): "
+            + ", ".join(closing[:5])
+        )
+    if not groups:
+        warnings.append("no fixture of a known league in the file")
+    sha = sha256_hex(raw)
+    files = [
+        ParsedFile(
+            name=f"{name} [{league} {season}]",
+            sha256=sha,
+            encoding=encoding,
+            league=league,
+            season=season,
+            matches=matches,
+            columns=plan.header,
+            unknown_columns=plan.unknown,
+        )
+        for (league, season), matches in sorted(groups.items())
+    ]
+    return ParsedFixtures(
+        name=name,
+        sha256=sha,
+        encoding=encoding,
+        files=files,
+        columns=plan.header,
+        skipped_divisions=dict(sorted(skipped.items())),
+        warnings=warnings,
     )
 
 
