@@ -179,6 +179,9 @@ class FootballDataSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="SABISCORE_FOOTBALL_DATA_", extra="ignore")
 
     base_url: str = "https://www.football-data.co.uk/mmz4281"
+    # fixtures.csv (upcoming matches with current odds); default: beside base_url's
+    # ``mmz4281`` folder, https://www.football-data.co.uk/fixtures.csv
+    fixtures_url: str | None = None
 
 
 # The public bucket the transfermarkt-datasets project publishes its prepared tables to

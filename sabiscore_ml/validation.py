@@ -403,6 +403,11 @@ def validate_football_data(parsed: Any, *, as_of: dt.date | None = None) -> None
     validate_frame(
         "football_data.matches", matches, name=parsed.name, parameters=parameters, notes=notes
     )
+    validate_football_data_odds(parsed)
+
+
+def validate_football_data_odds(parsed: Any) -> None:
+    """Validate the odds of a parsed football-data file (or of one league-season of fixtures)."""
     if parsed.odds_count:
         validate_frame("football_data.odds", _odds_frame(parsed), name=parsed.name)
 

@@ -369,6 +369,7 @@ def test_robots_and_network_refusals_name_their_check(
     assert (refused.status, refused.check) == ("rejected", "robots")
     assert (failed.status, failed.check) == ("rejected", "fetch")
     assert "gave up after 2 attempts: HTTP 503" in failed.message
+    assert "gave up after 2 attempts: HTTP 503" in failed.message
     assert [p for p, _ in server.requests] == ["/getLeagueData/EPL/2020"] * 2
 
 
@@ -443,6 +444,49 @@ def test_football_data_downloads_a_finished_season_once(
         ("loaded", 3),
         ("skipped", 2),
     ]
+
+
+@only_sqlite
+def test_football_data_fixtures_are_fetched_beside_the_season_files(
+    warehouse: Engine, server: ScriptedServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import datetime as dt
+
+    from test_football_data_fixtures import fixtures_from
+
+    from sabiscore_ml.jobs.football_data import fixtures_url, ingest_football_data_fixtures_remote
+
+    # the site root of SABISCORE_FOOTBALL_DATA_BASE_URL (.../mmz4281), unless set on its own
+    assert fixtures_url() == f"{server.url}/fixtures.csv"
+    body = fixtures_from(dt.date.today() + dt.timedelta(days=1))
+    for _ in range(2):  # a download, a conditional request, then the server fails
+        server.add("/fixtures.csv", 200, body, "text/csv", headers={"ETag": '"fx-1"'})
+    server.add("/fixtures.csv", 503, b"busy", "text/plain")
+
+    first = ingest_football_data_fixtures_remote(engine=warehouse)
+    assert first.status == "loaded", first.message
+    assert first.uri == f"{server.url}/fixtures.csv"
+    per_league: dict[str, int] = {}
+    for key, count in first.per_league_season.items():  # "E0 <season of the dates>"
+        per_league[key.split()[0]] = per_league.get(key.split()[0], 0) + count
+    assert per_league == {"E0": 10, "SP1": 10}
+    assert rows(warehouse, "SELECT COUNT(*), COUNT(result) FROM matches") == [(20, 0)]
+    copy = latest_copy("football-data", first.uri)
+    assert copy is not None and copy.read() == body and copy.etag == '"fx-1"'
+
+    again = ingest_football_data_fixtures_remote(engine=warehouse)
+    assert again.status == "skipped" and "(HTTP 304)" in again.message
+    assert server.seen[1].headers["if-none-match"] == '"fx-1"'
+
+    # a failed download leaves the fixtures the warehouse has, and says why
+    failed = ingest_football_data_fixtures_remote(engine=warehouse, refresh=True)
+    assert (failed.status, failed.check) == ("rejected", "fetch")
+    assert "gave up after 2 attempts: HTTP 503" in failed.message
+    assert rows(warehouse, "SELECT COUNT(*) FROM matches") == [(20,)]
+    # a mirror laid out otherwise names the file itself
+    monkeypatch.setenv("SABISCORE_FOOTBALL_DATA_FIXTURES_URL", "https://mirror.test/fixtures.csv")
+    clear_settings_cache()
+    assert fixtures_url() == "https://mirror.test/fixtures.csv"
 
 
 # ------------------------------------------------------------------ the command line

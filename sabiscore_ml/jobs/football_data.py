@@ -29,11 +29,16 @@ from sabiscore_ml.sources.football_data import (
     ParsedFile,
     iter_csv_files,
     parse_football_data,
+    parse_football_data_fixtures,
     sha256_hex,
 )
-from sabiscore_ml.validation import validate_football_data
+from sabiscore_ml.validation import validate_football_data, validate_football_data_odds
 from sabiscore_ml.warehouse.engine import get_engine
-from sabiscore_ml.warehouse.loaders import load_football_data, upsert_raw_file
+from sabiscore_ml.warehouse.loaders import (
+    load_football_data,
+    load_football_data_fixtures,
+    upsert_raw_file,
+)
 from sabiscore_ml.warehouse.models import IngestionRun
 
 log = logging.getLogger(__name__)
@@ -55,6 +60,8 @@ class IngestOutcome:
     check: str | None = None
     message: str | None = None
     warnings: list[str] = field(default_factory=list)
+    # a file of many league-seasons (fixtures.csv): matches loaded per "E0 2024-2025"
+    per_league_season: dict[str, int] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -225,6 +232,155 @@ def ingest_football_data_remote(
 
     def ingest(raw: bytes, fetched_at: dt.datetime, extra: dict[str, object]) -> IngestOutcome:
         return ingest_football_data_bytes(
+            raw, url, engine=engine, fetched_at=fetched_at, archive_extra=extra
+        )
+
+    return fetch_live(target, ingest, refresh=refresh, engine=engine)
+
+
+# ---------------------------------------------------------------- fixtures.csv
+
+
+def fixtures_url() -> str:
+    """Where ``fixtures.csv`` is downloaded from.
+
+    ``SABISCORE_FOOTBALL_DATA_FIXTURES_URL`` when set; otherwise the site root of
+    the configured base URL (``.../mmz4281`` holds the season files, the
+    fixtures lie beside that folder): ``https://www.football-data.co.uk/fixtures.csv``.
+    """
+    settings = get_football_data_settings()
+    if settings.fixtures_url:
+        return settings.fixtures_url
+    root = settings.base_url.rstrip("/").removesuffix("/mmz4281")
+    return f"{root}/fixtures.csv"
+
+
+def ingest_football_data_fixtures_bytes(
+    raw: bytes,
+    uri: str,
+    *,
+    engine: Engine | None = None,
+    fetched_at: dt.datetime | None = None,
+    today: dt.date | None = None,
+    archive_extra: dict[str, object] | None = None,
+) -> IngestOutcome:
+    """Archive, parse, validate and load one ``fixtures.csv`` body: every league in one go.
+
+    The odds of each league-season are checked with the ``football_data.odds``
+    suite (there is no match count to check); then every league-season is loaded
+    in ONE transaction (all or nothing) by
+    :func:`~sabiscore_ml.warehouse.loaders.load_football_data_fixtures`, which
+    never changes a played match.  ``today`` is the day the file was taken
+    (default: the day it was fetched, else the current date): fixtures more than
+    a few days before it reject the copy as not current.  The body is archived
+    with ``fixtures`` and that day (``taken_on``) in its manifest, so a replay
+    loads it with this function and judges it as of the same day.
+    """
+    engine = engine or get_engine()
+    started = now_utc()
+    sha = sha256_hex(raw)
+    taken = today or min(now_utc().date(), (fetched_at or now_utc()).date())
+    extra = {"fixtures": True, "taken_on": taken.isoformat(), **(archive_extra or {})}
+    try:
+        parsed = parse_football_data_fixtures(raw, uri, today=taken)
+        for group in parsed.files:
+            validate_football_data_odds(group)
+    except RejectedFile as exc:
+        archive_raw(
+            raw,
+            sha,
+            source=SOURCE,
+            uri=uri,
+            fetched_at=fetched_at,
+            extra=extra,
+            quarantine={"check": exc.check, "detail": exc.detail},
+        )
+        outcome = IngestOutcome(uri, REJECTED, sha, check=exc.check, message=str(exc))
+        log.warning("%s", exc)
+        record_run(engine, outcome, started, fetched_at=fetched_at)
+        return outcome
+
+    archived = archive_raw(raw, sha, source=SOURCE, uri=uri, fetched_at=fetched_at, extra=extra)
+    outcome = IngestOutcome(uri, LOADED, sha, warnings=list(parsed.warnings))
+    batch = get_warehouse_settings().write_batch_size
+    try:
+        with engine.begin() as connection:
+            upsert_raw_file(
+                connection,
+                sha256=sha,
+                source=SOURCE,
+                uri=uri,
+                size=len(raw),
+                path=str(archived.path),
+            )
+            report = load_football_data_fixtures(connection, parsed, batch_size=batch)
+    except Exception as exc:  # the transaction rolled back: log the failure, then raise
+        outcome.status, outcome.check = FAILED, "database"
+        outcome.message = f"{uri}: load failed: {exc}"
+        record_run(engine, outcome, started, fetched_at=fetched_at, rows_read=parsed.matches)
+        raise
+    outcome.matches, outcome.odds = report.matches, report.odds
+    outcome.per_league_season = report.per_league_season
+    if report.played:
+        outcome.warnings.append(
+            f"{len(report.played)} fixture(s) already played in the warehouse, left as they "
+            "are: " + "; ".join(report.played[:5])
+        )
+    if report.moved:
+        outcome.warnings.append(
+            f"{len(report.moved)} unplayed fixture(s) moved to their new day: "
+            + "; ".join(report.moved[:5])
+        )
+    outcome.message = (
+        f"fixtures as of {taken}: "
+        + (
+            ", ".join(f"{key} {count}" for key, count in report.per_league_season.items())
+            or "none of a known league"
+        )
+        + f" ({report.inserted} new)"
+    )
+    record_run(
+        engine,
+        outcome,
+        started,
+        fetched_at=fetched_at,
+        loaded_at=now_utc(),
+        rows_read=parsed.matches,
+    )
+    return outcome
+
+
+def ingest_football_data_fixtures_file(
+    path: str | Path, *, engine: Engine | None = None, today: dt.date | None = None
+) -> IngestOutcome:
+    """Load a ``fixtures.csv`` from disk (``today``: the day it was taken; default today)."""
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        outcome = IngestOutcome(str(path), REJECTED, check="readable", message=f"{path}: {exc}")
+        record_run(engine or get_engine(), outcome, now_utc())
+        return outcome
+    return ingest_football_data_fixtures_bytes(raw, str(path), engine=engine, today=today)
+
+
+def ingest_football_data_fixtures_remote(
+    *, engine: Engine | None = None, refresh: bool = False
+) -> IngestOutcome:
+    """Download ``fixtures.csv`` (see :func:`fixtures_url`) and load it.
+
+    Asked for with the archived copy's ETag / Last-Modified: a ``304`` is logged
+    as ``skipped`` and the warehouse keeps the fixtures it has (see
+    :mod:`sabiscore_ml.jobs.live`); ``refresh`` asks unconditionally.  A refused
+    download is an outcome with check ``robots``, ``blocked`` or ``fetch``.
+    """
+    from sabiscore_ml.jobs.live import LiveTarget, fetch_live
+
+    url = fixtures_url()
+    target = LiveTarget(SOURCE, url, "csv")
+
+    def ingest(raw: bytes, fetched_at: dt.datetime, extra: dict[str, object]) -> IngestOutcome:
+        return ingest_football_data_fixtures_bytes(
             raw, url, engine=engine, fetched_at=fetched_at, archive_extra=extra
         )
 

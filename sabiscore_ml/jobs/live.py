@@ -79,17 +79,18 @@ def _fixtures_over(
             # team has hosted every other one (true of double round robins, and of the
             # Scottish split, where each pair meets three or four times).
             rows = connection.execute(
-                select(Match.home_team_id, Match.away_team_id, Match.match_date).where(
-                    Match.league_code == league, Match.season_code == season
-                )
+                select(
+                    Match.home_team_id, Match.away_team_id, Match.match_date, Match.result
+                ).where(Match.league_code == league, Match.season_code == season)
             ).all()
-            if not rows:
+            # fixtures.csv adds unplayed matches: a season holding one is not over
+            if not rows or any(result is None for *_, result in rows):
                 return None
-            teams = {team for home, away, _ in rows for team in (home, away)}
-            pairs = {(home, away) for home, away, _ in rows}
+            teams = {team for home, away, *_ in rows for team in (home, away)}
+            pairs = {(home, away) for home, away, *_ in rows}
             if len(pairs) < len(teams) * (len(teams) - 1):
                 return None
-            last = max(day for _, _, day in rows)
+            last = max(day for _, _, day, _ in rows)
             return f"{len(rows)} matches of {len(teams)} teams", last
         statuses = dict(
             connection.execute(

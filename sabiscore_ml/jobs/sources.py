@@ -882,14 +882,16 @@ def replay_items(sources: list[str] | None = None) -> list[dict[str, str]]:
     """Work items that rebuild the warehouse from the raw archive, football-data first.
 
     Every archived body is replayed (quarantined ones too: an alias added since may
-    now reconcile it), under the URI recorded in its manifest.
+    now reconcile it), under the URI recorded in its manifest.  football-data
+    fixtures files come after the season files, oldest first.
     """
     from sabiscore_ml.settings import get_core_settings
 
     root = get_core_settings().raw_archive_dir
     order = ["football-data", *SOURCES]
     wanted = [s for s in order if not sources or s in sources]
-    items = []
+    items: list[dict[str, str]] = []
+    fixtures: list[dict[str, str]] = []
     for source in wanted:
         for manifest_path in sorted((root / source).rglob("*.json")):
             manifest = json.loads(manifest_path.read_text())
@@ -908,15 +910,29 @@ def replay_items(sources: list[str] | None = None) -> list[dict[str, str]]:
             item = {"kind": "archive", "source": source, "path": str(body), "uri": manifest["uri"]}
             if manifest.get("league"):
                 item["league"] = manifest["league"]
+            if manifest.get("fixtures"):  # a fixtures.csv, judged as of the day it was taken
+                item["taken_on"] = str(manifest.get("taken_on") or manifest["fetched_at"][:10])
+                fixtures.append(item)
+                continue
             items.append(item)
+        # after the season files, oldest first: the latest copy's odds end up current
+        items.extend(sorted(fixtures, key=lambda i: (i["taken_on"], i["path"])))
+        fixtures.clear()
     return items
 
 
 def run_replay_item(item: dict[str, str], *, engine: Engine | None = None) -> IngestOutcome:
     """Re-ingest one archived body under its original URI."""
-    from sabiscore_ml.jobs.football_data import ingest_football_data_bytes
+    from sabiscore_ml.jobs.football_data import (
+        ingest_football_data_bytes,
+        ingest_football_data_fixtures_bytes,
+    )
 
     raw = Path(item["path"]).read_bytes()
+    if item["source"] == "football-data" and item.get("taken_on"):
+        return ingest_football_data_fixtures_bytes(
+            raw, item["uri"], engine=engine, today=dt.date.fromisoformat(item["taken_on"])
+        )
     if item["source"] == "football-data":
         return ingest_football_data_bytes(raw, item["uri"], engine=engine)
     return ingest_source_bytes(

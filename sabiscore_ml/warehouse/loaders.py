@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, delete, select, update
 
 from sabiscore_ml.leagues import get_league, season_start_year
-from sabiscore_ml.sources.football_data import SOURCE, STAT_COLUMNS, ParsedFile
+from sabiscore_ml.sources.football_data import SOURCE, STAT_COLUMNS, ParsedFile, ParsedFixtures
 from sabiscore_ml.warehouse.models import Match, Odds, RawFile, Season
 from sabiscore_ml.warehouse.teams import resolve_teams
 from sabiscore_ml.warehouse.upsert import upsert
@@ -117,3 +118,160 @@ def load_football_data(
     odds_key = ["match_id", "bookmaker", "market", "timing", "line", "outcome"]
     upsert(connection, Odds.__table__, odds_rows, odds_key, batch_size=batch_size)
     return len(match_rows), len(odds_rows)
+
+
+@dataclass(slots=True)
+class FixturesLoad:
+    """What loading a ``fixtures.csv`` did (per league-season and in total)."""
+
+    per_league_season: dict[str, int] = field(default_factory=dict)  # "E0 2024-2025" -> fixtures
+    matches: int = 0  # fixtures inserted, updated or already current
+    inserted: int = 0
+    odds: int = 0  # pre-closing quotes written
+    played: list[str] = field(default_factory=list)  # listed, but the warehouse has the result
+    moved: list[str] = field(default_factory=list)  # an unplayed fixture moved to another day
+
+
+def _describe(day: dt.date, home: str, away: str) -> str:
+    return f"{day} {home} v {away}"
+
+
+def load_football_data_fixtures(
+    connection: Connection, parsed: ParsedFixtures, *, batch_size: int = 5000
+) -> FixturesLoad:
+    """Load upcoming fixtures and their current pre-closing odds; never touch a played match.
+
+    Fixtures take the season files' natural key (league, season, date, home, away)
+    and team names (``resolve_teams`` with source ``football-data``):
+
+    * a new fixture is inserted without a result;
+    * a fixture already in the warehouse and unplayed may only have its kick-off
+      time (and UTC kick-off) and referee changed;
+    * a fixture whose warehouse match has a result is skipped (``played``);
+    * an unplayed match of the same league, season, home and away team on another
+      day that this file does not list is the same fixture rescheduled: it is
+      moved to the new day (``moved``) instead of leaving a second, phantom fixture.
+
+    Odds: the file's quotes are the *current* pre-closing prices.  For every
+    unplayed fixture the file prices, they replace all its earlier ``preclose``
+    quotes (a line or bookmaker no longer quoted goes); a fixture listed without
+    prices keeps its earlier ones.  Closing prices are never written from here.
+    The caller owns the transaction and must have recorded the raw file.
+    """
+    report = FixturesLoad()
+    for group in parsed.files:
+        league = get_league(group.league)
+        upsert(
+            connection,
+            Season.__table__,
+            [{"code": group.season, "start_year": season_start_year(group.season)}],
+            ["code"],
+            update=[],
+        )
+        names = {m.home_team for m in group.matches} | {m.away_team for m in group.matches}
+        team_ids = resolve_teams(connection, source=SOURCE, country=league.country, names=names)
+        stored = connection.execute(
+            select(
+                Match.id,
+                Match.match_date,
+                Match.home_team_id,
+                Match.away_team_id,
+                Match.kickoff_time,
+                Match.kickoff_utc,
+                Match.referee,
+                Match.home_goals,
+                Match.result,
+            ).where(Match.league_code == group.league, Match.season_code == group.season)
+        ).all()
+        by_key = {(r.match_date, r.home_team_id, r.away_team_id): r for r in stored}
+        listed = {
+            (m.match_date, team_ids[m.home_team], team_ids[m.away_team]) for m in group.matches
+        }
+        movable: dict[tuple[int, int], list] = {}
+        for r in stored:
+            key = (r.match_date, r.home_team_id, r.away_team_id)
+            if r.home_goals is None and r.result is None and key not in listed:
+                movable.setdefault((r.home_team_id, r.away_team_id), []).append(r)
+
+        inserts, updates, kept = [], [], []
+        for m in group.matches:
+            home, away = team_ids[m.home_team], team_ids[m.away_team]
+            values = {
+                "kickoff_time": m.kickoff_time,
+                "kickoff_utc": _kickoff_utc(m.match_date, m.kickoff_time),
+                "referee": m.referee,
+            }
+            current = by_key.get((m.match_date, home, away))
+            if current is None and movable.get((home, away)):
+                candidates = movable[(home, away)]
+                current = min(candidates, key=lambda r: abs((r.match_date - m.match_date).days))
+                candidates.remove(current)
+                values["match_date"] = m.match_date
+                report.moved.append(
+                    f"{_describe(current.match_date, m.home_team, m.away_team)} -> {m.match_date}"
+                )
+            if current is None:
+                inserts.append(
+                    {
+                        "league_code": group.league,
+                        "season_code": group.season,
+                        "match_date": m.match_date,
+                        "home_team_id": home,
+                        "away_team_id": away,
+                        **values,
+                        "raw_sha256": parsed.sha256,
+                    }
+                )
+                kept.append(m)
+                continue
+            if current.home_goals is not None or current.result is not None:
+                report.played.append(_describe(m.match_date, m.home_team, m.away_team))
+                continue
+            if any(getattr(current, column) != value for column, value in values.items()):
+                updates.append({"match_id": current.id, **values})
+            kept.append(m)
+        key = ["league_code", "season_code", "match_date", "home_team_id", "away_team_id"]
+        upsert(connection, Match.__table__, inserts, key, update=[], batch_size=batch_size)
+        for row in updates:  # a handful per file
+            match_id = row.pop("match_id")
+            connection.execute(update(Match).where(Match.id == match_id).values(**row))
+        ids = {
+            (day, home, away): match_id
+            for match_id, day, home, away in connection.execute(
+                select(Match.id, Match.match_date, Match.home_team_id, Match.away_team_id).where(
+                    Match.league_code == group.league, Match.season_code == group.season
+                )
+            )
+        }
+        priced: list[int] = []
+        odds_rows = []
+        for m in kept:
+            match_id = ids[(m.match_date, team_ids[m.home_team], team_ids[m.away_team])]
+            if not m.odds:
+                continue
+            priced.append(match_id)
+            odds_rows.extend(
+                {
+                    "match_id": match_id,
+                    "bookmaker": q.bookmaker,
+                    "market": q.market,
+                    "timing": q.timing,
+                    "line": q.line,
+                    "outcome": q.outcome,
+                    "price": q.price,
+                    "raw_sha256": parsed.sha256,
+                }
+                for q in m.odds
+                if q.timing == "preclose"
+            )
+        if priced:
+            connection.execute(
+                delete(Odds).where(Odds.match_id.in_(priced), Odds.timing == "preclose")
+            )
+        odds_key = ["match_id", "bookmaker", "market", "timing", "line", "outcome"]
+        upsert(connection, Odds.__table__, odds_rows, odds_key, batch_size=batch_size)
+        report.per_league_season[f"{group.league} {group.season}"] = len(kept)
+        report.matches += len(kept)
+        report.inserted += len(inserts)
+        report.odds += len(odds_rows)
+    return report
