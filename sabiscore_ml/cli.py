@@ -230,11 +230,26 @@ def ingest_football_data(
     refresh: Annotated[
         bool, typer.Option(help="Download even a finished season already in the archive.")
     ] = False,
+    fixtures: Annotated[
+        bool,
+        typer.Option(
+            "--fixtures", help="Download fixtures.csv: every league's upcoming matches and odds."
+        ),
+    ] = False,
+    fixtures_file: Annotated[
+        Path | None, typer.Option(help="Load this fixtures.csv (offline).")
+    ] = None,
 ) -> None:
     """Load football-data.co.uk results and odds: downloaded, or offline from files.
 
     A finished season already archived and loaded is not downloaded again, the
     current one only when the server says it changed; --refresh forces it.
+
+    --fixtures downloads fixtures.csv (the upcoming matches of every league with
+    their current pre-closing odds; only if it changed since the archived copy,
+    --refresh forces it) and --fixtures-file loads a copy from disk: unplayed
+    matches for live predictions, all leagues in one transaction, played matches
+    never changed.  Offline, `sabiscore replay` reloads the archived copies.
 
     Each file is archived under its hash and loaded in its own transaction; a
     rejected file is named with the check it failed and the others still load.
@@ -248,9 +263,17 @@ def ingest_football_data(
       [bold]sabiscore ingest football-data --file E0.csv --file SP1.csv[/]
 
       [bold]sabiscore ingest football-data --from-dir data --league E0 --season 2022-2023[/]
+
+      [bold]sabiscore ingest football-data --fixtures[/]  (upcoming matches, current odds)
     """
     from sabiscore_ml.jobs.football_data import plan_football_data
 
+    if fixtures or fixtures_file:
+        if league or season or from_dir or file or (fixtures and fixtures_file):
+            raise typer.BadParameter(
+                "--fixtures / --fixtures-file load every league of one file: give one, alone"
+            )
+        raise typer.Exit(_ingest_fixtures(fixtures_file, refresh=refresh))
     try:
         items = plan_football_data(
             leagues=league or None,
@@ -273,6 +296,33 @@ def ingest_football_data(
     if summary:
         _print_coverage(sorted({o.league for o in outcomes if o.ok and o.league}))
     raise typer.Exit(status)
+
+
+def _ingest_fixtures(path: Path | None, *, refresh: bool) -> int:
+    """Load fixtures.csv (downloaded, or ``path``); print the fixtures per league-season."""
+    from sabiscore_ml.jobs.football_data import (
+        ingest_football_data_fixtures_file,
+        ingest_football_data_fixtures_remote,
+    )
+
+    _init_warehouse()
+    started = time.perf_counter()
+    if path is not None:
+        outcome = ingest_football_data_fixtures_file(path)
+    else:
+        _step("downloading fixtures.csv")
+        outcome = ingest_football_data_fixtures_remote(refresh=refresh)
+    status = _report_outcomes([outcome])
+    if outcome.per_league_season:
+        table = Table(title="Fixtures loaded (unplayed, with current pre-closing odds)")
+        for column in ("league", "season", "fixtures"):
+            table.add_column(column, justify="right" if column == "fixtures" else "left")
+        for key, count in outcome.per_league_season.items():
+            table.add_row(*key.split(" ", 1), str(count))
+        console.print(table)
+    console.print(f"done in {time.perf_counter() - started:.1f} s")
+    _build_data_docs()
+    return status
 
 
 @export_app.command("matches")

@@ -43,6 +43,13 @@ def fixtures_from(first_day: dt.date, raw: bytes | None = None) -> bytes:
     return re.sub(rb",(\d\d/\d\d/\d{4}),", move, FIXTURES_FILE.read_bytes() if raw is None else raw)
 
 
+def upcoming_first_day() -> dt.date:
+    """Tomorrow, or 1 June when the file's four days from tomorrow would span two seasons."""
+    tomorrow = dt.date.today() + dt.timedelta(days=1)
+    june = dt.date(tomorrow.year, 6, 1)
+    return june if tomorrow < june <= tomorrow + dt.timedelta(days=3) else tomorrow
+
+
 def ingest(raw: bytes, engine: Engine, today: dt.date = TODAY, uri: str = "fixtures.csv"):
     return ingest_football_data_fixtures_bytes(raw, uri, engine=engine, today=today)
 

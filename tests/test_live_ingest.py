@@ -21,6 +21,7 @@ from sqlalchemy import Engine, text
 from sabiscore_ml.jobs.football_data import ingest_football_data_file, plan_football_data, run_item
 from sabiscore_ml.jobs.live import season_finished
 from sabiscore_ml.jobs.sources import plan_source, replay_items, run_source_item
+from sabiscore_ml.leagues import season_of
 from sabiscore_ml.settings import clear_settings_cache, get_core_settings
 from sabiscore_ml.sources import urls
 from sabiscore_ml.sources.archive import latest_copy
@@ -450,15 +451,14 @@ def test_football_data_downloads_a_finished_season_once(
 def test_football_data_fixtures_are_fetched_beside_the_season_files(
     warehouse: Engine, server: ScriptedServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import datetime as dt
 
-    from test_football_data_fixtures import fixtures_from
+    from test_football_data_fixtures import fixtures_from, upcoming_first_day
 
     from sabiscore_ml.jobs.football_data import fixtures_url, ingest_football_data_fixtures_remote
 
     # the site root of SABISCORE_FOOTBALL_DATA_BASE_URL (.../mmz4281), unless set on its own
     assert fixtures_url() == f"{server.url}/fixtures.csv"
-    body = fixtures_from(dt.date.today() + dt.timedelta(days=1))
+    body = fixtures_from(upcoming_first_day())
     for _ in range(2):  # a download, a conditional request, then the server fails
         server.add("/fixtures.csv", 200, body, "text/csv", headers={"ETag": '"fx-1"'})
     server.add("/fixtures.csv", 503, b"busy", "text/plain")
@@ -466,10 +466,8 @@ def test_football_data_fixtures_are_fetched_beside_the_season_files(
     first = ingest_football_data_fixtures_remote(engine=warehouse)
     assert first.status == "loaded", first.message
     assert first.uri == f"{server.url}/fixtures.csv"
-    per_league: dict[str, int] = {}
-    for key, count in first.per_league_season.items():  # "E0 <season of the dates>"
-        per_league[key.split()[0]] = per_league.get(key.split()[0], 0) + count
-    assert per_league == {"E0": 10, "SP1": 10}
+    season = season_of(upcoming_first_day())
+    assert first.per_league_season == {f"E0 {season}": 10, f"SP1 {season}": 10}
     assert rows(warehouse, "SELECT COUNT(*), COUNT(result) FROM matches") == [(20, 0)]
     copy = latest_copy("football-data", first.uri)
     assert copy is not None and copy.read() == body and copy.etag == '"fx-1"'
@@ -522,3 +520,50 @@ def test_cli_ingests_live_and_refreshes_on_request(server: ScriptedServer, roste
     assert forced.exit_code == 0 and "loaded 1 file(s): 380 rows" in forced.output
     assert [p for p, _ in server.requests] == [path, path]
     assert count == 380
+
+
+def test_cli_loads_fixtures_downloaded_or_from_a_file(
+    server: ScriptedServer, sabiscore_home: Path, tmp_path: Path
+) -> None:
+    from test_football_data_fixtures import fixtures_from, upcoming_first_day
+    from typer.testing import CliRunner
+
+    from sabiscore_ml.cli import app
+    from sabiscore_ml.warehouse.engine import get_engine
+
+    def invoke(*args: str):
+        return CliRunner().invoke(app, list(args), catch_exceptions=False, terminal_width=200)
+
+    first_day = upcoming_first_day()
+    server.add("/fixtures.csv", 200, fixtures_from(first_day), headers={"ETag": '"fx-1"'})
+    later = tmp_path / "fixtures.csv"
+    later.write_bytes(
+        fixtures_from(first_day).replace(b",C Pawson,8,5.5,1.33,", b",C Pawson,8.5,5.5,1.3,")
+    )
+    get_engine.cache_clear()
+    try:
+        downloaded = invoke("ingest", "football-data", "--fixtures")
+        unchanged = invoke("ingest", "football-data", "--fixtures")
+        from_file = invoke("ingest", "football-data", "--fixtures-file", str(later))
+        mixed = CliRunner().invoke(app, ["ingest", "football-data", "--fixtures", "-l", "E0"])
+        with get_engine().connect() as connection:
+            counts = connection.execute(text("SELECT COUNT(*), COUNT(result) FROM matches")).one()
+            b365_away = connection.execute(
+                text(
+                    "SELECT o.price FROM odds o JOIN matches m ON m.id = o.match_id "
+                    "JOIN teams t ON t.id = m.home_team_id WHERE t.name = 'Burnley' "
+                    "AND o.bookmaker = 'b365' AND o.market = '1x2' AND o.outcome = 'away'"
+                )
+            ).scalar_one()
+    finally:
+        get_engine.cache_clear()
+    assert downloaded.exit_code == 0, downloaded.output
+    assert "loaded 1 file(s): 20 matches, 800 odds" in downloaded.output
+    assert "Fixtures loaded" in downloaded.output
+    for league in ("E0", "SP1"):
+        assert re.search(rf"{league}\s+.\s+{season_of(first_day)}\s+.\s+10\b", downloaded.output)
+    assert "skipped division(s) that are not known leagues: X9 (2 fixture(s))" in downloaded.output
+    assert unchanged.exit_code == 0 and "(HTTP 304)" in unchanged.output
+    assert from_file.exit_code == 0 and "(0 new)" in from_file.output
+    assert mixed.exit_code == 2 and "give one, alone" in mixed.output
+    assert tuple(counts) == (20, 0) and b365_away == 1.3
