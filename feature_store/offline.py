@@ -39,6 +39,7 @@ from sabiscore_ml.warehouse.models import (
     FeaturePartition,
     Match,
     MatchXg,
+    Odds,
     Shot,
     SquadValue,
     TeamMatchLog,
@@ -65,10 +66,12 @@ def partition_path(league: str, season: str, root: Path | None = None) -> Path:
 def fingerprints(engine: Engine) -> dict[tuple[str, str], str]:
     """A digest per league-season of everything its features are built from.
 
-    Matches (results, statistics, which raw files fed them), the odds' raw files
-    and counts, xG, shots, and per season the team match logs and squad values.
-    Loading a new or changed raw file changes the digest; re-loading the same
-    file does not.
+    Matches (results, statistics, which raw files fed them), xG, shots, and per
+    season the team match logs and squad values; the odds of played matches come
+    from the raw files their matches name.  Unplayed matches (football-data's
+    fixtures.csv) count with their day and every quote: a newer copy of the
+    fixtures moves them or changes their prices without a new result.  Loading a
+    new or changed raw file changes the digest; re-loading the same file does not.
     """
     parts: dict[tuple[str, str], list[str]] = {}
     per_season: dict[str, list[str]] = {}
@@ -127,10 +130,28 @@ def fingerprints(engine: Engine) -> dict[tuple[str, str], str]:
             func.max(SquadValue.as_of),
         ).group_by(SquadValue.season_code),
     }
+    unplayed = (
+        select(
+            Match.league_code,
+            Match.season_code,
+            Match.id,
+            Match.match_date,
+            Odds.bookmaker,
+            Odds.market,
+            Odds.timing,
+            Odds.line,
+            Odds.outcome,
+            Odds.price,
+        )
+        .outerjoin(Odds, Odds.match_id == Match.id)
+        .where(Match.home_goals.is_(None), Match.result.is_(None))
+    )
     with engine.connect() as connection:
         for name, query in queries.items():
             for league, season, *values in connection.execute(query):
                 add((league, season), name, *values)
+        for league, season, *values in connection.execute(unplayed):
+            add((league, season), "unplayed", *values)
         for name, query in season_queries.items():
             for season, *values in connection.execute(query):
                 per_season.setdefault(str(season), []).append("|".join(map(str, [name, *values])))

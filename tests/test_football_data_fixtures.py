@@ -292,3 +292,44 @@ def test_a_season_holding_an_unplayed_fixture_is_not_finished(warehouse: Engine)
         season_finished(warehouse, "football-data", "E0", "2023-2024", today=after_the_margin)
         is None
     )
+
+
+@pytest.mark.parametrize("warehouse", ["sqlite"], indirect=True)
+def test_features_see_the_odds_and_day_of_a_newer_copy(warehouse: Engine) -> None:
+    from feature_store.api import features_as_of
+    from feature_store.offline import fingerprints
+
+    assert ingest(FIXTURES_FILE.read_bytes(), warehouse).ok
+    window = (TODAY, TODAY + dt.timedelta(days=6))
+    digests = fingerprints(warehouse)
+
+    def burnley(frame):
+        (row,) = frame.filter(frame["home_team_id"] == burnley_id).to_dicts()
+        return row
+
+    (burnley_id,) = rows(warehouse, "SELECT id FROM teams WHERE name = 'Burnley'")[0]
+    first = burnley(features_as_of(*window, leagues=["E0"], engine=warehouse))
+    # market average 9.02 / 5.35 / 1.35 in the first copy, 7 / 5 / 1.45 in the newer one,
+    # and the match put back to Saturday
+    newer = FIXTURES_FILE.read_bytes().replace(
+        b"E0,09/08/2024,20:00,Burnley,Man City,C Pawson,8,5.5,1.33,8.75,5.25,1.34,8,5.5,1.35,"
+        b"8.58,5.51,1.37,8,5,1.25,9.5,5.25,1.33,9.5,5.68,1.39,9.02,5.35,1.35,",
+        b"E0,10/08/2024,20:00,Burnley,Man City,C Pawson,8,5.5,1.33,8.75,5.25,1.34,8,5.5,1.35,"
+        b"8.58,5.51,1.37,8,5,1.25,9.5,5.25,1.33,9.5,5.68,1.39,7,5,1.45,",
+    )
+    assert newer != FIXTURES_FILE.read_bytes()
+    assert ingest(newer, warehouse, today=dt.date(2024, 8, 9)).ok
+    changed = fingerprints(warehouse)
+    assert changed[("E0", "2024-2025")] != digests[("E0", "2024-2025")]
+    assert changed[("SP1", "2024-2025")] == digests[("SP1", "2024-2025")]
+
+    second = burnley(features_as_of(*window, leagues=["E0"], engine=warehouse))
+    implied = [1 / 7, 1 / 5, 1 / 1.45]
+    assert first["mkt_market_avg_p_home"] == pytest.approx(
+        (1 / 9.02) / sum([1 / 9.02, 1 / 5.35, 1 / 1.35])
+    )
+    assert second["mkt_market_avg_p_home"] == pytest.approx(implied[0] / sum(implied))
+    assert (first["match_date"], second["match_date"]) == (
+        dt.date(2024, 8, 9),
+        dt.date(2024, 8, 10),
+    )
