@@ -21,6 +21,15 @@ DOC_MD = """
 Daily at 06:00 UTC, after every promotion of a new champion
 (`sabiscore://models/sabiscore-1x2/champion`), or on demand.
 
+0. **refresh_fixtures** (live runs only; a replay skips it) downloads
+   football-data's `fixtures.csv` — the upcoming matches of every league with
+   their current pre-closing odds — and loads it in one transaction (played
+   matches are never changed; only if it changed since the archived copy). A
+   failed download (network, HTTP, robots.txt, block page) is logged and the run
+   scores the fixtures already known. A copy whose content is rejected (an HTML
+   page, cut short, stale, malformed) fails this task loudly — the copy is kept
+   in the archive's quarantine and the warehouse is unchanged — and **score**
+   still runs (trigger rule `all_done`) on the fixtures already known.
 1. **score** loads `models:/sabiscore-1x2@champion`, takes each league's next
    matchday (its first fixture on or after the as-of date, and every fixture
    within `days` of it), computes their features as known that morning, the
@@ -87,9 +96,17 @@ Daily at 06:00 UTC, after every promotion of a new champion
     tags=["sabiscore", "predictions"],
 )
 def predict_and_publish() -> None:
-    """Score -> publish."""
+    """Refresh the fixtures (live) -> score -> publish."""
 
     @task
+    def refresh_fixtures(params: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Live runs: load fixtures.csv (upcoming matches, current odds); replays skip it."""
+        from sabiscore_ml.jobs.predict import PredictRequest
+        from sabiscore_ml.jobs.predict import refresh_fixtures as refresh
+
+        return refresh(PredictRequest.from_dict(dict(params or {})))
+
+    @task(trigger_rule="all_done")
     def score(
         params: dict[str, Any] | None = None, logical_date: dt.datetime | None = None
     ) -> dict[str, Any]:
@@ -124,7 +141,9 @@ def predict_and_publish() -> None:
         }
         return summary
 
-    publish(score())
+    scored = score()
+    refresh_fixtures() >> scored
+    publish(scored)
 
 
 predict_and_publish()

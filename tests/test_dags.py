@@ -961,8 +961,16 @@ def test_predict_and_publish_dag_shape(dagbag_report: dict) -> None:
         "price": "best",
         "portfolio": "default",
     }
-    assert set(info["tasks"]) == {"score", "publish"}
-    assert info["tasks"]["publish"]["outlets"] == ["sabiscore://predictions/current"]
+    tasks = info["tasks"]
+    assert set(tasks) == {"refresh_fixtures", "score", "publish"}
+    assert tasks["refresh_fixtures"]["upstream"] == []
+    # a failed refresh does not stop the scoring of the fixtures already known
+    assert tasks["score"]["upstream"] == ["refresh_fixtures"]
+    assert tasks["score"]["trigger_rule"] == "all_done"
+    assert tasks["publish"]["upstream"] == ["score"]
+    assert tasks["publish"]["trigger_rule"] == "all_success"
+    assert tasks["publish"]["outlets"] == ["sabiscore://predictions/current"]
+    assert "refresh_fixtures" in info["doc_md"] and "all_done" in info["doc_md"]
 
 
 @pytest.mark.slow
@@ -1020,6 +1028,7 @@ def test_model_dags_train_promote_predict_and_publish(
 
     published = run("predict_and_publish", {"as_of": "2024-05-16"})
     assert published["tis"]["publish[-1]"]["state"] == "success"
+    assert published["tis"]["refresh_fixtures[-1]"]["state"] == "success"  # a replay: no request
     rows = query(
         warehouse_url,
         "SELECT r.mode, r.model_version, COUNT(p.match_id), MIN(m.match_date) "

@@ -487,6 +487,44 @@ def test_football_data_fixtures_are_fetched_beside_the_season_files(
     assert fixtures_url() == "https://mirror.test/fixtures.csv"
 
 
+@only_sqlite
+def test_live_predictions_refresh_the_fixtures_first(
+    warehouse: Engine, server: ScriptedServer
+) -> None:
+    import datetime as dt
+
+    from test_football_data_fixtures import fixtures_from, upcoming_first_day
+
+    from sabiscore_ml.errors import SabiscoreError
+    from sabiscore_ml.jobs.predict import PredictRequest, refresh_fixtures
+
+    current = fixtures_from(upcoming_first_day())
+    stale = fixtures_from(dt.date.today() - dt.timedelta(days=10))
+    for status, body, etag in (
+        (200, current, '"fx-1"'),
+        (200, current, '"fx-1"'),  # answered 304
+        (503, b"busy", None),
+        (503, b"busy", None),
+        (200, stale, '"fx-2"'),
+    ):
+        server.add("/fixtures.csv", status, body, headers={"ETag": etag} if etag else {})
+
+    replay = refresh_fixtures(PredictRequest(as_of="2024-05-16"), engine=warehouse)
+    assert replay["status"] == "skipped" and server.requests == []
+
+    live = PredictRequest()
+    loaded = refresh_fixtures(live, engine=warehouse)
+    assert (loaded["status"], loaded["matches"], loaded["odds"]) == ("loaded", 20, 800)
+    assert len(json.dumps(loaded)) < 1000  # XCom
+    assert refresh_fixtures(live, engine=warehouse)["status"] == "skipped"  # 304
+    failed = refresh_fixtures(live, engine=warehouse)  # logged, not raised
+    assert (failed["status"], failed["check"]) == ("rejected", "fetch")
+    with pytest.raises(SabiscoreError, match="rejected by check 'stale_fixtures'"):
+        refresh_fixtures(live, engine=warehouse)
+    assert rows(warehouse, "SELECT COUNT(*), COUNT(result) FROM matches") == [(20, 0)]
+    assert len(server.requests) == 5
+
+
 # ------------------------------------------------------------------ the command line
 
 

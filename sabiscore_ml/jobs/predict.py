@@ -81,6 +81,43 @@ class PredictRequest:
         return PredictRequest(**known)
 
 
+# Download refusals after which a live run goes on with the fixtures already known.
+DOWNLOAD_CHECKS = frozenset({"fetch", "robots", "blocked"})
+
+
+def refresh_fixtures(request: PredictRequest, *, engine: Engine | None = None) -> dict:
+    """Before a live run: load football-data's ``fixtures.csv`` (upcoming matches, current odds).
+
+    A replay changes nothing (its fixtures are history).  A download that fails
+    (network or HTTP error, robots.txt, a block page) is logged and the run goes
+    on with the fixtures the warehouse already has; a copy whose content is
+    rejected raises :class:`~sabiscore_ml.errors.SabiscoreError` naming the file
+    and the check (the copy waits in the archive's quarantine and the warehouse
+    is unchanged).  Returns a small summary (XCom).
+    """
+    from sabiscore_ml.errors import SabiscoreError
+    from sabiscore_ml.jobs.football_data import REJECTED, ingest_football_data_fixtures_remote
+
+    if request.mode == "replay":
+        return {"status": "skipped", "message": "a replay: fixtures.csv is not downloaded"}
+    outcome = ingest_football_data_fixtures_remote(engine=engine)
+    summary = {
+        "status": outcome.status,
+        "check": outcome.check,
+        "matches": outcome.matches,
+        "odds": outcome.odds,
+        "per_league_season": outcome.per_league_season,
+        "message": (outcome.message or "")[:500],
+    }
+    if outcome.status == REJECTED and outcome.check in DOWNLOAD_CHECKS:
+        log.warning("fixtures not refreshed, scoring those already known: %s", outcome.message)
+    elif outcome.status == REJECTED:
+        raise SabiscoreError(outcome.message)
+    else:
+        log.info("%s: %s", outcome.uri, outcome.message)
+    return summary
+
+
 def next_matchday(
     engine: Engine,
     as_of: dt.date,
