@@ -239,6 +239,10 @@ def ingest_football_data(
     fixtures_file: Annotated[
         Path | None, typer.Option(help="Load this fixtures.csv (offline).")
     ] = None,
+    taken_on: Annotated[
+        str | None,
+        typer.Option(help="--fixtures-file: the day the copy was taken (default today)."),
+    ] = None,
 ) -> None:
     """Load football-data.co.uk results and odds: downloaded, or offline from files.
 
@@ -247,9 +251,11 @@ def ingest_football_data(
 
     --fixtures downloads fixtures.csv (the upcoming matches of every league with
     their current pre-closing odds; only if it changed since the archived copy,
-    --refresh forces it) and --fixtures-file loads a copy from disk: unplayed
-    matches for live predictions, all leagues in one transaction, played matches
-    never changed.  Offline, `sabiscore replay` reloads the archived copies.
+    --refresh forces it) and --fixtures-file loads a copy from disk (taken today,
+    or on --taken-on): unplayed matches for live predictions, all leagues in one
+    transaction, played matches never changed.  A copy listing fixtures more than
+    3 days before the day it was taken is rejected as stale.  Offline,
+    `sabiscore replay` reloads the archived copies as of the day each was taken.
 
     Each file is archived under its hash and loaded in its own transaction; a
     rejected file is named with the check it failed and the others still load.
@@ -268,12 +274,15 @@ def ingest_football_data(
     """
     from sabiscore_ml.jobs.football_data import plan_football_data
 
+    if taken_on and not fixtures_file:
+        raise typer.BadParameter("--taken-on dates a --fixtures-file copy")
     if fixtures or fixtures_file:
         if league or season or from_dir or file or (fixtures and fixtures_file):
             raise typer.BadParameter(
                 "--fixtures / --fixtures-file load every league of one file: give one, alone"
             )
-        raise typer.Exit(_ingest_fixtures(fixtures_file, refresh=refresh))
+        day = _iso_date(taken_on, "--taken-on") if taken_on else None
+        raise typer.Exit(_ingest_fixtures(fixtures_file, refresh=refresh, taken_on=day))
     try:
         items = plan_football_data(
             leagues=league or None,
@@ -298,8 +307,10 @@ def ingest_football_data(
     raise typer.Exit(status)
 
 
-def _ingest_fixtures(path: Path | None, *, refresh: bool) -> int:
+def _ingest_fixtures(path: Path | None, *, refresh: bool, taken_on: str | None = None) -> int:
     """Load fixtures.csv (downloaded, or ``path``); print the fixtures per league-season."""
+    import datetime as dt
+
     from sabiscore_ml.jobs.football_data import (
         ingest_football_data_fixtures_file,
         ingest_football_data_fixtures_remote,
@@ -308,7 +319,8 @@ def _ingest_fixtures(path: Path | None, *, refresh: bool) -> int:
     _init_warehouse()
     started = time.perf_counter()
     if path is not None:
-        outcome = ingest_football_data_fixtures_file(path)
+        day = dt.date.fromisoformat(taken_on) if taken_on else None
+        outcome = ingest_football_data_fixtures_file(path, today=day)
     else:
         _step("downloading fixtures.csv")
         outcome = ingest_football_data_fixtures_remote(refresh=refresh)

@@ -1,4 +1,9 @@
-"""Replays see nothing from their as-of date on; the next matchday is found per league."""
+"""Replays see nothing from their as-of date on; the next matchday is found per league.
+
+Live runs score football-data's fixtures.csv: the fixture copy of 8 August 2024
+(``tests/fixtures/football-data/fixtures_2024-08-08.csv``) on top of the bundled
+Premier League history.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +12,7 @@ import shutil
 
 import polars as pl
 import pytest
-from conftest import SAMPLE_DIR
+from conftest import FOOTBALL_DATA_FIXTURES, SAMPLE_DIR
 from polars.testing import assert_frame_equal
 from sqlalchemy import text
 from typer.testing import CliRunner
@@ -15,13 +20,15 @@ from typer.testing import CliRunner
 from feature_store.api import features_as_of, training_frame
 from feature_store.offline import read_partitions
 from sabiscore_ml.cli import app
-from sabiscore_ml.jobs.predict import PredictRequest, next_matchday
+from sabiscore_ml.jobs.predict import PredictRequest, next_matchday, preclose_quotes
 from sabiscore_ml.settings import clear_settings_cache
 from sabiscore_ml.warehouse.engine import get_engine
 
 runner = CliRunner()
 AS_OF = dt.date(2023, 3, 1)
 UNTIL = dt.date(2023, 3, 12)
+FIXTURES = FOOTBALL_DATA_FIXTURES / "fixtures_2024-08-08.csv"
+FIXTURES_TAKEN_ON = dt.date(2024, 8, 8)
 
 
 def invoke(*args: str) -> None:
@@ -115,3 +122,82 @@ def test_features_as_of_equal_those_of_a_warehouse_that_ends_that_morning(
         .sort("match_date", "match_id")
     )
     assert_frame_equal(replay, expected)
+
+
+def _load_fixtures() -> None:
+    invoke(
+        "ingest",
+        "football-data",
+        "--fixtures-file",
+        str(FIXTURES),
+        "--taken-on",
+        FIXTURES_TAKEN_ON.isoformat(),
+    )
+
+
+def _fixture_ids(engine, league: str, start: dt.date, end: dt.date) -> list[int]:
+    with engine.connect() as connection:
+        return [
+            row[0]
+            for row in connection.execute(
+                text(
+                    "SELECT id FROM matches WHERE league_code = :league AND result IS NULL "
+                    "AND match_date BETWEEN :start AND :end ORDER BY id"
+                ),
+                {"league": league, "start": start.isoformat(), "end": end.isoformat()},
+            )
+        ]
+
+
+def test_live_matchday_takes_the_fixtures_with_their_current_odds(e0_sample):
+    # the history ends on 19 May 2024: nothing to predict live on 8 August ...
+    assert next_matchday(e0_sample, FIXTURES_TAKEN_ON) == {}
+    _load_fixtures()
+    # ... until fixtures.csv brings the first matchday of 2024-25 (Friday to Monday)
+    window = (dt.date(2024, 8, 9), dt.date(2024, 8, 12))
+    assert next_matchday(e0_sample, FIXTURES_TAKEN_ON) == {"E0": window, "SP1": window}
+    ids = _fixture_ids(e0_sample, "E0", *window)
+    assert len(ids) == 10
+
+    quotes = preclose_quotes(e0_sample, ids)
+    books = {"b365", "bwin", "interwetten", "pinnacle", "william_hill", "bet_victor"}
+    assert set(quotes["bookmaker"]) == books | {"market_max", "market_avg"}
+    assert quotes.height == 80 and quotes.null_count().sum_horizontal().item() == 0
+    # E0,09/08/2024,20:00,Burnley,Man City: B365 8 / 5.5 / 1.33, Pinnacle 8.58 / 5.51 / 1.37
+    burnley = quotes.filter(pl.col("match_id") == ids[0]).sort("bookmaker")
+    assert burnley.filter(pl.col("bookmaker") == "b365").row(0)[2:] == (8.0, 5.5, 1.33)
+    assert burnley.filter(pl.col("bookmaker") == "pinnacle").row(0)[2:] == (8.58, 5.51, 1.37)
+
+
+@pytest.mark.slow
+def test_live_prediction_scores_the_fixtures_at_their_current_odds(e0_sample):
+    from feature_store.api import online_features
+    from sabiscore_ml.jobs.predict import predict
+    from sabiscore_ml.jobs.training import TrainRequest, train
+
+    _load_fixtures()
+    invoke("features", "build", "--as-of", FIXTURES_TAKEN_ON.isoformat())
+    window = (dt.date(2024, 8, 9), dt.date(2024, 8, 12))
+    ids = _fixture_ids(e0_sample, "E0", *window)
+    # the fixtures have online vectors, dated and keyed as in the warehouse
+    online = online_features(ids, engine=e0_sample)
+    assert online["match_id"].to_list() == ids
+
+    trained = train(TrainRequest(leagues=("E0",), as_of=FIXTURES_TAKEN_ON.isoformat()))
+    assert trained.alias == "champion"
+    # live, as the DAG asks for it: the run's day, results not hidden
+    run = predict(
+        PredictRequest(as_of=FIXTURES_TAKEN_ON.isoformat(), replay=False, leagues=("E0",)),
+        engine=e0_sample,
+    )
+    assert run.mode == "live" and run.as_of == FIXTURES_TAKEN_ON
+    assert sorted(run.predictions["match_id"].to_list()) == ids
+    first = run.predictions.sort("match_date", "match_id").row(0, named=True)
+    assert (first["home_team"], first["away_team"]) == ("Burnley", "Man City")
+    assert first["p_home"] + first["p_draw"] + first["p_away"] == pytest.approx(1.0)
+    # the edges are taken at the fixtures' prices: the best pre-closing price on offer
+    edges = run.edges.filter(pl.col("match_id") == first["match_id"])
+    assert edges.height == 3
+    assert set(edges.columns) >= {"outcome", "price", "bookmaker", "edge"}
+    best = {row["outcome"]: row["price"] for row in edges.to_dicts()}
+    assert best == {"home": 9.5, "draw": 5.68, "away": 1.39}  # the highest quotes of the row
