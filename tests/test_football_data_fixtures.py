@@ -176,6 +176,22 @@ def test_a_newer_copy_updates_times_and_odds_and_moves_a_rescheduled_fixture(
     assert rows(warehouse, "SELECT COUNT(*) FROM odds") == [(798,)]
 
 
+@pytest.mark.parametrize("warehouse", ["sqlite"], indirect=True)
+def test_a_later_meeting_of_the_same_sides_is_not_taken_for_a_rescheduled_fixture(
+    warehouse: Engine,
+) -> None:
+    assert ingest(FIXTURES_FILE.read_bytes(), warehouse).ok
+    # the Scottish leagues have a side host the same visitor twice in a season
+    later = FIXTURES_FILE.read_bytes().replace(
+        b"SP1,10/08/2024,18:30,Las Palmas,", b"SP1,09/11/2024,18:30,Las Palmas,", 1
+    )
+    outcome = ingest(later, warehouse)
+    assert outcome.ok and outcome.message.endswith("(1 new)")
+    assert not any("moved" in w for w in outcome.warnings)
+    days = [r[3] for r in fixture_rows(warehouse) if r[4] == "Las Palmas"]
+    assert days == [dt.date(2024, 8, 10), dt.date(2024, 11, 9)]
+
+
 def test_a_played_match_keeps_its_result_and_its_odds(warehouse: Engine) -> None:
     season = ingest_football_data_bytes(
         (SAMPLE_DIR / "E0" / "2023-2024.csv").read_bytes(), "E0_2324.csv", engine=warehouse

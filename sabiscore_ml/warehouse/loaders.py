@@ -120,6 +120,11 @@ def load_football_data(
     return len(match_rows), len(odds_rows)
 
 
+# An unplayed fixture is taken for one rescheduled only this close to its new day: the
+# same home side can host the same visitor twice in a season (the Scottish leagues).
+RESCHEDULE_MAX_DAYS = 60
+
+
 @dataclass(slots=True)
 class FixturesLoad:
     """What loading a ``fixtures.csv`` did (per league-season and in total)."""
@@ -149,8 +154,9 @@ def load_football_data_fixtures(
       time (and UTC kick-off) and referee changed;
     * a fixture whose warehouse match has a result is skipped (``played``);
     * an unplayed match of the same league, season, home and away team on another
-      day that this file does not list is the same fixture rescheduled: it is
-      moved to the new day (``moved``) instead of leaving a second, phantom fixture.
+      day at most :data:`RESCHEDULE_MAX_DAYS` away, that this file does not list,
+      is the same fixture rescheduled: it is moved to the new day (``moved``)
+      instead of leaving a second, phantom fixture.
 
     Odds: the file's quotes are the *current* pre-closing prices.  For every
     unplayed fixture the file prices, they replace all its earlier ``preclose``
@@ -202,10 +208,14 @@ def load_football_data_fixtures(
                 "referee": m.referee,
             }
             current = by_key.get((m.match_date, home, away))
-            if current is None and movable.get((home, away)):
-                candidates = movable[(home, away)]
+            candidates = [
+                r
+                for r in movable.get((home, away), [])
+                if abs((r.match_date - m.match_date).days) <= RESCHEDULE_MAX_DAYS
+            ]
+            if current is None and candidates:
                 current = min(candidates, key=lambda r: abs((r.match_date - m.match_date).days))
-                candidates.remove(current)
+                movable[(home, away)].remove(current)
                 values["match_date"] = m.match_date
                 report.moved.append(
                     f"{_describe(current.match_date, m.home_team, m.away_team)} -> {m.match_date}"
