@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from sabiscore_ml.errors import RejectedFile
 from sabiscore_ml.leagues import football_data_season_code, get_league, normalize_season
@@ -42,6 +44,8 @@ from sabiscore_ml.warehouse.loaders import (
 from sabiscore_ml.warehouse.models import IngestionRun
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 LOADED, REJECTED, FAILED, SKIPPED = "loaded", "rejected", "failed", "skipped"
 
@@ -120,6 +124,67 @@ def _taken_on(
     return min(known)
 
 
+def _quarantined(
+    engine: Engine,
+    raw: bytes,
+    sha: str,
+    uri: str,
+    error: RejectedFile,
+    started: dt.datetime,
+    fetched_at: dt.datetime | None,
+    extra: dict[str, object] | None,
+) -> IngestOutcome:
+    """Keep a rejected body in the archive's quarantine and log the rejection; nothing loaded."""
+    archive_raw(
+        raw,
+        sha,
+        source=SOURCE,
+        uri=uri,
+        fetched_at=fetched_at,
+        extra=extra,
+        quarantine={"check": error.check, "detail": error.detail},
+    )
+    outcome = IngestOutcome(uri, REJECTED, sha, check=error.check, message=str(error))
+    log.warning("%s", error)
+    record_run(engine, outcome, started, fetched_at=fetched_at)
+    return outcome
+
+
+def _load_in_one_transaction(
+    engine: Engine,
+    raw: bytes,
+    archive_path: str,
+    outcome: IngestOutcome,
+    started: dt.datetime,
+    fetched_at: dt.datetime | None,
+    rows_read: int,
+    load: Callable[[Connection, int], T],
+) -> T:
+    """Record the raw file and ``load(connection, batch_size)`` it in one transaction.
+
+    A failure rolls everything back, is logged in the run log as ``failed``
+    (check ``database``) and raised.
+    """
+    assert outcome.sha256 is not None
+    batch = get_warehouse_settings().write_batch_size
+    try:
+        with engine.begin() as connection:
+            upsert_raw_file(
+                connection,
+                sha256=outcome.sha256,
+                source=SOURCE,
+                uri=outcome.uri,
+                size=len(raw),
+                path=archive_path,
+            )
+            return load(connection, batch)
+    except Exception as exc:  # the transaction rolled back: log the failure, then raise
+        outcome.status, outcome.matches, outcome.odds = FAILED, 0, 0
+        outcome.check, outcome.message = "database", f"{outcome.uri}: load failed: {exc}"
+        record_run(engine, outcome, started, fetched_at=fetched_at, rows_read=rows_read)
+        raise
+
+
 def ingest_football_data_bytes(
     raw: bytes,
     uri: str,
@@ -141,19 +206,7 @@ def ingest_football_data_bytes(
         parsed = parse_football_data(raw, uri, today=today)
         validate_football_data(parsed, as_of=_taken_on(sha, parsed, fetched_at, today))
     except RejectedFile as exc:
-        archive_raw(
-            raw,
-            sha,
-            source=SOURCE,
-            uri=uri,
-            fetched_at=fetched_at,
-            extra=archive_extra,
-            quarantine={"check": exc.check, "detail": exc.detail},
-        )
-        outcome = IngestOutcome(uri, REJECTED, sha, check=exc.check, message=str(exc))
-        log.warning("%s", exc)
-        record_run(engine, outcome, started, fetched_at=fetched_at)
-        return outcome
+        return _quarantined(engine, raw, sha, uri, exc, started, fetched_at, archive_extra)
 
     archived = archive_raw(
         raw,
@@ -168,23 +221,16 @@ def ingest_football_data_bytes(
     outcome = IngestOutcome(
         uri, LOADED, sha, parsed.league, parsed.season, warnings=list(parsed.warnings)
     )
-    batch = get_warehouse_settings().write_batch_size
-    try:
-        with engine.begin() as connection:
-            upsert_raw_file(
-                connection,
-                sha256=sha,
-                source=SOURCE,
-                uri=uri,
-                size=len(raw),
-                path=str(archived.path),
-            )
-            outcome.matches, outcome.odds = load_football_data(connection, parsed, batch_size=batch)
-    except Exception as exc:  # the transaction rolled back: log the failure, then raise
-        outcome.status, outcome.matches, outcome.odds = FAILED, 0, 0
-        outcome.check, outcome.message = "database", f"{uri}: load failed: {exc}"
-        record_run(engine, outcome, started, fetched_at=fetched_at, rows_read=len(parsed.matches))
-        raise
+    outcome.matches, outcome.odds = _load_in_one_transaction(
+        engine,
+        raw,
+        str(archived.path),
+        outcome,
+        started,
+        fetched_at,
+        len(parsed.matches),
+        lambda connection, batch: load_football_data(connection, parsed, batch_size=batch),
+    )
     record_run(
         engine,
         outcome,
@@ -286,39 +332,20 @@ def ingest_football_data_fixtures_bytes(
         for group in parsed.files:
             validate_football_data_odds(group)
     except RejectedFile as exc:
-        archive_raw(
-            raw,
-            sha,
-            source=SOURCE,
-            uri=uri,
-            fetched_at=fetched_at,
-            extra=extra,
-            quarantine={"check": exc.check, "detail": exc.detail},
-        )
-        outcome = IngestOutcome(uri, REJECTED, sha, check=exc.check, message=str(exc))
-        log.warning("%s", exc)
-        record_run(engine, outcome, started, fetched_at=fetched_at)
-        return outcome
+        return _quarantined(engine, raw, sha, uri, exc, started, fetched_at, extra)
 
     archived = archive_raw(raw, sha, source=SOURCE, uri=uri, fetched_at=fetched_at, extra=extra)
     outcome = IngestOutcome(uri, LOADED, sha, warnings=list(parsed.warnings))
-    batch = get_warehouse_settings().write_batch_size
-    try:
-        with engine.begin() as connection:
-            upsert_raw_file(
-                connection,
-                sha256=sha,
-                source=SOURCE,
-                uri=uri,
-                size=len(raw),
-                path=str(archived.path),
-            )
-            report = load_football_data_fixtures(connection, parsed, batch_size=batch)
-    except Exception as exc:  # the transaction rolled back: log the failure, then raise
-        outcome.status, outcome.check = FAILED, "database"
-        outcome.message = f"{uri}: load failed: {exc}"
-        record_run(engine, outcome, started, fetched_at=fetched_at, rows_read=parsed.matches)
-        raise
+    report = _load_in_one_transaction(
+        engine,
+        raw,
+        str(archived.path),
+        outcome,
+        started,
+        fetched_at,
+        parsed.matches,
+        lambda connection, batch: load_football_data_fixtures(connection, parsed, batch_size=batch),
+    )
     outcome.matches, outcome.odds = report.matches, report.odds
     outcome.per_league_season = report.per_league_season
     if report.played:

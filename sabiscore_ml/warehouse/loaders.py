@@ -48,13 +48,8 @@ def upsert_raw_file(
     )
 
 
-def load_football_data(
-    connection: Connection, parsed: ParsedFile, *, batch_size: int = 5000
-) -> tuple[int, int]:
-    """Upsert a parsed football-data file's matches and odds; return (matches, odds).
-
-    The caller owns the transaction and must have recorded the raw file.
-    """
+def _season_and_teams(connection: Connection, parsed: ParsedFile) -> dict[str, int]:
+    """Record the file's season; return its team names' warehouse ids (football-data's aliases)."""
     league = get_league(parsed.league)
     upsert(
         connection,
@@ -64,7 +59,17 @@ def load_football_data(
         update=[],
     )
     names = {m.home_team for m in parsed.matches} | {m.away_team for m in parsed.matches}
-    team_ids = resolve_teams(connection, source=SOURCE, country=league.country, names=names)
+    return resolve_teams(connection, source=SOURCE, country=league.country, names=names)
+
+
+def load_football_data(
+    connection: Connection, parsed: ParsedFile, *, batch_size: int = 5000
+) -> tuple[int, int]:
+    """Upsert a parsed football-data file's matches and odds; return (matches, odds).
+
+    The caller owns the transaction and must have recorded the raw file.
+    """
+    team_ids = _season_and_teams(connection, parsed)
 
     match_rows = []
     for m in parsed.matches:
@@ -166,16 +171,7 @@ def load_football_data_fixtures(
     """
     report = FixturesLoad()
     for group in parsed.files:
-        league = get_league(group.league)
-        upsert(
-            connection,
-            Season.__table__,
-            [{"code": group.season, "start_year": season_start_year(group.season)}],
-            ["code"],
-            update=[],
-        )
-        names = {m.home_team for m in group.matches} | {m.away_team for m in group.matches}
-        team_ids = resolve_teams(connection, source=SOURCE, country=league.country, names=names)
+        team_ids = _season_and_teams(connection, group)
         stored = connection.execute(
             select(
                 Match.id,
