@@ -9,7 +9,13 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Connection, delete, select, update
 
 from sabiscore_ml.leagues import get_league, season_start_year
-from sabiscore_ml.sources.football_data import SOURCE, STAT_COLUMNS, ParsedFile, ParsedFixtures
+from sabiscore_ml.sources.football_data import (
+    SOURCE,
+    STAT_COLUMNS,
+    OddsQuote,
+    ParsedFile,
+    ParsedFixtures,
+)
 from sabiscore_ml.warehouse.models import Match, Odds, RawFile, Season
 from sabiscore_ml.warehouse.teams import resolve_teams
 from sabiscore_ml.warehouse.upsert import upsert
@@ -62,6 +68,20 @@ def _season_and_teams(connection: Connection, parsed: ParsedFile) -> dict[str, i
     return resolve_teams(connection, source=SOURCE, country=league.country, names=names)
 
 
+def _odds_row(match_id: int, quote: OddsQuote, sha256: str) -> dict[str, object]:
+    """The ``odds`` row of one quote of a match, traced to its raw file."""
+    return {
+        "match_id": match_id,
+        "bookmaker": quote.bookmaker,
+        "market": quote.market,
+        "timing": quote.timing,
+        "line": quote.line,
+        "outcome": quote.outcome,
+        "price": quote.price,
+        "raw_sha256": sha256,
+    }
+
+
 def load_football_data(
     connection: Connection, parsed: ParsedFile, *, batch_size: int = 5000
 ) -> tuple[int, int]:
@@ -107,19 +127,7 @@ def load_football_data(
     odds_rows = []
     for m in parsed.matches:
         match_id = ids[(m.match_date, team_ids[m.home_team], team_ids[m.away_team])]
-        for q in m.odds:
-            odds_rows.append(
-                {
-                    "match_id": match_id,
-                    "bookmaker": q.bookmaker,
-                    "market": q.market,
-                    "timing": q.timing,
-                    "line": q.line,
-                    "outcome": q.outcome,
-                    "price": q.price,
-                    "raw_sha256": parsed.sha256,
-                }
-            )
+        odds_rows.extend(_odds_row(match_id, q, parsed.sha256) for q in m.odds)
     odds_key = ["match_id", "bookmaker", "market", "timing", "line", "outcome"]
     upsert(connection, Odds.__table__, odds_rows, odds_key, batch_size=batch_size)
     return len(match_rows), len(odds_rows)
@@ -257,18 +265,7 @@ def load_football_data_fixtures(
                 continue
             priced.append(match_id)
             odds_rows.extend(
-                {
-                    "match_id": match_id,
-                    "bookmaker": q.bookmaker,
-                    "market": q.market,
-                    "timing": q.timing,
-                    "line": q.line,
-                    "outcome": q.outcome,
-                    "price": q.price,
-                    "raw_sha256": parsed.sha256,
-                }
-                for q in m.odds
-                if q.timing == "preclose"
+                _odds_row(match_id, q, parsed.sha256) for q in m.odds if q.timing == "preclose"
             )
         if priced:
             connection.execute(
