@@ -1355,7 +1355,16 @@ def serve(
     if get_core_settings().env == "embedded":
         _init_warehouse()
     _step(f"serving on http://{host}:{port} (OpenAPI docs at /docs)")
-    uvicorn.run("serving.main:app", host=host, port=port, workers=workers, log_level="info")
+    # X-Forwarded-* are read by the application when SABISCORE_API_TRUST_PROXY says so, never
+    # by uvicorn (its proxy_headers would rewrite the client address and scheme first)
+    uvicorn.run(
+        "serving.main:app",
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="info",
+        proxy_headers=False,
+    )
 
 
 def main() -> None:

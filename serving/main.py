@@ -8,6 +8,7 @@ are read when the application starts, not when this module is imported.
 from __future__ import annotations
 
 import logging
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -109,4 +110,31 @@ def create_app(settings: ServingSettings | None = None) -> FastAPI:
     return app
 
 
+def _leave_forwarded_headers_to_the_app() -> None:
+    """Turn off uvicorn's own reading of ``X-Forwarded-*`` for the server loading this module.
+
+    uvicorn (``proxy_headers=True`` by default) rewrites a request's client address and
+    scheme from ``X-Forwarded-For`` / ``X-Forwarded-Proto`` when the peer is in
+    ``--forwarded-allow-ips`` (loopback by default), before the application sees them.
+    Only ``SABISCORE_API_TRUST_PROXY`` decides whether those headers are believed
+    (:func:`serving.api.deps.client_address`, the HSTS rule of
+    :class:`~serving.middleware.EdgeMiddleware`), so a plain ``uvicorn serving.main:app``
+    has that rewrite turned off here: the module is imported by a method of uvicorn's
+    ``Config`` (``load_app`` or ``load``), and ``load`` wraps the application in the
+    proxy-headers middleware only afterwards, if ``proxy_headers`` is still true.
+    ``sabiscore serve`` and the compose command also turn it off themselves.
+    """
+    config_module = sys.modules.get("uvicorn.config")
+    if config_module is None:
+        return
+    frame = sys._getframe(1)
+    while frame is not None:
+        config = frame.f_locals.get("self")
+        if isinstance(config, config_module.Config):
+            config.proxy_headers = False
+            return
+        frame = frame.f_back
+
+
+_leave_forwarded_headers_to_the_app()
 app = create_app()
