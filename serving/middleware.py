@@ -1,6 +1,9 @@
-"""The edge of the application: request ids, security headers, CORS, metrics, errors.
+"""The edge of the application: size limits, HEAD, request ids, security headers, CORS, metrics.
 
 It has the last word on errors: no stack trace, no internal name ever leaves the server.
+A request whose headers, URL or body is over its limit (``SABISCORE_API_MAX_*_BYTES``)
+is answered ``431``, ``414`` or ``413`` before anything else reads it.  A ``HEAD`` is
+served as the ``GET`` it stands for (by the hot path or the routes), without the body.
 
 One pure ASGI middleware, so the work per request stays a few dictionary and
 list operations.
@@ -32,6 +35,71 @@ _HSTS = (b"strict-transport-security", b"max-age=31536000; includeSubDomains")
 _NO_STORE = (b"cache-control", b"no-store")
 _DOC_PATHS = ("/docs", "/redoc")
 UNMATCHED = "unmatched"  # the route label of paths no route serves
+
+
+def header_bytes(scope: Scope) -> int:
+    """The size of the request's header lines (``name: value`` and the line end)."""
+    return sum(len(name) + len(value) + 4 for name, value in scope.get("headers", ()))
+
+
+def url_bytes(scope: Scope) -> int:
+    """The size of the request target: the path and, if any, ``?`` and the query string."""
+    path = scope.get("raw_path") or scope["path"].encode()
+    query = scope.get("query_string", b"")
+    return len(path) + (len(query) + 1 if query else 0)
+
+
+def declared_length(scope: Scope) -> int | None:
+    """The request's ``Content-Length``, None without one (or with one that is not a number)."""
+    for name, value in scope.get("headers", ()):
+        if name == b"content-length":
+            return int(value) if value.strip().isdigit() else None
+    return None
+
+
+def oversized(scope: Scope, settings: Any) -> tuple[int, str] | None:
+    """The refusal a request's headers, URL or declared body earn, or None when within limits."""
+    if header_bytes(scope) > settings.max_header_bytes:
+        return 431, f"the request headers are over {settings.max_header_bytes} bytes"
+    if url_bytes(scope) > settings.max_url_bytes:
+        return 414, f"the URL is over {settings.max_url_bytes} bytes"
+    length = declared_length(scope)
+    if length is not None and length > settings.max_body_bytes:
+        return 413, f"the request body is over {settings.max_body_bytes} bytes"
+    return None
+
+
+async def read_body(receive: Receive, limit: int) -> list[Message] | None:
+    """The request body's messages, read to its end; None as soon as it is over ``limit``."""
+    messages: list[Message] = []
+    size = 0
+    while True:
+        message = await receive()
+        messages.append(message)
+        if message["type"] != "http.request":
+            return messages
+        size += len(message.get("body", b""))
+        if size > limit:
+            return None
+        if not message.get("more_body", False):
+            return messages
+
+
+def replay(messages: list[Message], receive: Receive) -> Receive:
+    """A ``receive`` giving ``messages`` first, then what ``receive`` gives."""
+    pending = list(messages)
+
+    async def replayed() -> Message:
+        return pending.pop(0) if pending else await receive()
+
+    return replayed
+
+
+def _has_body(scope: Scope) -> bool:
+    return any(
+        name == b"transfer-encoding" or (name == b"content-length" and value.strip() != b"0")
+        for name, value in scope.get("headers", ())
+    )
 
 
 def _forwarded_https(scope: Scope) -> bool:
@@ -79,6 +147,9 @@ class EdgeMiddleware:
             return
         started = time.perf_counter()
         state = scope["app"].state.serving if "app" in scope else None
+        method = scope["method"]
+        if method == "HEAD":
+            scope = {**scope, "method": "GET"}  # the server, holding the HEAD, sends no body
         if state is None:
             inner = self.app
         elif state is self._state and self._inner is not None:
@@ -103,12 +174,24 @@ class EdgeMiddleware:
                 if status >= 400 and not any(name == b"cache-control" for name, _ in headers):
                     headers.append(_NO_STORE)
                 headers.extend(extra)
+            elif method == "HEAD" and message.get("body"):
+                message = {**message, "body": b""}
             await send(message)
 
         try:
+            refusal = oversized(scope, state.settings) if state is not None else None
+            if refusal is None and state is not None and _has_body(scope):
+                messages = await read_body(receive, state.settings.max_body_bytes)
+                if messages is None:
+                    refusal = 413, f"the request body is over {state.settings.max_body_bytes} bytes"
+                else:
+                    receive = replay(messages, receive)
+            if refusal is not None:
+                await self._refuse(send_with_headers, *refusal)
+                return
             await inner(scope, receive, send_with_headers)
         except Exception:
-            log.exception("request %s failed: %s %s", request_id, scope["method"], scope["path"])
+            log.exception("request %s failed: %s %s", request_id, method, scope["path"])
             if status == 0:
                 await self._internal_error(send_with_headers, request_id)
             else:
@@ -117,11 +200,28 @@ class EdgeMiddleware:
             if state is not None:
                 route = scope.get("route")
                 state.metrics.observe_request(
-                    scope["method"],
+                    method,
                     route.path if route is not None else UNMATCHED,
                     status,
                     time.perf_counter() - started,
                 )
+
+    @staticmethod
+    async def _refuse(send: Send, status: int, detail: str) -> None:
+        """A request over a size limit: its status and a detail naming the limit."""
+        body = json.dumps({"detail": detail}).encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": status,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(body)).encode()),
+                    (b"connection", b"close"),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
 
     @staticmethod
     async def _internal_error(send: Send, request_id: str) -> None:

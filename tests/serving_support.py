@@ -20,7 +20,7 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -215,18 +215,24 @@ class Answer:
     headers: dict[str, str]  # names in lower case
     body: bytes
 
+    def json(self) -> object:
+        return json.loads(self.body)
+
 
 def http_request(
     port: int,
     method: str,
     target: str,
     headers: dict[str, str] | None = None,
-    body: bytes | None = None,
+    body: bytes | Iterable[bytes] | None = None,
 ) -> Answer:
     """One request to a server on loopback, on a new connection."""
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     try:
-        connection.request(method, target, body=body, headers=headers or {})
+        chunked = (headers or {}).get("Transfer-Encoding") == "chunked"
+        connection.request(
+            method, target, body=body, headers=headers or {}, encode_chunked=chunked
+        )
         response = connection.getresponse()
         content = response.read()
         found = {name.lower(): value for name, value in response.getheaders()}

@@ -16,6 +16,8 @@ import pytest
 import yaml
 from conftest import REPO
 from serving_support import (
+    UNUSED_PG_URL,
+    UNUSED_REDIS_URL,
     World,
     configure,
     free_port,
@@ -25,6 +27,8 @@ from serving_support import (
     uvicorn_argv,
 )
 from sqlalchemy import Engine
+
+from sabiscore_ml.settings import ServingSettings
 
 pytestmark = pytest.mark.parametrize("warehouse", ["sqlite"], indirect=True)
 
@@ -96,3 +100,106 @@ def test_forwarded_headers_count_behind_a_trusted_proxy(
         https = http_request(port, "GET", "/v1/leagues", SPOOFED)
         assert https.status == 200
         assert https.headers["strict-transport-security"].startswith("max-age=")
+
+
+@pytest.fixture
+def roomy_world(warehouse: Engine, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
+    """A published run with a rate limit these tests do not reach."""
+    with serving_world(warehouse, monkeypatch, SABISCORE_API_RATE_LIMIT="10000/minute") as world:
+        yield world
+
+
+@pytest.fixture
+def server(roomy_world: World) -> Iterator[int]:
+    """``uvicorn serving.main:app`` on the roomy world; yields its port."""
+    port = free_port()
+    with live_server(uvicorn_argv(port), port):
+        yield port
+
+
+def _comparable(headers: dict[str, str]) -> dict[str, str]:
+    return {k: v for k, v in headers.items() if k not in ("date", "x-request-id")}
+
+
+def test_head_answers_like_get_without_the_body(roomy_world: World, server: int) -> None:
+    """Cold (the routes) and warm (the hot path): same status and headers, no body."""
+    match_id = roomy_world.match_ids()[0]
+    pro = roomy_world.headers("pro")
+    targets = [
+        ("/health", {}),
+        ("/ready", {}),
+        ("/openapi.json", {}),
+        ("/docs", {}),
+        ("/redoc", {}),
+        ("/v1/leagues", {}),
+        ("/v1/matches/upcoming", pro),
+        ("/v1/matches/upcoming?league=E0", pro),
+        ("/v1/value-bets", pro),
+        (f"/v1/predictions/{match_id}", pro),
+        (f"/v1/insights/{match_id}", pro),
+        (f"/v1/predictions/{match_id}", {**pro, "If-None-Match": "*"}),
+        ("/v1/models/current", pro),
+        ("/v1/matches/upcoming", {}),
+        ("/v1/predictions/987654321", pro),
+        ("/v1/nothing-here", {}),
+    ]
+    for target, headers in targets:
+        cold = http_request(server, "HEAD", target, headers)
+        got = http_request(server, "GET", target, headers)
+        warm = http_request(server, "HEAD", target, headers)
+        assert cold.status == got.status == warm.status != 405, target
+        assert cold.body == warm.body == b"", target
+        assert _comparable(cold.headers) == _comparable(got.headers), target
+        assert _comparable(warm.headers) == _comparable(got.headers), target
+        if got.status == 200:
+            assert int(got.headers["content-length"]) == len(got.body) > 0, target
+    assert http_request(server, "HEAD", "/metrics").status == 200
+
+
+def test_ready_503_says_when_to_retry(roomy_world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    configure(
+        monkeypatch,
+        SABISCORE_REDIS_URL=UNUSED_REDIS_URL,
+        SABISCORE_DATABASE_URL=UNUSED_PG_URL,
+    )
+    port = free_port()
+    with live_server(uvicorn_argv(port), port):
+        for method in ("GET", "HEAD"):
+            answer = http_request(port, method, "/ready")
+            assert answer.status == 503
+            assert answer.headers["retry-after"] == "5"
+
+
+def _limit(name: str) -> int:
+    return ServingSettings.model_fields[name].default
+
+
+def test_oversized_requests_are_refused_at_the_documented_limits(server: int) -> None:
+    """Headers, URL and body each at their limit pass, and one byte over is refused."""
+    headers_limit, url_limit = _limit("max_header_bytes"), _limit("max_url_bytes")
+    body_limit = _limit("max_body_bytes")
+    sent = [(b"host", f"127.0.0.1:{server}".encode()), (b"accept-encoding", b"identity")]
+    base = sum(len(name) + len(value) + 4 for name, value in sent) + len("x-filler") + 4
+    filler = "a" * (headers_limit - base)  # X-Filler brings the header lines to the limit
+    assert http_request(server, "GET", "/health", {"X-Filler": filler}).status == 200
+    big = http_request(server, "GET", "/health", {"X-Filler": filler + "a"})
+    assert big.status == 431
+    assert big.json()["detail"] == f"the request headers are over {headers_limit} bytes"
+    huge = http_request(server, "GET", "/health", {"X-Filler": "a" * 8 * 2**20})
+    assert huge.status == 431
+
+    query = "/v1/leagues?x="
+    assert http_request(server, "GET", query + "a" * (url_limit - len(query))).status == 200
+    long = http_request(server, "GET", query + "a" * (url_limit - len(query) + 1))
+    assert long.status == 414
+    assert long.json()["detail"] == f"the URL is over {url_limit} bytes"
+
+    assert http_request(server, "GET", "/health", body=b"a" * body_limit).status == 200
+    declared = http_request(server, "GET", "/health", body=b"a" * (body_limit + 1))
+    assert declared.status == 413
+    assert declared.json()["detail"] == f"the request body is over {body_limit} bytes"
+    chunks = iter([b"a" * body_limit, b"a"])
+    streamed = http_request(
+        server, "GET", "/health", {"Transfer-Encoding": "chunked"}, body=chunks
+    )
+    assert streamed.status == 413
