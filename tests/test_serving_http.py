@@ -28,6 +28,7 @@ from serving_support import (
 )
 from sqlalchemy import Engine
 
+from sabiscore_ml.leagues import LEAGUES
 from sabiscore_ml.settings import ServingSettings
 
 pytestmark = pytest.mark.parametrize("warehouse", ["sqlite"], indirect=True)
@@ -203,3 +204,26 @@ def test_oversized_requests_are_refused_at_the_documented_limits(server: int) ->
         server, "GET", "/health", {"Transfer-Encoding": "chunked"}, body=chunks
     )
     assert streamed.status == 413
+
+
+KNOWN = ", ".join(sorted(LEAGUES))
+
+
+def test_an_unknown_league_is_422_a_known_empty_one_200(roomy_world: World, server: int) -> None:
+    pro = roomy_world.headers()
+    for target in ("/v1/matches/upcoming?league=ZZ", "/v1/value-bets?league=XX1"):
+        answer = http_request(server, "GET", target, pro)
+        assert answer.status == 422, target
+        code = target.rsplit("=", 1)[1]
+        assert answer.json()["detail"] == (
+            f"query parameter 'league': unknown league '{code}'; known leagues: {KNOWN}"
+        )
+    leagues = http_request(server, "GET", "/v1/leagues").json()
+    published = {league["league_code"] for league in leagues}
+    assert "D1" in LEAGUES and "D1" not in published
+    for target in ("/v1/matches/upcoming?league=D1", "/v1/value-bets?league=d1"):
+        answer = http_request(server, "GET", target, pro)
+        assert (answer.status, answer.body) == (200, b"[]"), target
+    lower = http_request(server, "GET", "/v1/matches/upcoming?league=e0", pro)
+    assert lower.body == http_request(server, "GET", "/v1/matches/upcoming?league=E0", pro).body
+    assert lower.json()
