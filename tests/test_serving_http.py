@@ -3,15 +3,17 @@
 Forwarded headers count only when ``SABISCORE_API_TRUST_PROXY`` says so, however the
 API is started (``uvicorn serving.main:app``, ``sabiscore serve``, the compose
 command); oversized requests are refused at the documented limits; ``HEAD`` answers
-wherever ``GET`` does.
+wherever ``GET`` does; an unknown league is refused; a ``401`` offers what the API takes.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import jwt
 import pytest
 import yaml
 from conftest import REPO
@@ -227,3 +229,52 @@ def test_an_unknown_league_is_422_a_known_empty_one_200(roomy_world: World, serv
     lower = http_request(server, "GET", "/v1/matches/upcoming?league=e0", pro)
     assert lower.body == http_request(server, "GET", "/v1/matches/upcoming?league=E0", pro).body
     assert lower.json()
+
+
+KEY_CHALLENGE = 'ApiKey realm="sabiscore", header="X-API-Key"'
+
+
+def _token(secret: str, subject: str = "user-42") -> str:
+    expires = dt.datetime.now(dt.UTC) + dt.timedelta(minutes=5)
+    return jwt.encode({"sub": subject, "exp": expires}, secret, algorithm="HS256")
+
+
+def test_401s_offer_what_the_api_accepts(
+    roomy_world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Keys only without a JWT secret; keys or bearer tokens with one: message, header, schema."""
+    match_id = roomy_world.match_ids()[0]
+    target = f"/v1/predictions/{match_id}"
+    port = free_port()
+    with live_server(uvicorn_argv(port), port):
+        nothing = http_request(port, "GET", target)
+        assert nothing.status == 401
+        assert nothing.json() == {"detail": "an X-API-Key header is needed"}
+        assert nothing.headers["www-authenticate"] == KEY_CHALLENGE
+        token = http_request(port, "GET", target, {"Authorization": f"Bearer {_token('s' * 40)}"})
+        assert token.status == 401
+        refused = "this API accepts no bearer token; send an X-API-Key header"
+        assert token.json()["detail"] == refused
+        assert "Bearer" not in token.headers["www-authenticate"]
+        schema = http_request(port, "GET", "/openapi.json").json()
+        assert "Bearer" not in schema["components"]["securitySchemes"]
+        assert schema["paths"]["/v1/predictions/{match_id}"]["get"]["security"] == [{"ApiKey": []}]
+
+    secret = "s" * 40
+    configure(monkeypatch, SABISCORE_API_JWT_SECRET=secret)
+    port = free_port()
+    with live_server(uvicorn_argv(port), port):
+        nothing = http_request(port, "GET", target)
+        assert nothing.json()["detail"] == (
+            "an X-API-Key header or an Authorization: Bearer token is needed"
+        )
+        assert nothing.headers["www-authenticate"] == f'{KEY_CHALLENGE}, Bearer realm="sabiscore"'
+        bad = http_request(port, "GET", target, {"Authorization": f"Bearer {_token('t' * 40)}"})
+        assert (bad.status, bad.json()["detail"]) == (401, "invalid bearer token")
+        assert bad.headers["www-authenticate"] == (
+            f'{KEY_CHALLENGE}, Bearer realm="sabiscore", error="invalid_token"'
+        )
+        good = http_request(port, "GET", target, {"Authorization": f"Bearer {_token(secret)}"})
+        assert good.status == 200
+        schema = http_request(port, "GET", "/openapi.json").json()
+        assert set(schema["components"]["securitySchemes"]) == {"ApiKey", "Bearer"}
