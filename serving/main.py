@@ -21,6 +21,7 @@ from sabiscore_ml import __version__
 from sabiscore_ml.settings import ServingSettings, get_serving_settings
 from serving.api.deps import BEARER
 from serving.api.routes import health, v1_router
+from serving.docs import add_docs
 from serving.middleware import EdgeMiddleware
 from serving.repository import StoreUnavailable
 from serving.state import build_state
@@ -128,8 +129,11 @@ def create_app(settings: ServingSettings | None = None) -> FastAPI:
         description=DESCRIPTION,
         openapi_tags=TAGS,
         lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.serving = None
+    add_docs(app)
     app.include_router(health.router)
     app.include_router(v1_router)
     app.add_exception_handler(RequestValidationError, _bad_parameters)

@@ -20,6 +20,7 @@ from typing import Any
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from serving.docs import DOCS_CSP
 from serving.hot_path import HotPath
 
 log = logging.getLogger("serving.errors")
@@ -29,8 +30,9 @@ _SECURITY_HEADERS = [
     (b"x-frame-options", b"DENY"),
     (b"referrer-policy", b"no-referrer"),
 ]
-# The JSON answers load nothing; the interactive docs load Swagger UI / ReDoc from a CDN.
+# The JSON answers load nothing; the interactive docs load their assets from this origin.
 _API_CSP = (b"content-security-policy", b"default-src 'none'; frame-ancestors 'none'")
+_DOCS_CSP = (b"content-security-policy", DOCS_CSP.encode())
 _HSTS = (b"strict-transport-security", b"max-age=31536000; includeSubDomains")
 _NO_STORE = (b"cache-control", b"no-store")
 _DOC_PATHS = ("/docs", "/redoc")
@@ -158,8 +160,7 @@ class EdgeMiddleware:
             inner = self._prepare(state)
         request_id = secrets.token_hex(8)
         extra = [*_SECURITY_HEADERS, (b"x-request-id", request_id.encode())]
-        if not scope["path"].startswith(_DOC_PATHS):
-            extra.append(_API_CSP)
+        extra.append(_DOCS_CSP if scope["path"].startswith(_DOC_PATHS) else _API_CSP)
         if scope.get("scheme") == "https" or (
             state is not None and state.settings.trust_proxy and _forwarded_https(scope)
         ):
