@@ -39,11 +39,6 @@ _DOC_PATHS = ("/docs", "/redoc")
 UNMATCHED = "unmatched"  # the route label of paths no route serves
 
 
-def header_bytes(scope: Scope) -> int:
-    """The size of the request's header lines (``name: value`` and the line end)."""
-    return sum(len(name) + len(value) + 4 for name, value in scope.get("headers", ()))
-
-
 def url_bytes(scope: Scope) -> int:
     """The size of the request target: the path and, if any, ``?`` and the query string."""
     path = scope.get("raw_path") or scope["path"].encode()
@@ -51,24 +46,29 @@ def url_bytes(scope: Scope) -> int:
     return len(path) + (len(query) + 1 if query else 0)
 
 
-def declared_length(scope: Scope) -> int | None:
-    """The request's ``Content-Length``, None without one (or with one that is not a number)."""
+def oversized(scope: Scope, settings: Any) -> tuple[tuple[int, str] | None, bool]:
+    """The refusal a request's size earns (None within the limits), and whether a body comes.
+
+    One pass over the headers: each line counts ``name: value`` and its line end; a body
+    comes with a ``Content-Length`` above 0 or a ``Transfer-Encoding``.
+    """
+    size = 0
+    length: int | None = None
+    chunked = False
     for name, value in scope.get("headers", ()):
+        size += len(name) + len(value) + 4
         if name == b"content-length":
-            return int(value) if value.strip().isdigit() else None
-    return None
-
-
-def oversized(scope: Scope, settings: Any) -> tuple[int, str] | None:
-    """The refusal a request's headers, URL or declared body earn, or None when within limits."""
-    if header_bytes(scope) > settings.max_header_bytes:
-        return 431, f"the request headers are over {settings.max_header_bytes} bytes"
+            length = int(value) if value.strip().isdigit() else length
+        elif name == b"transfer-encoding":
+            chunked = True
+    has_body = chunked or bool(length)
+    if size > settings.max_header_bytes:
+        return (431, f"the request headers are over {settings.max_header_bytes} bytes"), has_body
     if url_bytes(scope) > settings.max_url_bytes:
-        return 414, f"the URL is over {settings.max_url_bytes} bytes"
-    length = declared_length(scope)
+        return (414, f"the URL is over {settings.max_url_bytes} bytes"), has_body
     if length is not None and length > settings.max_body_bytes:
-        return 413, f"the request body is over {settings.max_body_bytes} bytes"
-    return None
+        return (413, f"the request body is over {settings.max_body_bytes} bytes"), has_body
+    return None, has_body
 
 
 async def read_body(receive: Receive, limit: int) -> list[Message] | None:
@@ -95,13 +95,6 @@ def replay(messages: list[Message], receive: Receive) -> Receive:
         return pending.pop(0) if pending else await receive()
 
     return replayed
-
-
-def _has_body(scope: Scope) -> bool:
-    return any(
-        name == b"transfer-encoding" or (name == b"content-length" and value.strip() != b"0")
-        for name, value in scope.get("headers", ())
-    )
 
 
 def _forwarded_https(scope: Scope) -> bool:
@@ -180,8 +173,8 @@ class EdgeMiddleware:
             await send(message)
 
         try:
-            refusal = oversized(scope, state.settings) if state is not None else None
-            if refusal is None and state is not None and _has_body(scope):
+            refusal, has_body = oversized(scope, state.settings) if state else (None, False)
+            if refusal is None and has_body:
                 messages = await read_body(receive, state.settings.max_body_bytes)
                 if messages is None:
                     refusal = 413, f"the request body is over {state.settings.max_body_bytes} bytes"
