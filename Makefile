@@ -16,7 +16,7 @@ export AIRFLOW__CORE__PARALLELISM ?= 4
 # OpenMP threads (LightGBM, XGBoost) sleep instead of spinning while they wait
 export OMP_WAIT_POLICY ?= PASSIVE
 
-.PHONY: help install run serve test test-fast lint airflow lock bench clean
+.PHONY: help install run serve test test-fast lint airflow lock bench clean browser
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -43,7 +43,18 @@ serve: install ## Serve the API on :8000 (embedded default); prints a developmen
 	echo ">> OpenAPI docs: http://127.0.0.1:$(SERVE_PORT)/docs" && \
 	exec $(VENV)/bin/sabiscore serve --port $(SERVE_PORT)
 
-test: install ## Run the whole test suite (needs PostgreSQL and Redis on localhost)
+browser: ## Headless Chromium for tests/test_serving_docs.py (apt-installed when missing, as root)
+	@if ! command -v chromium >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo ">> installing chromium (the docs' browser test)"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+	      apt-get install -y -qq chromium >/dev/null; \
+	  else \
+	    echo ">> no chromium and not root: tests/test_serving_docs.py is skipped"; \
+	  fi; \
+	fi
+
+test: install browser ## Run the whole test suite (needs PostgreSQL and Redis on localhost)
 	$(PY) -m pytest -n 2 --dist loadgroup
 
 test-fast: install ## Tests without the slow end-to-end ones

@@ -337,6 +337,22 @@ def _ingest_fixtures(path: Path | None, *, refresh: bool, taken_on: str | None =
     return status
 
 
+def _known_leagues(codes: list[str] | None) -> list[str] | None:
+    """``--league`` codes checked against :data:`sabiscore_ml.leagues.LEAGUES` (upper-cased).
+
+    An unknown code is an error naming the known ones: it would otherwise export
+    nothing, like a known league without data.
+    """
+    from sabiscore_ml.leagues import get_league
+
+    if not codes:
+        return None
+    try:
+        return [get_league(code.strip().upper()).code for code in codes]
+    except KeyError as error:
+        raise SabiscoreError(f"--league: {error.args[0]}") from None
+
+
 @export_app.command("matches")
 def export_matches(
     output: Annotated[Path, typer.Option("--output", "-o", help="CSV file to write.")],
@@ -356,8 +372,9 @@ def export_matches(
     from sabiscore_ml.warehouse.engine import get_engine
     from sabiscore_ml.warehouse.queries import export_matches as write
 
+    leagues = _known_leagues(league)
     seasons = [normalize_season(s) for s in season] if season else None
-    count = write(get_engine(), output, leagues=league or None, seasons=seasons)
+    count = write(get_engine(), output, leagues=leagues, seasons=seasons)
     console.print(f"wrote {count:,} matches to {output}")
 
 
@@ -447,10 +464,9 @@ def export_shots(
     from sabiscore_ml.warehouse.engine import get_engine
     from sabiscore_ml.warehouse.queries import shots_frame
 
+    leagues = _known_leagues(league)
     seasons = [normalize_season(s) for s in season] if season else None
-    _write_frame(
-        shots_frame(get_engine(), leagues=league or None, seasons=seasons), output, "shots"
-    )
+    _write_frame(shots_frame(get_engine(), leagues=leagues, seasons=seasons), output, "shots")
 
 
 @export_app.command("squad-values")
@@ -802,9 +818,10 @@ def export_features(
     from feature_store.offline import read_partitions
     from sabiscore_ml.warehouse.engine import get_engine
 
+    leagues = _known_leagues(league)
     _init_warehouse()
     seasons = [normalize_season(s) for s in season] if season else None
-    frame = read_partitions(get_engine(), leagues=league or None, seasons=seasons)
+    frame = read_partitions(get_engine(), leagues=leagues, seasons=seasons)
     if frame.is_empty():
         raise typer.BadParameter("no built partition matches; run `sabiscore features build`")
     output.parent.mkdir(parents=True, exist_ok=True)
@@ -1355,7 +1372,16 @@ def serve(
     if get_core_settings().env == "embedded":
         _init_warehouse()
     _step(f"serving on http://{host}:{port} (OpenAPI docs at /docs)")
-    uvicorn.run("serving.main:app", host=host, port=port, workers=workers, log_level="info")
+    # X-Forwarded-* are read by the application when SABISCORE_API_TRUST_PROXY says so, never
+    # by uvicorn (its proxy_headers would rewrite the client address and scheme first)
+    uvicorn.run(
+        "serving.main:app",
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="info",
+        proxy_headers=False,
+    )
 
 
 def main() -> None:

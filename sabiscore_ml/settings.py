@@ -318,6 +318,10 @@ class ServingSettings(BaseSettings):
     redis_timeout_seconds: float = Field(0.5, gt=0)
     redis_retry_seconds: float = Field(5.0, ge=0)  # Redis is left alone this long after a failure
     run_mode: Literal["live", "replay"] | None = None  # which runs the warehouse fallback serves
+    # a request over one of these is refused (431, 414, 413) before any route sees it
+    max_header_bytes: int = Field(16384, ge=1024)  # every header line, name and value
+    max_url_bytes: int = Field(4096, ge=256)  # the path and its query string
+    max_body_bytes: int = Field(16384, ge=0)  # the API takes no body: anything over is refused
 
     @field_validator("cors_origins", mode="before")
     @classmethod

@@ -8,16 +8,20 @@ are read when the application starts, not when this module is imported.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+import sys
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI, Request, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from sabiscore_ml import __version__
-from sabiscore_ml.settings import ServingSettings
+from sabiscore_ml.settings import ServingSettings, get_serving_settings
+from serving.api.deps import BEARER
 from serving.api.routes import health, v1_router
+from serving.docs import add_docs
 from serving.middleware import EdgeMiddleware
 from serving.repository import StoreUnavailable
 from serving.state import build_state
@@ -28,8 +32,9 @@ DESCRIPTION = """\
 Precomputed football predictions, value bets and stakes, read-only.
 
 **Access.** Every `/v1` route but `/v1/leagues` needs an `X-API-Key` header (create one with
-`sabiscore keys create --owner you --tier free|premium|pro`) or an `Authorization: Bearer`
-JWT signed with the API's secret.  Each client IP and each key may make 100 requests a
+`sabiscore keys create --owner you --tier free|premium|pro`) or, when the API has a JWT
+secret (then the `Bearer` scheme is listed below), an `Authorization: Bearer` JWT signed
+with it.  Each client IP and each key may make 100 requests a
 minute (a `429` says when to retry, in `Retry-After`); a free key may read 5 insights a day.
 
 **Caching.** Answers carry an `ETag` (the version of what was published): send it back in
@@ -78,6 +83,31 @@ async def _store_unavailable(request: Request, error: Exception) -> JSONResponse
     )
 
 
+def _without_bearer(schema: dict[str, Any]) -> dict[str, Any]:
+    """The schema with the ``Bearer`` security scheme taken out (no JWT secret: no tokens)."""
+    schema.get("components", {}).get("securitySchemes", {}).pop(BEARER, None)
+    for operations in schema.get("paths", {}).values():
+        for operation in operations.values():
+            if "security" in operation:
+                operation["security"] = [s for s in operation["security"] if BEARER not in s]
+    return schema
+
+
+def _honest_openapi(app: FastAPI, settings: ServingSettings | None) -> Callable[[], dict]:
+    """``app.openapi`` offering the bearer scheme only when the running API accepts tokens."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            state = app.state.serving
+            current = state.settings if state is not None else settings or get_serving_settings()
+            schema = generate()
+            app.openapi_schema = schema if current.jwt_secret else _without_bearer(schema)
+        return app.openapi_schema
+
+    return openapi
+
+
 def create_app(settings: ServingSettings | None = None) -> FastAPI:
     """A new application; ``settings`` (default: the environment's) are used when it starts."""
 
@@ -99,14 +129,45 @@ def create_app(settings: ServingSettings | None = None) -> FastAPI:
         description=DESCRIPTION,
         openapi_tags=TAGS,
         lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.serving = None
+    add_docs(app)
     app.include_router(health.router)
     app.include_router(v1_router)
     app.add_exception_handler(RequestValidationError, _bad_parameters)
     app.add_exception_handler(StoreUnavailable, _store_unavailable)
     app.add_middleware(EdgeMiddleware)
+    app.openapi = _honest_openapi(app, settings)  # type: ignore[method-assign]
     return app
 
 
+def _leave_forwarded_headers_to_the_app() -> None:
+    """Turn off uvicorn's own reading of ``X-Forwarded-*`` for the server loading this module.
+
+    uvicorn (``proxy_headers=True`` by default) rewrites a request's client address and
+    scheme from ``X-Forwarded-For`` / ``X-Forwarded-Proto`` when the peer is in
+    ``--forwarded-allow-ips`` (loopback by default), before the application sees them.
+    Only ``SABISCORE_API_TRUST_PROXY`` decides whether those headers are believed
+    (:func:`serving.api.deps.client_address`, the HSTS rule of
+    :class:`~serving.middleware.EdgeMiddleware`), so a plain ``uvicorn serving.main:app``
+    has that rewrite turned off here: the module is imported by a method of uvicorn's
+    ``Config`` (``load_app`` or ``load``), and ``load`` wraps the application in the
+    proxy-headers middleware only afterwards, if ``proxy_headers`` is still true.
+    ``sabiscore serve`` and the compose command also turn it off themselves.
+    """
+    config_module = sys.modules.get("uvicorn.config")
+    if config_module is None:
+        return
+    frame = sys._getframe(1)
+    while frame is not None:
+        config = frame.f_locals.get("self")
+        if isinstance(config, config_module.Config):
+            config.proxy_headers = False
+            return
+        frame = frame.f_back
+
+
+_leave_forwarded_headers_to_the_app()
 app = create_app()

@@ -52,7 +52,7 @@ _CACHING_HEADERS = {
     "ETag": {"description": "Version of the answer; send it back in If-None-Match"},
     "Cache-Control": {"description": "How long the answer may be reused"},
 }
-_RETRY_AFTER = {"Retry-After": {"description": "Seconds to wait", "schema": {"type": "integer"}}}
+RETRY_AFTER = {"Retry-After": {"description": "Seconds to wait", "schema": {"type": "integer"}}}
 
 
 def ok(description: str) -> dict[str, Any]:
@@ -71,14 +71,14 @@ RATE_LIMITED: dict[int | str, dict[str, Any]] = {
         "model": Problem,
         "description": "Over the rate limit (100 requests a minute per IP and per key by "
         "default) or the free tier's daily insights",
-        "headers": _RETRY_AFTER,
+        "headers": RETRY_AFTER,
     }
 }
 UNAVAILABLE: dict[int | str, dict[str, Any]] = {
     503: {
         "model": Problem,
         "description": "No store can answer right now",
-        "headers": _RETRY_AFTER,
+        "headers": RETRY_AFTER,
     }
 }
 UNAUTHORIZED: dict[int | str, dict[str, Any]] = {

@@ -50,7 +50,39 @@ _MISSING: Any = object()
 
 
 class AuthError(Exception):
-    """The credentials given are missing, malformed, unknown, revoked or expired (a 401)."""
+    """The credentials given are missing, malformed, unknown, revoked or expired (a 401).
+
+    ``token``: the refusal is about a bearer token the API checked (RFC 6750's
+    ``invalid_token``).
+    """
+
+    def __init__(self, message: str, *, token: bool = False) -> None:
+        super().__init__(message)
+        self.token = token
+
+
+REALM = "sabiscore"
+
+
+def accepted_credentials(settings: ServingSettings) -> str:
+    """What a caller must send, in words: an API key, or a bearer token too with a JWT secret."""
+    if settings.jwt_secret is None:
+        return "an X-API-Key header"
+    return "an X-API-Key header or an Authorization: Bearer token"
+
+
+def challenges(settings: ServingSettings, *, invalid_token: bool = False) -> str:
+    """The ``WWW-Authenticate`` of a 401: the schemes the API accepts, and nothing else.
+
+    ``ApiKey`` names the header a key goes in; ``Bearer`` is offered only when
+    ``SABISCORE_API_JWT_SECRET`` is set, with ``error="invalid_token"`` when the token
+    sent was refused.
+    """
+    offered = [f'ApiKey realm="{REALM}", header="X-API-Key"']
+    if settings.jwt_secret is not None:
+        bearer = f'Bearer realm="{REALM}"'
+        offered.append(f'{bearer}, error="invalid_token"' if invalid_token else bearer)
+    return ", ".join(offered)
 
 
 class ApiKeyRefused(SabiscoreError):
@@ -278,7 +310,7 @@ class Authenticator:
         """The token's caller; AuthError when bearer tokens are off or the token is not valid."""
         secret = self.settings.jwt_secret
         if secret is None:
-            raise AuthError("bearer tokens are not accepted here; use an X-API-Key")
+            raise AuthError("this API accepts no bearer token; send an X-API-Key header")
         cached = self._tokens.get(token)
         if cached is not None and cached[1] > time.time():
             return cached[0]
@@ -291,12 +323,12 @@ class Authenticator:
                 options={"require": ["exp", "sub"]},
             )
         except jwt.ExpiredSignatureError:
-            raise AuthError("expired bearer token") from None
+            raise AuthError("expired bearer token", token=True) from None
         except jwt.InvalidTokenError:
-            raise AuthError("invalid bearer token") from None
+            raise AuthError("invalid bearer token", token=True) from None
         tier = claims.get("tier", FREE)
         if tier not in TIERS or not isinstance(claims["sub"], str):
-            raise AuthError("invalid bearer token")
+            raise AuthError("invalid bearer token", token=True)
         caller = Principal(f"jwt:{claims['sub']}", tier, claims["sub"])
         self._tokens.put(token, (caller, float(claims["exp"])))
         return caller

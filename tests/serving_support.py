@@ -10,16 +10,24 @@ the settings at all of it.  Redis keys are deleted afterwards.
 from __future__ import annotations
 
 import datetime as dt
+import http.client
 import json
+import os
+import signal
 import socket
+import subprocess
+import sys
 import threading
+import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pytest
 import redis
+from conftest import REPO
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, insert
 from test_publishing import Fixture, add_fixtures, scored_run
@@ -190,3 +198,81 @@ class TcpProxy:
             except OSError:
                 pass
             end.close()
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on (yet)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@dataclass(frozen=True)
+class Answer:
+    """An HTTP answer as it came over the wire."""
+
+    status: int
+    headers: dict[str, str]  # names in lower case
+    body: bytes
+
+    def json(self) -> object:
+        return json.loads(self.body)
+
+
+def http_request(
+    port: int,
+    method: str,
+    target: str,
+    headers: dict[str, str] | None = None,
+    body: bytes | Iterable[bytes] | None = None,
+) -> Answer:
+    """One request to a server on loopback, on a new connection."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    try:
+        chunked = (headers or {}).get("Transfer-Encoding") == "chunked"
+        connection.request(
+            method, target, body=body, headers=headers or {}, encode_chunked=chunked
+        )
+        response = connection.getresponse()
+        content = response.read()
+        found = {name.lower(): value for name, value in response.getheaders()}
+        return Answer(response.status, found, content)
+    finally:
+        connection.close()
+
+
+@contextmanager
+def live_server(argv: list[str], port: int, *, timeout: float = 90) -> Iterator[int]:
+    """Run the API as a process (``argv``, listening on ``port``) until the block ends.
+
+    The process gets this process's environment (the settings :func:`serving_world`
+    set); the block starts once ``/health`` answers.
+    """
+    server = subprocess.Popen(
+        argv, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=dict(os.environ)
+    )
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            assert server.poll() is None, f"{argv} exited:\n{server.stdout.read().decode()}"
+            assert time.monotonic() < deadline, f"{argv} did not answer /health"
+            try:
+                if http_request(port, "GET", "/health").status == 200:
+                    break
+            except OSError:
+                time.sleep(0.2)
+        yield port
+    finally:
+        server.send_signal(signal.SIGINT)
+        try:
+            server.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+        server.stdout.close()
+
+
+def uvicorn_argv(port: int, *options: str) -> list[str]:
+    """``uvicorn serving.main:app`` on loopback, with uvicorn's own defaults otherwise."""
+    uvicorn = str(Path(sys.executable).with_name("uvicorn"))
+    return [uvicorn, "serving.main:app", "--host", "127.0.0.1", "--port", str(port), *options]

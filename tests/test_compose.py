@@ -363,7 +363,7 @@ out["mlflow_server"] = {
 }
 import importlib
 uvicorn_cli = importlib.import_module("uvicorn.main").main
-out["uvicorn"] = [o for p in uvicorn_cli.params for o in p.opts]
+out["uvicorn"] = [o for p in uvicorn_cli.params for o in [*p.opts, *p.secondary_opts]]
 json.dump(out, sys.stdout)
 """
     home = Path(tempfile.mkdtemp(prefix="sabiscore-cli-probe-"))

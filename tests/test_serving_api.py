@@ -178,11 +178,15 @@ def test_unknown_match_is_404(world: World, api: TestClient) -> None:
     assert api.get("/v1/nothing-here").status_code == 404
 
 
+KEY_CHALLENGE = 'ApiKey realm="sabiscore", header="X-API-Key"'
+
+
 def test_missing_and_bad_credentials_are_401(world: World, api: TestClient) -> None:
+    """Without a JWT secret the API takes keys only, and its 401s say so."""
     match_id = world.match_ids()[0]
     valid = world.keys["pro"]
     for headers, detail in (
-        ({}, "an X-API-Key header or an Authorization: Bearer token is needed"),
+        ({}, "an X-API-Key header is needed"),
         ({"X-API-Key": "not-a-key"}, "malformed API key"),
         (
             {"X-API-Key": valid[:-2] + ("AA" if valid[-2:] != "AA" else "BB")},
@@ -191,19 +195,18 @@ def test_missing_and_bad_credentials_are_401(world: World, api: TestClient) -> N
         ({"X-API-Key": "sbk_000000000000_" + "A" * 43}, "unknown or revoked API key"),
         (
             {"Authorization": "Bearer abc.def.ghi"},
-            "bearer tokens are not accepted here; use an X-API-Key",
+            "this API accepts no bearer token; send an X-API-Key header",
         ),
-        (
-            {"Authorization": "Basic dXNlcjpwYXNz"},
-            "an X-API-Key header or an Authorization: Bearer token is needed",
-        ),
+        ({"Authorization": "Basic dXNlcjpwYXNz"}, "an X-API-Key header is needed"),
     ):
         for path in ("/v1/matches/upcoming", f"/v1/predictions/{match_id}", "/v1/value-bets"):
             answer = api.get(path, headers=headers)
             assert answer.status_code == 401, (path, headers)
             assert answer.json() == {"detail": detail}
-            assert answer.headers["www-authenticate"] == 'Bearer realm="sabiscore"'
+            assert answer.headers["www-authenticate"] == KEY_CHALLENGE
     assert api.get("/v1/leagues").status_code == 200  # open
+    schemes = api.get("/openapi.json").json()["components"]["securitySchemes"]
+    assert list(schemes) == ["ApiKey"]
 
 
 def test_a_revoked_key_is_refused(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -428,7 +431,8 @@ def test_security_headers_and_hsts(world: World, monkeypatch: pytest.MonkeyPatch
             assert answer.headers["x-frame-options"] == "DENY"
             assert len(answer.headers["x-request-id"]) == 16
             assert "strict-transport-security" not in answer.headers
-        assert "content-security-policy" not in api.get("/docs").headers
+        docs_policy = api.get("/docs").headers["content-security-policy"]
+        assert docs_policy.startswith("default-src 'self';")  # the docs load from here only
         assert api.get("/health").headers["content-security-policy"].startswith("default-src")
         forwarded = api.get("/v1/leagues", headers={"X-Forwarded-Proto": "https"})
         assert "strict-transport-security" not in forwarded.headers  # proxy not trusted
@@ -514,7 +518,7 @@ def test_openapi_documents_every_route_with_examples(api: TestClient) -> None:
         assert "get" in paths[path], path
     insight = paths["/v1/insights/{match_id}"]["get"]
     assert {"200", "304", "401", "404", "422", "429", "503"} <= set(insight["responses"])
-    assert {"ApiKey": []} in insight["security"] and {"Bearer": []} in insight["security"]
+    assert insight["security"] == [{"ApiKey": []}]  # no JWT secret: no bearer scheme
     assert "security" not in paths["/v1/leagues"]["get"]
     components = schema["components"]["schemas"]
     assert components["Insight"]["examples"][0]["edges"]

@@ -1,4 +1,5 @@
-"""``sabiscore keys`` (kept hashed) and ``sabiscore serve`` on the embedded default."""
+"""``sabiscore keys`` (kept hashed), ``sabiscore serve`` on the embedded default, and the
+league check of ``sabiscore export``."""
 
 from __future__ import annotations
 
@@ -20,6 +21,8 @@ from test_publishing import add_fixtures, scored_run
 from typer.testing import CliRunner
 
 from sabiscore_ml.cli import app
+from sabiscore_ml.errors import SabiscoreError
+from sabiscore_ml.leagues import LEAGUES
 from sabiscore_ml.publish import publish, run_documents
 from sabiscore_ml.warehouse.engine import get_engine, migrate
 from serving.security import ApiKeyRefused
@@ -140,3 +143,32 @@ def _get_or_none(url: str) -> int | None:
         return _get(url)[0]
     except OSError:
         return None
+
+
+def test_export_of_an_unknown_league_fails_naming_the_known_ones(
+    sabiscore_home: Path, tmp_path: Path
+) -> None:
+    """``--league ZZ`` exits non-zero and writes nothing; a known league without matches is 0."""
+    migrate()
+    sabiscore = str(Path(sys.executable).with_name("sabiscore"))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SABISCORE_")}
+    env["SABISCORE_HOME"] = str(sabiscore_home)
+    unknown = tmp_path / "zz.csv"
+    result = subprocess.run(
+        [sabiscore, "export", "matches", "--league", "ZZ", "-o", str(unknown)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode != 0
+    message = " ".join((result.stdout + result.stderr).split())
+    assert f"--league: unknown league 'ZZ'; known leagues: {', '.join(sorted(LEAGUES))}" in message
+    assert not unknown.exists()
+
+    empty = tmp_path / "d1.csv"
+    known = invoke("export", "matches", "--league", "d1", "-o", str(empty))
+    assert known.exit_code == 0 and "wrote 0 matches" in known.output
+    assert empty.read_text().startswith("date,")
+    with pytest.raises(SabiscoreError, match="unknown league 'XX1'"):
+        invoke("export", "shots", "-l", "E0", "-l", "XX1", "-o", str(tmp_path / "s.csv"))

@@ -3,7 +3,9 @@
 Every ``/v1`` route counts against the client IP's rate limit: the routes that
 need a caller take :data:`CallerDep` (which counts the IP, then accepts an
 ``X-API-Key`` or an ``Authorization: Bearer`` token and counts the caller), the
-open ones depend on :func:`limit_client`.
+open ones depend on :func:`limit_client`.  A ``401`` says what the API accepts:
+a bearer token only when ``SABISCORE_API_JWT_SECRET`` is set (message,
+``WWW-Authenticate`` and the OpenAPI security schemes alike).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBea
 
 from serving.rate_limits import CALLER, CLIENT, Refusal
 from serving.repository import StoreUnavailable
-from serving.security import FREE, AuthError, Principal
+from serving.security import FREE, AuthError, Principal, accepted_credentials, challenges
 from serving.state import ServingState
 
 api_key_scheme = APIKeyHeader(
@@ -24,11 +26,13 @@ api_key_scheme = APIKeyHeader(
     scheme_name="ApiKey",
     description="An API key (`sabiscore keys create`), sent as the X-API-Key header.",
 )
+BEARER = "Bearer"  # the OpenAPI name of the bearer scheme
 bearer_scheme = HTTPBearer(
     auto_error=False,
     bearerFormat="JWT",
-    scheme_name="Bearer",
-    description="A JWT signed with the API's secret: `sub`, `exp` and optionally `tier`.",
+    scheme_name=BEARER,
+    description="A JWT signed with the API's secret: `sub`, `exp` and optionally `tier` "
+    "(accepted only when the API has a secret, SABISCORE_API_JWT_SECRET).",
 )
 
 
@@ -84,7 +88,7 @@ async def limit_client(request: Request, state: StateDep) -> None:
 def anonymous_caller(request: Request, state: ServingState) -> Principal:
     """A caller without credentials: the free tier by IP, or a 401 when a key is required."""
     if state.settings.require_key:
-        raise AuthError("an X-API-Key header or an Authorization: Bearer token is needed")
+        raise AuthError(f"{accepted_credentials(state.settings)} is needed")
     return Principal(f"ip:{client_ip(request, state.settings.trust_proxy)}", FREE)
 
 
@@ -109,7 +113,9 @@ async def get_caller(
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,
             str(error),
-            headers={"WWW-Authenticate": 'Bearer realm="sabiscore"'},
+            headers={
+                "WWW-Authenticate": challenges(state.settings, invalid_token=error.token)
+            },
         ) from None
     except StoreUnavailable:
         raise HTTPException(

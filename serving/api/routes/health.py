@@ -6,9 +6,11 @@ from fastapi import APIRouter, Response, status
 
 from sabiscore_ml import __version__
 from serving.api.deps import StateDep
+from serving.responses import RETRY_AFTER
 from serving.schemas import Health, Readiness
 
 router = APIRouter(tags=["operations"])
+READY_RETRY_SECONDS = 5  # a store that is down is asked again after this long
 
 
 @router.get("/health", response_model=Health, summary="Liveness")
@@ -21,13 +23,19 @@ async def health() -> Health:
     "/ready",
     response_model=Readiness,
     summary="Readiness: Redis and the warehouse",
-    responses={503: {"model": Readiness, "description": "No store answers: nothing to serve"}},
+    responses={
+        503: {
+            "model": Readiness,
+            "description": "No store answers: nothing to serve",
+            "headers": RETRY_AFTER,
+        }
+    },
 )
 async def ready(state: StateDep, response: Response) -> Readiness:
     """Whether the stores answer.
 
     `ok` when every configured store answers, `degraded` when one is down (answers still
-    come from the other), `unavailable` (503) when none does.
+    come from the other), `unavailable` (503, with a `Retry-After`) when none does.
     """
     redis_state = await state.repository.redis_state()
     warehouse = await state.repository.warehouse_state()
@@ -35,6 +43,7 @@ async def ready(state: StateDep, response: Response) -> Readiness:
     verdict = "ok" if all(up) else "degraded" if any(up) else "unavailable"
     if verdict == "unavailable":
         response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+        response.headers["Retry-After"] = str(READY_RETRY_SECONDS)
     return Readiness(status=verdict, redis=redis_state, warehouse=warehouse, version=__version__)
 
 

@@ -7,8 +7,10 @@ import re
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
-from pydantic import BeforeValidator
+from pydantic import AfterValidator, BeforeValidator
+from pydantic_core import PydanticCustomError
 
+from sabiscore_ml.leagues import LEAGUES
 from serving.api.deps import CallerDep, StateDep
 from serving.responses import (
     BAD_PARAMETERS,
@@ -33,14 +35,35 @@ def _written_as_a_date(value: object) -> object:
     return value
 
 
+def known_league(code: str | None) -> str | None:
+    """The league code upper-cased, if it is one of :data:`sabiscore_ml.leagues.LEAGUES`.
+
+    An unknown code is a ``422`` naming the known ones, never an empty list: a known
+    league with nothing published is ``200 []``.
+    """
+    if code is None:
+        return None
+    upper = code.upper()
+    if upper not in LEAGUES:
+        raise PydanticCustomError(
+            "unknown_league",
+            "unknown league {code}; known leagues: {known}",
+            {"code": repr(code), "known": ", ".join(sorted(LEAGUES))},
+        )
+    return upper
+
+
 IsoDate = Annotated[dt.date, BeforeValidator(_written_as_a_date)]
 LeagueQuery = Annotated[
     str | None,
     Query(
         pattern=LEAGUE_PATTERN,
-        description="A league code (`E0`, `SP1`, ...; see `/v1/leagues`); all leagues if absent",
+        description="A league code (`E0`, `SP1`, ...; see `/v1/leagues`); all leagues if absent. "
+        f"An unknown code is a 422 (known: {', '.join(sorted(LEAGUES))}); a known league "
+        "with nothing published gives an empty list",
         openapi_examples={"Premier League": {"value": "E0"}, "La Liga": {"value": "SP1"}},
     ),
+    AfterValidator(known_league),
 ]
 
 
@@ -73,7 +96,7 @@ async def upcoming(
     Sorted by kickoff (a match without a kickoff time last on its day), each with its 1X2
     probabilities and, where published, over 2.5 goals, both teams to score and expected goals.
     """
-    document = await state.repository.upcoming(league.upper() if league else None, date)
+    document = await state.repository.upcoming(league, date)
     return document_response(
         request.headers.get("if-none-match"), document, max_age=state.settings.static_cache_seconds
     )

@@ -55,7 +55,7 @@ async def value_bets(
     probabilities, the edge, and the stake each portfolio's rules sized.
     """
     document = await state.repository.value_bets(
-        league.upper() if league else None, None if min_edge is None else round(min_edge, 6)
+        league, None if min_edge is None else round(min_edge, 6)
     )
     return document_response(
         request.headers.get("if-none-match"), document, max_age=state.settings.odds_cache_seconds
