@@ -326,6 +326,44 @@ def test_workers_settling_with_redis_hand_their_counts_on(
         assert [get(two, "premium") for _ in range(2)] == [200, 429]
 
 
+def test_leased_slots_go_back_to_the_window_when_unused(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A worker takes its slots in Redis before it uses them and gives back the rest.
+
+    With 100 a minute and one worker a lease is 5 slots (10% over one worker and
+    one more); what is left goes back to the limits moving window when the worker
+    stops, or once the lease is an interval old.
+    """
+    configure(monkeypatch, SABISCORE_API_RATE_LIMIT="100/minute")
+    workers = f"{world.prefix}:limits:workers"
+
+    def windows() -> list[int]:  # the entries of the IP's and the key's windows
+        keys = [
+            k for k in world.redis.scan_iter(f"{world.prefix}:limits:*") if k != workers.encode()
+        ]
+        return sorted(world.redis.llen(k) for k in keys)
+
+    with world.client() as one:
+        assert one.get("/v1/matches/upcoming", headers=world.headers()).status_code == 200
+        assert windows() == [5, 5]  # counted before use: the leases of the IP and the key
+        assert world.redis.zcard(workers) == 1
+        assert one.get("/v1/matches/upcoming", headers=world.headers()).status_code == 200
+        assert windows() == [5, 5]  # from the leases, in memory
+    assert windows() == [2, 2]  # stopped: the 3 unused slots of each lease went back
+    assert not world.redis.exists(workers)
+
+    configure(monkeypatch, SABISCORE_API_RATE_LIMIT_SYNC_SECONDS="0.2")
+    with world.client() as two:
+        assert two.get("/v1/matches/upcoming", headers=world.headers()).status_code == 200
+        assert windows() == [7, 7]
+        deadline = time.monotonic() + 30
+        while windows() != [3, 3]:  # the background flush gives the expired leases back
+            assert time.monotonic() < deadline, windows()
+            time.sleep(0.1)
+    assert windows() == [3, 3]
+
+
 def test_the_free_tier_reads_five_insights_a_day(world: World, api: TestClient) -> None:
     free, premium = world.headers("free"), world.headers("premium")
     ids = world.match_ids()
