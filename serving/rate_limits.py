@@ -321,8 +321,8 @@ class RateLimits:
 
         Also refreshes this worker's entry among the registered workers.
         """
-        if self._redis is None or (not self._leases and self._workers is None):
-            return
+        if not self._limiter(False)[1] or (not self._leases and self._workers is None):
+            return  # no Redis, Redis left alone after a failure, or nothing leased yet
         try:
             if not everything:
                 await self._register()
