@@ -292,15 +292,16 @@ def test_rate_limits_per_ip_and_per_key_are_shared_through_redis(
 def test_workers_settling_with_redis_hand_their_counts_on(
     world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Counts taken in a worker's memory between settlements reach Redis.
+    """What one worker lets through counts for the other, however long the interval.
 
-    Once when the worker stops, and once by the background flush each interval;
-    a refused identity is refused from memory with the window's Retry-After.
+    With 5 a minute a lease is one slot (10% of the limit is less), taken in Redis
+    before the request is answered; a refused identity is refused with the
+    window's Retry-After.
     """
     configure(
         monkeypatch,
         SABISCORE_API_RATE_LIMIT="5/minute",
-        SABISCORE_API_RATE_LIMIT_SYNC_SECONDS="3600",  # no settlement but the first
+        SABISCORE_API_RATE_LIMIT_SYNC_SECONDS="3600",  # leases kept an hour
         SABISCORE_API_TRUST_PROXY="true",
     )
     ips = (f"10.1.0.{n}" for n in range(1, 100))  # a new IP each time: the key's limit counts
@@ -315,14 +316,14 @@ def test_workers_settling_with_redis_hand_their_counts_on(
 
     with world.client() as one:
         assert [get(one, "pro") for _ in range(3)] == [200] * 3
-    with world.client() as two:  # the three reached Redis when the first worker stopped
+    with world.client() as two:  # the three were counted in Redis as they were answered
         assert [get(two, "pro") for _ in range(4)] == [200, 200, 429, 429]
 
     configure(monkeypatch, SABISCORE_API_RATE_LIMIT_SYNC_SECONDS="0.2")
     with world.client() as one, world.client() as two:
         assert [get(one, "premium") for _ in range(4)] == [200] * 4
-        time.sleep(0.6)  # the first worker's flush runs meanwhile
-        # the second worker learns of the four when it first settles the key's count
+        time.sleep(0.6)  # the first worker gives back its (empty) leases meanwhile
+        # the second worker finds the four in the window when it first leases
         assert [get(two, "premium") for _ in range(2)] == [200, 429]
 
 
