@@ -2,6 +2,7 @@
 
 Usage: python bench/serving.py [--seconds 10] [--runs 3] [--connections 50]
                                [--redis-url redis://127.0.0.1:6379/0]
+       python bench/serving.py --limit-runs 5
 
 On loopback, one uvicorn worker (uvloop, httptools, no access log) per
 application, ``wrk`` with one thread and 50 connections (``apt-get install
@@ -14,8 +15,8 @@ application answers with the same bytes, the published prediction of one match:
 4. ``serving app``: the real application (``serving.main:app``), keys warm in
    Redis, a pro key (``X-API-Key``), the per-IP and per-key rate limits counted in
    Redis as configured (moving window; the limit raised to 1,000,000/minute so the
-   benchmark's single client is counted but never refused), each settled with
-   Redis once a second (the default ``SABISCORE_API_RATE_LIMIT_SYNC_SECONDS``);
+   benchmark's single client is counted but never refused), each leased from
+   Redis in shares of the limit (the default ``SABISCORE_API_RATE_LIMIT_SYNC_SECONDS``);
 5. the same with every request counted in Redis (``..._SYNC_SECONDS=0``: two
    round trips per request);
 6. the same with rate limiting off (``SABISCORE_API_RATE_LIMITING=false``);
@@ -30,6 +31,12 @@ baseline.  Everything is
 published to a throwaway SQLite warehouse and to Redis under a prefix of its own,
 deleted at the end.  Other work on the machine moves the figures: run it on an
 idle machine, and compare figures of the same run only.
+
+``--limit-runs N`` measures how exactly the rate limit holds instead: the
+serving app with two uvicorn workers sharing Redis and the default
+``100/minute``; each of ``N`` runs sends 300 requests of a new key within the
+window, over fresh connections (8 at a time, so both workers answer), and the
+number answered ``200`` is printed per run, then min / median / max.
 """
 
 from __future__ import annotations
@@ -394,12 +401,63 @@ def measure(servers: list[Server], args: argparse.Namespace) -> dict[str, Figure
     return best
 
 
+LIMIT_SENT = 300
+
+
+def limit_runs(runs: int, env: dict[str, str], keys: list[str], path: str) -> None:
+    """The ``200`` count of 300 requests of one key each, against two workers and 100/minute."""
+    from concurrent.futures import ThreadPoolExecutor
+    from statistics import median
+    from urllib.error import HTTPError
+
+    port = free_port()
+    argv = [sys.executable, "-m", "uvicorn", "serving.main:app", "--host", HOST]
+    argv += ["--port", str(port), "--workers", "2", "--no-access-log", "--log-level", "warning"]
+    limited = {**env, "SABISCORE_API_RATE_LIMIT": "100/minute", "SABISCORE_API_TRUST_PROXY": "true"}
+    process = subprocess.Popen(argv, env=limited, cwd=ROOT)
+    url = f"http://{HOST}:{port}/health"
+    served: list[int] = []
+    try:
+        wait_until_up(url, {}, process)
+        time.sleep(3)  # both workers up
+
+        def status(key: str, n: int) -> int:
+            headers = {"X-API-Key": key, "X-Forwarded-For": f"10.9.{n // 250}.{n % 250 + 1}"}
+            request = urllib.request.Request(f"http://{HOST}:{port}{path}", headers=headers)
+            try:
+                with urllib.request.urlopen(request, timeout=10) as answer:
+                    return answer.status
+            except HTTPError as error:
+                return error.code
+
+        for key in keys[:runs]:
+            started = time.monotonic()
+            with ThreadPoolExecutor(8) as pool:  # urllib opens a new connection per request
+                statuses = list(pool.map(lambda n, key=key: status(key, n), range(LIMIT_SENT)))
+            elapsed = time.monotonic() - started
+            served.append(statuses.count(200))
+            print(
+                f"  {statuses.count(200)} x 200, {statuses.count(429)} x 429 of {LIMIT_SENT} "
+                f"in {elapsed:.1f} s",
+                flush=True,
+            )
+    finally:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+    print(f"200s: min {min(served)}, median {median(served):g}, max {max(served)} (limit 100)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--connections", type=int, default=50)
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/0")
+    parser.add_argument("--limit-runs", type=int, default=0, help="measure the limit instead")
     parser.add_argument("--serve", choices=["bare", "memory", "redis"], help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--body", help=argparse.SUPPRESS)
@@ -450,6 +508,13 @@ def main() -> None:
             flush=True,
         )
         path = PATH_TEMPLATE.format(match_id=match_id)
+        if args.limit_runs:
+            keys = [
+                create_api_key(engine, owner=f"bench-{n}", tier="pro").key
+                for n in range(args.limit_runs)
+            ]
+            limit_runs(args.limit_runs, env, keys, path)
+            return
         servers = []
         for name, kind in (
             ("bare ASGI", "bare"),

@@ -285,8 +285,8 @@ class ServingSettings(BaseSettings):
     ``rate_limit`` applies per client IP and per key (``limits`` notation,
     ``100/minute``); ``free_insights_per_day`` is the free tier's daily quota of
     ``/v1/insights``.  Limits are counted in Redis when it is configured (in
-    memory otherwise, and while Redis is down); a worker settles its counts with
-    Redis every ``rate_limit_sync_seconds`` (0: at every request).
+    memory otherwise, and while Redis is down); a worker leases slots from Redis
+    for ``rate_limit_sync_seconds`` (0: counts every request in Redis).
     ``pointer_cache_seconds``: how long a worker reuses the current run id
     before asking Redis again; ``key_cache_seconds``: how long a verified key
     is trusted before it is read again (a revocation takes that long to reach

@@ -295,15 +295,16 @@ def test_rate_limits_per_ip_and_per_key_are_shared_through_redis(
 def test_workers_settling_with_redis_hand_their_counts_on(
     world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Counts taken in a worker's memory between settlements reach Redis.
+    """What one worker lets through counts for the other, however long the interval.
 
-    Once when the worker stops, and once by the background flush each interval;
-    a refused identity is refused from memory with the window's Retry-After.
+    With 5 a minute a lease is one slot (10% of the limit is less), taken in Redis
+    before the request is answered; a refused identity is refused with the
+    window's Retry-After.
     """
     configure(
         monkeypatch,
         SABISCORE_API_RATE_LIMIT="5/minute",
-        SABISCORE_API_RATE_LIMIT_SYNC_SECONDS="3600",  # no settlement but the first
+        SABISCORE_API_RATE_LIMIT_SYNC_SECONDS="3600",  # leases kept an hour
         SABISCORE_API_TRUST_PROXY="true",
     )
     ips = (f"10.1.0.{n}" for n in range(1, 100))  # a new IP each time: the key's limit counts
@@ -318,15 +319,53 @@ def test_workers_settling_with_redis_hand_their_counts_on(
 
     with world.client() as one:
         assert [get(one, "pro") for _ in range(3)] == [200] * 3
-    with world.client() as two:  # the three reached Redis when the first worker stopped
+    with world.client() as two:  # the three were counted in Redis as they were answered
         assert [get(two, "pro") for _ in range(4)] == [200, 200, 429, 429]
 
     configure(monkeypatch, SABISCORE_API_RATE_LIMIT_SYNC_SECONDS="0.2")
     with world.client() as one, world.client() as two:
         assert [get(one, "premium") for _ in range(4)] == [200] * 4
-        time.sleep(0.6)  # the first worker's flush runs meanwhile
-        # the second worker learns of the four when it first settles the key's count
+        time.sleep(0.6)  # the first worker gives back its (empty) leases meanwhile
+        # the second worker finds the four in the window when it first leases
         assert [get(two, "premium") for _ in range(2)] == [200, 429]
+
+
+def test_leased_slots_go_back_to_the_window_when_unused(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A worker takes its slots in Redis before it uses them and gives back the rest.
+
+    With 100 a minute and one worker a lease is 5 slots (10% over one worker and
+    one more); what is left goes back to the limits moving window when the worker
+    stops, or once the lease is an interval old.
+    """
+    configure(monkeypatch, SABISCORE_API_RATE_LIMIT="100/minute")
+    workers = f"{world.prefix}:limits:workers"
+
+    def windows() -> list[int]:  # the entries of the IP's and the key's windows
+        keys = [
+            k for k in world.redis.scan_iter(f"{world.prefix}:limits:*") if k != workers.encode()
+        ]
+        return sorted(world.redis.llen(k) for k in keys)
+
+    with world.client() as one:
+        assert one.get("/v1/matches/upcoming", headers=world.headers()).status_code == 200
+        assert windows() == [5, 5]  # counted before use: the leases of the IP and the key
+        assert world.redis.zcard(workers) == 1
+        assert one.get("/v1/matches/upcoming", headers=world.headers()).status_code == 200
+        assert windows() == [5, 5]  # from the leases, in memory
+    assert windows() == [2, 2]  # stopped: the 3 unused slots of each lease went back
+    assert not world.redis.exists(workers)
+
+    configure(monkeypatch, SABISCORE_API_RATE_LIMIT_SYNC_SECONDS="0.2")
+    with world.client() as two:
+        assert two.get("/v1/matches/upcoming", headers=world.headers()).status_code == 200
+        assert windows() == [7, 7]
+        deadline = time.monotonic() + 30
+        while windows() != [3, 3]:  # the background flush gives the expired leases back
+            assert time.monotonic() < deadline, windows()
+            time.sleep(0.1)
+    assert windows() == [3, 3]
 
 
 def test_the_free_tier_reads_five_insights_a_day(world: World, api: TestClient) -> None:
