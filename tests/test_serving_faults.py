@@ -230,3 +230,24 @@ def test_both_stores_down_answers_503_not_500(
         ready = api.get("/ready")
         assert ready.status_code == 503 and ready.json()["status"] == "unavailable"
         assert api.get("/health").status_code == 200
+
+
+def test_a_worker_keeps_the_run_redis_named_when_redis_stops(
+    world: World, monkeypatch: pytest.MonkeyPatch, tmp_path
+) -> None:
+    """Killed between the switch and the warehouse's mark, then Redis stops: no flip back."""
+    newer = scored_run(
+        "run-2024-03-02", world.fixtures[:-1], created_at=T0 + dt.timedelta(days=1), shift=0.01
+    )
+    url = world.engine.url.render_as_string(hide_password=False)
+    kill_publisher_at("pointer switched, warehouse not marked", newer, url, world.prefix, tmp_path)
+    expected = {(d.kind, d.key): d.body for d in run_documents(newer)}
+    proxy = TcpProxy()
+    configure(monkeypatch, SABISCORE_REDIS_URL=proxy.url, SABISCORE_API_POINTER_CACHE_SECONDS="0")
+    with world.client() as api:
+        pro = world.headers("pro")
+        assert api.get("/v1/matches/upcoming", headers=pro).content == expected["upcoming", "all"]
+        proxy.stop()
+        after = api.get("/v1/matches/upcoming", headers=pro)
+        assert after.content == expected["upcoming", "all"]  # from the warehouse, same bytes
+        assert api.get("/ready").json()["redis"] == "unreachable"
