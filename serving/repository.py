@@ -18,7 +18,11 @@ cached the same way.
 
 After a Redis failure the repository leaves Redis alone for
 ``redis_retry_seconds`` and reads the warehouse, so an outage costs one
-failed call per worker, not one per request.
+failed call per worker, not one per request.  While Redis is down a worker
+keeps serving the run the Redis pointer last named (from the warehouse);
+one that never read the pointer serves the warehouse's latest published
+run, the run Redis names too (:mod:`sabiscore_ml.publish`, "One current
+run"), so a Redis outage does not change the current run.
 """
 
 from __future__ import annotations
@@ -153,6 +157,7 @@ class Repository:
         self._model: LruCache[Document | None] = LruCache(1, ttl=MODEL_CACHE_SECONDS)
         self._fetches: SingleFlight[Any] = SingleFlight()
         self._redis_down_until = 0.0
+        self._redis_run_id: str | None = None  # the run the Redis pointer named last
 
     # --- stores ---------------------------------------------------------------------------------
 
@@ -189,7 +194,10 @@ class Repository:
     # --- the current run ------------------------------------------------------------------------
 
     async def current_run_id(self) -> str | None:
-        """The run served now: the Redis pointer, else the warehouse's latest run (or None)."""
+        """The run served now: the Redis pointer, else the warehouse's latest run (or None).
+
+        While Redis is down, the run the pointer named last, when this worker read it.
+        """
         cached = self._pointer.get("run", _MISSING)
         if cached is not _MISSING:
             self.metrics.cache_lookup("pointer", True)
@@ -201,6 +209,9 @@ class Repository:
         raw = await self._redis_get(pointer_key(self.prefix), "pointer")
         if raw is not _MISSING and raw is not None:
             run_id = raw.decode() if isinstance(raw, bytes) else str(raw)
+            self._redis_run_id = run_id
+        elif raw is _MISSING and self._redis_run_id is not None:
+            run_id = self._redis_run_id  # Redis down: the run it named stays current
         else:
             info = await self._warehouse("latest_run", latest_run, self.settings.run_mode)
             run_id = None if info is None else info.run_id

@@ -2,10 +2,11 @@
 
 The routes send the published bytes unchanged, so these models document the
 answers (with examples) rather than build them; the tests check every answer
-against them.  Times are ISO 8601 in UTC without an offset
-(``2024-03-02T15:00:00``), dates ``YYYY-MM-DD``, probabilities in [0, 1]
-rounded to 6 decimals.  The field names are those of the published documents
-(:mod:`sabiscore_ml.publish`).
+against them.  Times are ISO 8601 in UTC with the ``Z`` offset
+(``2024-03-02T15:00:00Z``, as JavaScript's ``Date`` reads it), dates
+``YYYY-MM-DD``, probabilities in [0, 1] rounded to 6 decimals.  Stakes are
+amounts of the bankroll the run's ``staking`` names, in its ``unit``.  The
+field names are those of the published documents (:mod:`sabiscore_ml.publish`).
 """
 
 from __future__ import annotations
@@ -18,9 +19,9 @@ from pydantic import BaseModel, ConfigDict, Field
 UtcTime = Annotated[
     str,
     Field(
-        pattern=r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?$",
-        description="UTC, ISO 8601 without an offset",
-        examples=["2024-03-02T15:00:00"],
+        pattern=r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z$",
+        description="UTC, ISO 8601 with the Z offset",
+        examples=["2024-03-02T15:00:00Z"],
     ),
 ]
 Probability = Annotated[float, Field(ge=0, le=1)]
@@ -31,7 +32,7 @@ _MATCH = {
     "league_code": "E0",
     "season_code": "2023-2024",
     "match_date": "2024-03-02",
-    "kickoff_utc": "2024-03-02T15:00:00",
+    "kickoff_utc": "2024-03-02T15:00:00Z",
     "home_team": "Arsenal",
     "away_team": "Everton",
     "p_home": 0.612345,
@@ -45,7 +46,7 @@ _MATCH = {
 _RUN = {
     "model_name": "sabiscore-1x2",
     "model_version": "7",
-    "created_at": "2024-03-01T09:00:00",
+    "created_at": "2024-03-01T09:00:00Z",
     "as_of": "2024-03-01",
     "mode": "live",
 }
@@ -54,7 +55,7 @@ _VALUE_BET = {
     "match_id": 1042,
     "league_code": "E0",
     "match_date": "2024-03-02",
-    "kickoff_utc": "2024-03-02T15:00:00",
+    "kickoff_utc": "2024-03-02T15:00:00Z",
     "home_team": "Arsenal",
     "away_team": "Everton",
     "market": "1x2",
@@ -79,6 +80,43 @@ _EDGE = {
     "prob_edge": 0.092345,
     "is_value": True,
     "n_bookmakers": 3,
+    "excluded_by": None,
+    "rule_value": None,
+}
+_EXCLUDED_EDGE = {
+    **_EDGE,
+    "outcome": "away",
+    "price": 13.0,
+    "p_model": 0.092769,
+    "p_market": 0.071,
+    "edge": 0.205997,
+    "prob_edge": 0.021769,
+    "is_value": False,
+    "excluded_by": "max_price",
+    "rule_value": 10.0,
+}
+_VALUE_BET_RULES = {
+    "edge_threshold": 0.042,
+    "min_probability": 0.1,
+    "max_price": 10.0,
+    "min_bookmakers": 3,
+    "price": "best",
+    "market_probability": {"source": "avg", "method": "multiplicative"},
+    "edge": "p_model * price - 1",
+    "excluded_by": ["no_price", "edge_threshold", "max_price", "min_probability", "min_bookmakers"],
+}
+_STAKING = {
+    "portfolio": "default",
+    "bankroll": 1000.0,
+    "peak_bankroll": 1000.0,
+    "unit": "units",
+    "kelly_multiplier": 0.125,
+    "max_stake_per_bet": 0.02,
+    "max_stake_per_league": 0.05,
+    "max_stake_per_matchday": 0.1,
+    "min_stake": 1.0,
+    "stake_step": 0.01,
+    "drawdown_throttle": {"reduce_at": 0.2, "factor": 0.5, "stop_at": 0.4},
 }
 _STAKE = {
     "market": "1x2",
@@ -128,10 +166,53 @@ class Prediction(CompactPrediction):
     mode: Literal["live", "replay"]
 
 
+class ValueBetRules(BaseModel):
+    """The rules a run's value bets were decided by (an edge of at least, and the guards)."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [_VALUE_BET_RULES]})
+
+    edge_threshold: float = Field(description="The least edge (p_model x price - 1) of a value bet")
+    min_probability: Probability = Field(description="The least model probability")
+    max_price: float = Field(description="The highest decimal price")
+    min_bookmakers: int = Field(description="The least number of bookmakers quoting the outcome")
+    price: str = Field(description="Where the price is taken: best, avg or a bookmaker id")
+    market_probability: dict[str, str] = Field(
+        description="Which prices give p_market (source) and how the margin comes off (method)"
+    )
+    edge: str = Field(description="How the edge is computed")
+    excluded_by: list[str] = Field(
+        description="The rules in the order an outcome is checked; an edge names the first failed"
+    )
+
+
+class Staking(BaseModel):
+    """The bankroll a run's stakes were sized against, their unit, and the staking rules."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [_STAKING]})
+
+    portfolio: str = Field(description="Whose bankroll")
+    bankroll: float = Field(description="The bankroll when the stakes were sized, in unit")
+    peak_bankroll: float = Field(description="Its peak so far (the drawdown throttle's base)")
+    unit: str = Field(description="What stakes and bankroll count (no currency is kept)")
+    kelly_multiplier: float = Field(description="The fraction of full Kelly staked")
+    max_stake_per_bet: float | None = Field(description="Cap per bet, a fraction of the bankroll")
+    max_stake_per_league: float | None = Field(
+        description="Cap per league and matchday, a fraction of the bankroll"
+    )
+    max_stake_per_matchday: float | None = Field(
+        description="Cap per matchday, a fraction of the bankroll"
+    )
+    min_stake: float = Field(description="Stakes below this amount are dropped")
+    stake_step: float = Field(description="Stakes are rounded down to this step")
+    drawdown_throttle: dict[str, float] | None = Field(
+        description="From a drawdown of reduce_at, stakes times factor; none from stop_at"
+    )
+
+
 class Edge(BaseModel):
     """One outcome priced: the model's and the market's (margin-free) probabilities, the edge."""
 
-    model_config = ConfigDict(json_schema_extra={"examples": [_EDGE]})
+    model_config = ConfigDict(json_schema_extra={"examples": [_EDGE, _EXCLUDED_EDGE]})
 
     market: str = Field(examples=["1x2"])
     outcome: str = Field(examples=["home", "draw", "away"])
@@ -143,6 +224,14 @@ class Edge(BaseModel):
     prob_edge: float | None = Field(description="p_model - p_market")
     is_value: bool = Field(description="Whether the edge makes it a value bet")
     n_bookmakers: int | None
+    excluded_by: (
+        Literal["no_price", "edge_threshold", "max_price", "min_probability", "min_bookmakers"]
+        | None
+    ) = Field(
+        description="The first value-bet rule the outcome fails (null: a value bet, or a run "
+        "published before exclusions were)"
+    )
+    rule_value: float | None = Field(description="That rule's value (null for no_price)")
 
 
 class ValueBet(BaseModel):
@@ -166,7 +255,9 @@ class ValueBet(BaseModel):
     edge: float
     prob_edge: float | None
     n_bookmakers: int | None
-    stakes: dict[str, float] = Field(description="portfolio -> stake ({} when none staked it)")
+    stakes: dict[str, float] = Field(
+        description="portfolio -> stake, in the staking unit ({} when none staked it)"
+    )
 
 
 class Stake(BaseModel):
@@ -181,9 +272,11 @@ class Stake(BaseModel):
     price: float
     p_model: Probability
     edge: float
-    kelly_fraction: float
-    fraction: float = Field(description="Share of the bankroll staked")
-    stake: float
+    kelly_fraction: float = Field(
+        description="The full simultaneous-Kelly fraction, before the multiplier and caps"
+    )
+    fraction: float = Field(description="Share of the bankroll staked (the run's staking)")
+    stake: float = Field(description="fraction x bankroll in the staking unit, rounded down")
 
 
 class Insight(Prediction):
@@ -195,8 +288,10 @@ class Insight(Prediction):
                 {
                     **_MATCH,
                     **_RUN,
+                    "value_bet_rules": _VALUE_BET_RULES,
+                    "staking": _STAKING,
                     "drivers": [{"feature": "elo_diff", "value": 112.5}],
-                    "edges": [_EDGE],
+                    "edges": [_EDGE, _EXCLUDED_EDGE],
                     "value_bets": [_VALUE_BET],
                     "stakes": [_STAKE],
                 }
@@ -204,6 +299,12 @@ class Insight(Prediction):
         }
     )
 
+    value_bet_rules: ValueBetRules | None = Field(
+        description="The rules deciding value bets in the run (null: not published by the run)"
+    )
+    staking: Staking | None = Field(
+        description="The bankroll, unit and rules the stakes were sized by (null: not published)"
+    )
     drivers: Any = Field(description="The features that drove the prediction, as published")
     edges: list[Edge]
     value_bets: list[ValueBet]
@@ -232,7 +333,7 @@ class ModelVersion(BaseModel):
                     "version": "7",
                     "alias": "champion",
                     "mlflow_run_id": "6f1c2e0b9a3d4f5e8c7b6a5d4c3b2a19",
-                    "trained_at": "2024-02-28T03:12:44.120000",
+                    "trained_at": "2024-02-28T03:12:44.120000Z",
                     "metrics": {"rps": 0.1987, "log_loss": 0.9721, "ece": 0.012},
                 }
             ]

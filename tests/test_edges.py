@@ -163,19 +163,68 @@ def test_market_probability_sources_and_methods():
 
 
 @pytest.mark.parametrize(
-    "rules, value",
+    "rules, value, excluded_by, rule_value",
     [
-        (LOOSE, True),
-        (ValueBetRules(edge_threshold=0.10, min_probability=0.0, min_bookmakers=0), False),
-        (ValueBetRules(min_probability=0.55, min_bookmakers=0), False),
-        (ValueBetRules(max_price=2.05, min_bookmakers=0), False),
-        (ValueBetRules(min_bookmakers=4), False),
-        (ValueBetRules(), True),  # defaults: 0.042, p >= 0.10, price <= 10, 3 bookmakers
+        (LOOSE, True, None, None),
+        (
+            ValueBetRules(edge_threshold=0.10, min_probability=0.0, min_bookmakers=0),
+            False,
+            "edge_threshold",
+            0.10,
+        ),
+        (ValueBetRules(min_probability=0.55, min_bookmakers=0), False, "min_probability", 0.55),
+        (ValueBetRules(max_price=2.05, min_bookmakers=0), False, "max_price", 2.05),
+        (ValueBetRules(min_bookmakers=4), False, "min_bookmakers", 4.0),
+        # defaults: 0.042, p >= 0.10, price <= 10, 3 bookmakers
+        (ValueBetRules(), True, None, None),
     ],
 )
-def test_value_bet_guards(rules, value):
+def test_value_bet_guards(rules, value, excluded_by, rule_value):
     edges = match_edges(PREDICTIONS, PRICES, rules=rules)
-    assert row(edges, 10, "home")["is_value"] is value
+    home = row(edges, 10, "home")
+    assert home["is_value"] is value
+    assert (home["excluded_by"], home["rule_value"]) == (excluded_by, rule_value)
+
+
+def test_every_outcome_that_is_no_value_bet_names_the_rule_excluding_it():
+    predictions = pl.DataFrame(
+        {
+            "match_id": [1, 2],
+            "p_home": [0.55, 0.30],
+            "p_draw": [0.3528, 0.28],
+            "p_away": [0.0972, 0.42],
+        }
+    )
+    prices = pl.DataFrame(
+        {
+            "match_id": [1, 1, 1, 2],
+            "bookmaker": ["pinnacle", "b365", "bwin", "pinnacle"],
+            "price_home": [1.70, 1.72, 1.71, None],
+            "price_draw": [3.40, 3.45, 3.42, 3.50],
+            "price_away": [13.0, 12.5, 12.0, 2.80],
+        }
+    )
+    edges = match_edges(predictions, prices)
+    reasons = {
+        (r["match_id"], r["outcome"]): (r["is_value"], r["excluded_by"], r["rule_value"])
+        for r in edges.iter_rows(named=True)
+    }
+    # 0.0972 x 13 - 1 = +26.4%: no value bet, and the price guard is why.
+    assert row(edges, 1, "away")["edge"] == pytest.approx(0.2636)
+    assert reasons[1, "away"] == (False, "max_price", 10.0)
+    assert reasons[1, "home"] == (False, "edge_threshold", 0.042)  # 0.55 x 1.72 - 1 < 0
+    assert reasons[1, "draw"] == (True, None, None)  # 0.3528 x 3.45 - 1 = +21.7%
+    assert reasons[2, "home"] == (False, "no_price", None)
+    assert reasons[2, "away"] == (False, "min_bookmakers", 3.0)  # one bookmaker quoting
+    rules = ValueBetRules().describe(PriceChoice("best"))
+    assert rules["max_price"] == 10.0 and rules["price"] == "best"
+    assert rules["excluded_by"] == [
+        "no_price",
+        "edge_threshold",
+        "max_price",
+        "min_probability",
+        "min_bookmakers",
+    ]
 
 
 def test_guards_on_long_shots():

@@ -201,3 +201,16 @@ def test_live_prediction_scores_the_fixtures_at_their_current_odds(e0_sample):
     assert set(edges.columns) >= {"outcome", "price", "bookmaker", "edge"}
     best = {row["outcome"]: row["price"] for row in edges.to_dicts()}
     assert best == {"home": 9.5, "draw": 5.68, "away": 1.39}  # the highest quotes of the row
+    # the run says by which rules: value bets, and the bankroll its stakes were sized against
+    assert run.value_bet_rules["edge_threshold"] == 0.042 and run.value_bet_rules["price"] == "best"
+    assert run.value_bet_rules["max_price"] == 10.0 and run.value_bet_rules["min_bookmakers"] == 3
+    staking = run.staking
+    assert (staking["portfolio"], staking["bankroll"], staking["unit"]) == (
+        "default",
+        1000.0,
+        "units",
+    )
+    assert staking["kelly_multiplier"] == 0.125 and staking["max_stake_per_bet"] == 0.02
+    assert all(
+        (row["excluded_by"] is None) == row["is_value"] for row in run.edges.iter_rows(named=True)
+    )

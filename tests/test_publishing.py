@@ -24,9 +24,10 @@ import redis
 from conftest import REPO, table_snapshot
 from sqlalchemy import Engine, insert, inspect, text
 
+import sabiscore_ml.publish as publish_module
 import sabiscore_ml.publish.redis_store as redis_store
 import sabiscore_ml.publish.warehouse as publish_warehouse
-from sabiscore_ml.betting.edges import match_edges
+from sabiscore_ml.betting.edges import ValueBetRules, match_edges
 from sabiscore_ml.betting.kelly import StakingRules, size_stakes
 from sabiscore_ml.publish import (
     InvalidRun,
@@ -56,6 +57,14 @@ from sabiscore_ml.warehouse.models import Match, RawFile, Season, Team
 REDIS_URL = "redis://127.0.0.1:6379/0"
 T0 = dt.datetime(2024, 3, 1, 9, 0)
 SATURDAY, SUNDAY = dt.date(2024, 3, 2), dt.date(2024, 3, 3)
+VALUE_BET_RULES = {**ValueBetRules().describe(), "price": "best"}
+STAKING = {
+    "portfolio": "strategy:value",
+    "bankroll": 1000.0,
+    "peak_bankroll": 1000.0,
+    "unit": "units",
+    **StakingRules(max_stake_per_league=None, max_stake_per_matchday=None).describe(),
+}
 RUN_TABLES = ("run_predictions", "run_edges", "run_stakes", "prediction_runs")
 TABLE_ORDER = {
     "prediction_runs": "run_id",
@@ -228,6 +237,8 @@ def scored_run(
         predictions=predictions,
         edges=edges,
         stakes=stakes,
+        value_bet_rules=VALUE_BET_RULES,
+        staking=STAKING,
     )
 
 
@@ -393,9 +404,11 @@ def test_documents_are_deterministic_compact_json():
         "run_id": "r-1",
         "model_name": "sabiscore-1x2",
         "model_version": "7",
-        "created_at": "2024-03-01T09:00:00",
+        "created_at": "2024-03-01T09:00:00Z",
         "as_of": "2024-03-01",
         "mode": "live",
+        "value_bet_rules": VALUE_BET_RULES,
+        "staking": STAKING,
         "n_predictions": 4,
         "n_value_bets": 2,
         "content_sha256": run.content_sha256,
@@ -441,7 +454,7 @@ def test_publish_to_warehouse_then_read(warehouse: Engine, fixtures: list[Fixtur
     published = publish_to_warehouse(warehouse, run)
     assert published.inserted and published.run_id == "run-a"
     assert published.run.n_predictions == 6 and published.run.n_value_bets == 3
-    assert published.run.status == "complete" and published.run.created_at == T0
+    assert published.run.status == "published" and published.run.created_at == T0
     assert published.n_stakes == run.stakes.height > 0
     assert latest_run(warehouse) == published.run == run_info(warehouse, "run-a")
 
@@ -525,7 +538,7 @@ def test_a_failed_transaction_leaves_no_row(
     previous = publish_to_warehouse(warehouse, scored_run("run-a", fixtures)).run
     before = snapshot(warehouse)
 
-    def fail(connection, run) -> None:
+    def fail(connection, run, status) -> None:
         # Everything but the run row is written in this transaction by now.
         count = connection.execute(
             text("SELECT COUNT(*) FROM run_predictions WHERE run_id = 'run-b'")
@@ -909,3 +922,125 @@ def test_a_publisher_killed_before_the_switch(cache, tmp_path: Path):
     assert {key: client.get(key) for key in written} == written  # all there, not yet current
     report = publish_to_redis(client, prefix, newer)
     assert report.switched and current_run_id(client, prefix) == "run-b"
+
+
+# --- A publisher killed at each step of a publication ---------------------------------------------
+
+_KILLED_AT_A_STEP = """
+import pickle, sys, time
+from pathlib import Path
+import redis
+from sqlalchemy import create_engine
+import sabiscore_ml.publish.redis_store as redis_store
+import sabiscore_ml.publish.warehouse as warehouse
+from sabiscore_ml.publish import publish
+
+run = pickle.loads(Path(sys.argv[1]).read_bytes())
+url, prefix, step, checkpoint = sys.argv[2], sys.argv[3], sys.argv[4], Path(sys.argv[5])
+
+def stop(name):
+    if name == step:
+        checkpoint.write_text(name)
+        time.sleep(60)
+
+def hook(module, attr, before=None, after=None):
+    real = getattr(module, attr)
+    def wrapped(*args, **kwargs):
+        stop(before)
+        result = real(*args, **kwargs)
+        stop(after)
+        return result
+    setattr(module, attr, wrapped)
+
+hook(warehouse, "_insert_run_row", after="warehouse rows written, not committed")
+hook(redis_store, "_write_documents", before="warehouse committed")
+hook(redis_store, "_switch_pointer", before="redis documents written")
+hook(redis_store, "_switch_pointer", after="pointer switched, warehouse not marked")
+hook(redis_store, "_send_alerts", before="warehouse marked published")
+hook(redis_store, "_send_alerts", after="alerts sent")
+publish(run, engine=create_engine(url), redis_client=redis.Redis.from_url("{url}"), prefix=prefix)
+stop("published")
+"""
+
+# Each step a publication can be killed at, and the run both stores name as current afterwards.
+KILL_STEPS = {
+    "warehouse rows written, not committed": "run-a",
+    "warehouse committed": "run-a",
+    "redis documents written": "run-a",
+    "pointer switched, warehouse not marked": "run-b",  # Redis only: see the test
+    "warehouse marked published": "run-b",
+    "alerts sent": "run-b",
+    "published": "run-b",
+}
+
+
+def kill_publisher_at(step: str, run: PublishedRun, url: str, prefix: str, tmp_path: Path) -> None:
+    """Publish ``run`` in a subprocess and SIGKILL it when it reaches ``step``."""
+    (tmp_path / "run.pickle").write_bytes(pickle.dumps(run))
+    checkpoint = tmp_path / "checkpoint"
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            _KILLED_AT_A_STEP.replace("{url}", REDIS_URL),
+            str(tmp_path / "run.pickle"),
+            url,
+            prefix,
+            step,
+            str(checkpoint),
+        ],
+        cwd=REPO,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while not checkpoint.exists() and process.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert checkpoint.read_text() == step, f"the publisher never reached {step!r}"
+        process.send_signal(signal.SIGKILL)
+        assert process.wait(timeout=10) == -signal.SIGKILL
+    finally:
+        if process.poll() is None:
+            process.kill()
+
+
+def current_runs(engine: Engine, client: redis.Redis, prefix: str) -> tuple[str | None, str | None]:
+    """The current run as Redis names it, and as the warehouse (the API's fallback) names it."""
+    latest = latest_run(engine)
+    return current_run_id(client, prefix), None if latest is None else latest.run_id
+
+
+@pytest.mark.parametrize("step", list(KILL_STEPS))
+def test_a_publisher_killed_at_any_step_leaves_one_current_run(
+    step: str, warehouse: Engine, fixtures: list[Fixture], cache, tmp_path: Path
+):
+    client, prefix = cache
+    previous = scored_run("run-a", fixtures)
+    publish(previous, engine=warehouse, redis_client=client, prefix=prefix)
+    newer = scored_run("run-b", fixtures[:-1], created_at=T0 + dt.timedelta(hours=1), shift=0.01)
+    url = warehouse.url.render_as_string(hide_password=False)
+    kill_publisher_at(step, newer, url, prefix, tmp_path)
+
+    redis_current, warehouse_current = current_runs(warehouse, client, prefix)
+    assert redis_current == KILL_STEPS[step]
+    if step == "pointer switched, warehouse not marked":
+        # Killed between the two stores' writes: the warehouse still has the run pending and
+        # names the previous one until the next publication reconciles them, first thing.
+        assert warehouse_current == "run-a" and not run_info(warehouse, "run-b").published
+        assert publish_module.reconcile(warehouse, client, prefix) == "run-b"
+        warehouse_current = latest_run(warehouse).run_id
+    assert warehouse_current == redis_current, step
+    # Whichever run is current, both stores hold the same bytes of it.
+    for kind in ("meta", "value-bets", "leagues"):
+        body = read_document(client, prefix, redis_current, kind)
+        assert body == warehouse_document(warehouse, redis_current, kind), (step, kind)
+
+    report = publish(newer, engine=warehouse, redis_client=client, prefix=prefix)  # the re-run
+    assert report.redis.current == "run-b" and report.warehouse.run.published
+    assert current_runs(warehouse, client, prefix) == ("run-b", "run-b")
+    assert {key: client.get(key) for key in expected_documents(prefix, newer)} == (
+        expected_documents(prefix, newer)
+    )
+    alerted = [e for e in client.xrange(f"{prefix}:alerts") if e[1][b"run_id"] == b"run-b"]
+    assert len(alerted) == newer.records.n_value_bets  # sent once, by whichever publication
+    assert len(run_predictions(warehouse, "run-b")) == len(fixtures) - 1

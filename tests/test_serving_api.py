@@ -77,10 +77,22 @@ def test_every_endpoint_answers_what_was_published(world: World, api: TestClient
         schemas.Prediction.model_validate(body)
         assert list(body) == sorted(PREDICTION_FIELDS)
         assert body == {field: insight.json()[field] for field in PREDICTION_FIELDS}
-        assert body["model_version"] == "7" and body["created_at"] == "2024-03-01T09:00:00"
+        assert body["model_version"] == "7" and body["created_at"] == "2024-03-01T09:00:00Z"
     first = api.get(f"/v1/insights/{world.fixtures[0].match_id}", headers=pro).json()
     assert first["drivers"] == [{"feature": "elo_diff", "value": 31.123457}]
     assert first["value_bets"] and first["stakes"] and len(first["edges"]) == 3
+    # What the numbers mean: the rules deciding value bets, the bankroll stakes are of, why
+    # an outcome is no value bet, and times a JavaScript Date reads as UTC.
+    assert first["value_bet_rules"]["max_price"] == 10.0
+    assert first["value_bet_rules"]["edge_threshold"] == 0.042
+    assert (first["staking"]["bankroll"], first["staking"]["unit"]) == (1000.0, "units")
+    assert first["staking"]["kelly_multiplier"] == 0.125
+    assert [(e["outcome"], e["excluded_by"]) for e in first["edges"]] == [
+        ("home", None),
+        ("draw", "edge_threshold"),
+        ("away", "edge_threshold"),
+    ]
+    assert first["kickoff_utc"].endswith("Z") and first["created_at"].endswith("Z")
 
     value_bets = api.get("/v1/value-bets", headers=pro)
     assert value_bets.content == world.document("value-bets")
@@ -100,7 +112,7 @@ def test_every_endpoint_answers_what_was_published(world: World, api: TestClient
         "version": "7",
         "alias": "champion",
         "mlflow_run_id": "0123456789abcdef0123456789abcdef",
-        "trained_at": "2024-02-28T03:12:44",
+        "trained_at": "2024-02-28T03:12:44Z",
         "metrics": METRICS,
     }
 

@@ -14,6 +14,7 @@ import jwt
 import pytest
 from fastapi.testclient import TestClient
 from serving_support import (
+    REDIS_URL,
     UNUSED_PG_URL,
     UNUSED_REDIS_URL,
     TcpProxy,
@@ -22,9 +23,9 @@ from serving_support import (
     serving_world,
 )
 from sqlalchemy import Engine
-from test_publishing import SATURDAY
+from test_publishing import SATURDAY, T0, kill_publisher_at, scored_run
 
-from sabiscore_ml.publish import document_key
+from sabiscore_ml.publish import document_key, publish, run_documents
 
 JWT_SECRET = "a-test-secret-that-is-long-enough-0123456789"
 
@@ -96,6 +97,36 @@ def test_redis_unreachable_the_warehouse_gives_the_same_answers(
         statuses = [api.get("/v1/leagues").status_code for _ in range(4)]
         assert statuses == [200, 200, 200, 429]
         assert metric(api, 'sabiscore_api_store_errors_total{operation="rate_limit",store="redis"}')
+
+
+def test_a_publication_killed_after_its_warehouse_commit_changes_no_answer(
+    world: World, monkeypatch: pytest.MonkeyPatch, tmp_path
+) -> None:
+    """Killed between the warehouse and Redis: with Redis up or down, the previous run serves."""
+    newer = scored_run(
+        "run-2024-03-02", world.fixtures[:-1], created_at=T0 + dt.timedelta(days=1), shift=0.01
+    )
+    url = world.engine.url.render_as_string(hide_password=False)
+    kill_publisher_at("warehouse committed", newer, url, world.prefix, tmp_path)
+    chosen = ["/v1/leagues", "/v1/matches/upcoming", "/v1/value-bets"]
+    with world.client() as api:
+        from_redis = answers(api, world, chosen)
+    configure(monkeypatch, SABISCORE_REDIS_URL=UNUSED_REDIS_URL)
+    with world.client() as api:
+        from_warehouse = answers(api, world, chosen)
+    assert from_redis == from_warehouse
+    assert from_redis["/v1/matches/upcoming"] == (200, world.document("upcoming", "all"))
+
+    # Publishing it again completes it: both stores serve the new run.
+    publish(newer, engine=world.engine, redis_client=world.redis, prefix=world.prefix)
+    expected = {(d.kind, d.key): d.body for d in run_documents(newer)}
+    with world.client() as api:
+        from_warehouse = answers(api, world, chosen)
+    configure(monkeypatch, SABISCORE_REDIS_URL=REDIS_URL)
+    with world.client() as api:
+        from_redis = answers(api, world, chosen)
+    assert from_redis == from_warehouse
+    assert from_redis["/v1/matches/upcoming"] == (200, expected["upcoming", "all"])
 
 
 def test_redis_stopping_mid_run(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -199,3 +230,24 @@ def test_both_stores_down_answers_503_not_500(
         ready = api.get("/ready")
         assert ready.status_code == 503 and ready.json()["status"] == "unavailable"
         assert api.get("/health").status_code == 200
+
+
+def test_a_worker_keeps_the_run_redis_named_when_redis_stops(
+    world: World, monkeypatch: pytest.MonkeyPatch, tmp_path
+) -> None:
+    """Killed between the switch and the warehouse's mark, then Redis stops: no flip back."""
+    newer = scored_run(
+        "run-2024-03-02", world.fixtures[:-1], created_at=T0 + dt.timedelta(days=1), shift=0.01
+    )
+    url = world.engine.url.render_as_string(hide_password=False)
+    kill_publisher_at("pointer switched, warehouse not marked", newer, url, world.prefix, tmp_path)
+    expected = {(d.kind, d.key): d.body for d in run_documents(newer)}
+    proxy = TcpProxy()
+    configure(monkeypatch, SABISCORE_REDIS_URL=proxy.url, SABISCORE_API_POINTER_CACHE_SECONDS="0")
+    with world.client() as api:
+        pro = world.headers("pro")
+        assert api.get("/v1/matches/upcoming", headers=pro).content == expected["upcoming", "all"]
+        proxy.stop()
+        after = api.get("/v1/matches/upcoming", headers=pro)
+        assert after.content == expected["upcoming", "all"]  # from the warehouse, same bytes
+        assert api.get("/ready").json()["redis"] == "unreachable"

@@ -20,7 +20,12 @@ market; only ``edge`` decides whether a bet is worth making.
 0.042) and which passes the guards of :class:`ValueBetRules`: the model's
 probability at least ``min_probability`` (long shots are where models and
 markets are least reliable), the price at most ``max_price``, and at least
-``min_bookmakers`` bookmakers quoting the outcome.
+``min_bookmakers`` bookmakers quoting the outcome.  An outcome that is not a
+value bet names the first rule it fails, in this order (``excluded_by``, with
+that rule's value in ``rule_value``): ``no_price`` (nothing quoted),
+``edge_threshold``, ``max_price``, ``min_probability``, ``min_bookmakers``.
+A +20% edge at a price of 13 is thus ``excluded_by = "max_price"``,
+``rule_value = 10``.
 
 Bookmaker ids are the warehouse's (``odds.bookmaker``): ``pinnacle``, ``b365``,
 ``william_hill``... and two aggregates football-data publishes,
@@ -42,6 +47,15 @@ OUTCOMES: tuple[str, ...] = ("home", "draw", "away")
 MARKET_MAX, MARKET_AVG = "market_max", "market_avg"
 AGGREGATES: tuple[str, ...] = (MARKET_MAX, MARKET_AVG)
 BEST, AVERAGE, CONSENSUS = "best", "avg", "consensus"
+NO_PRICE = "no_price"
+# The rules in the order an outcome is checked against them (the first failed is reported).
+EXCLUSION_ORDER: tuple[str, ...] = (
+    NO_PRICE,
+    "edge_threshold",
+    "max_price",
+    "min_probability",
+    "min_bookmakers",
+)
 
 
 @dataclass(frozen=True)
@@ -95,6 +109,48 @@ class ValueBetRules:
             raise ValueError("min_probability must be within [0, 1]")
         if self.max_price <= 1.0 or self.min_bookmakers < 0:
             raise ValueError("max_price must be above 1 and min_bookmakers not negative")
+
+    def describe(
+        self,
+        price_choice: PriceChoice | None = None,
+        market_probability: MarketProbability | None = None,
+    ) -> dict[str, Any]:
+        """The rules as a run publishes them (a JSON object), with where prices come from."""
+        price_choice = price_choice or PriceChoice()
+        market_probability = market_probability or MarketProbability()
+        return {
+            "edge_threshold": float(self.edge_threshold),
+            "min_probability": float(self.min_probability),
+            "max_price": float(self.max_price),
+            "min_bookmakers": int(self.min_bookmakers),
+            "price": price_choice.source,
+            "market_probability": {
+                "source": market_probability.source,
+                "method": market_probability.method,
+            },
+            "edge": "p_model * price - 1",
+            "excluded_by": list(EXCLUSION_ORDER),
+        }
+
+    def exclusion(self) -> tuple[pl.Expr, pl.Expr]:
+        """Expressions of the first rule an outcome fails (null: a value bet) and its value."""
+        failed = [
+            (pl.col("price").is_null() | pl.col("edge").is_null(), NO_PRICE, None),
+            (pl.col("edge") < self.edge_threshold, "edge_threshold", self.edge_threshold),
+            (pl.col("price") > self.max_price, "max_price", self.max_price),
+            (pl.col("p_model") < self.min_probability, "min_probability", self.min_probability),
+            (
+                pl.col("n_bookmakers") < self.min_bookmakers,
+                "min_bookmakers",
+                float(self.min_bookmakers),
+            ),
+        ]
+        rule: Any = pl.lit(None, pl.String)
+        value: Any = pl.lit(None, pl.Float64)
+        for condition, name, limit in reversed(failed):
+            rule = pl.when(condition).then(pl.lit(name)).otherwise(rule)
+            value = pl.when(condition).then(pl.lit(limit, pl.Float64)).otherwise(value)
+        return rule, value
 
 
 def as_polars(frame: Any) -> pl.DataFrame:
@@ -230,8 +286,11 @@ def match_edges(
     row per match and outcome: the carried columns, ``market``, ``outcome``,
     ``p_model``, ``price`` and ``bookmaker`` (the price taken and who quotes
     it; ``avg`` for a mean of bookmakers), ``n_bookmakers`` (bookmakers
-    quoting the outcome), ``p_market``, ``edge``, ``prob_edge`` and
-    ``is_value``.  Without a price, the edge is null and the outcome no value.
+    quoting the outcome), ``p_market``, ``edge``, ``prob_edge``,
+    ``is_value``, and for an outcome that is no value bet ``excluded_by`` and
+    ``rule_value`` (the first rule it fails and that rule's value; null for a
+    value bet).  Without a price, the edge is null and the outcome no value
+    (``excluded_by = "no_price"``).
     """
     price_choice = price_choice or PriceChoice()
     market_probability = market_probability or MarketProbability()
@@ -281,8 +340,13 @@ def match_edges(
         & (pl.col("price") <= rules.max_price)
         & (pl.col("n_bookmakers") >= rules.min_bookmakers)
     )
+    excluded_by, rule_value = rules.exclusion()
     table = (
         table.with_columns(is_value.fill_null(False).alias("is_value"))
+        .with_columns(
+            pl.when(pl.col("is_value")).then(None).otherwise(excluded_by).alias("excluded_by"),
+            pl.when(pl.col("is_value")).then(None).otherwise(rule_value).alias("rule_value"),
+        )
         .with_columns(pl.col("outcome").replace_strict(order, return_dtype=pl.Int32).alias("_o"))
         .sort("match_id", "_o")
         .select(
@@ -298,6 +362,8 @@ def match_edges(
             "edge",
             "prob_edge",
             "is_value",
+            "excluded_by",
+            "rule_value",
         )
     )
     return table if isinstance(predictions, pl.DataFrame) else table.to_pandas()

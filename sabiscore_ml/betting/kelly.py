@@ -122,6 +122,25 @@ class StakingRules:
         if self.min_stake < 0.0 or self.stake_step <= 0.0:
             raise ValueError("min_stake must be >= 0 and stake_step > 0")
 
+    def describe(self) -> dict[str, Any]:
+        """The rules as a run publishes them (a JSON object; caps as fractions of the bankroll)."""
+        throttle = self.drawdown_throttle
+        return {
+            "kelly_multiplier": float(self.kelly_multiplier),
+            "max_stake_per_bet": self.max_stake_per_bet,
+            "max_stake_per_league": self.max_stake_per_league,
+            "max_stake_per_matchday": self.max_stake_per_matchday,
+            "min_stake": float(self.min_stake),
+            "stake_step": float(self.stake_step),
+            "drawdown_throttle": None
+            if throttle is None
+            else {
+                "reduce_at": throttle.reduce_at,
+                "factor": throttle.factor,
+                "stop_at": throttle.stop_at,
+            },
+        }
+
 
 @dataclass(frozen=True)
 class StakedBet:

@@ -11,7 +11,9 @@ The steps of the ``predict_and_publish`` DAG and of ``sabiscore predict`` /
 3. the champion's probabilities (1X2, over/under 2.5, both teams to score,
    expected goals) and the features that weigh most in it, with their values;
 4. edges at the pre-closing prices on offer, value bets, and fractional-Kelly
-   stakes for the portfolio against its current bankroll and peak;
+   stakes for the portfolio against its current bankroll and peak; the rules
+   used (value-bet rules, bankroll, unit, Kelly multiplier, caps) go with the
+   run into its published meta and insight documents;
 5. :func:`sabiscore_ml.publish.publish`: the warehouse history, then Redis
    when ``SABISCORE_REDIS_URL`` is set.
 
@@ -43,6 +45,7 @@ from sabiscore_ml.warehouse.models import Match, Odds, Team
 log = logging.getLogger(__name__)
 Progress = Callable[[str], None]
 DRIVERS = 8  # features listed per prediction
+STAKE_UNIT = "units"  # portfolios keep no currency: stakes are in the bankroll's own units
 
 
 @dataclass(frozen=True)
@@ -261,11 +264,12 @@ def predict(
         .join(_fixture_names(engine, ids), on="match_id", how="left")
     )
     quotes = preclose_quotes(engine, ids)
+    price_choice, rules = PriceChoice(request.price), ValueBetRules(edge_threshold=request.edge)
     edges = match_edges(
         predictions.select("match_id", "match_date", "league_code", "p_home", "p_draw", "p_away"),
         quotes,
-        price_choice=PriceChoice(request.price),
-        rules=ValueBetRules(edge_threshold=request.edge),
+        price_choice=price_choice,
+        rules=rules,
     )
     try:
         create_portfolio(
@@ -274,9 +278,8 @@ def predict(
     except PortfolioError:
         pass  # it exists already
     state = bankroll_state(engine, request.portfolio)
-    staking = size_stakes(
-        edges, state.equity, state.peak_equity, StakingRules(kelly_multiplier=request.kelly)
-    )
+    staking_rules = StakingRules(kelly_multiplier=request.kelly)
+    staking = size_stakes(edges, state.equity, state.peak_equity, staking_rules)
     stakes = (
         staking.to_frame()
         .drop("match_date", "league_code")
@@ -313,7 +316,22 @@ def predict(
         predictions=predictions,
         edges=edges.drop("match_date", "league_code"),
         stakes=stakes,
+        value_bet_rules=rules.describe(price_choice),
+        staking=staking_document(staking_rules, request.portfolio, state.equity, state.peak_equity),
     )
+
+
+def staking_document(
+    rules: StakingRules, portfolio: str, bankroll: float, peak_bankroll: float
+) -> dict:
+    """What a run's stakes mean: whose bankroll, how large, in which unit, by which rules."""
+    return {
+        "portfolio": portfolio,
+        "bankroll": float(bankroll),
+        "peak_bankroll": float(peak_bankroll),
+        "unit": STAKE_UNIT,
+        **rules.describe(),
+    }
 
 
 def run_path(run_id: str) -> Path:
@@ -337,6 +355,8 @@ def save_run(run) -> Path:
         "created_at": run.created_at.isoformat(),
         "as_of": run.as_of.isoformat(),
         "mode": run.mode,
+        "value_bet_rules": run.value_bet_rules,
+        "staking": run.staking,
     }
     (path / "run.json").write_text(json.dumps(header, sort_keys=True))
     return path
@@ -357,6 +377,8 @@ def load_run(run_id: str):
         created_at=dt.datetime.fromisoformat(header["created_at"]),
         as_of=dt.date.fromisoformat(header["as_of"]),
         mode=header["mode"],
+        value_bet_rules=header.get("value_bet_rules"),
+        staking=header.get("staking"),
         **{name: pl.read_parquet(path / f"{name}.parquet") for name in _FRAMES},
     )
 

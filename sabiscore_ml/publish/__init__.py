@@ -8,9 +8,10 @@ another.  This docstring is the contract the serving tier reads by; DEVELOPERS.m
 ("Published results: keys and tables") repeats it.
 
 **Documents.**  JSON, UTF-8, keys sorted, no spaces, floats rounded to 6
-decimals, dates ``YYYY-MM-DD`` and times ``YYYY-MM-DDTHH:MM:SS[.ffffff]`` in
-UTC without an offset.  The same run gives the same bytes, from Redis or
-rebuilt from the warehouse (:func:`warehouse_document`).
+decimals, dates ``YYYY-MM-DD`` and times ``YYYY-MM-DDTHH:MM:SS[.ffffff]Z`` in
+UTC, with the ``Z`` offset JavaScript's ``Date`` needs to read them as UTC.
+The same run gives the same bytes, from Redis or rebuilt from the warehouse
+(:func:`warehouse_document`).
 
 - *compact prediction*: ``run_id``, ``match_id``, ``league_code``,
   ``season_code``, ``match_date``, ``kickoff_utc``, ``home_team``,
@@ -22,16 +23,40 @@ rebuilt from the warehouse (:func:`warehouse_document`).
   ``prob_edge``, ``n_bookmakers``, ``stakes`` (portfolio → stake, ``{}`` when
   no portfolio staked it);
 - *insight* (one match): the compact prediction plus ``model_name``,
-  ``model_version``, ``created_at``, ``as_of``, ``mode``, ``drivers`` (the
-  JSON the job gave, or null), ``edges`` (``market``, ``outcome``,
-  ``bookmaker``, ``price``, ``p_model``, ``p_market``, ``edge``,
-  ``prob_edge``, ``is_value``, ``n_bookmakers``), ``value_bets`` (value bet
-  documents) and ``stakes`` (``market``, ``outcome``, ``portfolio``,
+  ``model_version``, ``created_at``, ``as_of``, ``mode``, ``value_bet_rules``
+  and ``staking`` (the run's, below), ``drivers`` (the JSON the job gave, or
+  null), ``edges`` (``market``, ``outcome``, ``bookmaker``, ``price``,
+  ``p_model``, ``p_market``, ``edge``, ``prob_edge``, ``is_value``,
+  ``n_bookmakers``, ``excluded_by``, ``rule_value``), ``value_bets`` (value
+  bet documents) and ``stakes`` (``market``, ``outcome``, ``portfolio``,
   ``bookmaker``, ``price``, ``p_model``, ``edge``, ``kelly_fraction``,
   ``fraction``, ``stake``);
 - *meta*: ``run_id``, ``model_name``, ``model_version``, ``created_at``,
-  ``as_of``, ``mode``, ``n_predictions``, ``n_value_bets``,
-  ``content_sha256``.
+  ``as_of``, ``mode``, ``value_bet_rules``, ``staking``, ``n_predictions``,
+  ``n_value_bets``, ``content_sha256``.
+
+**What the numbers mean.**  ``edge`` is ``p_model × price − 1`` at the price
+taken; ``prob_edge`` is ``p_model − p_market`` (the market's margin-free
+probability).  ``value_bet_rules`` (:meth:`ValueBetRules.describe
+<sabiscore_ml.betting.edges.ValueBetRules.describe>`): an outcome is a value
+bet when its edge is at least ``edge_threshold`` (0.042 by default), its price
+at most ``max_price`` (10), ``p_model`` at least ``min_probability`` (0.10)
+and at least ``min_bookmakers`` (3) bookmakers quote it; ``price`` says where
+prices are taken (``best``, ``avg`` or a bookmaker) and
+``market_probability`` how ``p_market`` is made.  An edge that is no value
+bet names the first rule it fails, checked in the order of the rules'
+``excluded_by`` list (``no_price``, ``edge_threshold``, ``max_price``,
+``min_probability``, ``min_bookmakers``), in ``excluded_by``, with that
+rule's value in ``rule_value`` (null for ``no_price``); both are null for a
+value bet.  ``staking``: ``portfolio``, the ``bankroll`` (and
+``peak_bankroll``) the stakes were sized against, their ``unit``
+(``units``: no currency is kept), ``kelly_multiplier`` (the share of full
+Kelly), the caps ``max_stake_per_bet``, ``max_stake_per_league`` (per league
+and matchday) and ``max_stake_per_matchday`` as fractions of the bankroll,
+``min_stake``, ``stake_step`` and ``drawdown_throttle``.  A stake's
+``kelly_fraction`` is the full simultaneous-Kelly fraction, ``fraction`` the
+share of the bankroll finally staked, ``stake`` that share in the unit.  A
+run that gave no rules publishes them as null.
 
 **Redis keys** (``<prefix>`` is ``SABISCORE_REDIS_PREFIX``).  The documents
 of a run sit under its id and are all written before the run becomes current:
@@ -77,6 +102,18 @@ so two publishers cannot both win.  Modes are not compared: a replay published t
 Redis becomes current like a live run (the job decides which runs go to
 Redis; the warehouse keeps both, :func:`latest_run` filters by mode).
 
+**One current run.**  The warehouse writes a run headed for Redis as
+``pending`` and marks it ``published`` (:func:`mark_published`) once the
+switch is decided (the pointer moved to it, or a newer run is current);
+:func:`latest_run` reads published runs only.  :func:`publish` therefore
+goes: warehouse rows (``pending``), Redis documents, switch, mark, alerts.
+Killed before the switch, both stores name the previous run; after the mark,
+both name the new one.  Killed between the switch and the mark, Redis names
+the new run and the warehouse the previous one until the next
+:func:`publish` (of any run), whose first step, :func:`reconcile`, marks the
+run the pointer names.  Publishing a killed run again completes it.  Without
+Redis a run is written ``published`` at once.
+
 **Expired keys.**  Documents expire, the pointer does not, so the pointer can
 name a run whose documents are gone (no run published for longer than the
 TTL).  A reader that gets no document for the pointed run id reads the same
@@ -96,10 +133,12 @@ marker (``SET NX``) go in one ``MULTI`` under a ``WATCH`` of the marker, so a
 run alerts once however often it is published (within the marker's TTL).  A
 run that is not current after its switch (a newer one is) sends none.
 
-**Warehouse** (history, never overwritten): ``prediction_runs`` (one row per
-complete run), ``run_predictions``, ``run_edges``, ``run_stakes``; see
-:mod:`sabiscore_ml.publish.warehouse`.  The run's row is inserted last in the
-transaction of its other rows, so a run in ``prediction_runs`` is complete.
+**Warehouse** (history, never overwritten but for the one change of
+``status`` from ``pending`` to ``published``): ``prediction_runs`` (one row
+per complete run, with its rules in ``rules_json``), ``run_predictions``,
+``run_edges``, ``run_stakes``; see :mod:`sabiscore_ml.publish.warehouse`.
+The run's row is inserted last in the transaction of its other rows, so a
+run in ``prediction_runs`` is complete.
 
 **Idempotence.**  The run id identifies the content: publishing it again writes
 nothing to the warehouse and the same bytes to Redis, with the ``created_at``
@@ -109,7 +148,7 @@ first published.  A different content under a published id raises
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlalchemy import Engine
@@ -134,6 +173,7 @@ from sabiscore_ml.publish.warehouse import (
     RunInfo,
     WarehousePublish,
     latest_run,
+    mark_published,
     publish_to_warehouse,
     run_info,
     run_prediction,
@@ -160,10 +200,12 @@ __all__ = [
     "document_key",
     "encode_document",
     "latest_run",
+    "mark_published",
     "publish",
     "publish_to_redis",
     "publish_to_warehouse",
     "read_document",
+    "reconcile",
     "run_documents",
     "run_info",
     "run_prediction",
@@ -193,15 +235,50 @@ def publish(
 ) -> PublishReport:
     """Publish a run to the warehouse, then to Redis when ``redis_client`` is given.
 
+    Without Redis the run is published in the warehouse at once.  With Redis:
+    :func:`reconcile` first, then the run's warehouse rows (``pending``), its
+    Redis documents, the pointer switch, the warehouse's mark that the run is
+    published, and its alerts; a publication killed at any step leaves both
+    stores naming the same current run, and publishing again completes it.
     Redis gets the run as the warehouse stores it (the ``created_at`` of its
     first publication), so retrying a publish writes the same bytes.
     ``prefix`` defaults to ``SABISCORE_REDIS_PREFIX``.
     """
-    stored = publish_to_warehouse(engine, run)
-    cached = None
-    if redis_client is not None:
-        prefix = prefix or get_redis_settings().redis_prefix
-        cached = publish_to_redis(
-            redis_client, prefix, run.with_created_at(stored.run.created_at), ttl
-        )
-    return PublishReport(run.run_id, stored, cached)
+    if redis_client is None:
+        stored = publish_to_warehouse(engine, run)
+        mark_published(engine, run.run_id)  # a run left pending by a Redis publication
+        return PublishReport(run.run_id, _as_stored(engine, stored), None)
+    prefix = prefix or get_redis_settings().redis_prefix
+    reconcile(engine, redis_client, prefix)
+    stored = publish_to_warehouse(engine, run, pending=True)
+    cached = publish_to_redis(
+        redis_client,
+        prefix,
+        run.with_created_at(stored.run.created_at),
+        ttl,
+        after_switch=lambda _current: mark_published(engine, run.run_id),
+    )
+    return PublishReport(run.run_id, _as_stored(engine, stored), cached)
+
+
+def reconcile(engine: Engine, redis_client: Any, prefix: str) -> str | None:
+    """Mark published the run the Redis pointer names, if the warehouse still has it pending.
+
+    Only a publisher killed between the pointer switch and the warehouse's mark
+    leaves that state; :func:`publish` calls this first.  Returns the run id
+    marked, or None.
+    """
+    current = current_run_id(redis_client, prefix)
+    if current is None:
+        return None
+    info = run_info(engine, current)
+    if info is None or info.published or not mark_published(engine, current):
+        return None
+    return current
+
+
+def _as_stored(engine: Engine, report: WarehousePublish) -> WarehousePublish:
+    """``report`` with the run as the warehouse holds it now (its status after the mark)."""
+    info = run_info(engine, report.run_id)
+    assert info is not None  # written before
+    return replace(report, run=info)

@@ -55,7 +55,11 @@ _EDGE_FIELDS = (
     "prob_edge",
     "is_value",
     "n_bookmakers",
+    "excluded_by",
+    "rule_value",
 )
+# An edge's fields that a value bet does not repeat (always true and null there).
+_NOT_IN_VALUE_BETS = ("is_value", "excluded_by", "rule_value")
 _STAKE_FIELDS = (
     "market",
     "outcome",
@@ -151,7 +155,7 @@ def value_bet_entries(
                     f: fixture[f]
                     for f in ("league_code", "match_date", "kickoff_utc", "home_team", "away_team")
                 },
-                **{f: edge[f] for f in _EDGE_FIELDS if f != "is_value"},
+                **{f: edge[f] for f in _EDGE_FIELDS if f not in _NOT_IN_VALUE_BETS},
                 "stakes": staked.get(_stake_key(edge), {}),
             }
         )
@@ -169,7 +173,8 @@ def insight_document(
 ) -> dict[str, Any]:
     """Everything published about one match: the prediction, its drivers, edges and stakes.
 
-    ``edges`` and ``stakes`` are the match's own rows.
+    ``edges`` and ``stakes`` are the match's own rows; the run's value-bet
+    rules and staking say what the edges and stakes mean.
     """
     return {
         **compact_prediction(header, prediction),
@@ -178,6 +183,8 @@ def insight_document(
         "created_at": header.created_at,
         "as_of": header.as_of,
         "mode": header.mode,
+        "value_bet_rules": header.value_bet_rules,
+        "staking": header.staking,
         "drivers": prediction["drivers"],
         "edges": [{f: e[f] for f in _EDGE_FIELDS} for e in edges],
         "value_bets": value_bet_entries(header, [prediction], edges, stakes),
@@ -196,7 +203,7 @@ def league_entries(predictions: Iterable[Record]) -> list[dict[str, Any]]:
 def meta_document(
     header: RunHeader, *, n_predictions: int, n_value_bets: int, content_sha256: str
 ) -> dict[str, Any]:
-    """What the run is: model, version, times, mode, counts and content digest."""
+    """What the run is: model, version, times, mode, rules, counts and content digest."""
     return {
         "run_id": header.run_id,
         "model_name": header.model_name,
@@ -204,6 +211,8 @@ def meta_document(
         "created_at": header.created_at,
         "as_of": header.as_of,
         "mode": header.mode,
+        "value_bet_rules": header.value_bet_rules,
+        "staking": header.staking,
         "n_predictions": n_predictions,
         "n_value_bets": n_value_bets,
         "content_sha256": content_sha256,

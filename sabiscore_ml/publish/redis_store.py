@@ -14,12 +14,16 @@ repeat, so a publish killed anywhere is completed by publishing again:
 4. when the run is current: its value-bet alerts, added (``XADD``) in one
    ``MULTI`` with the ``alerted`` marker (``SET NX``), under a ``WATCH`` of the
    marker, so they are added once.
+
+Between steps 3 and 4 :func:`~sabiscore_ml.publish.publish` marks the run
+published in the warehouse (the ``after_switch`` callback).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,7 +39,7 @@ from sabiscore_ml.publish.documents import (
     run_key,
     value_bet_entries,
 )
-from sabiscore_ml.publish.encoding import encode_document
+from sabiscore_ml.publish.encoding import encode_document, parse_utc, utc_text
 from sabiscore_ml.publish.run import PublishedRun, RunConflict
 from sabiscore_ml.settings import get_publish_settings
 
@@ -115,7 +119,7 @@ def _settled(client: Any, prefix: str, run: PublishedRun) -> PublishedRun:
             f"run {run.run_id} is already in Redis with another content "
             f"(digest {meta['content_sha256'][:12]}, now {run.content_sha256[:12]})"
         )
-    return run.with_created_at(dt.datetime.fromisoformat(meta["created_at"]))
+    return run.with_created_at(parse_utc(meta["created_at"]))
 
 
 def _write_documents(
@@ -156,7 +160,7 @@ def _switch_pointer(client: Any, prefix: str, run: PublishedRun) -> tuple[bool, 
                 if current is not None:
                     meta = _stored_meta(pipe, prefix, current)
                     if meta is not None:
-                        theirs = _order(dt.datetime.fromisoformat(meta["created_at"]), current)
+                        theirs = _order(parse_utc(meta["created_at"]), current)
                         if theirs > mine:
                             return False, current
                 pipe.multi()
@@ -172,6 +176,8 @@ def _field(value: Any) -> str:
         return ""
     if isinstance(value, str):
         return value
+    if isinstance(value, dt.datetime):
+        return utc_text(value)
     if isinstance(value, dt.date):
         return value.isoformat()
     return encode_document(value).decode()
@@ -214,11 +220,14 @@ def publish_to_redis(
     ttl: RedisTtls | None = None,
     *,
     alerts_maxlen: int | None = None,
+    after_switch: Callable[[str], None] | None = None,
 ) -> RedisPublish:
     """Publish a run's documents, switch the pointer to it, and send its alerts.
 
     ``client``: a ``redis.Redis`` (bytes responses).  ``ttl``: by default from
-    the ``SABISCORE_PUBLISH_*`` settings.  Publishing a run again rewrites the
+    the ``SABISCORE_PUBLISH_*`` settings.  ``after_switch`` is called with the
+    current run id once the switch is decided (moved, or left to a newer run),
+    before the alerts.  Publishing a run again rewrites the
     same bytes (with the ``created_at`` first published) and sends no alert
     twice; a different content under the same run id raises
     :class:`~sabiscore_ml.publish.run.RunConflict` before anything is written.
@@ -230,6 +239,8 @@ def publish_to_redis(
     _write_documents(client, prefix, run, documents, ttl)
     _ensure_group(client, prefix)
     switched, current = _switch_pointer(client, prefix, run)
+    if after_switch is not None:
+        after_switch(current)
     alerts = _send_alerts(client, prefix, run, ttl, maxlen) if current == run.run_id else 0
     return RedisPublish(run.run_id, len(documents), current, switched, alerts)
 

@@ -63,8 +63,11 @@ EDGE_COLUMNS: dict[str, Any] = {
     "edge": pl.Float64,
     "prob_edge": pl.Float64,
     "is_value": pl.Boolean,
+    "excluded_by": pl.String,
+    "rule_value": pl.Float64,
 }
 EDGE_NULLABLE = ("price", "bookmaker", "n_bookmakers", "p_market", "edge", "prob_edge")
+EDGE_OPTIONAL = ("excluded_by", "rule_value")  # the rule keeping an outcome from value
 
 STAKE_COLUMNS: dict[str, Any] = {
     "match_id": pl.Int64,
@@ -98,7 +101,11 @@ def outcome_rank(outcome: str) -> tuple[int, str]:
 
 @dataclass(frozen=True)
 class RunHeader:
-    """What identifies a run and when it was made (``created_at`` in UTC, naive)."""
+    """What identifies a run, when it was made (``created_at`` in UTC, naive), and its rules.
+
+    ``value_bet_rules`` and ``staking`` are the run's (see :class:`PublishedRun`),
+    or None when the run did not say.
+    """
 
     run_id: str
     model_name: str
@@ -106,6 +113,15 @@ class RunHeader:
     created_at: dt.datetime
     as_of: dt.date
     mode: str
+    value_bet_rules: dict[str, Any] | None = None
+    staking: dict[str, Any] | None = None
+
+    @property
+    def rules(self) -> dict[str, Any] | None:
+        """The rules as ``prediction_runs.rules_json`` keeps them (None when the run has none)."""
+        if self.value_bet_rules is None and self.staking is None:
+            return None
+        return {"staking": self.staking, "value_bet_rules": self.value_bet_rules}
 
 
 @dataclass(frozen=True)
@@ -145,7 +161,15 @@ class PublishedRun:
     outcome; the columns it carries through are ignored).  ``stakes``: rows of
     :meth:`sabiscore_ml.betting.kelly.StakingResult.to_frame` with a
     ``portfolio`` column naming whose stakes they are.  Edges and stakes must
-    belong to predicted matches.  Any frame may be empty.
+    belong to predicted matches.  Any frame may be empty.  An edge's optional
+    ``excluded_by`` and ``rule_value`` name the rule that kept a non-value
+    outcome from being a value bet and that rule's value (null for value bets).
+
+    ``value_bet_rules``: the rules deciding value bets (a JSON object, e.g.
+    :meth:`sabiscore_ml.betting.edges.ValueBetRules.describe`); ``staking``:
+    the bankroll the stakes were sized against, its unit, the Kelly multiplier
+    and the caps (a JSON object).  Both are published in the run's meta and
+    insight documents; None when not known.
     """
 
     run_id: str
@@ -157,6 +181,8 @@ class PublishedRun:
     predictions: pl.DataFrame
     edges: pl.DataFrame
     stakes: pl.DataFrame
+    value_bet_rules: dict[str, Any] | None = None
+    staking: dict[str, Any] | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.run_id, str) or not _RUN_ID.fullmatch(self.run_id):
@@ -182,9 +208,13 @@ class PublishedRun:
         predictions = _conform(
             self.predictions, "predictions", PREDICTION_COLUMNS, optional=PREDICTION_OPTIONAL
         )
-        edges = _conform(self.edges, "edges", EDGE_COLUMNS, nullable=EDGE_NULLABLE)
+        edges = _conform(
+            self.edges, "edges", EDGE_COLUMNS, optional=EDGE_OPTIONAL, nullable=EDGE_NULLABLE
+        )
         stakes = _conform(self.stakes, "stakes", STAKE_COLUMNS)
         _check(self.run_id, predictions, edges, stakes)
+        for name in ("value_bet_rules", "staking"):
+            object.__setattr__(self, name, _rules(self.run_id, name, getattr(self, name)))
         object.__setattr__(self, "created_at", created_at)
         object.__setattr__(self, "as_of", as_of)
         object.__setattr__(self, "predictions", predictions.sort("match_id"))
@@ -203,6 +233,8 @@ class PublishedRun:
             self.created_at,
             self.as_of,
             self.mode,
+            self.value_bet_rules,
+            self.staking,
         )
 
     @cached_property
@@ -224,14 +256,23 @@ class PublishedRun:
         """Digest of what the run publishes, its creation time aside.
 
         Two publications of one run id must have the same digest; a retry that
-        stamps another ``created_at`` is the same run.
+        stamps another ``created_at`` is the same run.  Rules and exclusions
+        the run does not carry are left out, so a run made before they were
+        published keeps its digest.
         """
         header = dataclasses.asdict(self.header)
         del header["created_at"]
+        for name in ("value_bet_rules", "staking"):
+            if header[name] is None:
+                del header[name]
+        edges = [
+            {k: v for k, v in e.items() if k not in EDGE_OPTIONAL or v is not None}
+            for e in self.records.edges
+        ]
         body = {
             "header": header,
             "predictions": self.records.predictions,
-            "edges": self.records.edges,
+            "edges": edges,
             "stakes": self.records.stakes,
         }
         return hashlib.sha256(encode_document(body)).hexdigest()
@@ -241,6 +282,18 @@ class PublishedRun:
         if created_at == self.created_at:
             return self
         return dataclasses.replace(self, created_at=created_at)
+
+
+def _rules(run_id: str, name: str, value: Any) -> dict[str, Any] | None:
+    """A run's rules as published: a JSON object, floats rounded (None stays None)."""
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise InvalidRun(f"run {run_id}: {name} must be a JSON object (a dict), or None")
+    try:
+        return json.loads(encode_document(value))
+    except (TypeError, ValueError) as exc:
+        raise InvalidRun(f"run {run_id}: {name} is not JSON: {exc}") from exc
 
 
 def _conform(

@@ -3,8 +3,12 @@
 A run is written in one transaction: its ``run_predictions``, ``run_edges``
 and ``run_stakes`` rows, then its ``prediction_runs`` row, last.  A run listed
 in ``prediction_runs`` is therefore complete, and a run whose transaction
-failed leaves no row at all.  Rows are never updated: publishing a run id
-again writes nothing (and is refused when its content differs).
+failed leaves no row at all.  A run headed for Redis is written ``pending``
+and marked ``published`` (:func:`mark_published`) once the Redis pointer has
+been switched (or found newer); without Redis it is written ``published``.
+:func:`latest_run` reads published runs only, so the warehouse names the run
+Redis names.  That status is the only change a row sees: publishing a run id
+again writes nothing else (and is refused when its content differs).
 
 The readers answer with the documents :mod:`sabiscore_ml.publish.documents`
 builds, so :func:`warehouse_document` returns the same bytes as Redis does
@@ -19,7 +23,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, insert, select
+from sqlalchemy import Connection, Engine, and_, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from sabiscore_ml.publish.documents import (
@@ -42,7 +46,7 @@ from sabiscore_ml.publish.run import PublishedRun, Record, RunConflict, RunHeade
 from sabiscore_ml.settings import get_warehouse_settings
 from sabiscore_ml.warehouse.models import PredictionRun, RunEdge, RunPrediction, RunStake
 
-COMPLETE = "complete"
+PENDING, PUBLISHED = "pending", "published"
 
 
 @dataclass(frozen=True)
@@ -60,10 +64,17 @@ class RunInfo:
     n_value_bets: int
     published_at: dt.datetime
     content_sha256: str
+    rules_json: str | None = None
+
+    @property
+    def published(self) -> bool:
+        """Whether the run is published (not waiting for its Redis switch)."""
+        return self.status == PUBLISHED
 
     @property
     def header(self) -> RunHeader:
-        """The run's identity and times."""
+        """The run's identity, times and rules."""
+        rules = json.loads(self.rules_json) if self.rules_json else {}
         return RunHeader(
             self.run_id,
             self.model_name,
@@ -71,6 +82,8 @@ class RunInfo:
             self.created_at,
             self.as_of,
             self.mode,
+            rules.get("value_bet_rules"),
+            rules.get("staking"),
         )
 
     def meta(self) -> dict[str, Any]:
@@ -116,8 +129,9 @@ def _insert_rows(connection: Connection, table: Any, rows: Sequence[dict[str, An
         connection.execute(insert(table), list(rows[start : start + size]))
 
 
-def _insert_run_row(connection: Connection, run: PublishedRun) -> None:
+def _insert_run_row(connection: Connection, run: PublishedRun, status: str = PUBLISHED) -> None:
     """The ``prediction_runs`` row, written after every other row of the run."""
+    rules = run.header.rules
     connection.execute(
         insert(PredictionRun).values(
             run_id=run.run_id,
@@ -126,16 +140,17 @@ def _insert_run_row(connection: Connection, run: PublishedRun) -> None:
             created_at=run.created_at,
             as_of=run.as_of,
             mode=run.mode,
-            status=COMPLETE,
+            status=status,
             n_predictions=len(run.records.predictions),
             n_value_bets=run.records.n_value_bets,
             published_at=_now(),
             content_sha256=run.content_sha256,
+            rules_json=None if rules is None else encode_document(rules).decode(),
         )
     )
 
 
-def _write(connection: Connection, run: PublishedRun) -> None:
+def _write(connection: Connection, run: PublishedRun, status: str = PUBLISHED) -> None:
     records = run.records
     predictions = []
     for p in records.predictions:
@@ -146,7 +161,7 @@ def _write(connection: Connection, run: PublishedRun) -> None:
     _insert_rows(connection, RunPrediction, predictions)
     _insert_rows(connection, RunEdge, [{**e, "run_id": run.run_id} for e in records.edges])
     _insert_rows(connection, RunStake, [{**s, "run_id": run.run_id} for s in records.stakes])
-    _insert_run_row(connection, run)
+    _insert_run_row(connection, run, status)
 
 
 def _unchanged(stored: RunInfo, run: PublishedRun, *, edges: int, stakes: int) -> WarehousePublish:
@@ -159,12 +174,17 @@ def _unchanged(stored: RunInfo, run: PublishedRun, *, edges: int, stakes: int) -
     return WarehousePublish(stored, False, edges, stakes)
 
 
-def publish_to_warehouse(engine: Engine, run: PublishedRun) -> WarehousePublish:
+def publish_to_warehouse(
+    engine: Engine, run: PublishedRun, *, pending: bool = False
+) -> WarehousePublish:
     """Write a run in one transaction, its ``prediction_runs`` row last.
 
-    Publishing a run id already there writes nothing (``inserted`` False); a
-    different content under that id raises :class:`RunConflict`.  Two
-    publishers of one run at once: one inserts, the other finds it there.
+    ``pending``: the run goes to Redis next, so it is written ``pending`` and
+    becomes ``published`` by :func:`mark_published` after the Redis switch;
+    otherwise it is ``published`` at once.  Publishing a run id already there
+    writes nothing (``inserted`` False); a different content under that id
+    raises :class:`RunConflict`.  Two publishers of one run at once: one
+    inserts, the other finds it there.
     """
     counts = {"edges": len(run.records.edges), "stakes": len(run.records.stakes)}
     stored = run_info(engine, run.run_id)
@@ -172,7 +192,7 @@ def publish_to_warehouse(engine: Engine, run: PublishedRun) -> WarehousePublish:
         return _unchanged(stored, run, **counts)
     try:
         with engine.begin() as connection:
-            _write(connection, run)
+            _write(connection, run, PENDING if pending else PUBLISHED)
     except IntegrityError:
         stored = run_info(engine, run.run_id)
         if stored is None:
@@ -183,18 +203,33 @@ def publish_to_warehouse(engine: Engine, run: PublishedRun) -> WarehousePublish:
     return WarehousePublish(stored, True, counts["edges"], counts["stakes"])
 
 
+def mark_published(engine: Engine, run_id: str) -> bool:
+    """Mark a pending run published (its Redis switch is done); False when nothing changed."""
+    with engine.begin() as connection:
+        changed = connection.execute(
+            update(PredictionRun)
+            .where(PredictionRun.run_id == run_id, PredictionRun.status == PENDING)
+            .values(status=PUBLISHED, published_at=_now())
+        ).rowcount
+    return bool(changed)
+
+
 # --- Readers ---
 
 
 def run_info(engine: Engine, run_id: str) -> RunInfo | None:
-    """A published run, or None."""
+    """A run of the warehouse (published or pending), or None."""
     with engine.connect() as connection:
         return _stored(connection, run_id)
 
 
 def latest_run(engine: Engine, mode: str | None = None) -> RunInfo | None:
-    """The complete run created last (of ``mode`` when given); ties go to the larger run id."""
-    query = select(PredictionRun).where(PredictionRun.status == COMPLETE)
+    """The published run created last (of ``mode`` when given); ties go to the larger run id.
+
+    A pending run (written, its Redis switch not done) is not listed: Redis
+    does not name it either.
+    """
+    query = select(PredictionRun).where(PredictionRun.status == PUBLISHED)
     if mode is not None:
         query = query.where(PredictionRun.mode == mode)
     query = query.order_by(PredictionRun.created_at.desc(), PredictionRun.run_id.desc()).limit(1)

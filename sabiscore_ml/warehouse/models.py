@@ -576,15 +576,18 @@ class PredictionRun(Base):
     """One published scoring run.
 
     The row is inserted last, in the transaction that inserts the run's
-    predictions, edges and stakes: a run listed here is complete.
+    predictions, edges and stakes: a run listed here is complete.  ``status``
+    is ``pending`` until the publication has switched Redis to the run (or at
+    once without Redis), then ``published``: the only change a row sees.
     ``content_sha256`` is the digest of what was published, so publishing a
-    different content under the same ``run_id`` is refused.
+    different content under the same ``run_id`` is refused.  ``rules_json``:
+    the value-bet rules and staking of the run (its meta document's).
     """
 
     __tablename__ = "prediction_runs"
     __table_args__ = (
         CheckConstraint("mode IN ('live', 'replay')", name="mode"),
-        CheckConstraint("status IN ('complete')", name="status"),
+        CheckConstraint("status IN ('pending', 'published')", name="status"),
     )
 
     run_id: Mapped[str] = mapped_column(String(64), primary_key=True)
@@ -593,11 +596,12 @@ class PredictionRun(Base):
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, index=True)
     as_of: Mapped[dt.date] = mapped_column(Date)
     mode: Mapped[str] = mapped_column(String(8))
-    status: Mapped[str] = mapped_column(String(12))
+    status: Mapped[str] = mapped_column(String(12), index=True)
     n_predictions: Mapped[int] = mapped_column(Integer)
     n_value_bets: Mapped[int] = mapped_column(Integer)
     published_at: Mapped[dt.datetime] = mapped_column(DateTime)
     content_sha256: Mapped[str] = mapped_column(String(64))
+    rules_json: Mapped[str | None] = mapped_column(Text)
 
 
 class RunPrediction(Base):
@@ -658,6 +662,8 @@ class RunEdge(Base):
     prob_edge: Mapped[float | None] = mapped_column(Float)
     is_value: Mapped[bool] = mapped_column(Boolean)
     n_bookmakers: Mapped[int | None] = mapped_column(Integer)
+    excluded_by: Mapped[str | None] = mapped_column(String(24))
+    rule_value: Mapped[float | None] = mapped_column(Float)
 
 
 class RunStake(Base):
