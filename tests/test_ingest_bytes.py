@@ -17,17 +17,19 @@ from pathlib import Path
 
 import pytest
 from conftest import FOOTBALL_DATA_FIXTURES, REPO, SAMPLE_DIR, table_snapshot
+from http_server import ScriptedServer
 from sqlalchemy import Engine, text
 from typer.testing import CliRunner
 
 from sabiscore_ml.cli import app
-from sabiscore_ml.errors import RejectedFile
+from sabiscore_ml.errors import FetchError, RejectedFile
 from sabiscore_ml.jobs.football_data import (
     ingest_football_data_file,
     ingest_football_data_fixtures_file,
 )
 from sabiscore_ml.jobs.sources import plan_source, run_source_item
-from sabiscore_ml.settings import clear_settings_cache, get_core_settings
+from sabiscore_ml.settings import FetchSettings, clear_settings_cache, get_core_settings
+from sabiscore_ml.sources.http import Fetcher
 from sabiscore_ml.sources.reading import decode_text, decompress
 from sabiscore_ml.warehouse.engine import get_engine
 
@@ -496,3 +498,49 @@ def test_football_data_file_over_its_limit_is_refused(
     assert (outcome.status, outcome.check) == ("rejected", "too_large")
     assert f"{FD_E0.stat().st_size:,} bytes" in outcome.message and "100,000" in outcome.message
     assert table_snapshot(warehouse, "matches", "id") == []
+
+
+# ------------------------------------------------------------------ C: live downloads
+
+
+def _fetcher() -> Fetcher:
+    return Fetcher(
+        FetchSettings(
+            timeout_seconds=5.0,
+            attempts=1,
+            football_data_min_interval_seconds=0.0,
+            transfermarkt_min_interval_seconds=0.0,
+        )
+    )
+
+
+def test_a_download_over_the_limit_is_refused_from_its_content_length(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    season = FD_E0.read_bytes()
+    monkeypatch.setenv("SABISCORE_FOOTBALL_DATA_MAX_BYTES", "100000")
+    clear_settings_cache()
+    with ScriptedServer() as server, _fetcher() as fetcher:
+        server.add("/E0.csv", 200, season)
+        with pytest.raises(FetchError) as caught:
+            fetcher.fetch(f"{server.url}/E0.csv", source="football-data", expect="csv")
+    assert f"{len(season):,} bytes" in str(caught.value) and "100,000 bytes" in str(caught.value)
+    assert "SABISCORE_FOOTBALL_DATA_MAX_BYTES" in str(caught.value)
+
+
+def test_a_gzip_encoded_download_stops_at_the_limit(monkeypatch: pytest.MonkeyPatch) -> None:
+    table = TM_SQUAD_VALUES.read_bytes()
+    body = table + table.split(b"\n", 1)[1] * 200  # the real rows, 200 times over
+    monkeypatch.setenv("SABISCORE_TRANSFERMARKT_MAX_BYTES", str(len(body) // 2))
+    clear_settings_cache()
+    packed = gzip.compress(body, mtime=0)
+    assert len(packed) < len(body) // 2  # small on the wire: only the decoded size tells
+    with ScriptedServer() as server, _fetcher() as fetcher:
+        server.add("/values.csv", 200, packed, headers={"Content-Encoding": "gzip"})
+        with pytest.raises(FetchError) as caught:
+            fetcher.fetch(f"{server.url}/values.csv", source="transfermarkt", expect="csv")
+        server.add("/small.csv", 200, gzip.compress(table), headers={"Content-Encoding": "gzip"})
+        small = fetcher.fetch(f"{server.url}/small.csv", source="transfermarkt", expect="csv")
+    assert "download stopped" in str(caught.value)
+    assert f"{len(body) // 2:,} bytes" in str(caught.value)
+    assert small.content == table

@@ -4,6 +4,7 @@ Every source goes through these helpers before its parser sees a character:
 
 * :func:`read_file` refuses a file larger than its source's limit before reading
   it (``SABISCORE_<SOURCE>_MAX_BYTES``, see :class:`~sabiscore_ml.settings.SourceSettings`);
+  live downloads stop at the same limit (:mod:`sabiscore_ml.sources.http`);
 * :func:`decompress` opens gzip content (recognised by its magic bytes, whatever
   the name says) reading at most the limit, so a truncated or corrupt stream or a
   gzip bomb is a rejection of that one file, never an exception;
@@ -46,13 +47,18 @@ _OTHER_CONTAINERS = (
 )
 
 
+# The sources with a size limit (``SourceSettings.<source>_max_bytes``).
+LIMITED_SOURCES = ("football-data", "understat", "fbref", "transfermarkt")
+
+
 def max_bytes(source: str) -> int:
     """The largest file (and decompressed body) of ``source`` that is read, in bytes."""
     settings = get_source_settings()
     return int(getattr(settings, f"{source.replace('-', '_')}_max_bytes"))
 
 
-def _limit_setting(source: str) -> str:
+def limit_setting(source: str) -> str:
+    """The environment variable holding ``source``'s size limit."""
     return f"SABISCORE_{source.replace('-', '_').upper()}_MAX_BYTES"
 
 
@@ -64,7 +70,7 @@ def check_size(size: int, name: str, source: str, *, what: str = "the file") -> 
             name,
             "too_large",
             f"{what} is {size:,} bytes, more than the {source} limit of {limit:,} bytes "
-            f"({_limit_setting(source)}); not read",
+            f"({limit_setting(source)}); not read",
         )
 
 
@@ -124,7 +130,7 @@ def decompress(raw: bytes, name: str, source: str) -> bytes:
             name,
             "too_large",
             f"the gzip content is more than the {source} limit of {limit:,} bytes "
-            f"({_limit_setting(source)}) once decompressed ({len(raw):,} bytes compressed); "
+            f"({limit_setting(source)}) once decompressed ({len(raw):,} bytes compressed); "
             "not read",
         )
     return content
