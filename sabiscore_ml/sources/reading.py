@@ -40,7 +40,7 @@ GZIP_MAGIC = b"\x1f\x8b"
 # Containers no source is read from: named in the rejection instead of a decoding error.
 _OTHER_CONTAINERS = (
     (b"PK\x03\x04", "a zip archive"),
-    (b"BZh", "bzip2 data"),
+    (b"BZh91AY&SY", "bzip2 data"),
     (b"\xfd7zXZ\x00", "xz data"),
     (b"(\xb5/\xfd", "zstandard data"),
     (b"7z\xbc\xaf\x27\x1c", "a 7-Zip archive"),
@@ -227,8 +227,9 @@ def decode_text(raw: bytes, name: str, *, single_byte: bool = True) -> tuple[str
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        bad = raw[exc.start : exc.start + 4]
-        where = f"line {_line_of(raw, exc.start)}, byte {exc.start:,}: {bad[:1].hex()}"
+        start = exc.start + (3 if raw.startswith(b"\xef\xbb\xbf") else 0)  # after the BOM
+        bad = raw[start : start + 4]
+        where = f"line {_line_of(raw, start)}, byte {start:,}: {bad[:1].hex()}"
         if not single_byte:
             raise RejectedFile(
                 name, "encoding", f"not UTF-8 ({where} cannot start a UTF-8 character)"
@@ -236,11 +237,12 @@ def decode_text(raw: bytes, name: str, *, single_byte: bool = True) -> tuple[str
         sequence = _UTF8_SEQUENCE.search(raw)
         if sequence is not None:
             meant = sequence.group().decode("utf-8")
+            shown = "a byte-order mark" if meant == "\ufeff" else repr(meant)
             raise RejectedFile(
                 name,
                 "encoding",
                 f"mixed encodings: line {_line_of(raw, sequence.start())} holds UTF-8 "
-                f"{meant!r} (bytes {sequence.group().hex(' ')}) but {where} is not UTF-8 "
+                f"{shown} (bytes {sequence.group().hex(' ')}) but {where} is not UTF-8 "
                 f"(Latin-1/cp1252 {bad[:1].decode('latin-1')!r}?); one encoding per file",
             ) from None
         try:
