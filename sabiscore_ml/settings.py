@@ -197,7 +197,8 @@ class SourceSettings(BaseSettings):
 
     The base URLs can point at a mirror (or, in tests, at a local server that
     plays recorded pages).  A season is *finished* ``finished_season_margin_days``
-    after both its nominal end and its last fixture.
+    after both its nominal end and its last fixture.  ``<source>_max_bytes`` bounds
+    what is read of one file of that source (see :mod:`sabiscore_ml.sources.reading`).
     """
 
     model_config = SettingsConfigDict(env_prefix="SABISCORE_", extra="ignore")
@@ -206,6 +207,14 @@ class SourceSettings(BaseSettings):
     fbref_base_url: str = "https://fbref.com"
     transfermarkt_datasets_base_url: str = TRANSFERMARKT_DATASETS_URL
     finished_season_margin_days: int = Field(14, ge=0)
+    # The largest file of each source that is read, and the most its gzip content may
+    # decompress to (bytes).  The largest real files: football-data 0.25 MB (a season),
+    # Understat 2 MB (a season's shots CSV), FBref 1.4 MB (a league stats page), the
+    # transfermarkt-datasets tables some 30 MB (player valuations, games).
+    football_data_max_bytes: int = Field(16 * 2**20, gt=0)
+    understat_max_bytes: int = Field(32 * 2**20, gt=0)
+    fbref_max_bytes: int = Field(32 * 2**20, gt=0)
+    transfermarkt_max_bytes: int = Field(64 * 2**20, gt=0)
 
 
 class FetchSettings(BaseSettings):

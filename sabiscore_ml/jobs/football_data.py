@@ -34,6 +34,7 @@ from sabiscore_ml.sources.football_data import (
     parse_football_data_fixtures,
     sha256_hex,
 )
+from sabiscore_ml.sources.reading import check_size, parse_failures, read_file
 from sabiscore_ml.validation import validate_football_data, validate_football_data_odds
 from sabiscore_ml.warehouse.engine import get_engine
 from sabiscore_ml.warehouse.loaders import (
@@ -109,6 +110,25 @@ def record_run(
                 **extra,
             )
         )
+
+
+def read_input(
+    path: Path, source: str = SOURCE, *, engine: Engine | None = None
+) -> bytes | IngestOutcome:
+    """The bytes of one input file, or the rejection recorded when it cannot be read.
+
+    A file over the source's size limit (``too_large``) is refused before it is
+    read, and so is not archived; a missing or unreadable one is ``readable``.
+    """
+    try:
+        return read_file(path, source)
+    except (OSError, RejectedFile) as exc:
+        check = exc.check if isinstance(exc, RejectedFile) else "readable"
+        message = str(exc) if isinstance(exc, RejectedFile) else f"{path}: {exc}"
+        outcome = IngestOutcome(str(path), REJECTED, check=check, message=message)
+        log.warning("%s", message)
+        record_run(engine or get_engine(), outcome, now_utc(), source=source)
+        return outcome
 
 
 def _taken_on(
@@ -203,7 +223,9 @@ def ingest_football_data_bytes(
     started = now_utc()
     sha = sha256_hex(raw)
     try:
-        parsed = parse_football_data(raw, uri, today=today)
+        check_size(len(raw), uri, SOURCE)
+        with parse_failures(uri):
+            parsed = parse_football_data(raw, uri, today=today)
         validate_football_data(parsed, as_of=_taken_on(sha, parsed, fetched_at, today))
     except RejectedFile as exc:
         return _quarantined(engine, raw, sha, uri, exc, started, fetched_at, archive_extra)
@@ -244,13 +266,9 @@ def ingest_football_data_bytes(
 
 def ingest_football_data_file(path: str | Path, *, engine: Engine | None = None) -> IngestOutcome:
     """Load one CSV file from disk."""
-    path = Path(path)
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        outcome = IngestOutcome(str(path), REJECTED, check="readable", message=f"{path}: {exc}")
-        record_run(engine or get_engine(), outcome, now_utc())
-        return outcome
+    raw = read_input(Path(path), engine=engine)
+    if isinstance(raw, IngestOutcome):
+        return raw
     return ingest_football_data_bytes(raw, str(path), engine=engine)
 
 
@@ -328,7 +346,9 @@ def ingest_football_data_fixtures_bytes(
     taken = today or min(now_utc().date(), (fetched_at or now_utc()).date())
     extra = {"fixtures": True, "taken_on": taken.isoformat(), **(archive_extra or {})}
     try:
-        parsed = parse_football_data_fixtures(raw, uri, today=taken)
+        check_size(len(raw), uri, SOURCE)
+        with parse_failures(uri):
+            parsed = parse_football_data_fixtures(raw, uri, today=taken)
         for group in parsed.files:
             validate_football_data_odds(group)
     except RejectedFile as exc:
@@ -381,13 +401,9 @@ def ingest_football_data_fixtures_file(
     path: str | Path, *, engine: Engine | None = None, today: dt.date | None = None
 ) -> IngestOutcome:
     """Load a ``fixtures.csv`` from disk (``today``: the day it was taken; default today)."""
-    path = Path(path)
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        outcome = IngestOutcome(str(path), REJECTED, check="readable", message=f"{path}: {exc}")
-        record_run(engine or get_engine(), outcome, now_utc())
-        return outcome
+    raw = read_input(Path(path), engine=engine)
+    if isinstance(raw, IngestOutcome):
+        return raw
     return ingest_football_data_fixtures_bytes(raw, str(path), engine=engine, today=today)
 
 

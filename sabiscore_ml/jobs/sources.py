@@ -28,12 +28,14 @@ from sabiscore_ml.jobs.football_data import (
     SKIPPED,
     IngestOutcome,
     now_utc,
+    read_input,
     record_run,
 )
 from sabiscore_ml.leagues import LEAGUES, normalize_season
 from sabiscore_ml.sources import fbref, transfermarkt, understat
 from sabiscore_ml.sources.archive import archive_raw
 from sabiscore_ml.sources.football_data import sha256_hex
+from sabiscore_ml.sources.reading import decompress, parse_failures
 from sabiscore_ml.validation import validate_source_records, validate_squad_values
 from sabiscore_ml.warehouse import transfermarkt_loaders as tm_loaders
 from sabiscore_ml.warehouse.engine import get_engine
@@ -331,17 +333,9 @@ def _fbref_fixture(f: Any) -> SourceFixture:
     )
 
 
-def _gunzip(raw: bytes) -> bytes:
-    if raw[:2] == b"\x1f\x8b":
-        import gzip
-
-        return gzip.decompress(raw)
-    return raw
-
-
 def parse_fbref(raw: bytes, name: str, *, league: str | None = None) -> Parsed:
     """Recognise and parse an FBref schedule, match report or team stats page."""
-    raw = _gunzip(raw)
+    raw = decompress(raw, name, "fbref")
     head = raw[:400_000]
     if b"sched_" in head and b"matchlogs" not in head:
         schedule = fbref.parse_fbref_schedule(raw, name)
@@ -688,7 +682,8 @@ def ingest_source_bytes(
     sha = sha256_hex(raw)
     ext = Path(uri).suffix.lstrip(".").lower() or "bin"
     try:
-        parsed = parse(_gunzip(raw), uri, league=league)
+        with parse_failures(uri):
+            parsed = parse(decompress(raw, uri, source), uri, league=league)
         if season is not None and parsed.season != season:
             raise RejectedFile(
                 uri, "season_mismatch", f"the file is season {parsed.season}, not {season}"
@@ -861,12 +856,9 @@ def run_source_item(item: dict[str, str], *, engine: Engine | None = None) -> In
 
         return run_live_source_item(item, engine=engine)
     path = Path(item["path"])
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        outcome = IngestOutcome(str(path), REJECTED, check="readable", message=f"{path}: {exc}")
-        record_run(engine or get_engine(), outcome, now_utc(), source=item["source"])
-        return outcome
+    raw = read_input(path, item["source"], engine=engine)
+    if isinstance(raw, IngestOutcome):
+        return raw
     seasons = [s for s in item.get("seasons", "").split(",") if s]
     return ingest_source_bytes(
         item["source"],
@@ -928,7 +920,9 @@ def run_replay_item(item: dict[str, str], *, engine: Engine | None = None) -> In
         ingest_football_data_fixtures_bytes,
     )
 
-    raw = Path(item["path"]).read_bytes()
+    raw = read_input(Path(item["path"]), item["source"], engine=engine)
+    if isinstance(raw, IngestOutcome):
+        return raw
     if item["source"] == "football-data" and item.get("taken_on"):
         return ingest_football_data_fixtures_bytes(
             raw, item["uri"], engine=engine, today=dt.date.fromisoformat(item["taken_on"])

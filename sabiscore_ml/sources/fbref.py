@@ -37,6 +37,7 @@ from html.parser import HTMLParser
 
 from sabiscore_ml.errors import RejectedFile
 from sabiscore_ml.leagues import season_of
+from sabiscore_ml.sources.reading import decode_text
 
 SOURCE = "fbref"
 
@@ -610,10 +611,7 @@ def sha256_hex(raw: bytes) -> str:
 def _read_page(raw: bytes, name: str) -> _Page:
     if not raw or not raw.strip():
         raise RejectedFile(name, "empty", "the page has no content")
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        text = raw.decode("cp1252", errors="replace")
+    text, _ = decode_text(raw, name)
     parser = _PageParser()
     parser.feed(text)
     parser.close()

@@ -35,6 +35,7 @@ from typing import NamedTuple
 
 from sabiscore_ml.errors import RejectedFile
 from sabiscore_ml.leagues import LEAGUES, season_of
+from sabiscore_ml.sources.reading import GZIP_MAGIC, decode_text
 
 SOURCE = "football-data"
 
@@ -203,13 +204,18 @@ def sha256_hex(raw: bytes) -> str:
 
 
 def decode(raw: bytes, name: str) -> tuple[str, str]:
-    """Decode a raw CSV: UTF-8 (BOM stripped), else cp1252, else Latin-1.
+    """Decode a raw CSV: UTF-8 (BOM stripped), else, wholly, cp1252 (Latin-1).
 
-    Rejects empty input, HTML pages saved as CSV and binary or UTF-16 content.
-    Returns ``(text, encoding)``.
+    Rejects empty input, compressed content, HTML pages saved as CSV, binary or
+    UTF-16 content, and mixed encodings or mojibake (see
+    :func:`~sabiscore_ml.sources.reading.decode_text`).  Returns ``(text, encoding)``.
     """
     if not raw.strip():
         raise RejectedFile(name, "empty", "the file has no content")
+    if raw.startswith(GZIP_MAGIC):
+        raise RejectedFile(
+            name, "compression", "the content is gzip-compressed: a CSV is read uncompressed"
+        )
     head = raw[:2048].lstrip().lower()
     if head.startswith(b"<") or any(marker in head for marker in _HTML_MARKERS):
         raise RejectedFile(
@@ -219,12 +225,7 @@ def decode(raw: bytes, name: str) -> tuple[str, str]:
         raise RejectedFile(
             name, "encoding", "the content holds NUL bytes (UTF-16 or binary), not a text CSV"
         )
-    for encoding in ("utf-8-sig", "cp1252", "latin-1"):
-        try:
-            return raw.decode(encoding), encoding
-        except UnicodeDecodeError:
-            continue
-    raise AssertionError("latin-1 decodes every byte string")  # pragma: no cover
+    return decode_text(raw, name)
 
 
 def _clean(value: str) -> str:

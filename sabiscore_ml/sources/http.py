@@ -37,6 +37,7 @@ from tenacity import (
 
 from sabiscore_ml.errors import FetchError
 from sabiscore_ml.settings import FetchSettings, get_fetch_settings
+from sabiscore_ml.sources.reading import LIMITED_SOURCES, limit_setting, max_bytes
 
 log = logging.getLogger(__name__)
 
@@ -401,7 +402,8 @@ class Fetcher:
         self._wait_turn(source, url)
         timeout = self.settings.timeout_seconds
         try:
-            response = self._client.get(url, headers=headers)
+            with self._client.stream("GET", url, headers=headers) as response:
+                content = _bounded_body(response, url, source)
         except httpx.TimeoutException as exc:
             raise _Retryable(
                 url, f"timed out after {timeout:g} s ({exc.__class__.__name__})"
@@ -427,7 +429,6 @@ class Fetcher:
                 headers=kept,
                 not_modified=True,
             )
-        content = response.content
         marker = find_block_marker(
             content,
             content_type=content_type,
@@ -469,6 +470,37 @@ class Fetcher:
             last_modified=kept.get("last-modified"),
             headers=kept,
         )
+
+
+def _bounded_body(response: httpx.Response, url: str, source: str) -> bytes:
+    """The body of ``response``, refused past the source's size limit without reading it all.
+
+    The limit (``SABISCORE_<SOURCE>_MAX_BYTES``) applies to the decoded body; a
+    ``Content-Length`` over it is refused before a byte is read.
+    """
+    if response.status_code == 304:
+        return b""
+    limit = max_bytes(source) if source in LIMITED_SOURCES else None
+    if limit is None:
+        return response.read()
+    declared = response.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit and "content-encoding" not in response.headers:
+        raise FetchError(
+            url,
+            f"the body is {int(declared):,} bytes (Content-Length), more than the {source} "
+            f"limit of {limit:,} bytes ({limit_setting(source)}); not downloaded",
+        )
+    chunks, size = [], 0
+    for chunk in response.iter_bytes():
+        size += len(chunk)
+        if size > limit:
+            raise FetchError(
+                url,
+                f"the body is more than the {source} limit of {limit:,} bytes "
+                f"({limit_setting(source)}); download stopped",
+            )
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def _origin(url: str) -> str:

@@ -48,6 +48,7 @@ from sabiscore_ml.errors import RejectedFile
 from sabiscore_ml.leagues import LEAGUES, normalize_season
 from sabiscore_ml.reconcile import normalize_team_name
 from sabiscore_ml.sources.football_data import decode
+from sabiscore_ml.sources.reading import decode_text
 
 SOURCE = "transfermarkt"
 
@@ -1129,10 +1130,7 @@ def parse_tm_scraper(raw: bytes, name: str = "<bytes>") -> ScraperFile:
             f"the file does not end with a line break (it ends {raw[-40:]!r}): the download "
             "was cut short; fetch it again",
         )
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise RejectedFile(name, "encoding", f"not UTF-8 JSON Lines: {exc}") from None
+    text, _ = decode_text(raw, name, single_byte=False)
     records = []
     for line_number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():

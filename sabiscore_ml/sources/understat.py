@@ -65,6 +65,7 @@ from typing import Any
 from sabiscore_ml.errors import RejectedFile
 from sabiscore_ml.leagues import normalize_season, season_of
 from sabiscore_ml.sources.football_data import sha256_hex
+from sabiscore_ml.sources.reading import decode_text
 
 SOURCE = "understat"
 
@@ -417,7 +418,7 @@ def understat_page_variables(raw: bytes, name: str = "<bytes>") -> dict[str, Any
     """
     if not raw.strip():
         raise RejectedFile(name, "empty", "the file has no content")
-    text = raw.decode("utf-8", errors="replace")
+    text, _ = decode_text(raw, name, single_byte=False)
     variables = _embedded_variables(text, name)
     _check_blocked(raw, name, has_data=bool(variables))
     return {
@@ -470,7 +471,7 @@ def _read_payload(raw: bytes, name: str) -> _Payload:
     if not raw.strip():
         raise RejectedFile(name, "empty", "the file has no content")
     if _looks_like_html(raw):
-        text = raw.decode("utf-8", errors="replace")
+        text, _ = decode_text(raw, name, single_byte=False)
         variables = {
             key: value
             for key, value in _embedded_variables(text, name).items()
@@ -1349,12 +1350,7 @@ def _decode_csv(raw: bytes, name: str) -> tuple[str, str]:
         raise RejectedFile(name, "not_csv", "the content is an HTML page, not a CSV")
     if raw.startswith((b"\xff\xfe", b"\xfe\xff")) or b"\x00" in raw[:4096]:
         raise RejectedFile(name, "encoding", "the content holds NUL bytes, not a text CSV")
-    for encoding in ("utf-8-sig", "cp1252"):
-        try:
-            return raw.decode(encoding), encoding
-        except UnicodeDecodeError:
-            continue
-    return raw.decode("latin-1"), "latin-1"
+    return decode_text(raw, name)
 
 
 def parse_understat_shots_csv(
