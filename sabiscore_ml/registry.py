@@ -33,8 +33,9 @@ def use_mlflow_store() -> str:
 
     settings = get_mlflow_settings()
     key = (settings.uri, settings.registry_uri)
-    if key not in _prepared:
-        if settings.tracking_uri is None:
+    embedded = settings.tracking_uri is None
+    if key not in _prepared or (embedded and not (settings.store_dir / "mlflow.db").exists()):
+        if embedded:
             _prepare_embedded_store()
         _prepared.add(key)
     mlflow.set_tracking_uri(settings.uri)
@@ -50,7 +51,8 @@ def init_mlflow_store() -> str:
     experiment is created here: each appears with its first run
     (:func:`sabiscore_ml.models.registry.experiment`).
     """
-    _prepared.discard((get_mlflow_settings().uri, get_mlflow_settings().registry_uri))
+    settings = get_mlflow_settings()
+    _prepared.discard((settings.uri, settings.registry_uri))
     return use_mlflow_store()
 
 
