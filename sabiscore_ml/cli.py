@@ -78,12 +78,17 @@ def init() -> None:
     _step("migrating the warehouse")
     url = _init_warehouse()
     _step("preparing the MLflow store")
-    experiment_id = init_mlflow_store()
+    init_mlflow_store()
+    mlflow_settings = get_mlflow_settings()
     table = Table(title="Sabiscore is ready", show_header=False)
     table.add_row("warehouse", _redact(url))
     table.add_row("schema revision", str(current_revision(url)))
-    table.add_row("MLflow tracking", _redact(get_mlflow_settings().uri))
-    table.add_row("MLflow experiment id", experiment_id)
+    table.add_row("MLflow tracking", _redact(mlflow_settings.uri))
+    table.add_row(
+        "MLflow experiments",
+        f"{mlflow_settings.experiment}-1x2, {mlflow_settings.experiment}-betting "
+        "(each created with its first run)",
+    )
     table.add_row("raw archive", str(get_core_settings().raw_archive_dir))
     console.print(table)
 

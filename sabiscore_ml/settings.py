@@ -168,9 +168,14 @@ class MlflowSettings(BaseSettings):
         return self.tracking_uri or f"sqlite:///{self.store_dir / 'mlflow.db'}"
 
     @property
+    def artifact_dir(self) -> Path:
+        """Artifact root of the embedded store (every experiment's folder is below it)."""
+        return self.store_dir / "artifacts"
+
+    @property
     def artifact_location(self) -> str:
         """Artifact root used when the embedded store creates an experiment."""
-        return (self.store_dir / "artifacts").as_uri()
+        return self.artifact_dir.as_uri()
 
 
 class FootballDataSettings(BaseSettings):

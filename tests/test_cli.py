@@ -155,17 +155,60 @@ def test_run_loads_the_bundled_sample_and_prints_the_summary() -> None:
     assert scalar("SELECT COUNT(*) FROM run_predictions") == 10
 
 
-def test_init_creates_the_warehouse_and_the_mlflow_store(sabiscore_home: Path) -> None:
-    result = invoke("init")
-    assert result.exit_code == 0, result.output
-    assert (sabiscore_home / "warehouse.sqlite").exists()
-    assert (sabiscore_home / "mlflow" / "mlflow.db").exists()
+def _mlflow_experiments(sabiscore_home: Path) -> dict[str, tuple[str, str]]:
+    """Every experiment of the embedded MLflow store: name -> (lifecycle stage, artifact path)."""
     import mlflow
+    from mlflow.entities import ViewType
 
     client = mlflow.MlflowClient(
         tracking_uri=f"sqlite:///{sabiscore_home / 'mlflow' / 'mlflow.db'}"
     )
-    assert client.get_experiment_by_name("sabiscore") is not None
+    return {
+        e.name: (e.lifecycle_stage, e.artifact_location.removeprefix("file://"))
+        for e in client.search_experiments(view_type=ViewType.ALL)
+    }
+
+
+def test_init_creates_the_warehouse_and_the_mlflow_store(
+    sabiscore_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cwd = tmp_path / "cwd"
+    cwd.mkdir()
+    monkeypatch.chdir(cwd)
+    result = invoke("init")
+    assert result.exit_code == 0, result.output
+    assert (sabiscore_home / "warehouse.sqlite").exists()
+    assert (sabiscore_home / "mlflow" / "mlflow.db").exists()
+    # no empty experiment; MLflow's Default points inside the store, not at ./mlruns
+    experiments = _mlflow_experiments(sabiscore_home)
+    assert experiments == {
+        "Default": ("deleted", str(sabiscore_home / "mlflow" / "artifacts" / "0"))
+    }
+    assert list(cwd.iterdir()) == []
+
+
+def test_init_retires_the_empty_experiments_of_an_older_store(
+    sabiscore_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import mlflow
+
+    # a store as older versions left it: a Default under the working directory's
+    # ./mlruns and an empty bare experiment, beside one with a run
+    monkeypatch.chdir(tmp_path)
+    (sabiscore_home / "mlflow").mkdir(parents=True)
+    client = mlflow.MlflowClient(
+        tracking_uri=f"sqlite:///{sabiscore_home / 'mlflow' / 'mlflow.db'}"
+    )
+    client.create_experiment("sabiscore")
+    kept = client.create_experiment("sabiscore-betting")
+    client.create_run(kept)
+    assert invoke("init").exit_code == 0
+    experiments = _mlflow_experiments(sabiscore_home)
+    assert {name: stage for name, (stage, _) in experiments.items()} == {
+        "Default": "deleted",
+        "sabiscore": "deleted",
+        "sabiscore-betting": "active",
+    }
 
 
 def test_download_over_http_with_retry(monkeypatch: pytest.MonkeyPatch) -> None:

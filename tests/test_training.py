@@ -182,3 +182,113 @@ def test_backtest_writes_one_row_per_match_walking_forward(sample_features, tmp_
     # each season was predicted by a model trained only before it
     until = {r["season"]: r["trained_until"] for r in rows}
     assert until["2021-2022"] < "2021-08-13" and "2022-05-22" <= until["2022-2023"] < "2022-08-05"
+
+
+STEP = """
+import json, sys
+from sabiscore_ml.jobs import training
+step, args_path = sys.argv[1:3]
+args = json.loads(open(args_path).read())
+if step == "snapshot":
+    args = [training.TrainRequest.from_dict(args[0])]
+print(json.dumps(getattr(training, step)(*args)))
+"""
+
+
+def _step_in_a_fresh_process(cwd, step: str, *args):
+    """One training step in its own interpreter started in ``cwd``, as an Airflow task runs it."""
+    import subprocess
+    import sys
+
+    path = cwd.parent / f"{step}.json"
+    path.write_text(json.dumps(args))
+    done = subprocess.run(
+        [sys.executable, "-c", STEP, step, str(path)],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, f"{step} failed:\n{done.stderr[-3000:]}"
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def test_training_steps_in_fresh_processes_show_in_the_configured_store(
+    sample_features, sabiscore_home, tmp_path
+):
+    """The analyst's view: one experiment with the run, its datasets, and RPS over every season."""
+    from mlflow.entities import ViewType
+
+    cwd = tmp_path / "cwd"
+    cwd.mkdir()
+    request = {"leagues": ["E0"], "n_trials": 1, "evaluation_seasons": 2, "weights": "design"}
+    state = _step_in_a_fresh_process(cwd, "snapshot", request)
+    tuned = _step_in_a_fresh_process(cwd, "tune", state)
+    fitted = _step_in_a_fresh_process(cwd, "fit", state, tuned)
+    evaluated = _step_in_a_fresh_process(cwd, "evaluate", state, tuned)
+    registered = _step_in_a_fresh_process(cwd, "register", state, tuned, fitted, evaluated)
+    _step_in_a_fresh_process(cwd, "promote", state, registered, evaluated)
+    # nothing fell back on MLflow's default store in the working directory
+    assert sorted(p.name for p in cwd.iterdir()) == []
+
+    client = registry.client()
+    store = sabiscore_home / "mlflow" / "artifacts"
+    active = client.search_experiments(view_type=ViewType.ACTIVE_ONLY)
+    assert [e.name for e in active] == ["sabiscore-1x2"]
+    for experiment in client.search_experiments(view_type=ViewType.ALL):
+        location = experiment.artifact_location.removeprefix("file://")
+        assert location.startswith(str(store)), (experiment.name, location)
+    for experiment in active:
+        assert client.search_runs([experiment.experiment_id]), f"{experiment.name} is empty"
+        assert (store / experiment.name).is_dir()
+    # the trial is a nested run of the training run, in its experiment
+    trials = client.search_runs(
+        [active[0].experiment_id], f"tags.mlflow.parentRunId = '{state['run_id']}'"
+    )
+    assert [t.data.tags["optuna.state"] for t in trials] == ["complete"]
+
+    # the run lists the frame it was fitted on and the one it was scored on
+    run = client.get_run(state["run_id"])
+    inputs = {
+        next(t.value for t in i.tags if t.key == "mlflow.data.context"): i.dataset
+        for i in run.inputs.dataset_inputs
+    }
+    assert set(inputs) == {"training", "evaluation"}
+    training, evaluation = inputs["training"], inputs["evaluation"]
+    snapshot = pl.read_parquet(state["snapshot_path"])
+    assert training.digest == state["data_hash"] == run.data.tags["data.data_hash"]
+    assert json.loads(training.source) == {"uri": state["snapshot_path"]}
+    profile = json.loads(training.profile)
+    assert profile["num_rows"] == state["matches"] == snapshot.height
+    assert profile["league_seasons"] == [f"E0 {y}-{y + 1}" for y in range(2019, 2024)]
+    assert profile["first_match"] == run.data.tags["data.first_match"]
+    assert profile["last_match"] == run.data.tags["data.last_match"]
+    columns = {c["name"] for c in json.loads(training.schema)["mlflow_colspec"]}
+    assert set(snapshot.columns) == columns
+    predictions = pl.read_parquet(evaluated["predictions_path"])
+    assert json.loads(evaluation.profile)["num_rows"] == predictions.height
+    assert evaluation.digest == registry.evaluation_digest(state["data_hash"], predictions)
+    assert json.loads(evaluation.source)["uri"].endswith(
+        f"{state['run_id']}/artifacts/evaluation/predictions.parquet"
+    )
+
+    # the RPS by season covers every season walked forward, the market beside the model
+    seasons = run.data.params["evaluation_seasons"].split(",")
+    assert seasons == ["2022-2023", "2023-2024"]
+    by_season = pl.read_csv(
+        mlflow.artifacts.download_artifacts(
+            run_id=state["run_id"], artifact_path="evaluation/rps_by_season.csv"
+        )
+    )
+    assert by_season["season_code"].to_list() == seasons
+    assert by_season["n"].sum() == predictions.height
+    assert by_season["pinnacle_close_rps"].is_not_null().all()
+    by_month = pl.read_csv(
+        mlflow.artifacts.download_artifacts(
+            run_id=state["run_id"], artifact_path="evaluation/rps_by_month.csv"
+        )
+    )
+    assert set(by_month["season_code"]) == set(seasons) and by_month.height >= 18
+    assert by_month["n"].sum() == predictions.height
+    history = client.get_metric_history(state["run_id"], "season_rps")
+    assert sorted(m.step for m in history) == [2022, 2023]

@@ -39,6 +39,9 @@ from sabiscore_ml.warehouse.models import ModelVersion
 
 log = logging.getLogger(__name__)
 Progress = Callable[[str], None]
+#: Run artifacts: the walk-forward RPS of the model and each market, per season and per month.
+RPS_BY_SEASON = "evaluation/rps_by_season.csv"
+RPS_BY_MONTH = "evaluation/rps_by_month.csv"
 
 
 @dataclass(frozen=True)
@@ -145,8 +148,9 @@ def snapshot(request: TrainRequest, *, engine: Engine | None = None) -> dict:
         mlflow.log_dict(facts, "data/snapshot.json")
         mlflow.log_text("\n".join(training.features) + "\n", "data/features.txt")
         run_id = run.info.run_id
-    path = _work_dir(run_id) / "training.parquet"
-    training.frame.write_parquet(path)
+        path = _work_dir(run_id) / "training.parquet"
+        training.frame.write_parquet(path)
+        _log_training_input(training, facts, path)
     return {
         "run_id": run_id,
         "snapshot_path": str(path),
@@ -159,6 +163,26 @@ def snapshot(request: TrainRequest, *, engine: Engine | None = None) -> dict:
     }
 
 
+def _log_training_input(training: TrainingSet, facts: dict, path: Path) -> None:
+    """The frozen snapshot as the run's ``training`` dataset (digest: the data hash)."""
+    from sabiscore_ml.models import registry
+    from sabiscore_ml.settings import get_feature_store_settings
+
+    registry.log_dataset(
+        training.frame,
+        context=registry.TRAINING,
+        name="feature-store snapshot",
+        digest=facts["data_hash"],
+        source=str(path),
+        facts={
+            "catalog_version": facts["catalog_version"],
+            "partitions": int(facts["partitions"]),
+            "features": len(training.features),
+            "feature_store": str(get_feature_store_settings().offline_dir(get_core_settings())),
+        },
+    )
+
+
 # --- 2. tune ------------------------------------------------------------------------------
 
 
@@ -166,7 +190,7 @@ def tune(state: dict, *, progress: Progress | None = None) -> dict:
     """Optuna over the validation seasons, each trial a nested MLflow run; returns the config."""
     import mlflow
 
-    from sabiscore_ml.models import tuning
+    from sabiscore_ml.models import registry, tuning
 
     request = TrainRequest.from_dict(state["request"])
     base = ModelConfig(weights=request.weights)
@@ -174,10 +198,16 @@ def tune(state: dict, *, progress: Progress | None = None) -> dict:
         return {"config": asdict(base), "tuned": False}
     training = _load_snapshot(state)
     study_name = f"sabiscore-1x2-{'-'.join(state['leagues'])}-{request.weights}"
+    # a fresh process (an Airflow task) must talk to the configured store, and
+    # the trials belong to the training run's experiment, not MLflow's Default
+    experiment_id = registry.client().get_run(state["run_id"]).info.experiment_id
 
     def log_trial(number: int, params: dict, rps: float, status: str) -> None:
+        registry.use_mlflow_store()
         with mlflow.start_run(run_id=state["run_id"]):
-            with mlflow.start_run(run_name=f"trial {number}", nested=True):
+            with mlflow.start_run(
+                run_name=f"trial {number}", nested=True, experiment_id=experiment_id
+            ):
                 mlflow.log_params(params)
                 mlflow.log_metric("validation_rps", rps)
                 mlflow.set_tag("optuna.state", status)
@@ -194,6 +224,7 @@ def tune(state: dict, *, progress: Progress | None = None) -> dict:
         study_name=study_name,
         log_trial=log_trial,
     )
+    registry.use_mlflow_store()
     with mlflow.start_run(run_id=state["run_id"]):
         mlflow.log_metric("tuning_best_validation_rps", result.best_rps)
         mlflow.set_tags(
@@ -299,6 +330,7 @@ def register(
     bundle = ModelBundle.load(Path(fitted["bundle_path"]))
     preds = pl.read_parquet(evaluated["predictions_path"])
     by_season = ev.by_group(preds, ("season_code",))
+    by_month = ev.by_month(preds)
     by_league = ev.by_group(preds)
     comparison = ev.compare(preds)
     registry.client()
@@ -311,9 +343,12 @@ def register(
             if row.get("minus_close") is not None:
                 mlflow.log_metric("season_rps_minus_pinnacle_close", row["minus_close"], step=step)
         mlflow.log_artifact(evaluated["predictions_path"], "evaluation")
+        _log_evaluation_input(state, preds)
         mlflow.log_text(by_league.write_csv(), "evaluation/by_league_season.csv")
+        mlflow.log_text(by_season.write_csv(), RPS_BY_SEASON)
+        mlflow.log_text(by_month.write_csv(), RPS_BY_MONTH)
         mlflow.log_figure(ev.reliability_figure(preds), "plots/reliability.png")
-        mlflow.log_figure(ev.rps_by_season_figure(by_season), "plots/rps_by_season.png")
+        mlflow.log_figure(ev.rps_by_season_figure(by_season, by_month), "plots/rps_by_season.png")
         importance = bundle.outcome.feature_importance()
         if len(importance):
             mlflow.log_figure(ev.importance_figure(importance), "plots/feature_importance.png")
@@ -331,6 +366,25 @@ def register(
         engine, version.version, state["run_id"], registry.CHALLENGER, evaluated["metrics"]
     )
     return {"version": version.version, "run_id": state["run_id"]}
+
+
+def _log_evaluation_input(state: dict, preds: pl.DataFrame) -> None:
+    """The walk-forward predictions (logged just before) as the run's ``evaluation`` dataset."""
+    import mlflow
+
+    from sabiscore_ml.models import registry
+
+    registry.log_dataset(
+        preds,
+        context=registry.EVALUATION,
+        name="walk-forward predictions",
+        digest=registry.evaluation_digest(state["data_hash"], preds),
+        source=mlflow.get_artifact_uri(registry.EVALUATION_PREDICTIONS),
+        facts={
+            "evaluation_seasons": state["evaluation_seasons"],
+            "training_data_hash": state["data_hash"],
+        },
+    )
 
 
 def _record_version(

@@ -209,22 +209,61 @@ def reliability_figure(frame: pl.DataFrame, title: str = "Reliability"):
     return fig
 
 
-def rps_by_season_figure(table: pl.DataFrame):
-    """RPS per season of the model next to each market's (from :func:`by_group` by season)."""
+def by_month(frame: pl.DataFrame) -> pl.DataFrame:
+    """:func:`by_group` per season and calendar month (``month`` = ``YYYY-MM``) of the matches."""
+    months = frame.with_columns(pl.col("match_date").dt.strftime("%Y-%m").alias("month"))
+    return by_group(months, ("season_code", "month"))
+
+
+def _rps_lines(ax, labels: list[str], table: pl.DataFrame) -> None:
+    """The model's RPS and each market's present in ``table``, one line each over ``labels``."""
+    ax.plot(labels, table["rps"], marker="o", label="model")
+    for name in MARKETS:
+        if f"{name}_rps" in table.columns:
+            ax.plot(labels, table[f"{name}_rps"], marker=".", linestyle=":", label=name)
+
+
+def rps_by_season_figure(by_season: pl.DataFrame, months: pl.DataFrame | None = None):
+    """RPS of the model next to each market's: per season walked forward, then per month.
+
+    ``by_season`` is :func:`by_group` by season (every season the walk covers,
+    each a point); ``months`` (:func:`by_month`) adds a panel of the months of
+    those seasons, so a walk over one season still shows how the model and the
+    market compare through it.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(8, 4))
-    seasons = table["season_code"].to_list()
-    ax.plot(seasons, table["rps"], marker="o", label="model")
-    for name in MARKETS:
-        if f"{name}_rps" in table.columns:
-            ax.plot(seasons, table[f"{name}_rps"], marker=".", linestyle=":", label=name)
-    ax.set(xlabel="season", ylabel="RPS (lower is better)", title="RPS by season")
-    ax.tick_params(axis="x", rotation=45)
+    panels = 1 if months is None or months.is_empty() else 2
+    fig, axes = plt.subplots(
+        1,
+        panels,
+        figsize=(8 if panels == 1 else 13, 4.5),
+        squeeze=False,
+        gridspec_kw={"width_ratios": [1, 2.5][:panels]},
+    )
+    seasons = by_season["season_code"].to_list()
+    matches = by_season["n"].to_list()
+    ax = axes[0][0]
+    _rps_lines(ax, seasons, by_season)
+    ax.set(
+        xlabel="season (matches)",
+        ylabel="RPS (lower is better)",
+        title=f"RPS by season, walk-forward over {len(seasons)} season(s)",
+    )
+    ax.set_xticks(
+        range(len(seasons)), [f"{s}\n({n})" for s, n in zip(seasons, matches, strict=True)]
+    )
+    if len(seasons) == 1:
+        ax.set_xlim(-0.5, 0.5)
     ax.legend(fontsize="small")
+    if panels == 2:
+        ax = axes[0][1]
+        _rps_lines(ax, months["month"].to_list(), months)
+        ax.set(xlabel="month", ylabel="RPS", title="RPS by month of the seasons walked forward")
+        ax.tick_params(axis="x", rotation=60, labelsize="small")
     fig.tight_layout()
     return fig
 

@@ -17,6 +17,8 @@ from pathlib import Path
 import mlflow
 import pandas as pd
 import polars as pl
+from mlflow.data.polars_dataset import PolarsDataset
+from mlflow.data.sources import LocalArtifactDatasetSource
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
@@ -28,7 +30,7 @@ from sabiscore_ml.models.metrics import (
     rps_per_match,
 )
 from sabiscore_ml.models.walkforward import PREDICTION_COLUMNS
-from sabiscore_ml.registry import init_mlflow_store
+from sabiscore_ml.registry import use_mlflow_store
 from sabiscore_ml.settings import get_mlflow_settings, get_model_settings
 
 CHAMPION, CHALLENGER = "champion", "challenger"
@@ -61,17 +63,22 @@ class BundleModel(mlflow.pyfunc.PythonModel):
 
 
 def client() -> MlflowClient:
-    """A client on the configured tracking store and registry (created if embedded)."""
+    """A client on the configured tracking store and registry (created if embedded).
+
+    It also points this process's MLflow at that store, so the fluent calls
+    that follow (``mlflow.start_run``, ``mlflow.log_*``) write there too.
+    """
     settings = get_mlflow_settings()
-    init_mlflow_store()
-    mlflow.set_tracking_uri(settings.uri)
-    if settings.registry_uri:
-        mlflow.set_registry_uri(settings.registry_uri)
+    use_mlflow_store()
     return MlflowClient(tracking_uri=settings.uri, registry_uri=settings.registry_uri)
 
 
 def experiment(target: str = "1x2") -> str:
-    """The experiment of one target (``sabiscore-1x2``), created if needed; returns its id."""
+    """The experiment of one target (``sabiscore-1x2``), created if needed; returns its id.
+
+    On the embedded store its artifacts go to a folder of its own under the
+    store's artifact root, created with the experiment.
+    """
     mlflow_client = client()
     name = f"{get_mlflow_settings().experiment}-{target}"
     found = mlflow_client.get_experiment_by_name(name)
@@ -80,7 +87,9 @@ def experiment(target: str = "1x2") -> str:
     settings = get_mlflow_settings()
     location = None
     if settings.tracking_uri is None:
-        location = (settings.store_dir / "artifacts" / name).as_uri()
+        folder = settings.artifact_dir / name
+        folder.mkdir(parents=True, exist_ok=True)
+        location = folder.as_uri()
     return mlflow_client.create_experiment(name, artifact_location=location)
 
 
@@ -180,6 +189,90 @@ def write_predictions(frame: pl.DataFrame) -> Path:
     path = Path(tempfile.mkdtemp()) / Path(EVALUATION_PREDICTIONS).name
     frame.write_parquet(path)
     return path
+
+
+# --- datasets -------------------------------------------------------------------------
+
+TRAINING, EVALUATION = "training", "evaluation"
+
+
+class ProfiledDataset(PolarsDataset):
+    """A polars dataset whose profile says what it covers (rows, league-seasons, dates)."""
+
+    def __init__(self, df: pl.DataFrame, profile: dict, **kwargs) -> None:
+        self._profile = profile
+        super().__init__(df, **kwargs)
+
+    @property
+    def profile(self) -> dict:
+        """The profile given at construction (MLflow shows it on the run page)."""
+        return self._profile
+
+
+def league_seasons(frame: pl.DataFrame) -> list[str]:
+    """``"E0 2023-2024"`` for every league-season of ``frame``, sorted."""
+    pairs = frame.select("league_code", "season_code").unique().sort("league_code", "season_code")
+    return [f"{league} {season}" for league, season in pairs.iter_rows()]
+
+
+def frame_facts(frame: pl.DataFrame) -> dict:
+    """Rows, league-seasons and the match dates a frame covers (a dataset's profile)."""
+    dates = frame["match_date"]
+    return {
+        "num_rows": frame.height,
+        "num_elements": frame.height * frame.width,
+        "league_seasons": league_seasons(frame),
+        "first_match": str(dates.min()),
+        "last_match": str(dates.max()),
+    }
+
+
+def log_dataset(
+    frame: pl.DataFrame,
+    *,
+    context: str,
+    name: str,
+    digest: str,
+    source: str,
+    facts: dict | None = None,
+) -> None:
+    """Log ``frame`` as an input dataset of the active run (``context``: training or evaluation).
+
+    The run page lists it with its digest, source (the Parquet file it was
+    read from or logged to), schema and profile: the row count, the
+    league-seasons and dates covered, and ``facts``; the main figures are also
+    the input's tags.
+    """
+    profile = frame_facts(frame) | (facts or {})
+    # the schema in MLflow's types: dates as datetimes (MLflow has no date type)
+    typed = frame.with_columns(pl.col(pl.Date).cast(pl.Datetime("us")))
+    dataset = ProfiledDataset(
+        typed,
+        profile,
+        source=LocalArtifactDatasetSource(source),
+        name=name,
+        digest=digest,
+        targets="result" if "result" in frame.columns else None,
+    )
+    tags = {
+        "rows": str(frame.height),
+        "league_seasons": ",".join(profile["league_seasons"]),
+        "first_match": profile["first_match"],
+        "last_match": profile["last_match"],
+    }
+    mlflow.log_input(dataset, context=context, tags=tags)
+
+
+def evaluation_digest(data_hash: str, predictions: pl.DataFrame) -> str:
+    """What an evaluation scored: the training snapshot's hash and the matches walked forward."""
+    import hashlib
+
+    import numpy as np
+
+    digest = hashlib.sha256(data_hash.encode())
+    ids = np.ascontiguousarray(predictions["match_id"].sort().to_numpy())
+    digest.update(hashlib.sha256(ids.tobytes()).digest())
+    return digest.hexdigest()[:16]
 
 
 # --- promotion ------------------------------------------------------------------------
