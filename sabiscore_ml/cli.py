@@ -526,14 +526,26 @@ def teams_check(
         get_engine(), league=league, season=normalize_season(season) if season else None
     )
     table = Table(title="Teams matched per source")
-    for column in ("source", "league", "season", "teams"):
-        table.add_column(column)
+    for column in ("source", "league", "season", "teams", "matches", "linked", "with xG"):
+        table.add_column(
+            column, justify="left" if column in ("source", "league", "season") else "right"
+        )
     for row in matched:
-        table.add_row(*(str(v) for v in row))
+        table.add_row(
+            row.source,
+            row.league,
+            row.season,
+            *(str(n) for n in (row.teams, row.matches, row.linked, row.with_xg)),
+        )
     console.print(table)
     for uri, message in refused:
         err_console.print(f"[bold red]not reconciled[/] {escape(uri)}", soft_wrap=True)
         err_console.print(escape(message), soft_wrap=True)
+    if not refused:
+        console.print(
+            "all reconciled: every loaded file's team names match the warehouse's teams"
+            + (f" ({len(matched)} source league-season(s))" if matched else "")
+        )
     raise typer.Exit(1 if refused else 0)
 
 
