@@ -811,6 +811,8 @@ def export_features(
 
     Example: [bold]sabiscore export features --league E0 --season 2020-2021 -o e0.parquet[/]
     """
+    import polars as pl
+
     from feature_store.offline import read_partitions
     from sabiscore_ml.warehouse.engine import get_engine
 
@@ -821,7 +823,8 @@ def export_features(
         raise typer.BadParameter("no built partition matches; run `sabiscore features build`")
     output.parent.mkdir(parents=True, exist_ok=True)
     if output.suffix.lower() == ".csv":
-        frame.write_csv(output)
+        # missing is an empty cell, as in every export (polars would write NaN)
+        frame.with_columns(pl.col(pl.Float32, pl.Float64).fill_nan(None)).write_csv(output)
     elif output.suffix.lower() == ".parquet":
         frame.write_parquet(output)
     else:

@@ -181,6 +181,7 @@ def matches_frame(
         frame = _fetch_frame(connection, base)
         quotes = _fetch_frame(connection, odds)
     frame["date"] = [str(value)[:10] for value in frame["date"]]
+    frame = frame.astype({"home_goals": "Int64", "away_goals": "Int64"})
     frame["kickoff_time"] = [
         None if _missing(value) else str(value)[:5] for value in frame["kickoff_time"]
     ]
@@ -253,7 +254,9 @@ def shots_frame(
     if seasons:
         stmt = stmt.where(SourceMatch.season_code.in_(seasons))
     with engine.connect() as connection:
-        return _fetch_frame(connection, stmt)
+        frame = _fetch_frame(connection, stmt)
+    # whole numbers stay whole where some are missing (an unlinked shot has no match)
+    return frame.astype({"match_id": "Int64", "minute": "Int64"})
 
 
 def squad_values_frame(engine: Engine, *, seasons: list[str] | None = None) -> pd.DataFrame:
