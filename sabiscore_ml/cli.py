@@ -547,14 +547,26 @@ def teams_check(
         get_engine(), league=league, season=normalize_season(season) if season else None
     )
     table = Table(title="Teams matched per source")
-    for column in ("source", "league", "season", "teams"):
-        table.add_column(column)
+    for column in ("source", "league", "season", "teams", "matches", "linked", "with xG"):
+        table.add_column(
+            column, justify="left" if column in ("source", "league", "season") else "right"
+        )
     for row in matched:
-        table.add_row(*(str(v) for v in row))
+        table.add_row(
+            row.source,
+            row.league,
+            row.season,
+            *(str(n) for n in (row.teams, row.matches, row.linked, row.with_xg)),
+        )
     console.print(table)
     for uri, message in refused:
         err_console.print(f"[bold red]not reconciled[/] {escape(uri)}", soft_wrap=True)
         err_console.print(escape(message), soft_wrap=True)
+    if not refused:
+        console.print(
+            "all reconciled: every loaded file's team names match the warehouse's teams"
+            + (f" ({len(matched)} source league-season(s))" if matched else "")
+        )
     raise typer.Exit(1 if refused else 0)
 
 
@@ -820,6 +832,8 @@ def export_features(
 
     Example: [bold]sabiscore export features --league E0 --season 2020-2021 -o e0.parquet[/]
     """
+    import polars as pl
+
     from feature_store.offline import read_partitions
     from sabiscore_ml.warehouse.engine import get_engine
 
@@ -831,7 +845,8 @@ def export_features(
         raise typer.BadParameter("no built partition matches; run `sabiscore features build`")
     output.parent.mkdir(parents=True, exist_ok=True)
     if output.suffix.lower() == ".csv":
-        frame.write_csv(output)
+        # missing is an empty cell, as in every export (polars would write NaN)
+        frame.with_columns(pl.col(pl.Float32, pl.Float64).fill_nan(None)).write_csv(output)
     elif output.suffix.lower() == ".parquet":
         frame.write_parquet(output)
     else:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -363,3 +364,95 @@ def test_a_download_made_during_the_season_still_loads_on_replay(
     result = invoke("replay")
     assert result.exit_code == 0, result.output
     assert scalar("SELECT COUNT(*) FROM matches") == 350
+
+
+_FIXTURE_COUNTS = re.compile(
+    r"(\d+) rows, (\d+) teams matched, (\d+) matches linked \((\d+) with xG\)"
+)
+
+
+def _teams_check_rows(output: str) -> dict[tuple[str, str, str], tuple[int, ...]]:
+    """(source, league, season) -> (teams, matches, linked, with xG) of the printed table."""
+    found = {}
+    for line in output.splitlines():
+        cells = [cell.strip() for cell in line.strip("│ ").split("│")]
+        if len(cells) == 7 and cells[3].isdigit():
+            found[tuple(cells[:3])] = tuple(int(cell) for cell in cells[3:])
+    return found
+
+
+def _filled(path: Path, column: str) -> int:
+    return sum(1 for row in csv.DictReader(path.open()) if row[column])
+
+
+def test_teams_check_and_export_show_what_the_ingest_reported(tmp_path: Path) -> None:
+    """The bundled samples loaded as ``sabiscore run`` loads them: the figures each
+    whole-season file (Understat's league page, FBref's schedules) or lone match report
+    reported are the ones ``teams check`` lists and ``export matches`` fills."""
+    from sabiscore_ml.jobs.football_data import bundled_sample_dir, plan_football_data
+    from sabiscore_ml.jobs.sources import SOURCES, plan_source
+    from sabiscore_ml.jobs.workitems import run_work_item
+
+    invoke("init")
+    sample = bundled_sample_dir()
+    reported = {}
+    for item in plan_football_data(from_dir=str(sample)):
+        assert run_work_item(item).ok
+    for source in SOURCES:
+        for item in plan_source(source, from_dir=str(sample.parent / source)):
+            outcome = run_work_item(item)
+            assert outcome.ok, outcome.message
+            counts = _FIXTURE_COUNTS.search(outcome.message)
+            if counts and not outcome.uri.endswith(".csv"):
+                reported[Path(outcome.uri).name] = (
+                    (source, outcome.league, outcome.season),
+                    tuple(int(n) for n in counts.groups()),
+                )
+    result = invoke("teams", "check")
+    assert result.exit_code == 0, result.output
+    assert "all reconciled" in result.output
+    listed = _teams_check_rows(result.output)
+    # (teams, matches, linked, with xG) as the ingest printed "rows, teams, linked (xG)"
+    for name in ("league_epl.html", "schedule_FRA-Ligue_1_2021.html.gz", "match_34e95e35.html.gz"):
+        key, (rows, teams, linked, with_xg) = reported[name]
+        assert listed[key] == (teams, rows, linked, with_xg), name
+    assert listed[("understat", "E0", "2020-2021")] == (20, 380, 327, 276)
+    assert listed[("fbref", "I1", "2020-2021")] == (2, 1, 1, 1)
+    for league, column, source in (
+        ("E0", "home_xg", "understat"),
+        ("F1", "fbref_home_xg", "fbref"),
+        ("I1", "fbref_home_xg", "fbref"),
+    ):
+        output = tmp_path / f"{league}.csv"
+        args = ("export", "matches", "--league", league, "--season", "2020-2021", "-o", str(output))
+        assert invoke(*args).exit_code == 0
+        assert _filled(output, column) == listed[(source, league, "2020-2021")][3], league
+
+
+_MISSING_SPELLINGS = re.compile(r"(?:^|,)(?:nan|NaN|NaT|None|<NA>|null)(?:,|$)", re.MULTILINE)
+
+
+def test_exports_leave_missing_values_empty(warehouse, tmp_path: Path) -> None:
+    """E1 2015-16 has no kick-off times; the 2018-19 shot CSV's match is not in the
+    warehouse (its shots have no match id) while the 2020-21 one's is."""
+    understat = SAMPLE_DIR.parent / "understat" / "E0"
+    fixture = SAMPLE_DIR.parent.parent / "tests" / "fixtures" / "understat"
+    for path in ("E1/2015-2016.csv", "E0/2019-2020.csv", "E0/2020-2021.csv"):
+        assert invoke("ingest", "football-data", "--file", str(SAMPLE_DIR / path)).exit_code == 0
+    for path in (
+        understat / "shots_epl_20-21_matches_14086_14717.csv",
+        fixture / "shots_epl_18-19_match_9486.csv",
+    ):
+        result = invoke("ingest", "understat", "--file", str(path), "--league", "E0")
+        assert result.exit_code == 0, result.output
+    outputs = {what: tmp_path / f"{what}.csv" for what in ("matches", "shots", "squad-values")}
+    for what, output in outputs.items():
+        assert invoke("export", what, "-o", str(output)).exit_code == 0
+        assert not _MISSING_SPELLINGS.search(output.read_text()), what
+    matches = list(csv.DictReader(outputs["matches"].open()))
+    assert {row["kickoff_time"] for row in matches if row["league"] == "E1"} == {""}
+    assert matches[-1]["kickoff_time"] and matches[-1]["home_goals"].isdigit()
+    shots = list(csv.DictReader(outputs["shots"].open()))
+    assert {row["match_id"] == "" for row in shots} == {True, False}
+    assert all(row["match_id"].isdigit() for row in shots if row["match_id"])
+    assert all(row["minute"].isdigit() for row in shots)

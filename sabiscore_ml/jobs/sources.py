@@ -184,6 +184,11 @@ def _from_league_page(stats: dict[str, Any]) -> bool:
     return stats.get("origin") == "league"
 
 
+def _from_shots_csv(uri: str) -> bool:
+    """A stored Understat shot read from a shot CSV (the parser's rule: a ``.csv`` name)."""
+    return uri.lower().endswith(".csv")
+
+
 def _load_fixtures_and_shots(
     source: str,
     league: str,
@@ -193,12 +198,17 @@ def _load_fixtures_and_shots(
     team_matches: list[understat.UnderstatTeamMatch] | None = None,
     *,
     whole_season: bool = False,
+    origin: str,
 ) -> Callable[[Connection, str, str], LoadCounts]:
     """Load the fixtures, their shots and Understat team-match records in one go.
 
-    Team-match records of a league page replace what is stored for the same
-    team-match; those of a match page (npxG from the shots, no expected points)
-    only fill in team-matches that no league page gave.
+    ``origin`` is the kind of file (``league``, ``match``, ``shots_csv``,
+    ``schedule``): it decides which file's figures a match keeps (see
+    :mod:`sabiscore_ml.warehouse.source_loaders`), and a shot CSV never replaces
+    the shots a match page gave.  Team-match records of a league page replace
+    what is stored for the same team-match; those of a match page (npxG from
+    the shots, no expected points) only fill in team-matches that no league page
+    gave.
     """
 
     def load(connection: Connection, sha: str, name: str) -> LoadCounts:
@@ -219,12 +229,18 @@ def _load_fixtures_and_shots(
             fixtures=fixtures,
             sha256=sha,
             name=name,
+            origin=origin,
         )
         if shots:
             for shot in shots:
                 shot["raw_sha256"] = sha
             counts.shots = load_shots(
-                connection, source=source, shots=shots, links=links, team_ids=teams
+                connection,
+                source=source,
+                shots=shots,
+                links=links,
+                team_ids=teams,
+                replaces=_from_shots_csv if origin == "shots_csv" else None,
             )
         if team_matches:
             rows = _understat_log_rows(
@@ -258,6 +274,7 @@ def parse_understat(raw: bytes, name: str, *, league: str | None = None) -> Pars
                 shots_file.season,
                 fixtures,
                 _understat_shot_rows(shots_file.shots),
+                origin="shots_csv",
             ),
         )
     try:
@@ -283,6 +300,7 @@ def parse_understat(raw: bytes, name: str, *, league: str | None = None) -> Pars
                 [fixture],
                 _understat_shot_rows(match.shots),
                 match.team_matches,
+                origin="match",
             ),
         )
     code = _require_league(page.league, name, "the page's league")
@@ -300,7 +318,14 @@ def parse_understat(raw: bytes, name: str, *, league: str | None = None) -> Pars
         code,
         page.season,
         _load_fixtures_and_shots(
-            "understat", code, page.season, fixtures, [], page.team_matches, whole_season=True
+            "understat",
+            code,
+            page.season,
+            fixtures,
+            [],
+            page.team_matches,
+            whole_season=True,
+            origin="league",
         ),
     )
 
@@ -346,7 +371,7 @@ def parse_fbref(raw: bytes, name: str, *, league: str | None = None) -> Parsed:
             code,
             schedule.season,
             _load_fixtures_and_shots(
-                "fbref", code, schedule.season, fixtures, [], whole_season=True
+                "fbref", code, schedule.season, fixtures, [], whole_season=True, origin="schedule"
             ),
         )
     if (
@@ -390,7 +415,9 @@ def parse_fbref(raw: bytes, name: str, *, league: str | None = None) -> Parsed:
             "match",
             code,
             report.season,
-            _load_fixtures_and_shots("fbref", code, report.season, [fixture], shots),
+            _load_fixtures_and_shots(
+                "fbref", code, report.season, [fixture], shots, origin="match"
+            ),
         )
     if b"matchlogs_for" in head:
         return _parse_fbref_matchlog(raw, name)
@@ -767,7 +794,8 @@ def ingest_source_bytes(
             counts.summary
             or (
                 f"{counts.rows} rows, {counts.teams_matched} teams matched, "
-                f"{counts.matches_linked} matches linked, {counts.matches_unlinked} unlinked, "
+                f"{counts.matches_linked} matches linked ({counts.matches_with_xg} with xG), "
+                f"{counts.matches_unlinked} unlinked, "
                 f"{counts.shots} shots"
             )
         )

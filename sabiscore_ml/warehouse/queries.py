@@ -133,6 +133,11 @@ def _fetch_frame(connection: Connection, stmt: Select) -> pd.DataFrame:
     return pd.DataFrame.from_records(rows, columns=names)
 
 
+def _missing(value: Any) -> bool:
+    """None, NaN, NaT and pandas' NA: a value an export writes as an empty cell."""
+    return value is None or bool(pd.isna(value))
+
+
 def _column_order(column: str) -> tuple[str, int, int]:
     bookmaker, timing, outcome = column.rsplit("_", 2)
     return bookmaker, _TIMING_ORDER.get(timing, 9), "hda".index(outcome)
@@ -176,7 +181,10 @@ def matches_frame(
         frame = _fetch_frame(connection, base)
         quotes = _fetch_frame(connection, odds)
     frame["date"] = [str(value)[:10] for value in frame["date"]]
-    frame["kickoff_time"] = [str(value)[:5] if value else None for value in frame["kickoff_time"]]
+    frame = frame.astype({"home_goals": "Int64", "away_goals": "Int64"})
+    frame["kickoff_time"] = [
+        None if _missing(value) else str(value)[:5] for value in frame["kickoff_time"]
+    ]
     if quotes.empty:
         return _with_xg(engine, frame).drop(columns="match_id")
     wide = quotes.pivot(index="match_id", columns="column", values="price")
@@ -246,7 +254,9 @@ def shots_frame(
     if seasons:
         stmt = stmt.where(SourceMatch.season_code.in_(seasons))
     with engine.connect() as connection:
-        return _fetch_frame(connection, stmt)
+        frame = _fetch_frame(connection, stmt)
+    # whole numbers stay whole where some are missing (an unlinked shot has no match)
+    return frame.astype({"match_id": "Int64", "minute": "Int64"})
 
 
 def squad_values_frame(engine: Engine, *, seasons: list[str] | None = None) -> pd.DataFrame:
@@ -323,7 +333,7 @@ def source_summary(engine: Engine) -> list[tuple[str, str, str, str, int, int, i
             SourceMatch.league_code,
             SourceMatch.season_code,
             func.count(),
-            func.count(distinct(SourceMatch.home_team_id)),
+            literal(0),
             func.count(SourceMatch.match_id),
         ).group_by(SourceMatch.source, SourceMatch.league_code, SourceMatch.season_code),
         select(
@@ -354,29 +364,84 @@ def source_summary(engine: Engine) -> list[tuple[str, str, str, str, int, int, i
             func.count(TeamMatchLog.source_match_id),
         ).group_by(TeamMatchLog.source, TeamMatchLog.season_code),
     ]
+    named = _source_match_teams().subquery()
+    match_teams = select(
+        named.c.source, named.c.league_code, named.c.season_code, func.count(named.c.team_id)
+    ).group_by(named.c.source, named.c.league_code, named.c.season_code)
     rows: list[tuple[str, str, str, str, int, int, int]] = []
     with engine.connect() as connection:
+        teams = {tuple(row[:3]): row[3] for row in connection.execute(match_teams)}
         for query in queries:
             rows.extend(tuple(row) for row in connection.execute(query))
+    # a source's matches name their teams home or away: count both sides
+    rows = [
+        (*r[:5], teams.get((r[0], r[2], r[3]), 0), r[6]) if r[1] == "matches" else r for r in rows
+    ]
     return sorted(rows, key=lambda r: (r[0], r[1], r[2], r[3]))
+
+
+def _source_match_teams() -> Select:
+    """(source, league, season, team id): every team a source's matches name, home or away."""
+    home = select(
+        SourceMatch.source,
+        SourceMatch.league_code,
+        SourceMatch.season_code,
+        SourceMatch.home_team_id.label("team_id"),
+    )
+    away = select(
+        SourceMatch.source,
+        SourceMatch.league_code,
+        SourceMatch.season_code,
+        SourceMatch.away_team_id.label("team_id"),
+    )
+    return home.union(away)
+
+
+@dataclass(frozen=True, slots=True)
+class SourceCoverage:
+    """One source's matches of a league-season, as reconciled with the warehouse.
+
+    ``teams``: distinct teams named (home or away); ``linked``: matches linked to
+    a warehouse match; ``with_xg``: warehouse matches holding this source's xG
+    (the ones ``export matches`` fills).
+    """
+
+    source: str
+    league: str
+    season: str
+    teams: int
+    matches: int
+    linked: int
+    with_xg: int
 
 
 def reconciliation_report(
     engine: Engine, *, league: str | None = None, season: str | None = None
-) -> tuple[list[tuple[str, str, str, int]], list[tuple[str, str]]]:
-    """Teams matched per source and league-season, and the latest unreconciled files."""
-    from sabiscore_ml.warehouse.models import IngestionRun, SourceMatch
+) -> tuple[list[SourceCoverage], list[tuple[str, str]]]:
+    """Teams and matches per source and league-season, and the latest unreconciled files."""
+    from sabiscore_ml.warehouse.models import IngestionRun
 
-    matched = select(
+    named = _source_match_teams().subquery()
+    teams = select(
+        named.c.source, named.c.league_code, named.c.season_code, func.count(named.c.team_id)
+    ).group_by(named.c.source, named.c.league_code, named.c.season_code)
+    with_xg = (
+        select(MatchXg.source, Match.league_code, Match.season_code, func.count())
+        .join(Match, Match.id == MatchXg.match_id)
+        .where(MatchXg.home_xg.is_not(None))
+        .group_by(MatchXg.source, Match.league_code, Match.season_code)
+    )
+    matches = select(
         SourceMatch.source,
         SourceMatch.league_code,
         SourceMatch.season_code,
-        func.count(distinct(SourceMatch.home_team_id)),
+        func.count(),
+        func.count(SourceMatch.match_id),
     ).group_by(SourceMatch.source, SourceMatch.league_code, SourceMatch.season_code)
     if league:
-        matched = matched.where(SourceMatch.league_code == league)
+        matches = matches.where(SourceMatch.league_code == league)
     if season:
-        matched = matched.where(SourceMatch.season_code == season)
+        matches = matches.where(SourceMatch.season_code == season)
     latest = (
         select(IngestionRun.uri, func.max(IngestionRun.id).label("last"))
         .group_by(IngestionRun.uri)
@@ -389,14 +454,20 @@ def reconciliation_report(
         .order_by(IngestionRun.uri)
     )
     with engine.connect() as connection:
-        rows = [tuple(r) for r in connection.execute(matched.order_by(SourceMatch.source))]
+        team_counts = {tuple(r[:3]): r[3] for r in connection.execute(teams)}
+        xg_counts = {tuple(r[:3]): r[3] for r in connection.execute(with_xg)}
+        rows = [
+            SourceCoverage(*key, team_counts.get(key, 0), count, linked, xg_counts.get(key, 0))
+            for *key, count, linked in connection.execute(matches)
+            for key in [tuple(key)]
+        ]
         problems = [
             (uri, message or "")
             for uri, message in connection.execute(refused)
             if (not league or f" {league} " in (message or ""))
             and (not season or season in (message or ""))
         ]
-    return rows, problems
+    return sorted(rows, key=lambda r: (r.source, r.league, r.season)), problems
 
 
 # ------------------------------------------------------------------ team match stats

@@ -7,6 +7,14 @@ of the same league-season (:mod:`sabiscore_ml.reconcile`); a name that does not
 reconcile stops the load.  A source match is linked to the warehouse match with
 the same (reconciled) home and away teams within one day of its date: Understat
 timestamps carry no time zone, so the date alone is never trusted to the day.
+
+Several files of one source can give the same match or shot (Understat's league
+page, match page and shot CSV).  Which one a field comes from never depends on
+the order the files arrive in: a played record beats a scheduled one, then the
+file kind with the higher :data:`ORIGIN_RANKS` rank wins, and a field the winner
+lacks is filled from the other record (the newer copy of the same kind of file
+replaces the older one).  xG and shot coordinates are stored at
+:data:`FIGURE_DIGITS` significant digits, whichever file gave them.
 """
 
 from __future__ import annotations
@@ -26,6 +34,7 @@ from sabiscore_ml.sources.football_data import SOURCE as FOOTBALL_DATA
 from sabiscore_ml.warehouse.models import (
     Match,
     MatchXg,
+    RawFile,
     Season,
     Shot,
     SourceMatch,
@@ -40,6 +49,26 @@ from sabiscore_ml.warehouse.upsert import upsert
 
 LINK_TOLERANCE = dt.timedelta(days=1)
 
+# Per source, the rank of each kind of file giving matches (higher wins a field both give):
+# Understat's league page and match page publish the match xG (6 significant digits), its
+# shot CSV only gives the sums of the shots' xG, which differ (14086: 2.16287 published,
+# 2.7199 summed); FBref's match report and schedule print the same one-decimal figures.
+ORIGIN_RANKS: dict[str, dict[str, int]] = {
+    "understat": {"league": 3, "match": 2, "shots_csv": 1},
+    "fbref": {"match": 2, "schedule": 1},
+}
+# xG and shot coordinates are stored at this many significant digits: Understat's published
+# precision (its shot figures are single-precision floats, printed with 17 digits by its
+# pages and 16 by the shot CSVs); FBref's one-decimal figures are unchanged.
+FIGURE_DIGITS = 6
+
+
+def round_figure(value: float | None) -> float | None:
+    """``value`` at :data:`FIGURE_DIGITS` significant digits (None and NaN: None)."""
+    if value is None or value != value:
+        return None
+    return float(f"{value:.{FIGURE_DIGITS}g}")
+
 
 @dataclass(slots=True)
 class LoadCounts:
@@ -48,6 +77,7 @@ class LoadCounts:
     rows: int = 0
     matches_linked: int = 0
     matches_unlinked: int = 0
+    matches_with_xg: int = 0  # linked matches whose xG the warehouse now holds from this source
     teams_matched: int = 0
     shots: int = 0
     team_match_logs: int = 0
@@ -257,8 +287,14 @@ def load_source_fixtures(
     sha256: str,
     name: str,
     xg: bool = True,
+    origin: str | None = None,
 ) -> tuple[LoadCounts, dict[str, int], dict[str, int | None]]:
-    """Reconcile, link and upsert fixtures (and their xG); return counts, team ids, links."""
+    """Reconcile, link and upsert fixtures (and their xG); return counts, team ids, links.
+
+    ``origin`` is the kind of file (a key of :data:`ORIGIN_RANKS`): a stored
+    record of the same match is merged with the new one by :func:`merge_source_match`,
+    and ``match_xg`` gets the merged figures.
+    """
     ensure_season(connection, season)
     teams = reconcile_teams(
         connection,
@@ -277,52 +313,136 @@ def load_source_fixtures(
             for f in fixtures
         ],
     )
+    rows = [_source_match_row(f, source, league, season, teams, links, sha256) for f in fixtures]
+    stored = _stored_source_matches(connection, source, [row["source_match_id"] for row in rows])
+    ranks = ORIGIN_RANKS.get(source, {})
     rows = [
-        {
-            "source": source,
-            "source_match_id": f.source_match_id,
-            "league_code": league,
-            "season_code": season,
-            "match_date": f.match_date,
-            "kickoff_published": f.kickoff_published,
-            "kickoff_utc": f.kickoff_utc,
-            "home_name": f.home_name,
-            "away_name": f.away_name,
-            "home_team_id": teams[f.home_name],
-            "away_team_id": teams[f.away_name],
-            "match_id": links[f.source_match_id],
-            "status": f.status,
-            "home_goals": f.home_goals,
-            "away_goals": f.away_goals,
-            "home_xg": f.home_xg,
-            "away_xg": f.away_xg,
-            "details_json": json.dumps(f.details, sort_keys=True) if f.details else None,
-            "raw_sha256": sha256,
-        }
-        for f in fixtures
+        merge_source_match(stored.get(row["source_match_id"]), row, origin, ranks) for row in rows
     ]
+    for row in rows:
+        details = row["details_json"]
+        row["details_json"] = json.dumps(details, sort_keys=True) if details else None
+    xg_rows = [
+        {
+            "match_id": row["match_id"],
+            "source": source,
+            "home_xg": row["home_xg"],
+            "away_xg": row["away_xg"],
+            "raw_sha256": row.pop("xg_sha256"),
+        }
+        for row in rows
+        if row["match_id"] is not None and row["home_xg"] is not None
+    ]
+    for row in rows:
+        row.pop("xg_sha256", None)
     upsert(connection, SourceMatch.__table__, rows, ["source", "source_match_id"])
     if xg:
-        xg_rows = [
-            {
-                "match_id": links[f.source_match_id],
-                "source": source,
-                "home_xg": f.home_xg,
-                "away_xg": f.away_xg,
-                "raw_sha256": sha256,
-            }
-            for f in fixtures
-            if links[f.source_match_id] is not None and f.home_xg is not None
-        ]
         upsert(connection, MatchXg.__table__, xg_rows, ["match_id", "source"])
     linked = sum(1 for value in links.values() if value is not None)
     counts = LoadCounts(
         rows=len(rows),
         matches_linked=linked,
         matches_unlinked=len(links) - linked,
+        matches_with_xg=len({row["match_id"] for row in xg_rows}) if xg else 0,
         teams_matched=len(teams),
     )
     return counts, teams, links
+
+
+def _source_match_row(
+    f: SourceFixture,
+    source: str,
+    league: str,
+    season: str,
+    teams: dict[str, int],
+    links: dict[str, int | None],
+    sha256: str,
+) -> dict[str, Any]:
+    """The ``source_matches`` row of a fixture (details as a dict, xG rounded)."""
+    return {
+        "source": source,
+        "source_match_id": f.source_match_id,
+        "league_code": league,
+        "season_code": season,
+        "match_date": f.match_date,
+        "kickoff_published": f.kickoff_published,
+        "kickoff_utc": f.kickoff_utc,
+        "home_name": f.home_name,
+        "away_name": f.away_name,
+        "home_team_id": teams[f.home_name],
+        "away_team_id": teams[f.away_name],
+        "match_id": links[f.source_match_id],
+        "status": f.status,
+        "home_goals": f.home_goals,
+        "away_goals": f.away_goals,
+        "home_xg": round_figure(f.home_xg),
+        "away_xg": round_figure(f.away_xg),
+        "details_json": dict(f.details or {}),
+        "raw_sha256": sha256,
+    }
+
+
+def _stored_source_matches(
+    connection: Connection, source: str, ids: Sequence[str]
+) -> dict[str, dict[str, Any]]:
+    """The stored ``source_matches`` rows of ``source`` with these ids (details decoded)."""
+    table = SourceMatch.__table__
+    found: dict[str, dict[str, Any]] = {}
+    for start in range(0, len(ids), 500):
+        chunk = list(ids[start : start + 500])
+        for row in connection.execute(
+            select(table).where(table.c.source == source, table.c.source_match_id.in_(chunk))
+        ).mappings():
+            stored = dict(row)
+            stored["details_json"] = json.loads(stored["details_json"] or "{}")
+            found[stored["source_match_id"]] = stored
+    return found
+
+
+# Fields taken together from one record: a score or an xG pair never mixes two files.
+_FIELD_GROUPS = (
+    ("match_date", "kickoff_published"),
+    ("kickoff_utc",),
+    ("home_goals", "away_goals"),
+    ("home_xg", "away_xg"),
+    ("match_id",),
+)
+
+
+def merge_source_match(
+    stored: dict[str, Any] | None,
+    new: dict[str, Any],
+    origin: str | None,
+    ranks: dict[str, int],
+) -> dict[str, Any]:
+    """The record kept for a match two files of one source give, whatever their order.
+
+    The winner is the played record, then the one whose file kind (``origin``,
+    kept in the details as ``origin``) ranks higher in ``ranks``; at equal rank
+    the new record (a newer copy of the same kind of file).  The winner's fields
+    are kept and those it lacks (a group of :data:`_FIELD_GROUPS` all None,
+    a details key) come from the other record.  Adds ``xg_sha256``: the file the
+    kept xG came from.
+    """
+    if origin is not None:
+        new["details_json"]["origin"] = origin
+    new = {**new, "xg_sha256": new["raw_sha256"]}
+    if stored is None:
+        return new
+    stored = {**stored, "xg_sha256": stored["raw_sha256"]}
+
+    def standing(row: dict[str, Any]) -> tuple[bool, int]:
+        return row["status"] == "played", ranks.get(row["details_json"].get("origin"), 0)
+
+    first, second = (new, stored) if standing(new) >= standing(stored) else (stored, new)
+    merged = dict(first)
+    for group in _FIELD_GROUPS:
+        if all(first[field] is None for field in group):
+            merged.update({field: second[field] for field in group})
+            if group == ("home_xg", "away_xg"):
+                merged["xg_sha256"] = second["xg_sha256"]
+    merged["details_json"] = {**second["details_json"], **first["details_json"]}
+    return merged
 
 
 def load_shots(
@@ -332,17 +452,53 @@ def load_shots(
     shots: Sequence[dict[str, Any]],
     links: dict[str, int | None],
     team_ids: dict[str, int | None],
+    replaces: Callable[[str], bool] | None = None,
 ) -> int:
-    """Upsert shots (dicts with the ``shots`` columns, ``team`` as a source team name)."""
+    """Upsert shots (dicts with the ``shots`` columns, ``team`` as a source team name).
+
+    xG and coordinates are stored at :data:`FIGURE_DIGITS` significant digits.
+    ``replaces`` is asked about the raw file (its URI) of every stored shot a new
+    row would replace: where it says False, the stored shot stays as it is (a
+    shot CSV never replaces the shot a match page gave).  Returns the shots read.
+    """
     rows = []
     for shot in shots:
         row = {key: value for key, value in shot.items() if key != "team"}
         row["source"] = source
         row["match_id"] = links.get(shot["source_match_id"])
         row["team_id"] = team_ids.get(shot["team"])
+        for figure in ("x", "y", "xg"):
+            row[figure] = round_figure(row[figure])
         rows.append(row)
+    if replaces is not None and rows:
+        kept = {
+            shot_id
+            for shot_id, uri in _stored_shot_files(
+                connection, source, [row["source_shot_id"] for row in rows]
+            )
+            if not replaces(uri)
+        }
+        rows = [row for row in rows if row["source_shot_id"] not in kept]
     upsert(connection, Shot.__table__, rows, ["source", "source_shot_id"])
-    return len(rows)
+    return len(shots)
+
+
+def _stored_shot_files(
+    connection: Connection, source: str, shot_ids: Sequence[str]
+) -> list[tuple[str, str]]:
+    """(shot id, URI of the raw file it came from) of the stored shots of ``source``."""
+    found: list[tuple[str, str]] = []
+    for start in range(0, len(shot_ids), 500):
+        chunk = list(shot_ids[start : start + 500])
+        found.extend(
+            tuple(row)
+            for row in connection.execute(
+                select(Shot.source_shot_id, RawFile.uri)
+                .join(RawFile, RawFile.sha256 == Shot.raw_sha256)
+                .where(Shot.source == source, Shot.source_shot_id.in_(chunk))
+            )
+        )
+    return found
 
 
 TEAM_MATCH_LOG_KEY = (
