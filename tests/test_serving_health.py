@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import ast
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import pytest
 from conftest import REPO
@@ -99,7 +101,7 @@ def test_the_api_imports_no_ml_library(tmp_path) -> None:  # noqa: ANN001
         from sabiscore_ml.warehouse.engine import migrate
         migrate()
         import serving.main
-        from serving.security import create_api_key
+        from sabiscore_ml.warehouse.api_keys import create_api_key
         from sabiscore_ml.warehouse.engine import get_engine
         key = create_api_key(get_engine(), owner="t", tier="free").key
         with TestClient(serving.main.app) as client:
@@ -124,3 +126,25 @@ def test_the_api_imports_no_ml_library(tmp_path) -> None:  # noqa: ANN001
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stdout.strip().splitlines()[-1] == "loaded:"
+
+
+def _imported_modules(path: Path) -> set[str]:
+    """Every module a Python file imports, at its top or inside a function."""
+    modules = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            modules.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            modules.add(node.module)
+    return modules
+
+
+def test_the_library_never_imports_the_api() -> None:
+    """Nothing under sabiscore_ml/ or feature_store/ imports serving (the API depends on them)."""
+    importers = sorted(
+        str(path.relative_to(REPO))
+        for package in ("sabiscore_ml", "feature_store")
+        for path in (REPO / package).rglob("*.py")
+        if any(m == "serving" or m.startswith("serving.") for m in _imported_modules(path))
+    )
+    assert importers == []
