@@ -92,7 +92,10 @@ def test_the_former_entry_point_is_the_same_app() -> None:
 
 
 def test_the_api_imports_no_ml_library(tmp_path) -> None:  # noqa: ANN001
-    """In a fresh interpreter: import the app, start it, serve requests, look at sys.modules."""
+    """In a fresh interpreter: import the app, start it, serve requests, look at sys.modules.
+
+    Neither an ML library nor a data-frame one (polars, pandas, numpy) is loaded.
+    """
     script = textwrap.dedent(
         """
         import os, sys
@@ -110,7 +113,7 @@ def test_the_api_imports_no_ml_library(tmp_path) -> None:  # noqa: ANN001
                          "/v1/models/current", "/openapi.json", "/metrics"):
                 answer = client.get(path, headers={"X-API-Key": key})
                 assert answer.status_code in (200, 404), (path, answer.status_code)
-        banned = ("sklearn", "xgboost", "lightgbm", "mlflow")
+        banned = ("sklearn", "xgboost", "lightgbm", "mlflow", "polars", "pandas", "numpy")
         loaded = sorted({m.split(".")[0] for m in sys.modules} & set(banned))
         print("loaded:", ",".join(loaded))
         """
