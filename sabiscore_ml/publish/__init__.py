@@ -5,7 +5,11 @@ A batch job scores the upcoming fixtures and hands the result over as a
 edges and stakes).  :func:`publish` writes it to the warehouse, then to Redis
 when a client is given.  A reader never sees half of one run and half of
 another.  This docstring is the contract the serving tier reads by; DEVELOPERS.md
-("Published results: keys and tables") repeats it.
+("Published results: keys and tables") repeats it.  In code it is
+:mod:`~sabiscore_ml.publish.contract` (keys, document kinds and fields, the
+builders, the encoding; standard library only) and
+:mod:`~sabiscore_ml.publish.readers` (the warehouse readers; SQLAlchemy only),
+which the publisher and the serving tier share.
 
 **Documents.**  JSON, UTF-8, keys sorted, no spaces, floats rounded to 6
 decimals, dates ``YYYY-MM-DD`` and times ``YYYY-MM-DDTHH:MM:SS[.ffffff]Z`` in
