@@ -471,9 +471,9 @@ def main() -> None:
 
     from sabiscore_ml.publish import document_key
     from sabiscore_ml.settings import clear_settings_cache
+    from sabiscore_ml.warehouse.api_keys import create_api_key
     from sabiscore_ml.warehouse.engine import get_engine, migrate
     from serving.repository import prediction_view
-    from serving.security import create_api_key
 
     home = Path(tempfile.mkdtemp(prefix="sabiscore-bench-serving-"))
     prefix = f"bench-{uuid.uuid4().hex[:8]}"

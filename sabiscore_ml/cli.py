@@ -1314,8 +1314,8 @@ def keys_create(
 
     Example: [bold]sabiscore keys create --owner webapp --tier pro[/]
     """
+    from sabiscore_ml.warehouse.api_keys import create_api_key
     from sabiscore_ml.warehouse.engine import get_engine
-    from serving.security import create_api_key
 
     _init_warehouse()
     new = create_api_key(get_engine(), owner=owner, tier=tier)
@@ -1337,8 +1337,8 @@ def keys_revoke(
 
     Example: [bold]sabiscore keys revoke 3f9a1c0b7d2e[/]
     """
+    from sabiscore_ml.warehouse.api_keys import revoke_api_key
     from sabiscore_ml.warehouse.engine import get_engine
-    from serving.security import revoke_api_key
 
     _init_warehouse()
     record = revoke_api_key(get_engine(), key_id)
@@ -1355,8 +1355,8 @@ def keys_list(
 
     Example: [bold]sabiscore keys list --owner webapp[/]
     """
+    from sabiscore_ml.warehouse.api_keys import list_api_keys
     from sabiscore_ml.warehouse.engine import get_engine
-    from serving.security import list_api_keys
 
     _init_warehouse()
     table = Table(title="API keys")

@@ -29,7 +29,7 @@ from typing import Any
 from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from sabiscore_ml.publish.documents import ALL_LEAGUES, LEAGUES, PREDICTION, UPCOMING, VALUE_BETS
+from sabiscore_ml.publish.contract import ALL_LEAGUES, LEAGUES, PREDICTION, UPCOMING, VALUE_BETS
 from serving.api.deps import client_address, too_many_requests
 from serving.rate_limits import CALLER, CLIENT
 from serving.repository import PREDICTION_VIEW

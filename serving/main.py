@@ -1,7 +1,8 @@
 """The serving application: ``uvicorn serving.main:app`` (or ``sabiscore serve``).
 
 Read-only: every answer was computed and published by the batch jobs
-(:mod:`sabiscore_ml.publish`); this process imports no ML library.  Settings
+(:mod:`sabiscore_ml.publish`), read by its contract (``contract``, ``readers``);
+this process imports no ML library and no data-frame one.  Settings
 are read when the application starts, not when this module is imported.
 """
 

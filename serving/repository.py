@@ -44,17 +44,18 @@ from sqlalchemy import select, text
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
 
-from sabiscore_ml.publish.documents import (
+from sabiscore_ml.publish.contract import (
     ALL_LEAGUES,
     LEAGUES,
     PREDICTION,
     UPCOMING,
     VALUE_BETS,
     document_key,
+    encode_document,
     pointer_key,
+    prediction_view,
 )
-from sabiscore_ml.publish.encoding import encode_document
-from sabiscore_ml.publish.warehouse import latest_run, warehouse_document
+from sabiscore_ml.publish.readers import latest_run, warehouse_document
 from sabiscore_ml.settings import ServingSettings
 from sabiscore_ml.warehouse.engine import get_engine
 from sabiscore_ml.warehouse.models import ModelVersion
@@ -68,31 +69,6 @@ T = TypeVar("T")
 REDIS, WAREHOUSE = "redis", "warehouse"
 CHAMPION = "champion"
 MODEL_CACHE_SECONDS = 10.0
-
-# The fields of a published insight that make a prediction (the rest is the insight's own).
-PREDICTION_FIELDS = (
-    "run_id",
-    "match_id",
-    "league_code",
-    "season_code",
-    "match_date",
-    "kickoff_utc",
-    "home_team",
-    "away_team",
-    "p_home",
-    "p_draw",
-    "p_away",
-    "p_over25",
-    "p_btts",
-    "xg_home",
-    "xg_away",
-    "model_name",
-    "model_version",
-    "created_at",
-    "as_of",
-    "mode",
-)
-
 
 class StoreUnavailable(Exception):
     """No store could answer (Redis down or without the document, and the warehouse down)."""
@@ -129,12 +105,6 @@ def redis_client(url: str, timeout: float) -> aioredis.Redis:
 
 def _filtered(body: bytes, keep: Callable[[dict[str, Any]], bool]) -> bytes:
     return encode_document([entry for entry in json.loads(body) if keep(entry)])
-
-
-def prediction_view(insight: bytes) -> bytes:
-    """A match's prediction from its insight: probabilities, fixture, model and run."""
-    document = json.loads(insight)
-    return encode_document({field: document[field] for field in PREDICTION_FIELDS})
 
 
 class Repository:

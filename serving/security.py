@@ -1,10 +1,7 @@
 """Who is calling: API keys (kept hashed in the warehouse) and optional JWT bearer tokens.
 
-A key reads ``sbk_<key_id>_<secret>``: ``key_id`` (12 hex digits) finds the
-row, whose ``key_sha256`` must equal the SHA-256 of the whole key.  The key
-itself is shown once, when it is created (``sabiscore keys create``), and is
-never stored.  A SHA-256 suffices: the secret is 256 random bits, not a
-password a dictionary could guess.
+Keys are made, revoked and stored by :mod:`sabiscore_ml.warehouse.api_keys`
+(``sabiscore keys``); this module verifies the ones requests send.
 
 A bearer token is a JWT signed with ``SABISCORE_API_JWT_SECRET`` (HS256)
 carrying ``sub``, ``exp`` and optionally ``tier``; it needs no store, so it
@@ -20,31 +17,30 @@ earlier stays trusted.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import hmac
-import re
-import secrets
 import time
 from dataclasses import dataclass
 from typing import Any
 
 import jwt
-from sqlalchemy import Engine, insert, select, update
+from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
 
-from sabiscore_ml.errors import SabiscoreError
 from sabiscore_ml.settings import ServingSettings
+from sabiscore_ml.warehouse.api_keys import (
+    FREE,
+    TIERS,
+    ApiKeyRefused,
+    check_tier,
+    find_api_key,
+    key_digest,
+    key_id_of,
+)
 from sabiscore_ml.warehouse.engine import get_engine
-from sabiscore_ml.warehouse.models import ApiKey
 from serving.cache import LruCache, SingleFlight
 from serving.metrics import ServingMetrics
 from serving.repository import WAREHOUSE, StoreUnavailable
 
-FREE, PREMIUM, PRO = "free", "premium", "pro"
-TIERS: tuple[str, ...] = (FREE, PREMIUM, PRO)
-KEY_PREFIX = "sbk"
-_KEY = re.compile(r"sbk_([0-9a-f]{12})_([A-Za-z0-9_-]{43})")
 JWT_ALGORITHM = "HS256"
 _MISSING: Any = object()
 
@@ -85,10 +81,6 @@ def challenges(settings: ServingSettings, *, invalid_token: bool = False) -> str
     return ", ".join(offered)
 
 
-class ApiKeyRefused(SabiscoreError):
-    """A key operation refused (unknown tier, unknown key); the message says which."""
-
-
 @dataclass(frozen=True)
 class Principal:
     """The caller: ``subject`` names it for limits (``key:<id>``, ``jwt:<sub>``, ``ip:<addr>``)."""
@@ -98,109 +90,12 @@ class Principal:
     owner: str | None = None
 
 
-@dataclass(frozen=True)
-class ApiKeyRecord:
-    """An API key as stored, without its secret."""
-
-    key_id: str
-    owner: str
-    tier: str
-    created_at: dt.datetime
-    revoked_at: dt.datetime | None
-
-    @property
-    def active(self) -> bool:
-        """Not revoked."""
-        return self.revoked_at is None
-
-
-@dataclass(frozen=True)
-class NewApiKey:
-    """A key just created: ``key`` is shown once and never stored."""
-
-    key: str
-    record: ApiKeyRecord
-
-
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
-
-
-def key_digest(key: str) -> str:
-    """The SHA-256 (hex) of a key, as stored."""
-    return hashlib.sha256(key.encode()).hexdigest()
-
-
-def key_id_of(key: str) -> str | None:
-    """The ``key_id`` of a well-formed key, None for anything else."""
-    match = _KEY.fullmatch(key)
-    return match.group(1) if match else None
-
-
-def _record(row: Any) -> ApiKeyRecord:
-    return ApiKeyRecord(row.key_id, row.owner, row.tier, row.created_at, row.revoked_at)
-
-
-def create_api_key(engine: Engine, *, owner: str, tier: str) -> NewApiKey:
-    """Create a key for ``owner`` in ``tier``; the returned ``key`` is the only copy."""
-    if tier not in TIERS:
-        raise ApiKeyRefused(f"tier {tier!r} is not one of {', '.join(TIERS)}")
-    owner = owner.strip()
-    if not 0 < len(owner) <= 80:
-        raise ApiKeyRefused("an owner of 1 to 80 characters is needed")
-    key_id = secrets.token_hex(6)
-    key = f"{KEY_PREFIX}_{key_id}_{secrets.token_urlsafe(32)}"
-    created_at = _now()
-    with engine.begin() as connection:
-        connection.execute(
-            insert(ApiKey).values(
-                key_id=key_id,
-                key_sha256=key_digest(key),
-                owner=owner,
-                tier=tier,
-                created_at=created_at,
-                revoked_at=None,
-            )
-        )
-    return NewApiKey(key, ApiKeyRecord(key_id, owner, tier, created_at, None))
-
-
-def revoke_api_key(engine: Engine, key_id: str) -> ApiKeyRecord:
-    """Revoke a key (by its ``key_id``, or the whole key); revoking it again changes nothing."""
-    key_id = key_id_of(key_id) or key_id
-    with engine.begin() as connection:
-        connection.execute(
-            update(ApiKey)
-            .where(ApiKey.key_id == key_id, ApiKey.revoked_at.is_(None))
-            .values(revoked_at=_now())
-        )
-        row = connection.execute(select(ApiKey).where(ApiKey.key_id == key_id)).one_or_none()
-    if row is None:
-        raise ApiKeyRefused(f"no API key {key_id!r}")
-    return _record(row)
-
-
-def list_api_keys(engine: Engine, *, owner: str | None = None) -> list[ApiKeyRecord]:
-    """Every key (of ``owner``), oldest first, revoked ones included."""
-    query = select(ApiKey).order_by(ApiKey.created_at, ApiKey.id)
-    if owner is not None:
-        query = query.where(ApiKey.owner == owner)
-    with engine.connect() as connection:
-        return [_record(row) for row in connection.execute(query)]
-
-
 def lookup_api_key(engine: Engine, key: str) -> Principal | None:
     """The caller a key names, or None (malformed, unknown, wrong secret or revoked)."""
-    key_id = key_id_of(key)
-    if key_id is None:
+    record = find_api_key(engine, key)
+    if record is None:
         return None
-    with engine.connect() as connection:
-        row = connection.execute(select(ApiKey).where(ApiKey.key_id == key_id)).one_or_none()
-    if row is None or row.revoked_at is not None:
-        return None
-    if not hmac.compare_digest(row.key_sha256, key_digest(key)):
-        return None
-    return Principal(f"key:{key_id}", row.tier, row.owner)
+    return Principal(f"key:{record.key_id}", record.tier, record.owner)
 
 
 def issue_token(
@@ -209,8 +104,7 @@ def issue_token(
     """A bearer token for ``subject`` (what a trusted backend would mint for its users)."""
     if settings.jwt_secret is None:
         raise ApiKeyRefused("SABISCORE_API_JWT_SECRET is not set")
-    if tier not in TIERS:
-        raise ApiKeyRefused(f"tier {tier!r} is not one of {', '.join(TIERS)}")
+    check_tier(tier)
     now = dt.datetime.now(dt.UTC)
     claims: dict[str, Any] = {
         "sub": subject,

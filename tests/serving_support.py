@@ -34,10 +34,10 @@ from test_publishing import Fixture, add_fixtures, scored_run
 
 from sabiscore_ml.publish import PublishedRun, document_key, publish, run_documents
 from sabiscore_ml.settings import clear_settings_cache
+from sabiscore_ml.warehouse.api_keys import create_api_key
 from sabiscore_ml.warehouse.engine import get_engine
 from sabiscore_ml.warehouse.models import ModelVersion
 from serving.main import create_app
-from serving.security import create_api_key
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 UNUSED_REDIS_URL = "redis://127.0.0.1:6390/0"  # nothing listens there: Redis "down"

@@ -21,9 +21,9 @@ from sqlalchemy import Engine
 from test_publishing import SATURDAY, SUNDAY, scored_run
 
 from sabiscore_ml.publish import encode_document, publish, run_predictions, run_value_bets
+from sabiscore_ml.publish.contract import PREDICTION_FIELDS
+from sabiscore_ml.warehouse.api_keys import revoke_api_key
 from serving import schemas
-from serving.repository import PREDICTION_FIELDS
-from serving.security import revoke_api_key
 
 
 @pytest.fixture

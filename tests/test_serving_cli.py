@@ -24,8 +24,8 @@ from sabiscore_ml.cli import app
 from sabiscore_ml.errors import SabiscoreError
 from sabiscore_ml.leagues import LEAGUES
 from sabiscore_ml.publish import publish, run_documents
+from sabiscore_ml.warehouse.api_keys import ApiKeyRefused
 from sabiscore_ml.warehouse.engine import get_engine, migrate
-from serving.security import ApiKeyRefused
 
 runner = CliRunner()
 KEY = re.compile(r"sbk_[0-9a-f]{12}_[A-Za-z0-9_-]{43}")

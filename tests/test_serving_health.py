@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import ast
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import pytest
 from conftest import REPO
@@ -90,7 +92,10 @@ def test_the_former_entry_point_is_the_same_app() -> None:
 
 
 def test_the_api_imports_no_ml_library(tmp_path) -> None:  # noqa: ANN001
-    """In a fresh interpreter: import the app, start it, serve requests, look at sys.modules."""
+    """In a fresh interpreter: import the app, start it, serve requests, look at sys.modules.
+
+    Neither an ML library nor a data-frame one (polars, pandas, numpy) is loaded.
+    """
     script = textwrap.dedent(
         """
         import os, sys
@@ -99,7 +104,7 @@ def test_the_api_imports_no_ml_library(tmp_path) -> None:  # noqa: ANN001
         from sabiscore_ml.warehouse.engine import migrate
         migrate()
         import serving.main
-        from serving.security import create_api_key
+        from sabiscore_ml.warehouse.api_keys import create_api_key
         from sabiscore_ml.warehouse.engine import get_engine
         key = create_api_key(get_engine(), owner="t", tier="free").key
         with TestClient(serving.main.app) as client:
@@ -108,7 +113,7 @@ def test_the_api_imports_no_ml_library(tmp_path) -> None:  # noqa: ANN001
                          "/v1/models/current", "/openapi.json", "/metrics"):
                 answer = client.get(path, headers={"X-API-Key": key})
                 assert answer.status_code in (200, 404), (path, answer.status_code)
-        banned = ("sklearn", "xgboost", "lightgbm", "mlflow")
+        banned = ("sklearn", "xgboost", "lightgbm", "mlflow", "polars", "pandas", "numpy")
         loaded = sorted({m.split(".")[0] for m in sys.modules} & set(banned))
         print("loaded:", ",".join(loaded))
         """
@@ -124,3 +129,25 @@ def test_the_api_imports_no_ml_library(tmp_path) -> None:  # noqa: ANN001
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stdout.strip().splitlines()[-1] == "loaded:"
+
+
+def _imported_modules(path: Path) -> set[str]:
+    """Every module a Python file imports, at its top or inside a function."""
+    modules = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            modules.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            modules.add(node.module)
+    return modules
+
+
+def test_the_library_never_imports_the_api() -> None:
+    """Nothing under sabiscore_ml/ or feature_store/ imports serving (the API depends on them)."""
+    importers = sorted(
+        str(path.relative_to(REPO))
+        for package in ("sabiscore_ml", "feature_store")
+        for path in (REPO / package).rglob("*.py")
+        if any(m == "serving" or m.startswith("serving.") for m in _imported_modules(path))
+    )
+    assert importers == []

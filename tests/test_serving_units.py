@@ -9,10 +9,11 @@ import pytest
 from pydantic import ValidationError
 
 from sabiscore_ml import settings as s
+from sabiscore_ml.warehouse.api_keys import key_digest, key_id_of
 from serving.cache import LruCache, SingleFlight
 from serving.repository import Document, prediction_view
 from serving.responses import cache_control, etag_matches
-from serving.security import bearer_token, key_digest, key_id_of
+from serving.security import bearer_token
 
 
 def test_serving_settings_defaults_and_parsing(monkeypatch: pytest.MonkeyPatch) -> None:

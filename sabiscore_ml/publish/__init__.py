@@ -5,7 +5,11 @@ A batch job scores the upcoming fixtures and hands the result over as a
 edges and stakes).  :func:`publish` writes it to the warehouse, then to Redis
 when a client is given.  A reader never sees half of one run and half of
 another.  This docstring is the contract the serving tier reads by; DEVELOPERS.md
-("Published results: keys and tables") repeats it.
+("Published results: keys and tables") repeats it.  In code it is
+:mod:`~sabiscore_ml.publish.contract` (keys, document kinds and fields, the
+builders, the encoding; standard library only) and
+:mod:`~sabiscore_ml.publish.readers` (the warehouse readers; SQLAlchemy only),
+which the publisher and the serving tier share.
 
 **Documents.**  JSON, UTF-8, keys sorted, no spaces, floats rounded to 6
 decimals, dates ``YYYY-MM-DD`` and times ``YYYY-MM-DDTHH:MM:SS[.ffffff]Z`` in
@@ -136,7 +140,8 @@ run that is not current after its switch (a newer one is) sends none.
 **Warehouse** (history, never overwritten but for the one change of
 ``status`` from ``pending`` to ``published``): ``prediction_runs`` (one row
 per complete run, with its rules in ``rules_json``), ``run_predictions``,
-``run_edges``, ``run_stakes``; see :mod:`sabiscore_ml.publish.warehouse`.
+``run_edges``, ``run_stakes``; see :mod:`sabiscore_ml.publish.warehouse`
+(writing) and :mod:`sabiscore_ml.publish.readers` (reading).
 The run's row is inserted last in the transaction of its other rows, so a
 run in ``prediction_runs`` is complete.
 
@@ -148,137 +153,51 @@ first published.  A different content under a published id raises
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+import importlib
 from typing import Any
 
-from sqlalchemy import Engine
+# Each name the package exports, by the module defining it.  They are imported
+# when first used, so ``contract`` and ``readers`` (what the serving tier
+# imports) load without the publisher's data-frame libraries.
+_EXPORTS: dict[str, tuple[str, ...]] = {
+    "contract": (
+        "ALL_LEAGUES",
+        "KINDS",
+        "current_run_id",
+        "document_key",
+        "encode_document",
+        "read_document",
+    ),
+    "readers": (
+        "RunInfo",
+        "latest_run",
+        "run_info",
+        "run_prediction",
+        "run_predictions",
+        "run_value_bets",
+        "warehouse_document",
+        "warehouse_leagues",
+    ),
+    "documents": ("RunDocument", "run_documents"),
+    "publisher": ("PublishReport", "publish", "reconcile"),
+    "redis_store": ("RedisPublish", "RedisTtls", "publish_to_redis"),
+    "run": ("InvalidRun", "PublishedRun", "RunConflict"),
+    "warehouse": ("WarehousePublish", "mark_published", "publish_to_warehouse"),
+}
+_MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}
 
-from sabiscore_ml.publish.documents import (
-    ALL_LEAGUES,
-    KINDS,
-    RunDocument,
-    document_key,
-    run_documents,
-)
-from sabiscore_ml.publish.encoding import encode_document
-from sabiscore_ml.publish.redis_store import (
-    RedisPublish,
-    RedisTtls,
-    current_run_id,
-    publish_to_redis,
-    read_document,
-)
-from sabiscore_ml.publish.run import InvalidRun, PublishedRun, RunConflict
-from sabiscore_ml.publish.warehouse import (
-    RunInfo,
-    WarehousePublish,
-    latest_run,
-    mark_published,
-    publish_to_warehouse,
-    run_info,
-    run_prediction,
-    run_predictions,
-    run_value_bets,
-    warehouse_document,
-    warehouse_leagues,
-)
-from sabiscore_ml.settings import get_redis_settings
-
-__all__ = [
-    "ALL_LEAGUES",
-    "KINDS",
-    "InvalidRun",
-    "PublishReport",
-    "PublishedRun",
-    "RedisPublish",
-    "RedisTtls",
-    "RunConflict",
-    "RunDocument",
-    "RunInfo",
-    "WarehousePublish",
-    "current_run_id",
-    "document_key",
-    "encode_document",
-    "latest_run",
-    "mark_published",
-    "publish",
-    "publish_to_redis",
-    "publish_to_warehouse",
-    "read_document",
-    "reconcile",
-    "run_documents",
-    "run_info",
-    "run_prediction",
-    "run_predictions",
-    "run_value_bets",
-    "warehouse_document",
-    "warehouse_leagues",
-]
+__all__ = sorted(_MODULE_OF)
 
 
-@dataclass(frozen=True)
-class PublishReport:
-    """What :func:`publish` did: the warehouse's part, and Redis's (None without Redis)."""
-
-    run_id: str
-    warehouse: WarehousePublish
-    redis: RedisPublish | None
-
-
-def publish(
-    run: PublishedRun,
-    *,
-    engine: Engine,
-    redis_client: Any = None,
-    prefix: str | None = None,
-    ttl: RedisTtls | None = None,
-) -> PublishReport:
-    """Publish a run to the warehouse, then to Redis when ``redis_client`` is given.
-
-    Without Redis the run is published in the warehouse at once.  With Redis:
-    :func:`reconcile` first, then the run's warehouse rows (``pending``), its
-    Redis documents, the pointer switch, the warehouse's mark that the run is
-    published, and its alerts; a publication killed at any step leaves both
-    stores naming the same current run, and publishing again completes it.
-    Redis gets the run as the warehouse stores it (the ``created_at`` of its
-    first publication), so retrying a publish writes the same bytes.
-    ``prefix`` defaults to ``SABISCORE_REDIS_PREFIX``.
-    """
-    if redis_client is None:
-        stored = publish_to_warehouse(engine, run)
-        mark_published(engine, run.run_id)  # a run left pending by a Redis publication
-        return PublishReport(run.run_id, _as_stored(engine, stored), None)
-    prefix = prefix or get_redis_settings().redis_prefix
-    reconcile(engine, redis_client, prefix)
-    stored = publish_to_warehouse(engine, run, pending=True)
-    cached = publish_to_redis(
-        redis_client,
-        prefix,
-        run.with_created_at(stored.run.created_at),
-        ttl,
-        after_switch=lambda _current: mark_published(engine, run.run_id),
-    )
-    return PublishReport(run.run_id, _as_stored(engine, stored), cached)
+def __getattr__(name: str) -> Any:
+    """An exported name, imported from its module on first use."""
+    module = _MODULE_OF.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
 
 
-def reconcile(engine: Engine, redis_client: Any, prefix: str) -> str | None:
-    """Mark published the run the Redis pointer names, if the warehouse still has it pending.
-
-    Only a publisher killed between the pointer switch and the warehouse's mark
-    leaves that state; :func:`publish` calls this first.  Returns the run id
-    marked, or None.
-    """
-    current = current_run_id(redis_client, prefix)
-    if current is None:
-        return None
-    info = run_info(engine, current)
-    if info is None or info.published or not mark_published(engine, current):
-        return None
-    return current
-
-
-def _as_stored(engine: Engine, report: WarehousePublish) -> WarehousePublish:
-    """``report`` with the run as the warehouse holds it now (its status after the mark)."""
-    info = run_info(engine, report.run_id)
-    assert info is not None  # written before
-    return replace(report, run=info)
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

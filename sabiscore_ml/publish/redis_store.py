@@ -29,22 +29,24 @@ from typing import Any
 
 from redis.exceptions import ResponseError, WatchError
 
-from sabiscore_ml.publish.documents import (
+from sabiscore_ml.publish.contract import (
+    ALERTED,
+    META,
     ODDS,
-    RunDocument,
+    WEBAPP_GROUP,
     alerts_key,
+    current_run_id,
     document_key,
+    encode_document,
+    parse_utc,
     pointer_key,
-    run_documents,
     run_key,
+    utc_text,
     value_bet_entries,
 )
-from sabiscore_ml.publish.encoding import encode_document, parse_utc, utc_text
+from sabiscore_ml.publish.documents import RunDocument, run_documents
 from sabiscore_ml.publish.run import PublishedRun, RunConflict
 from sabiscore_ml.settings import get_publish_settings
-
-WEBAPP_GROUP = "webapp"
-ALERTED = "alerted"
 
 
 @dataclass(frozen=True)
@@ -96,16 +98,12 @@ class RedisPublish:
     alerts: int
 
 
-def _text(value: bytes | str | None) -> str | None:
-    return value.decode() if isinstance(value, bytes) else value
-
-
 def _order(created_at: dt.datetime, run_id: str) -> tuple[dt.datetime, str]:
     return created_at, run_id
 
 
 def _stored_meta(client: Any, prefix: str, run_id: str) -> dict[str, Any] | None:
-    raw = client.get(document_key(prefix, run_id, "meta"))
+    raw = client.get(document_key(prefix, run_id, META))
     return None if raw is None else json.loads(raw)
 
 
@@ -154,7 +152,7 @@ def _switch_pointer(client: Any, prefix: str, run: PublishedRun) -> tuple[bool, 
         while True:
             try:
                 pipe.watch(pointer)
-                current = _text(pipe.get(pointer))
+                current = current_run_id(pipe, prefix)
                 if current == run.run_id:
                     return False, current
                 if current is not None:
@@ -243,19 +241,3 @@ def publish_to_redis(
         after_switch(current)
     alerts = _send_alerts(client, prefix, run, ttl, maxlen) if current == run.run_id else 0
     return RedisPublish(run.run_id, len(documents), current, switched, alerts)
-
-
-# --- Readers (the serving tier) ---
-
-
-def current_run_id(client: Any, prefix: str) -> str | None:
-    """The run the pointer names, or None when nothing was published."""
-    return _text(client.get(pointer_key(prefix)))
-
-
-def read_document(
-    client: Any, prefix: str, run_id: str, kind: str, key: str | int | None = None
-) -> bytes | None:
-    """The raw bytes of a document of a run, or None (expired, or not in the run)."""
-    raw = client.get(document_key(prefix, run_id, kind, key))
-    return raw.encode() if isinstance(raw, str) else raw

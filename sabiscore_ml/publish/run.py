@@ -21,16 +21,19 @@ from typing import Any, Literal
 import polars as pl
 
 from sabiscore_ml.errors import SabiscoreError
-from sabiscore_ml.publish.encoding import encode_document, rounded
+from sabiscore_ml.publish.contract import (
+    OUTCOME_ORDER,
+    POINTER,
+    Record,
+    RunHeader,
+    encode_document,
+    rounded,
+)
 
 Mode = Literal["live", "replay"]
 MODES: tuple[str, ...] = ("live", "replay")
 
-# Outcomes in reading order; others sort after them, alphabetically.
-OUTCOME_ORDER = {o: i for i, o in enumerate(("home", "draw", "away", "over", "under", "yes", "no"))}
-
 _RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
-_POINTER_NAME = "current"
 
 PREDICTION_COLUMNS: dict[str, Any] = {
     "match_id": pl.Int64,
@@ -83,8 +86,6 @@ STAKE_COLUMNS: dict[str, Any] = {
     "stake": pl.Float64,
 }
 
-Record = dict[str, Any]
-
 
 class InvalidRun(SabiscoreError, ValueError):
     """A run refused before anything is published; the message names the frame and the check."""
@@ -92,36 +93,6 @@ class InvalidRun(SabiscoreError, ValueError):
 
 class RunConflict(SabiscoreError):
     """A run id already published with a different content; nothing was written."""
-
-
-def outcome_rank(outcome: str) -> tuple[int, str]:
-    """Sort key of an outcome: home, draw, away, over, under, yes, no, then the others."""
-    return OUTCOME_ORDER.get(outcome, len(OUTCOME_ORDER)), outcome
-
-
-@dataclass(frozen=True)
-class RunHeader:
-    """What identifies a run, when it was made (``created_at`` in UTC, naive), and its rules.
-
-    ``value_bet_rules`` and ``staking`` are the run's (see :class:`PublishedRun`),
-    or None when the run did not say.
-    """
-
-    run_id: str
-    model_name: str
-    model_version: str
-    created_at: dt.datetime
-    as_of: dt.date
-    mode: str
-    value_bet_rules: dict[str, Any] | None = None
-    staking: dict[str, Any] | None = None
-
-    @property
-    def rules(self) -> dict[str, Any] | None:
-        """The rules as ``prediction_runs.rules_json`` keeps them (None when the run has none)."""
-        if self.value_bet_rules is None and self.staking is None:
-            return None
-        return {"staking": self.staking, "value_bet_rules": self.value_bet_rules}
 
 
 @dataclass(frozen=True)
@@ -189,7 +160,7 @@ class PublishedRun:
             raise InvalidRun(
                 f"run id {self.run_id!r}: 1 to 64 letters, digits, '.', '_' or '-' expected"
             )
-        if self.run_id == _POINTER_NAME:
+        if self.run_id == POINTER:
             raise InvalidRun(f"run id {self.run_id!r} is reserved")
         if self.mode not in MODES:
             raise InvalidRun(f"run {self.run_id}: mode {self.mode!r} is not one of {MODES}")
@@ -336,7 +307,7 @@ def _conform(
 
 
 def _sorted(frame: pl.DataFrame, *keys: str) -> pl.DataFrame:
-    """``frame`` sorted by ``keys``, outcomes in reading order (:func:`outcome_rank`)."""
+    """``frame`` sorted by ``keys``, outcomes in reading order (``outcome_rank``)."""
     rank = pl.col("outcome").replace_strict(
         OUTCOME_ORDER, default=len(OUTCOME_ORDER), return_dtype=pl.Int32
     )

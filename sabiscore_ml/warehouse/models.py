@@ -763,7 +763,7 @@ class BankrollEntry(Base):
     note: Mapped[str | None] = mapped_column(Text)
 
 
-# --- API keys of the serving tier (serving/security.py). ---
+# --- API keys of the serving tier (sabiscore_ml/warehouse/api_keys.py). ---
 
 
 class ApiKey(Base):
