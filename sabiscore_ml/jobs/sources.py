@@ -619,6 +619,7 @@ def _parse_tm_squad_values(raw: bytes, name: str, league: str | None) -> Parsed:
     values = transfermarkt.parse_tm_squad_values(raw, name, league=league)
     code = _season_table_league({v.league for v in values}, name)
     by_season: dict[str, list[tuple[str, dt.date, float | None, int | None]]] = {}
+    lines: dict[str, list[int]] = {}
     for value in values:
         start = int(value.season[:4])
         season_start = dt.date(start, 8, 1)
@@ -630,11 +631,12 @@ def _parse_tm_squad_values(raw: bytes, name: str, league: str | None) -> Parsed:
         by_season.setdefault(value.season, []).append(
             (value.club_name, season_start, amount, value.squad_size)
         )
+        lines.setdefault(value.season, []).append(value.row)
 
     def load(connection: Connection, code: str, sha: str, file_name: str) -> LoadCounts:
         total = LoadCounts()
         for season, rows in sorted(by_season.items()):
-            validate_squad_values(rows, name=file_name)
+            validate_squad_values(rows, name=file_name, lines_in_file=lines[season])
             counts = load_squad_values(
                 connection,
                 source="transfermarkt",
