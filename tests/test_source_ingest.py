@@ -3,7 +3,9 @@ teams reconciled, matches linked, loads idempotent, bad input quarantined with n
 
 from __future__ import annotations
 
+import gzip
 import json
+import re
 
 import pytest
 from conftest import FIXTURES, REPO, SAMPLE_DIR, table_snapshot
@@ -207,4 +209,41 @@ def test_bad_input_is_quarantined_and_nothing_written(
     if check:
         assert outcome.check == check
     assert "bad." in outcome.message
+    assert source_snapshot(with_rosters) == before
+
+
+def one_match_renamed(raw: bytes, section: bytes, team: bytes, renamed: bytes) -> bytes:
+    """``raw`` with ``team`` renamed in its first occurrence after ``section`` only."""
+    start = raw.index(team, raw.index(section))
+    return raw[:start] + renamed + raw[start + len(team) :]
+
+
+def test_league_page_with_one_unknown_team_names_it(with_rosters: Engine) -> None:
+    # One match of the finished EPL 2020 season spelled with a team no roster has:
+    # 21 "clubs", so the season's match count (420 expected) fails too; the team is named.
+    original = (FIXTURES / "understat" / "league_ajax.json").read_bytes()
+    raw = one_match_renamed(
+        original, b'"dates"', b"Wolverhampton Wanderers", b"Wolverhampton Wndrs"
+    )
+    before = source_snapshot(with_rosters)
+    outcome = ingest_source_bytes(
+        "understat", raw, "epl_one_renamed.json", league="E0", engine=with_rosters
+    )
+    assert (outcome.status, outcome.check) == ("rejected", "reconcile"), outcome.message
+    assert "unmatched 'Wolverhampton Wndrs'" in outcome.message
+    assert "England,Wolves,understat,Wolverhampton Wndrs" in outcome.message
+    assert source_snapshot(with_rosters) == before
+
+
+def test_schedule_with_one_unknown_team_names_it(with_rosters: Engine) -> None:
+    # The finished Ligue 1 2020-21 schedule with one match's home side misspelt (in each
+    # table listing the match: the whole season and its round).
+    original = gzip.decompress(FBREF_L1.read_bytes())
+    row = re.compile(rb">Bordeaux</a>(</td>(?:(?!</tr>).)*?/en/matches/c0996cac/)", re.S)
+    raw, count = row.subn(rb">Bordeaux Girondins</a>\1", original)
+    assert count == 2
+    before = source_snapshot(with_rosters)
+    outcome = ingest_source_bytes("fbref", raw, "l1_one_renamed.html", engine=with_rosters)
+    assert (outcome.status, outcome.check) == ("rejected", "reconcile"), outcome.message
+    assert "unmatched 'Bordeaux Girondins'" in outcome.message
     assert source_snapshot(with_rosters) == before

@@ -194,12 +194,24 @@ def _load_fixtures_and_shots(
 ) -> Callable[[Connection, str, str], LoadCounts]:
     """Load the fixtures, their shots and Understat team-match records in one go.
 
+    The team names are reconciled before the records are validated, so an
+    unknown team is named rather than counted as a club too many.
     Team-match records of a league page replace what is stored for the same
     team-match; those of a match page (npxG from the shots, no expected points)
     only fill in team-matches that no league page gave.
     """
 
     def load(connection: Connection, sha: str, name: str) -> LoadCounts:
+        # Teams first: a name that does not reconcile is reported as such, not as a
+        # league-season with one club too many (the match count of a whole season).
+        reconcile_teams(
+            connection,
+            source=source,
+            league=league,
+            season=season,
+            names={f.home_name for f in fixtures} | {f.away_name for f in fixtures},
+            name=name,
+        )
         validate_source_records(
             fixtures,
             shots,
