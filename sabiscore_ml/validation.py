@@ -822,12 +822,13 @@ SUITES.update(
 )
 
 
-# The column of each Transfermarkt table whose season is checked against the window.
+# The record field of each Transfermarkt table whose season is checked against the
+# window, and its column in the file.
 TRANSFERMARKT_SEASON_COLUMNS = {
-    "games": "season_code",
-    "player_valuations": "valuation_date",
-    "appearances": "match_date",
-    "player_values": "season_code",
+    "games": ("season_code", "season"),
+    "player_valuations": ("valuation_date", "date"),
+    "appearances": ("match_date", "date"),
+    "player_values": ("season_code", "season"),
 }
 
 
@@ -866,11 +867,12 @@ def validate_transfermarkt(
     parameters: dict[str, Any] = {}
     notes: dict[str, str] = {}
     shown: dict[str, tuple[str, str]] = {}
-    dated = TRANSFERMARKT_SEASON_COLUMNS.get(table)
-    if dated is not None:
+    if table in TRANSFERMARKT_SEASON_COLUMNS:
+        dated, in_file = TRANSFERMARKT_SEASON_COLUMNS[table]
         frame[SEASON_YEAR] = [season_year(r[dated]) for r in records]
+        frame[dated] = [r[dated] for r in records]
         parameters, notes = _season_window_parameters(as_of)
-        shown[SEASON_YEAR] = (dated, dated)
+        shown[SEASON_YEAR] = (dated, in_file)
     label = lines(lines_in_file) if lines_in_file is not None else RowNames().label
     validate_frame(
         suite, frame, name=name, parameters=parameters, notes=notes, rows=RowNames(label, shown)
