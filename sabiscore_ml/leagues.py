@@ -81,6 +81,7 @@ class SeasonWindow:
 
     first: str
     last: str
+    as_of: dt.date  # the day whose season is followed by ``last``
 
     @property
     def first_year(self) -> int:
@@ -95,8 +96,8 @@ class SeasonWindow:
     def describe(self) -> str:
         """``seasons 1993-1994 to 2027-2028 (...)``, for rejection messages."""
         return (
-            f"seasons {self.first} to {self.last} (the archive's first season to the season "
-            "after the one the file was taken in)"
+            f"seasons {self.first} to {self.last} (the archive's first season to the one "
+            f"after the season of {self.as_of})"
         )
 
 
@@ -108,8 +109,9 @@ def season_window(today: dt.date | None = None) -> SeasonWindow:
     decades ahead (2099) is not.  A match date is acceptable when its season
     (:func:`season_of`) is.
     """
-    following = season_start_year(season_of(today or dt.date.today())) + 1
-    return SeasonWindow(FIRST_SEASON, f"{following}-{following + 1}")
+    today = today or dt.date.today()
+    following = season_start_year(season_of(today)) + 1
+    return SeasonWindow(FIRST_SEASON, f"{following}-{following + 1}", today)
 
 
 def season_end_date(season: str) -> dt.date:
