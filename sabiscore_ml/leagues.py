@@ -53,6 +53,9 @@ LEAGUES: dict[str, League] = {
 # A season starting in this month or later belongs to the year it starts in.
 SEASON_START_MONTH = 6
 
+# The first season of the archive (football-data.co.uk's oldest files); no source goes further back.
+FIRST_SEASON = "1993-1994"
+
 _SEASON_RE = re.compile(r"^(\d{4})-(\d{4})$")
 _SHORT_SEASON_RE = re.compile(r"^(\d{2})(\d{2})$")
 
@@ -70,6 +73,45 @@ def season_of(day: dt.date) -> str:
     """The ``YYYY-YYYY`` season a match on ``day`` belongs to."""
     start = day.year if day.month >= SEASON_START_MONTH else day.year - 1
     return f"{start}-{start + 1}"
+
+
+@dataclass(frozen=True, slots=True)
+class SeasonWindow:
+    """The seasons a file of any source may hold, first and last included."""
+
+    first: str
+    last: str
+    as_of: dt.date  # the day whose season is followed by ``last``
+
+    @property
+    def first_year(self) -> int:
+        """Starting year of the first season."""
+        return season_start_year(self.first)
+
+    @property
+    def last_year(self) -> int:
+        """Starting year of the last season."""
+        return season_start_year(self.last)
+
+    def describe(self) -> str:
+        """``seasons 1993-1994 to 2027-2028 (...)``, for rejection messages."""
+        return (
+            f"seasons {self.first} to {self.last} (the archive's first season to the one "
+            f"after the season of {self.as_of})"
+        )
+
+
+def season_window(today: dt.date | None = None) -> SeasonWindow:
+    """The one window of acceptable seasons for every source.
+
+    From :data:`FIRST_SEASON` to the season after ``today``'s (default: the
+    current date), so next season's fixtures are accepted and a date typed
+    decades ahead (2099) is not.  A match date is acceptable when its season
+    (:func:`season_of`) is.
+    """
+    today = today or dt.date.today()
+    following = season_start_year(season_of(today)) + 1
+    return SeasonWindow(FIRST_SEASON, f"{following}-{following + 1}", today)
 
 
 def season_end_date(season: str) -> dt.date:

@@ -1,19 +1,23 @@
 """Data contracts checked with great-expectations before anything is loaded.
 
 Each source table has an expectation suite (schema, ranges, uniqueness of the
-natural key, dates inside the season, the number of matches of a complete
-season).  :func:`validate_frame` runs a suite on a DataFrame built from parsed
-records and raises :class:`~sabiscore_ml.errors.RejectedFile` naming the file,
-the failed expectation and example values, so the caller loads nothing from
-that file.  Every result is also recorded for the Data Docs
-(:mod:`sabiscore_ml.data_docs`).
+natural key, dates inside the season and inside the window of acceptable
+seasons, the number of matches of a complete season).  :func:`validate_frame`
+runs a suite on a DataFrame built from parsed records and raises
+:class:`~sabiscore_ml.errors.RejectedFile` naming the file, the failed
+expectation and, for each of the first failing rows, the row (its line in the
+file, or the source's id) with the column and value as the file spells them
+(``line 12: Date 2099-01-03``, not the derived ``days_into_season``), so the
+caller loads nothing from that file.  Every result is also recorded for the
+Data Docs (:mod:`sabiscore_ml.data_docs`).
 
 great-expectations is imported on first use (it takes seconds), and one
 ephemeral context serves the whole process; each suite and its batch
 definition are built once.  A suite first runs with the ``BOOLEAN_ONLY`` result
 format, which skips the unexpected-value lists; only a failed run is repeated
-with ``SUMMARY`` to name example values (great-expectations' per-expectation
-overhead, not the rows, dominates the cost).
+with ``COMPLETE``, whose ``unexpected_index_list`` gives the frame rows that
+failed (great-expectations' per-expectation overhead, not the rows, dominates
+the cost, so a passing file costs what it did).
 """
 
 from __future__ import annotations
@@ -21,15 +25,15 @@ from __future__ import annotations
 import datetime as dt
 import threading
 from collections import Counter
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
 import pandas as pd
 
 from sabiscore_ml.errors import RejectedFile
-from sabiscore_ml.leagues import season_start_year
+from sabiscore_ml.leagues import season_of, season_start_year, season_window
 from sabiscore_ml.season_counts import row_count_bounds
 
 # Ranges every source shares.
@@ -72,10 +76,94 @@ def season_matches_expectation() -> Expectation:
 # Matches of a season fall between 1 June of its first year and 31 August of the next.
 SEASON_WINDOW_DAYS = (dt.date(2001, 8, 31) - dt.date(2000, 6, 1)).days
 
+# The column holding each row's season (its starting year), checked against
+# :func:`~sabiscore_ml.leagues.season_window` by every suite of dated rows.
+SEASON_YEAR = "season_year"
+
 
 def days_into_season(day: dt.date, season: str) -> int:
     """Days from 1 June of the season's first year to ``day``."""
     return (day - dt.date(season_start_year(season), 6, 1)).days
+
+
+def season_year(value: Any) -> int | None:
+    """Starting year of the season of a date or of a season id (None stays None)."""
+    if value is None or (isinstance(value, float) and value != value):
+        return None
+    if isinstance(value, dt.date):
+        return season_start_year(season_of(value))
+    return season_start_year(str(value))
+
+
+def season_window_expectation() -> Expectation:
+    """Every row's season inside the window of :func:`~sabiscore_ml.leagues.season_window`."""
+    return Expectation(
+        "ExpectColumnValuesToBeBetween",
+        {
+            "column": SEASON_YEAR,
+            "min_value": {"$PARAMETER": "first_season_year"},
+            "max_value": {"$PARAMETER": "last_season_year"},
+        },
+    )
+
+
+def _season_window_parameters(as_of: dt.date | None) -> tuple[dict[str, int], dict[str, str]]:
+    """Parameters and failure note of the season-window expectation."""
+    window = season_window(as_of)
+    label = describe("ExpectColumnValuesToBeBetween", {"column": SEASON_YEAR})
+    return (
+        {"first_season_year": window.first_year, "last_season_year": window.last_year},
+        {label: f"accepted: {window.describe()}"},
+    )
+
+
+def _days_into_season_note(season: str) -> dict[str, str]:
+    """The failure note of the days-into-season expectation: the season's dates."""
+    start = dt.date(season_start_year(season), 6, 1)
+    end = start + dt.timedelta(days=SEASON_WINDOW_DAYS)
+    label = describe("ExpectColumnValuesToBeBetween", {"column": "days_into_season"})
+    return {label: f"season {season} holds matches from {start} to {end}"}
+
+
+@dataclass(frozen=True, slots=True)
+class RowNames:
+    """How the rows and columns of a validated frame are named in the file.
+
+    ``label(index)`` names the frame row ``index`` as the user finds it (``line
+    12``, ``match 14814``); ``columns`` maps a checked column to the frame
+    column whose value is shown and that column's name in the file (a derived
+    ``days_into_season`` is shown as the match's ``Date``).
+    """
+
+    label: Callable[[int], str] = field(default=lambda index: f"row {index + 1}")
+    columns: Mapping[str, tuple[str, str]] = field(default_factory=dict)
+
+    def cell(self, frame: pd.DataFrame, index: Any, column: str) -> str:
+        """``Date 2099-01-03``: the file's name of ``column`` and the row's value."""
+        shown, title = self.columns.get(column, (column, column))
+        return f"{title} {_text(frame.at[index, shown])}"
+
+
+def lines(numbers: Sequence[int | None], what: str = "line") -> Callable[[int], str]:
+    """Row labels from each frame row's line number (or id) in the file."""
+
+    def label(index: int) -> str:
+        number = numbers[index]
+        return f"row {index + 1}" if number is None else f"{what} {number}"
+
+    return label
+
+
+def _text(value: Any) -> str:
+    """A cell as the file shows it: dates in ISO form, whole floats without ``.0``."""
+    value = getattr(value, "item", lambda: value)()
+    if value is None or value is pd.NA or (isinstance(value, float) and value != value):
+        return "(empty)"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, dt.datetime | dt.date):
+        return value.isoformat()
+    return str(value)
 
 
 def football_data_matches_suite() -> list[Expectation]:
@@ -98,6 +186,7 @@ def football_data_matches_suite() -> list[Expectation]:
             "ExpectColumnValuesToBeBetween",
             {"column": "days_into_season", "min_value": 0, "max_value": SEASON_WINDOW_DAYS},
         ),
+        season_window_expectation(),
         Expectation(
             "ExpectCompoundColumnsToBeUnique",
             {"column_list": ["match_date", "home_team", "away_team"]},
@@ -106,6 +195,11 @@ def football_data_matches_suite() -> list[Expectation]:
             "ExpectColumnValuesToBeInSet", {"column": "result", "value_set": ["H", "D", "A"]}
         ),
     ]
+
+
+def football_data_fixtures_suite() -> list[Expectation]:
+    """Expectations on the matches of one league-season of ``fixtures.csv`` (unplayed)."""
+    return [season_window_expectation()]
 
 
 def football_data_odds_suite() -> list[Expectation]:
@@ -164,6 +258,7 @@ def source_fixtures_suite() -> list[Expectation]:
             "ExpectColumnValuesToBeBetween",
             {"column": "days_into_season", "min_value": 0, "max_value": SEASON_WINDOW_DAYS},
         ),
+        season_window_expectation(),
     ]
 
 
@@ -192,11 +287,13 @@ def squad_values_suite() -> list[Expectation]:
             {"column": "market_value_eur", "min_value": 0.0, "max_value": 5e9},
         ),
         Expectation("ExpectCompoundColumnsToBeUnique", {"column_list": ["club", "as_of"]}),
+        season_window_expectation(),
     ]
 
 
 SUITES: dict[str, Callable[[], list[Expectation]]] = {
     "football_data.matches": football_data_matches_suite,
+    "football_data.fixtures": football_data_fixtures_suite,
     "football_data.odds": football_data_odds_suite,
     "sources.fixtures": source_fixtures_suite,
     "sources.shots": source_shots_suite,
@@ -253,7 +350,8 @@ def run_suite(
     """Validate ``frame`` against a suite; return the ``ExpectationSuiteValidationResult``.
 
     The first run asks only for success flags; a failed suite runs again with
-    ``SUMMARY`` so that the result carries example values.
+    ``COMPLETE`` so that the result carries the index of every failing row
+    (``unexpected_index_list``).
     """
     with _LOCK:
         batch_definition, suite = _definition(suite_name)
@@ -263,13 +361,44 @@ def run_suite(
         )
         if not result.success:
             result = batch.validate(
-                suite, result_format="SUMMARY", expectation_parameters=parameters
+                suite, result_format="COMPLETE", expectation_parameters=parameters
             )
     return result
 
 
-def failures(result: Any) -> list[tuple[str, dict]]:
-    """(:func:`describe` label, result dict) of each failed expectation of a suite result, sorted.
+# Failing rows named per expectation in a message, and kept per expectation in a result.
+SHOWN_ROWS = 5
+KEPT_ROWS = 20
+
+
+def _unexpected_indexes(outcome: dict) -> list[Any]:
+    """The frame indexes of an expectation's failing rows (first occurrence order)."""
+    indexes = outcome.get("unexpected_index_list") or []
+    return [next(iter(i.values())) if isinstance(i, dict) else i for i in indexes]
+
+
+def _trimmed(result: Any) -> Any:
+    """The result with its unexpected lists cut to :data:`KEPT_ROWS` (for the Data Docs)."""
+    for outcome in result.results:
+        details = outcome.result or {}
+        for key in ("unexpected_list", "unexpected_index_list"):
+            if isinstance(details.get(key), list):
+                details[key] = details[key][:KEPT_ROWS]
+        details.pop("unexpected_index_query", None)
+    return result
+
+
+@dataclass(frozen=True, slots=True)
+class Failure:
+    """One failed expectation of a suite result."""
+
+    described: str  # :func:`describe` label
+    columns: tuple[str, ...]  # the columns it checks (none for a table-level expectation)
+    result: dict[str, Any]
+
+
+def failures(result: Any) -> list[Failure]:
+    """Each failed expectation of a suite result, sorted by its :func:`describe` label.
 
     Results are matched to expectations by their configuration, not by position:
     great-expectations does not keep the suite's order.
@@ -280,9 +409,31 @@ def failures(result: Any) -> list[tuple[str, dict]]:
             continue
         config = outcome.expectation_config
         kind = "".join(part.title() for part in config.type.split("_"))
+        kwargs = dict(config.kwargs)
         label = (config.meta or {}).get("label")
-        failed.append((describe(kind, dict(config.kwargs), label), outcome.result))
-    return sorted(failed, key=lambda item: item[0])
+        columns = tuple(kwargs.get("column_list") or filter(None, [kwargs.get("column")]))
+        failed.append(Failure(describe(kind, kwargs, label), columns, dict(outcome.result or {})))
+    return sorted(failed, key=lambda failure: failure.described)
+
+
+def _failed_rows(frame: pd.DataFrame, failure: Failure, rows: RowNames) -> str:
+    """``2 unexpected: line 12: Date 2099-01-03; line 40: ...`` or the observed value."""
+    outcome = failure.result
+    indexes = _unexpected_indexes(outcome)
+    count = outcome.get("unexpected_count") or len(indexes)
+    if not failure.columns or not indexes:
+        observed = outcome.get("observed_value")
+        if count and observed is None:
+            examples = [_text(value) for value in (outcome.get("partial_unexpected_list") or [])]
+            return f"{count} unexpected, e.g. {', '.join(examples[:SHOWN_ROWS])}"
+        return f"observed {_text(observed)}"
+    named = [
+        f"{rows.label(index)}: "
+        + ", ".join(rows.cell(frame, index, column) for column in failure.columns)
+        for index in indexes[:SHOWN_ROWS]
+    ]
+    more = f"; and {count - len(named)} more" if count > len(named) else ""
+    return f"{count} unexpected: " + "; ".join(named) + more
 
 
 def validate_frame(
@@ -292,31 +443,32 @@ def validate_frame(
     name: str,
     parameters: dict[str, Any] | None = None,
     notes: dict[str, str] | None = None,
+    rows: RowNames | None = None,
 ) -> None:
     """Raise :class:`RejectedFile` (check ``expectation``) if ``frame`` fails the suite.
 
     ``parameters`` fill the suite's ``$PARAMETER`` values; ``notes`` add a
-    sentence to the message of a failed expectation (keyed as :func:`describe` names it).
+    sentence to the message of a failed expectation (keyed as :func:`describe`
+    names it); ``rows`` says how the file names the frame's rows and columns,
+    so that the message names the first failing rows with their values.
     The result is recorded for the Data Docs whether it passed or not.
     """
     from sabiscore_ml import data_docs
 
     result = run_suite(suite_name, frame, parameters)
-    data_docs.record(suite_name, result, name=name)
     if result.success:
+        data_docs.record(suite_name, result, name=name)
         return
+    rows = rows or RowNames()
     details = []
-    for described, outcome in failures(result):
-        outcome = dict(outcome or {})
-        examples = outcome.get("partial_unexpected_list") or outcome.get("observed_value")
-        if isinstance(examples, list):
-            examples = [getattr(value, "item", lambda v=value: v)() for value in examples[:5]]
-        count = outcome.get("unexpected_count")
-        shown = f"{count} unexpected, e.g. {examples!r}" if count else f"observed {examples!r}"
-        note = (notes or {}).get(described)
+    for failure in failures(result):
+        note = (notes or {}).get(failure.described)
+        shown = _failed_rows(frame, failure, rows)
         details.append(
-            f"{suite_name}: {described} failed: {shown}"[:400] + (f"; {note}" if note else "")
+            f"{suite_name}: {failure.described} failed: {shown}"[:600]
+            + (f"; {note}" if note else "")
         )
+    data_docs.record(suite_name, _trimmed(result), name=name)
     raise RejectedFile(name, "expectation", "; ".join(details))
 
 
@@ -370,11 +522,32 @@ def _odds_frame(parsed: Any) -> pd.DataFrame:
     return frame
 
 
+# football-data's names of the match columns the suites check.
+FOOTBALL_DATA_COLUMNS = {
+    "match_date": ("match_date", "Date"),
+    "days_into_season": ("match_date", "Date"),
+    SEASON_YEAR: ("match_date", "Date"),
+    "home_team": ("home_team", "HomeTeam"),
+    "away_team": ("away_team", "AwayTeam"),
+    "home_goals": ("home_goals", "FTHG"),
+    "away_goals": ("away_goals", "FTAG"),
+    "ht_home_goals": ("ht_home_goals", "HTHG"),
+    "ht_away_goals": ("ht_away_goals", "HTAG"),
+    "result": ("result", "FTR"),
+}
+
+
+def _football_data_rows(matches: Sequence[Any]) -> RowNames:
+    """Rows named by their line in the file, columns by football-data's headers."""
+    return RowNames(lines([m.row for m in matches]), FOOTBALL_DATA_COLUMNS)
+
+
 def validate_football_data(parsed: Any, *, as_of: dt.date | None = None) -> None:
     """Validate a parsed football-data file (matches and odds) with great-expectations.
 
     ``as_of`` is when the file was taken (default today): a season that was not
-    finished then may be short of its complete number of matches.
+    finished then may be short of its complete number of matches, and the
+    window of acceptable seasons ends with the season after its own.
     """
     matches = pd.DataFrame(
         {
@@ -389,6 +562,7 @@ def validate_football_data(parsed: Any, *, as_of: dt.date | None = None) -> None
             "days_into_season": [
                 days_into_season(m.match_date, parsed.season) for m in parsed.matches
             ],
+            SEASON_YEAR: [season_year(m.match_date) for m in parsed.matches],
         }
     )
     for column in ("home_goals", "away_goals", "ht_home_goals", "ht_away_goals"):
@@ -400,16 +574,61 @@ def validate_football_data(parsed: Any, *, as_of: dt.date | None = None) -> None
         ((m.home_team, m.away_team) for m in parsed.matches),
         as_of=as_of,
     )
+    window, window_note = _season_window_parameters(as_of)
     validate_frame(
-        "football_data.matches", matches, name=parsed.name, parameters=parameters, notes=notes
+        "football_data.matches",
+        matches,
+        name=parsed.name,
+        parameters=parameters | window,
+        notes=notes | window_note | _days_into_season_note(parsed.season),
+        rows=_football_data_rows(parsed.matches),
     )
     validate_football_data_odds(parsed)
+
+
+def validate_football_data_fixtures(group: Any, *, as_of: dt.date | None = None) -> None:
+    """Validate one league-season of ``fixtures.csv``: its dates, then its odds.
+
+    ``as_of`` is the day the copy was taken: a fixture may belong to the
+    season after that day's, not to a later one.
+    """
+    frame = pd.DataFrame(
+        {
+            "match_date": [m.match_date for m in group.matches],
+            SEASON_YEAR: [season_year(m.match_date) for m in group.matches],
+        }
+    )
+    parameters, notes = _season_window_parameters(as_of)
+    validate_frame(
+        "football_data.fixtures",
+        frame,
+        name=group.name,
+        parameters=parameters,
+        notes=notes,
+        rows=_football_data_rows(group.matches),
+    )
+    validate_football_data_odds(group)
+
+
+def _odds_rows(frame: pd.DataFrame) -> RowNames:
+    """Odds rows named by line, bookmaker, timing, market, line and outcome."""
+
+    def label(index: int) -> str:
+        row = frame.loc[index]
+        handicap = f" {_text(row['line'])}" if row["market"] != "1x2" else ""
+        return (
+            f"line {row['row']} ({row['bookmaker']} {row['timing']} "
+            f"{row['market']}{handicap} {row['outcome']})"
+        )
+
+    return RowNames(label)
 
 
 def validate_football_data_odds(parsed: Any) -> None:
     """Validate the odds of a parsed football-data file (or of one league-season of fixtures)."""
     if parsed.odds_count:
-        validate_frame("football_data.odds", _odds_frame(parsed), name=parsed.name)
+        frame = _odds_frame(parsed)
+        validate_frame("football_data.odds", frame, name=parsed.name, rows=_odds_rows(frame))
 
 
 def validate_source_records(
@@ -428,7 +647,9 @@ def validate_source_records(
     ``whole_season`` marks a file that lists every fixture of the league-season
     (an Understat league page, an FBref schedule): once the season is finished
     it must hold exactly the matches of a complete season.  Any other file may
-    hold no more than a season of the clubs it names.
+    hold no more than a season of the clubs it names.  ``as_of`` is when the
+    file was taken (default today).  A failing match is named by the source's
+    id, a failing shot by its id.
     """
     if fixtures:
         frame = pd.DataFrame(
@@ -442,6 +663,7 @@ def validate_source_records(
                 "home_xg": pd.array([f.home_xg for f in fixtures], dtype="Float64"),
                 "away_xg": pd.array([f.away_xg for f in fixtures], dtype="Float64"),
                 "days_into_season": [days_into_season(f.match_date, season) for f in fixtures],
+                SEASON_YEAR: [season_year(f.match_date) for f in fixtures],
             }
         )
         parameters, notes = _season_matches(
@@ -452,7 +674,18 @@ def validate_source_records(
             as_of=as_of,
             whole_season=whole_season and bool(league),
         )
-        validate_frame("sources.fixtures", frame, name=name, parameters=parameters, notes=notes)
+        window, window_note = _season_window_parameters(as_of)
+        validate_frame(
+            "sources.fixtures",
+            frame,
+            name=name,
+            parameters=parameters | window,
+            notes=notes | window_note | _days_into_season_note(season),
+            rows=RowNames(
+                lines([f.source_match_id for f in fixtures], "match"),
+                {"days_into_season": ("match_date", "date"), SEASON_YEAR: ("match_date", "date")},
+            ),
+        )
     if shots:
         frame = pd.DataFrame(
             {
@@ -464,19 +697,41 @@ def validate_source_records(
                 "side": [s["side"] for s in shots],
             }
         )
-        validate_frame("sources.shots", frame, name=name)
+        shot_ids = [s["source_shot_id"] for s in shots]
+        validate_frame("sources.shots", frame, name=name, rows=RowNames(lines(shot_ids, "shot")))
 
 
-def validate_squad_values(rows: list[tuple[str, Any, Any, Any]], *, name: str) -> None:
-    """Validate (club, as-of date, value, squad size) rows before they are loaded."""
+def validate_squad_values(
+    rows: list[tuple[str, Any, Any, Any]],
+    *,
+    name: str,
+    lines_in_file: Sequence[int | None] | None = None,
+    as_of: dt.date | None = None,
+) -> None:
+    """Validate (club, as-of date, value, squad size) rows before they are loaded.
+
+    ``lines_in_file`` are the rows' lines in the file, to name a failing row;
+    ``as_of`` is when the file was taken (default today).
+    """
     frame = pd.DataFrame(
         {
             "club": [r[0] for r in rows],
             "as_of": [r[1] for r in rows],
             "market_value_eur": pd.array([r[2] for r in rows], dtype="Float64"),
+            SEASON_YEAR: [season_year(r[1]) for r in rows],
+            "season": [season_of(r[1]) if isinstance(r[1], dt.date) else None for r in rows],
         }
     )
-    validate_frame("sources.squad_values", frame, name=name)
+    label = lines(lines_in_file) if lines_in_file is not None else RowNames().label
+    parameters, notes = _season_window_parameters(as_of)
+    validate_frame(
+        "sources.squad_values",
+        frame,
+        name=name,
+        parameters=parameters,
+        notes=notes,
+        rows=RowNames(label, {SEASON_YEAR: ("season", "season")}),
+    )
 
 
 # --- Transfermarkt dataset tables ---------------------------------------------
@@ -536,11 +791,13 @@ def transfermarkt_suites() -> dict[str, list[Expectation]]:
             _unique("player_id", "valuation_date"),
             *_not_null("valuation_date", "market_value_eur"),
             _money_range("market_value_eur"),
+            season_window_expectation(),
         ],
         "transfermarkt.games": [
             _unique("game_id"),
             *_not_null("competition_id", "season_code", "match_date"),
             *goals,
+            season_window_expectation(),
         ],
         "transfermarkt.appearances": [
             _unique("player_id", "match_date", "competition_id"),
@@ -549,11 +806,13 @@ def transfermarkt_suites() -> dict[str, list[Expectation]]:
                 "ExpectColumnValuesToBeBetween",
                 {"column": "minutes_played", "min_value": 0, "max_value": 130},
             ),
+            season_window_expectation(),
         ],
         "transfermarkt.player_values": [
             _unique("season_code", "club_name", "player_name"),
             *_not_null("player_name", "club_name"),
             _money_range("market_value_eur"),
+            season_window_expectation(),
         ],
     }
 
@@ -563,20 +822,39 @@ SUITES.update(
 )
 
 
+# The record field of each Transfermarkt table whose season is checked against the
+# window, and its column in the file.
+TRANSFERMARKT_SEASON_COLUMNS = {
+    "games": ("season_code", "season"),
+    "player_valuations": ("valuation_date", "date"),
+    "appearances": ("match_date", "date"),
+    "player_values": ("season_code", "season"),
+}
+
+
 def _suite_columns(expectations: list[Expectation]) -> list[str]:
     columns: set[str] = set()
     for expectation in expectations:
         columns.update(expectation.kwargs.get("column_list", []))
         if "column" in expectation.kwargs:
             columns.add(expectation.kwargs["column"])
-    return sorted(columns)
+    return sorted(columns - {SEASON_YEAR})
 
 
-def validate_transfermarkt(table: str, records: list[dict[str, Any]], *, name: str) -> None:
+def validate_transfermarkt(
+    table: str,
+    records: list[dict[str, Any]],
+    *,
+    name: str,
+    lines_in_file: Sequence[int | None] | None = None,
+    as_of: dt.date | None = None,
+) -> None:
     """Validate the rows of one Transfermarkt table (``clubs``, ``games``...) before loading.
 
     ``records`` are the rows as they will be written; every column the suite
-    reads must be in each (numbers may be None).
+    reads must be in each (numbers may be None).  ``lines_in_file`` are the
+    rows' lines in the file, to name a failing row; ``as_of`` is when the file
+    was taken (default today): the end of the window of acceptable seasons.
     """
     suite = f"transfermarkt.{table}"
     frame = pd.DataFrame(
@@ -586,4 +864,16 @@ def validate_transfermarkt(table: str, records: list[dict[str, Any]], *, name: s
         values = [v for v in frame[column] if v is not None]
         if values and all(isinstance(v, int | float) and not isinstance(v, bool) for v in values):
             frame[column] = pd.array(list(frame[column]), dtype="Float64")
-    validate_frame(suite, frame, name=name)
+    parameters: dict[str, Any] = {}
+    notes: dict[str, str] = {}
+    shown: dict[str, tuple[str, str]] = {}
+    if table in TRANSFERMARKT_SEASON_COLUMNS:
+        dated, in_file = TRANSFERMARKT_SEASON_COLUMNS[table]
+        frame[SEASON_YEAR] = [season_year(r[dated]) for r in records]
+        frame[dated] = [r[dated] for r in records]
+        parameters, notes = _season_window_parameters(as_of)
+        shown[SEASON_YEAR] = (dated, in_file)
+    label = lines(lines_in_file) if lines_in_file is not None else RowNames().label
+    validate_frame(
+        suite, frame, name=name, parameters=parameters, notes=notes, rows=RowNames(label, shown)
+    )

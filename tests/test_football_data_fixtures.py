@@ -349,3 +349,22 @@ def test_features_see_the_odds_and_day_of_a_newer_copy(warehouse: Engine) -> Non
         dt.date(2024, 8, 9),
         dt.date(2024, 8, 10),
     )
+
+
+def test_a_fixture_beyond_next_season_rejects_the_copy_naming_its_line(
+    warehouse: Engine,
+) -> None:
+    # Arsenal v Nott'm Forest (line 3) typed as 2099: it would create season 2099-2100.
+    raw = FIXTURES_FILE.read_bytes().replace(
+        b"E0,10/08/2024,12:30,Arsenal,", b"E0,10/08/2099,12:30,Arsenal,", 1
+    )
+    before = warehouse_snapshot(warehouse)
+    outcome = ingest(raw, warehouse)
+    assert (outcome.status, outcome.check) == ("rejected", "expectation"), outcome.message
+    assert "football_data.fixtures: ExpectColumnValuesToBeBetween(season_year) failed" in (
+        outcome.message
+    )
+    assert "line 3: Date 2099-08-10" in outcome.message
+    assert "accepted: seasons 1993-1994 to 2025-2026" in outcome.message  # taken 2024-08-08
+    assert warehouse_snapshot(warehouse) == before
+    assert rows(warehouse, "SELECT COUNT(*) FROM seasons WHERE code = '2099-2100'") == [(0,)]

@@ -3,7 +3,9 @@ teams reconciled, matches linked, loads idempotent, bad input quarantined with n
 
 from __future__ import annotations
 
+import gzip
 import json
+import re
 
 import pytest
 from conftest import FIXTURES, REPO, SAMPLE_DIR, table_snapshot
@@ -208,3 +210,75 @@ def test_bad_input_is_quarantined_and_nothing_written(
         assert outcome.check == check
     assert "bad." in outcome.message
     assert source_snapshot(with_rosters) == before
+
+
+def one_match_renamed(raw: bytes, section: bytes, team: bytes, renamed: bytes) -> bytes:
+    """``raw`` with ``team`` renamed in its first occurrence after ``section`` only."""
+    start = raw.index(team, raw.index(section))
+    return raw[:start] + renamed + raw[start + len(team) :]
+
+
+def test_league_page_with_one_unknown_team_names_it(with_rosters: Engine) -> None:
+    # One match of the finished EPL 2020 season spelled with a team no roster has:
+    # 21 "clubs", so the season's match count (420 expected) fails too; the team is named.
+    original = (FIXTURES / "understat" / "league_ajax.json").read_bytes()
+    raw = one_match_renamed(
+        original, b'"dates"', b"Wolverhampton Wanderers", b"Wolverhampton Wndrs"
+    )
+    before = source_snapshot(with_rosters)
+    outcome = ingest_source_bytes(
+        "understat", raw, "epl_one_renamed.json", league="E0", engine=with_rosters
+    )
+    assert (outcome.status, outcome.check) == ("rejected", "reconcile"), outcome.message
+    assert "unmatched 'Wolverhampton Wndrs'" in outcome.message
+    assert "England,Wolves,understat,Wolverhampton Wndrs" in outcome.message
+    assert source_snapshot(with_rosters) == before
+
+
+def test_schedule_with_one_unknown_team_names_it(with_rosters: Engine) -> None:
+    # The finished Ligue 1 2020-21 schedule with one match's home side misspelt (in each
+    # table listing the match: the whole season and its round).
+    original = gzip.decompress(FBREF_L1.read_bytes())
+    row = re.compile(rb">Bordeaux</a>(</td>(?:(?!</tr>).)*?/en/matches/c0996cac/)", re.S)
+    raw, count = row.subn(rb">Bordeaux Girondins</a>\1", original)
+    assert count == 2
+    before = source_snapshot(with_rosters)
+    outcome = ingest_source_bytes("fbref", raw, "l1_one_renamed.html", engine=with_rosters)
+    assert (outcome.status, outcome.check) == ("rejected", "reconcile"), outcome.message
+    assert "unmatched 'Bordeaux Girondins'" in outcome.message
+    assert source_snapshot(with_rosters) == before
+
+
+def test_a_squad_value_table_beyond_next_season_is_rejected(with_rosters: Engine) -> None:
+    # The real table with its first row's season typed as 2099 (a season that would be
+    # created as 2099-2100): rejected by the one window of seasons, naming line and value.
+    original = TM_EPL.read_bytes()
+    assert original.splitlines()[1] == b"2020,Manchester City,1040.0"
+    raw = original.replace(b"2020,Manchester City,", b"2099,Manchester City,", 1)
+    before = source_snapshot(with_rosters)
+    outcome = ingest_source_bytes(
+        "transfermarkt", raw, "E0/squad_values_2099.csv", league="E0", engine=with_rosters
+    )
+    assert (outcome.status, outcome.check) == ("rejected", "expectation"), outcome.message
+    assert "squad_values_2099.csv" in outcome.message
+    assert "ExpectColumnValuesToBeBetween(season_year) failed: 1 unexpected: " in outcome.message
+    assert "line 2: season 2099-2100" in outcome.message
+    assert "accepted: seasons 1993-1994 to " in outcome.message
+    assert source_snapshot(with_rosters) == before
+    assert rows(with_rosters, "SELECT COUNT(*) FROM seasons WHERE code = '2099-2100'") == [(0,)]
+
+
+def test_a_league_response_beyond_next_season_is_rejected(with_rosters: Engine) -> None:
+    # The EPL 2020 JSON response with every date moved to 2099-2100: each match sits inside
+    # its (inferred) season, but the season is outside the window of every source.
+    original = (FIXTURES / "understat" / "league_ajax.json").read_bytes()
+    raw = original.replace(b'"2020-', b'"2099-').replace(b'"2021-', b'"2100-')
+    before = source_snapshot(with_rosters)
+    outcome = ingest_source_bytes(
+        "understat", raw, "epl_2099.json", league="E0", engine=with_rosters
+    )
+    assert (outcome.status, outcome.check) == ("rejected", "expectation"), outcome.message
+    assert "ExpectColumnValuesToBeBetween(season_year) failed: 380 unexpected: " in outcome.message
+    assert "match 14086: date 2099-09-12" in outcome.message
+    assert source_snapshot(with_rosters) == before
+    assert rows(with_rosters, "SELECT COUNT(*) FROM seasons WHERE code = '2099-2100'") == [(0,)]

@@ -297,7 +297,14 @@ def _broken(name: str, old: bytes, new: bytes) -> bytes:
             PLAYERS,
             _broken(PLAYERS, b",1000000,30000000\r\n", b",1000000,5000000000\r\n"),
             "expectation",
-            "highest_market_value_eur",
+            "1 unexpected: line 2: highest_market_value_eur 5000000000",
+        ),
+        (
+            GAMES,
+            _broken(GAMES, b"\n1026846,FIWC,2009,", b"\n1026846,FIWC,2099,"),
+            "expectation",
+            "ExpectColumnValuesToBeBetween(season_year) failed: 1 unexpected: line 2: season "
+            "2099-2100; accepted: seasons 1993-1994 to",
         ),
         (
             CLUBS,
@@ -312,7 +319,14 @@ def _broken(name: str, old: bytes, new: bytes) -> bytes:
             "line 1",
         ),
     ],
-    ids=["unknown-money-format", "truncated", "value-limit", "unknown-club", "broken-json"],
+    ids=[
+        "unknown-money-format",
+        "truncated",
+        "value-limit",
+        "season-beyond-window",
+        "unknown-club",
+        "broken-json",
+    ],
 )
 def test_bad_input_is_quarantined_and_nothing_written(
     rosters: Engine, name: str, raw: bytes, check: str, detail: str

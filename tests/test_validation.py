@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 
 import pytest
@@ -178,3 +179,111 @@ def test_understat_league_page_lists_the_whole_season() -> None:
     # a page taken during the season, or a file of some matches only, may be short
     validate_source_records(fixtures[:-1], [], **page, whole_season=True, as_of=dt.date(2021, 3, 1))
     validate_source_records(fixtures[:-1], [], **page)
+
+
+# ------------------------------------------------- failing rows named in the file's terms
+
+
+def test_a_failed_expectation_names_the_line_the_column_and_the_value() -> None:
+    bad = E0_2324.replace(FIRST_ROW, FIRST_ROW.replace(b",0,3,A,0,2,", b",0,31,A,0,2,"))
+    with pytest.raises(RejectedFile) as info:
+        validate_football_data(parsed(bad))
+    # the first match row is line 2 (the header is line 1); FTAG is the file's column
+    assert "ExpectColumnValuesToBeBetween(away_goals) failed: 1 unexpected: line 2: FTAG 31" in (
+        info.value.detail
+    )
+
+
+def test_an_odds_row_is_named_by_line_bookmaker_market_and_outcome() -> None:
+    # the parser drops such prices; the suite is the backstop for any record that has one
+    result = parsed(E0_2324)
+    first = result.matches[0]
+    quote = first.odds[0]
+    assert (quote.bookmaker, quote.timing, quote.market, quote.outcome) == (
+        "b365",
+        "preclose",
+        "1x2",
+        "home",
+    )
+    bad = dataclasses.replace(first, odds=(quote._replace(price=0.9), *first.odds[1:]))
+    with pytest.raises(RejectedFile) as info:
+        validate_football_data(dataclasses.replace(result, matches=[bad, *result.matches[1:]]))
+    assert "ExpectColumnValuesToBeBetween(price) failed: 1 unexpected: " in info.value.detail
+    assert "line 2 (b365 preclose 1x2 home): price 0.9" in info.value.detail
+
+
+def test_a_source_date_outside_its_season_is_named_by_match_id_and_date() -> None:
+    from sabiscore_ml.validation import validate_source_records
+    from sabiscore_ml.warehouse.source_loaders import SourceFixture
+
+    good = SourceFixture("1", dt.date(2020, 9, 12), "Fulham", "Arsenal", "played", 0, 3, 0.13, 2.16)
+    late = SourceFixture("2", dt.date(2099, 1, 1), "Fulham", "Arsenal", "played", 0, 3, 0.1, 2.1)
+    with pytest.raises(RejectedFile) as info:
+        validate_source_records([good, late], [], season="2020-2021", name="u.json")
+    detail = info.value.detail
+    assert "ExpectColumnValuesToBeBetween(days_into_season) failed: 1 unexpected: match 2: " in (
+        detail
+    )
+    assert "match 2: date 2099-01-01" in detail and "28957" not in detail
+    assert "season 2020-2021 holds matches from 2020-06-01 to 2021-08-31" in detail
+
+
+def test_a_shot_is_named_by_its_id() -> None:
+    from sabiscore_ml.validation import validate_source_records
+
+    shot = {"source_shot_id": "9", "x": 1.8, "y": 0.5, "xg": 0.1, "minute": 4, "side": "h"}
+    with pytest.raises(RejectedFile) as info:
+        validate_source_records([], [shot], season="2020-2021", name="s.csv")
+    assert "ExpectColumnValuesToBeBetween(x) failed: 1 unexpected: shot 9: x 1.8" in (
+        info.value.detail
+    )
+
+
+def test_many_failing_rows_name_the_first_five_and_count_the_others() -> None:
+    # every Understat match of the 2020 page given the same id
+    from sabiscore_ml.validation import validate_source_records
+
+    season, fixtures = understat_fixtures(real_file("understat", "league_epl.html"))
+    same = [dataclasses.replace(f, source_match_id="14086") for f in fixtures]
+    with pytest.raises(RejectedFile) as info:
+        validate_source_records(same, [], season=season, name="league_epl.html")
+    detail = info.value.detail
+    assert "ExpectColumnValuesToBeUnique(source_match_id) failed: 380 unexpected: " in detail
+    assert detail.count("match 14086: source_match_id 14086") == 5
+    assert "and 375 more" in detail
+
+
+# ------------------------------------------------------------ the window of acceptable seasons
+
+
+def test_one_window_of_seasons_from_the_archive_to_next_season() -> None:
+    from sabiscore_ml.leagues import season_window
+
+    window = season_window(dt.date(2026, 12, 6))
+    assert (window.first, window.last) == ("1993-1994", "2027-2028")
+    # 31 May is still the season that started the summer before
+    assert season_window(dt.date(2027, 5, 31)).last == "2027-2028"
+    assert season_window(dt.date(2027, 6, 1)).last == "2028-2029"
+
+
+def test_a_source_season_beyond_the_next_is_rejected_naming_the_match_and_date() -> None:
+    from sabiscore_ml.validation import validate_source_records
+    from sabiscore_ml.warehouse.source_loaders import SourceFixture
+
+    # a whole file in 2099: inside its own season, outside the window
+    fixture = SourceFixture("7", dt.date(2099, 9, 12), "Fulham", "Arsenal", "played", 0, 3, 0.1, 2)
+    taken = dt.date(2026, 12, 6)
+    with pytest.raises(RejectedFile) as info:
+        validate_source_records([fixture], [], season="2099-2100", name="u.json", as_of=taken)
+    detail = info.value.detail
+    assert "ExpectColumnValuesToBeBetween(season_year) failed: 1 unexpected: match 7: date " in (
+        detail
+    )
+    assert "2099-09-12; accepted: seasons 1993-1994 to 2027-2028" in detail
+    # next season's fixture is accepted
+    soon = dataclasses.replace(fixture, match_date=dt.date(2027, 9, 12))
+    validate_source_records([soon], [], season="2027-2028", name="u.json", as_of=taken)
+
+
+def test_the_archive_s_first_season_is_inside_the_window() -> None:
+    validate_football_data(parsed(real_file("football-data", "E0_1993-1994.csv").read_bytes()))

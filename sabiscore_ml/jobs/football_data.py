@@ -35,7 +35,10 @@ from sabiscore_ml.sources.football_data import (
     sha256_hex,
 )
 from sabiscore_ml.sources.reading import check_size, parse_failures, read_file
-from sabiscore_ml.validation import validate_football_data, validate_football_data_odds
+from sabiscore_ml.validation import (
+    validate_football_data,
+    validate_football_data_fixtures,
+)
 from sabiscore_ml.warehouse.engine import get_engine
 from sabiscore_ml.warehouse.loaders import (
     load_football_data,
@@ -330,9 +333,10 @@ def ingest_football_data_fixtures_bytes(
 ) -> IngestOutcome:
     """Archive, parse, validate and load one ``fixtures.csv`` body: every league in one go.
 
-    The odds of each league-season are checked with the ``football_data.odds``
-    suite (there is no match count to check); then every league-season is loaded
-    in ONE transaction (all or nothing) by
+    The dates of each league-season are checked against the window of
+    acceptable seasons (``football_data.fixtures``), its odds with the
+    ``football_data.odds`` suite (there is no match count to check); then
+    every league-season is loaded in ONE transaction (all or nothing) by
     :func:`~sabiscore_ml.warehouse.loaders.load_football_data_fixtures`, which
     never changes a played match.  ``today`` is the day the file was taken
     (default: the day it was fetched, else the current date): fixtures more than
@@ -350,7 +354,7 @@ def ingest_football_data_fixtures_bytes(
         with parse_failures(uri):
             parsed = parse_football_data_fixtures(raw, uri, today=taken)
         for group in parsed.files:
-            validate_football_data_odds(group)
+            validate_football_data_fixtures(group, as_of=taken)
     except RejectedFile as exc:
         return _quarantined(engine, raw, sha, uri, exc, started, fetched_at, extra)
 

@@ -205,13 +205,24 @@ def _load_fixtures_and_shots(
     ``origin`` is the kind of file (``league``, ``match``, ``shots_csv``,
     ``schedule``): it decides which file's figures a match keeps (see
     :mod:`sabiscore_ml.warehouse.source_loaders`), and a shot CSV never replaces
-    the shots a match page gave.  Team-match records of a league page replace
-    what is stored for the same team-match; those of a match page (npxG from
-    the shots, no expected points) only fill in team-matches that no league page
-    gave.
+    the shots a match page gave.  The team names are reconciled before the
+    records are validated, so an unknown team is named rather than counted as a
+    club too many.  Team-match records of a league page replace what is stored
+    for the same team-match; those of a match page (npxG from the shots, no
+    expected points) only fill in team-matches that no league page gave.
     """
 
     def load(connection: Connection, sha: str, name: str) -> LoadCounts:
+        # Teams first: a name that does not reconcile is reported as such, not as a
+        # league-season with one club too many (the match count of a whole season).
+        reconcile_teams(
+            connection,
+            source=source,
+            league=league,
+            season=season,
+            names={f.home_name for f in fixtures} | {f.away_name for f in fixtures},
+            name=name,
+        )
         validate_source_records(
             fixtures,
             shots,
@@ -640,6 +651,7 @@ def _parse_tm_squad_values(raw: bytes, name: str, league: str | None) -> Parsed:
     values = transfermarkt.parse_tm_squad_values(raw, name, league=league)
     code = _season_table_league({v.league for v in values}, name)
     by_season: dict[str, list[tuple[str, dt.date, float | None, int | None]]] = {}
+    lines: dict[str, list[int]] = {}
     for value in values:
         start = int(value.season[:4])
         season_start = dt.date(start, 8, 1)
@@ -651,11 +663,12 @@ def _parse_tm_squad_values(raw: bytes, name: str, league: str | None) -> Parsed:
         by_season.setdefault(value.season, []).append(
             (value.club_name, season_start, amount, value.squad_size)
         )
+        lines.setdefault(value.season, []).append(value.row)
 
     def load(connection: Connection, code: str, sha: str, file_name: str) -> LoadCounts:
         total = LoadCounts()
         for season, rows in sorted(by_season.items()):
-            validate_squad_values(rows, name=file_name)
+            validate_squad_values(rows, name=file_name, lines_in_file=lines[season])
             counts = load_squad_values(
                 connection,
                 source="transfermarkt",

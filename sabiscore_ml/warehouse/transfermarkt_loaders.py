@@ -109,7 +109,9 @@ def _store(
         fields = {renamed.get(field) or field: value for field, value in asdict(record).items()}
         row = {c: v for c, v in fields.items() if c in table.c} | columns
         rows.append(row | per_row(record) if per_row else row)
-    validate_transfermarkt(suite, rows, name=name)
+    validate_transfermarkt(
+        suite, rows, name=name, lines_in_file=[getattr(r, "row", None) for r in records]
+    )
     upsert(connection, table, rows, key, newer=_NEWER if newer else None)
     return rows
 
