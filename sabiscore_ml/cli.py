@@ -1216,6 +1216,7 @@ def bets_backtest(
     from sabiscore_ml.betting.edges import MarketProbability, PriceChoice, ValueBetRules
     from sabiscore_ml.betting.kelly import StakingRules
     from sabiscore_ml.jobs.backtest import season_range
+    from sabiscore_ml.prices import closing_fair_prices, preclose_prices
     from sabiscore_ml.warehouse.engine import get_engine
 
     try:
@@ -1227,8 +1228,8 @@ def bets_backtest(
     engine = get_engine()
     ids = frame["match_id"].to_list()
     _step(f"{frame.height:,} matches: reading pre-closing and closing prices")
-    prices = bk.preclose_prices(engine, ids)
-    closing = bk.closing_fair_prices(engine, ids)
+    prices = preclose_prices(engine, ids)
+    closing = closing_fair_prices(engine, ids)
     if strategy == "market":
         rules = replace(bk.REFERENCE_RULES, edge_threshold=0.0 if edge is None else edge)
         market = MarketProbability("pinnacle")

@@ -24,13 +24,11 @@ from sabiscore_ml.betting.backtest import (
     bankroll_figure,
     claim_comparison,
     claim_lines,
-    closing_fair_prices,
     edge_bands,
     kelly_runs,
     log_to_mlflow,
     market_predictions,
     pinnacle_preclose_predictions,
-    preclose_prices,
     price_bands,
     read_predictions,
     run_bankroll_backtest,
@@ -39,6 +37,7 @@ from sabiscore_ml.betting.backtest import (
 from sabiscore_ml.betting.edges import PriceChoice, ValueBetRules
 from sabiscore_ml.betting.kelly import DrawdownThrottle, StakingRules
 from sabiscore_ml.cli import app
+from sabiscore_ml.prices import closing_fair_prices, preclose_prices
 from sabiscore_ml.warehouse.engine import get_engine
 from sabiscore_ml.warehouse.models import Match, Odds, RawFile, Season, Team
 

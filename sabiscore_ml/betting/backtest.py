@@ -44,6 +44,7 @@ import polars as pl
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import aliased
 
+from sabiscore_ml import prices
 from sabiscore_ml.betting.edges import (
     OUTCOMES,
     MarketProbability,
@@ -53,8 +54,7 @@ from sabiscore_ml.betting.edges import (
     match_edges,
 )
 from sabiscore_ml.betting.kelly import StakingRules, size_stakes
-from sabiscore_ml.odds import implied_probabilities
-from sabiscore_ml.warehouse.models import Match, Odds, Team
+from sabiscore_ml.warehouse.models import Match, Team
 
 #: The result letter of each 1X2 outcome.
 RESULT_OF = {"home": "H", "draw": "D", "away": "A"}
@@ -97,7 +97,6 @@ REFERENCE_RULES = ValueBetRules(
 #: The design's claim for the default staking: bankroll growth per season, maximum drawdown.
 CLAIMED_GROWTH, CLAIMED_MAX_DRAWDOWN = 0.18, 0.09
 
-_CHUNK = 20_000
 _RENAMES = {"match_date": "date", "league_code": "league", "season_code": "season"}
 _PLACED = (
     "date",
@@ -151,82 +150,6 @@ def uncapped_staking(kelly_multiplier: float) -> StakingRules:
 # --- reading the warehouse -------------------------------------------------------------
 
 
-def _quotes(
-    engine: Engine, match_ids: Sequence[int], timing: str, bookmakers: Sequence[str] | None
-) -> pl.DataFrame:
-    """1X2 quotes of ``timing``, long: match_id, bookmaker, outcome, price."""
-    ids = sorted({int(m) for m in match_ids})
-    rows: list[Any] = []
-    with engine.connect() as connection:
-        for start in range(0, len(ids), _CHUNK):
-            query = (
-                select(Odds.match_id, Odds.bookmaker, Odds.outcome, Odds.price)
-                .where(Odds.market == "1x2")
-                .where(Odds.timing == timing)
-                .where(Odds.match_id.in_(ids[start : start + _CHUNK]))
-            )
-            if bookmakers is not None:
-                query = query.where(Odds.bookmaker.in_(list(bookmakers)))
-            rows += connection.execute(query).all()
-    return pl.DataFrame(
-        rows,
-        schema={
-            "match_id": pl.Int64,
-            "bookmaker": pl.String,
-            "outcome": pl.String,
-            "price": pl.Float64,
-        },
-        orient="row",
-    ).filter(pl.col("outcome").is_in(OUTCOMES))
-
-
-def _wide(long: pl.DataFrame, index: list[str], prefix: str) -> pl.DataFrame:
-    """One row per ``index``, a ``<prefix><outcome>`` column per outcome (null if not quoted)."""
-    if long.is_empty():
-        wide = long.select(index)
-    else:
-        wide = long.pivot(on="outcome", index=index, values="price", aggregate_function="first")
-    wide = wide.with_columns(
-        pl.lit(None, pl.Float64).alias(o) for o in OUTCOMES if o not in wide.columns
-    )
-    return wide.select(*index, *(pl.col(o).alias(f"{prefix}{o}") for o in OUTCOMES)).sort(index)
-
-
-def preclose_prices(engine: Engine, match_ids: Sequence[int]) -> pl.DataFrame:
-    """Pre-closing 1X2 prices, one row per match and bookmaker (what ``match_edges`` takes).
-
-    Columns ``match_id``, ``bookmaker``, ``price_home``, ``price_draw``,
-    ``price_away``; null where the bookmaker did not quote an outcome.  The
-    aggregates ``market_max`` and ``market_avg`` are rows like the others.
-    """
-    return _wide(_quotes(engine, match_ids, "preclose", None), ["match_id", "bookmaker"], "price_")
-
-
-def closing_fair_prices(engine: Engine, match_ids: Sequence[int]) -> pl.DataFrame:
-    """Margin-free closing prices per match, for the CLV of bets (never to choose them).
-
-    Pinnacle's closing prices with the margin removed multiplicatively (fair
-    price ``1 / p``); the market average's closing prices the same way where
-    Pinnacle's are missing or incomplete.  Columns ``match_id``,
-    ``closing_source`` (``pinnacle`` or ``market_avg``), ``closing_home``,
-    ``closing_draw``, ``closing_away``; matches with neither are left out.
-    """
-    long = _quotes(engine, match_ids, "close", ("pinnacle", "market_avg"))
-    wide = _wide(long, ["match_id", "bookmaker"], "")
-    prices = wide.select(OUTCOMES).to_numpy().astype(float).reshape(wide.height, len(OUTCOMES))
-    p = implied_probabilities(prices, "multiplicative").probabilities
-    fair = wide.select("match_id", pl.col("bookmaker").alias("closing_source")).with_columns(
-        pl.Series(f"closing_{o}", 1.0 / p[:, i], dtype=pl.Float64) for i, o in enumerate(OUTCOMES)
-    )
-    rank = pl.when(pl.col("closing_source") == "pinnacle").then(0).otherwise(1)
-    return (
-        fair.drop_nans()
-        .drop_nulls()
-        .sort("match_id", rank)
-        .unique("match_id", keep="first", maintain_order=True)
-    )
-
-
 def market_predictions(
     engine: Engine, leagues: Sequence[str], seasons: Sequence[str]
 ) -> pl.DataFrame:
@@ -272,18 +195,10 @@ def market_predictions(
         },
         orient="row",
     )
-    pinnacle = _wide(
-        _quotes(engine, matches["match_id"].to_list(), "preclose", ("pinnacle",)),
-        ["match_id"],
-        "",
-    )
-    prices = pinnacle.select(OUTCOMES).to_numpy().astype(float).reshape(pinnacle.height, 3)
-    p = implied_probabilities(prices, "multiplicative").probabilities
-    probabilities = pinnacle.select("match_id").with_columns(
-        pl.Series(f"p_{o}", p[:, i], dtype=pl.Float64) for i, o in enumerate(OUTCOMES)
-    )
+    quotes = prices.read_quotes(engine, matches["match_id"].to_list(), bookmakers=("pinnacle",))
+    probabilities = prices.market_probabilities(quotes, "pinnacle", prices.PRECLOSE)
     return (
-        matches.join(probabilities.drop_nans().drop_nulls(), on="match_id", how="inner")
+        matches.join(probabilities, on="match_id", how="inner")
         .sort("date", "match_id")
         .select(
             "date",
@@ -541,8 +456,8 @@ def run_bankroll_backtest(
     ``predictions``: one row per match with ``date`` (or ``match_date``),
     ``league``, ``season``, ``match_id``, ``p_home/p_draw/p_away`` and
     ``result`` (or the goals); team names when present.  ``prices``:
-    pre-closing quotes as :func:`preclose_prices` gives them.  ``closing``:
-    :func:`closing_fair_prices`, for the CLV only (``None``: no CLV).
+    pre-closing quotes as :func:`~sabiscore_ml.prices.preclose_prices` gives them.  ``closing``:
+    :func:`~sabiscore_ml.prices.closing_fair_prices`, for the CLV only (``None``: no CLV).
     """
     bets = value_bets(
         predictions,
