@@ -19,14 +19,14 @@ from conftest import SAMPLE_DIR
 from sqlalchemy import Engine, select
 
 from sabiscore_ml import prices
-from sabiscore_ml.betting.backtest import (
+from sabiscore_ml.betting.backtest import market_predictions
+from sabiscore_ml.betting.edges import PriceChoice, ValueBetRules
+from sabiscore_ml.betting.walk import (
     REFERENCE_RULES,
-    market_predictions,
     run_bankroll_backtest,
     uncapped_staking,
     value_bets,
 )
-from sabiscore_ml.betting.edges import PriceChoice, ValueBetRules
 from sabiscore_ml.jobs.football_data import ingest_football_data_file
 from sabiscore_ml.jobs.predict import priced_edges
 from sabiscore_ml.odds import METHODS, implied_probabilities
