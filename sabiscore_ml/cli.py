@@ -1213,14 +1213,9 @@ def bets_backtest(
     if bankroll <= 0.0:
         raise typer.BadParameter("a positive amount", param_hint="--bankroll")
 
-    from dataclasses import replace
-
     from sabiscore_ml.betting import backtest as bk
-    from sabiscore_ml.betting import report, walk
-    from sabiscore_ml.betting.edges import MarketProbability, PriceChoice, ValueBetRules
-    from sabiscore_ml.betting.kelly import StakingRules
+    from sabiscore_ml.betting import report
     from sabiscore_ml.jobs.backtest import season_range
-    from sabiscore_ml.prices import closing_fair_prices, preclose_prices
     from sabiscore_ml.warehouse.engine import get_engine
 
     try:
@@ -1229,29 +1224,16 @@ def bets_backtest(
         raise typer.BadParameter(str(error), param_hint="--seasons") from error
     _init_warehouse()
     frame = _bets_predictions(strategy, league, season_codes, predictions)
-    engine = get_engine()
-    ids = frame["match_id"].to_list()
     _step(f"{frame.height:,} matches: reading pre-closing and closing prices")
-    prices = preclose_prices(engine, ids)
-    closing = closing_fair_prices(engine, ids)
-    if strategy == "market":
-        rules = replace(walk.REFERENCE_RULES, edge_threshold=0.0 if edge is None else edge)
-        market = MarketProbability("pinnacle")
-    else:
-        rules = ValueBetRules(edge_threshold=0.042 if edge is None else edge)
-        market = MarketProbability()
-    staking = StakingRules(kelly_multiplier=kelly) if caps else walk.uncapped_staking(kelly)
-    runs = walk.kelly_runs(
+    runs, rules = bk.strategy_runs(
+        get_engine(),
         frame,
-        prices,
-        closing,
-        multipliers=(kelly, 1.0, 0.25),
-        price_choice=PriceChoice(price),
-        rules=rules,
-        staking=staking,
-        market_probability=market,
+        strategy=strategy,
+        price=price,
+        edge=edge,
+        kelly=kelly,
+        caps=caps,
         starting_bankroll=bankroll,
-        strategy_name=strategy,
     )
     result = runs[kelly]
     claim = report.claim_comparison(runs)

@@ -5,7 +5,8 @@ its tables and figure :mod:`sabiscore_ml.betting.report`; the prices come from
 :mod:`sabiscore_ml.prices`, the layer live predictions read theirs from, so a
 backtest figure speaks of the live path.  Here: the walked predictions read
 from the warehouse (:func:`market_predictions`) or a file
-(:func:`read_predictions`), and a walk logged to MLflow (:func:`log_to_mlflow`).
+(:func:`read_predictions`), walked at the prices the job reads
+(:func:`strategy_runs`), and a walk logged to MLflow (:func:`log_to_mlflow`).
 
 **The market strategy** (:func:`market_predictions`,
 :func:`~sabiscore_ml.betting.walk.pinnacle_preclose_predictions`) is the check
@@ -22,6 +23,7 @@ from __future__ import annotations
 import math
 import tempfile
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -30,8 +32,16 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import aliased
 
 from sabiscore_ml import prices
+from sabiscore_ml.betting.edges import MarketProbability, PriceChoice, ValueBetRules
+from sabiscore_ml.betting.kelly import StakingRules
 from sabiscore_ml.betting.report import GROUPS, bankroll_figure
-from sabiscore_ml.betting.walk import RENAMES, BankrollBacktest
+from sabiscore_ml.betting.walk import (
+    REFERENCE_RULES,
+    RENAMES,
+    BankrollBacktest,
+    kelly_runs,
+    uncapped_staking,
+)
 from sabiscore_ml.warehouse.models import Match, Team
 
 
@@ -102,6 +112,52 @@ def market_predictions(
     )
 
 
+def strategy_runs(
+    engine: Engine,
+    predictions: pl.DataFrame,
+    *,
+    strategy: str = "model",
+    price: str = "best",
+    edge: float | None = None,
+    kelly: float = 0.125,
+    caps: bool = True,
+    starting_bankroll: float = 1000.0,
+) -> tuple[dict[float, BankrollBacktest], ValueBetRules]:
+    """The walks of ``sabiscore bets backtest``: at ``kelly``, full and quarter Kelly.
+
+    Reads the predicted matches' pre-closing prices (to bet) and margin-free
+    closing prices (for the CLV) through :mod:`sabiscore_ml.prices`.  The
+    ``market`` strategy bets every outcome priced above Pinnacle's margin-free
+    probability (edge 0 unless given); ``model`` takes value bets at ``edge``
+    (default 0.042) against the market average.  ``caps``: the staking rules'
+    caps, minimum and throttle, else :func:`~sabiscore_ml.betting.walk.uncapped_staking`.
+    Returns the walks by Kelly multiplier and the value-bet rules used.
+    """
+    ids = predictions["match_id"].to_list()
+    quotes = prices.preclose_prices(engine, ids)
+    closing = prices.closing_fair_prices(engine, ids)
+    if strategy == "market":
+        rules = replace(REFERENCE_RULES, edge_threshold=0.0 if edge is None else edge)
+        market = MarketProbability("pinnacle")
+    else:
+        rules = ValueBetRules(edge_threshold=0.042 if edge is None else edge)
+        market = MarketProbability()
+    staking = StakingRules(kelly_multiplier=kelly) if caps else uncapped_staking(kelly)
+    runs = kelly_runs(
+        predictions,
+        quotes,
+        closing,
+        multipliers=(kelly, 1.0, 0.25),
+        price_choice=PriceChoice(price),
+        rules=rules,
+        staking=staking,
+        market_probability=market,
+        starting_bankroll=starting_bankroll,
+        strategy_name=strategy,
+    )
+    return runs, rules
+
+
 def log_to_mlflow(
     result: BankrollBacktest,
     *,
@@ -114,9 +170,9 @@ def log_to_mlflow(
     Params, the summary figures as metrics, the per-group tables
     (``tables/by_<group>.csv``), the bets (``bets.csv``), the curve
     (``curve.csv``) and its plot (``bankroll.png``); ``claim`` (from
-    :func:`~sabiscore_ml.betting.report.claim_comparison`) as ``tables/claim.csv``.  Tagged with the
-    strategy and ``model_version``: the registered model version whose
-    predictions were walked, when known.
+    :func:`~sabiscore_ml.betting.report.claim_comparison`) as
+    ``tables/claim.csv``.  Tagged with the strategy and ``model_version``: the
+    registered model version whose predictions were walked, when known.
     """
     import matplotlib.pyplot as plt
     import mlflow
