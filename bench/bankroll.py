@@ -31,23 +31,18 @@ from pathlib import Path
 import polars as pl
 from sqlalchemy import Engine, create_engine
 
-from sabiscore_ml.betting.backtest import (
-    GROUPS,
-    REFERENCE_RULES,
-    BankrollBacktest,
-    claim_comparison,
-    claim_lines,
-    closing_fair_prices,
-    kelly_label,
-    kelly_runs,
-    market_predictions,
-    preclose_prices,
-    read_predictions,
-    uncapped_staking,
-)
+from sabiscore_ml.betting.backtest import market_predictions, read_predictions
 from sabiscore_ml.betting.edges import MarketProbability, PriceChoice, ValueBetRules
 from sabiscore_ml.betting.kelly import StakingRules
+from sabiscore_ml.betting.report import GROUPS, claim_comparison, claim_lines, kelly_label
+from sabiscore_ml.betting.walk import (
+    REFERENCE_RULES,
+    BankrollBacktest,
+    kelly_runs,
+    uncapped_staking,
+)
 from sabiscore_ml.jobs.backtest import season_range
+from sabiscore_ml.prices import closing_fair_prices, preclose_prices
 
 BIG5 = ("E0", "SP1", "D1", "I1", "F1")
 MULTIPLIERS = (1.0, 0.25, 0.125)

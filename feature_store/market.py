@@ -16,7 +16,8 @@ import polars as pl
 
 from feature_store.common import BEFORE_KICKOFF_ODDS, Family, FeatureDef
 from feature_store.inputs import Inputs
-from sabiscore_ml.odds import shin_probabilities
+from sabiscore_ml.odds import implied_probabilities, shin_probabilities
+from sabiscore_ml.prices import average_prices
 
 BOOKMAKERS = ("pinnacle", "b365", "market_avg")
 OUTCOMES = ("home", "draw", "away")
@@ -80,12 +81,11 @@ def _book_columns(wide: pl.DataFrame) -> pl.DataFrame:
     for book in BOOKMAKERS:
         part = wide.filter(pl.col("bookmaker") == book)
         prices = part.select(f"price_{o}" for o in OUTCOMES).to_numpy().astype(float)
-        inverse = 1.0 / prices
-        overround = inverse.sum(axis=1)
+        proportional = implied_probabilities(prices.reshape(-1, len(OUTCOMES)), "multiplicative")
         shin, _ = shin_probabilities(prices) if len(prices) else (prices, None)
-        columns = {"match_id": part["match_id"], f"mkt_{book}_overround": overround}
+        columns = {"match_id": part["match_id"], f"mkt_{book}_overround": proportional.overround}
         for i, outcome in enumerate(OUTCOMES):
-            columns[f"mkt_{book}_p_{outcome}"] = inverse[:, i] / overround
+            columns[f"mkt_{book}_p_{outcome}"] = proportional.probabilities[:, i]
             columns[f"mkt_{book}_shin_{outcome}"] = shin[:, i]
         out = out.join(pl.DataFrame(columns), on="match_id", how="left")
     return out
@@ -120,15 +120,16 @@ def _spread_columns(wide: pl.DataFrame) -> pl.DataFrame:
             .alias(f"best_{o}")
             for o in OUTCOMES
         ),
-        *(
-            pl.when((pl.col("bookmaker") == "market_avg").any())
-            .then(pl.col(f"price_{o}").filter(pl.col("bookmaker") == "market_avg").first())
-            .otherwise(
-                pl.col(f"price_{o}").filter(~pl.col("bookmaker").is_in(_AGGREGATES)).sort().mean()
-            )
-            .alias(f"avg_{o}")
-            for o in OUTCOMES
-        ),
+    )
+    # the average price: the published market average, else the bookmakers' mean (as edges take it)
+    long = wide.unpivot(
+        index=["match_id", "bookmaker"], variable_name="outcome", value_name="price"
+    ).with_columns(pl.col("outcome").str.strip_prefix("price_"))
+    average = average_prices(long).pivot(on="outcome", index="match_id", values="price")
+    best = best.join(
+        average.select("match_id", *(pl.col(o).alias(f"avg_{o}") for o in OUTCOMES)),
+        on="match_id",
+        how="left",
     )
     best = best.select(
         "match_id",

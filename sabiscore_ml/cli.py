@@ -1115,6 +1115,7 @@ def _bets_predictions(
 ):  # noqa: ANN202 - a polars frame
     """The walked predictions: a file, the market's, or the model's walk-forward backtest."""
     from sabiscore_ml.betting import backtest as bankroll
+    from sabiscore_ml.betting.walk import pinnacle_preclose_predictions
     from sabiscore_ml.jobs.backtest import backtest as run_backtest
     from sabiscore_ml.warehouse.engine import get_engine
 
@@ -1136,15 +1137,17 @@ def _bets_predictions(
         except ValueError as error:
             raise SabiscoreError(str(error)) from error
     if strategy == "market" and predictions is not None:
-        frame = bankroll.pinnacle_preclose_predictions(frame)
+        frame = pinnacle_preclose_predictions(frame)
     if frame.is_empty():
         raise SabiscoreError(f"no predicted matches for {leagues} {seasons}")
     return frame
 
 
 def _bankroll_table(summary) -> Table:  # noqa: ANN001 - a BankrollSummary
+    from sabiscore_ml.betting.report import summary_rows
+
     table = Table(title="Bankroll backtest", show_header=False)
-    for label, value in summary.rows():
+    for label, value in summary_rows(summary):
         table.add_row(label, value)
     return table
 
@@ -1230,11 +1233,8 @@ def bets_backtest(
     if bankroll <= 0.0:
         raise typer.BadParameter("a positive amount", param_hint="--bankroll")
 
-    from dataclasses import replace
-
     from sabiscore_ml.betting import backtest as bk
-    from sabiscore_ml.betting.edges import MarketProbability, PriceChoice, ValueBetRules
-    from sabiscore_ml.betting.kelly import StakingRules
+    from sabiscore_ml.betting import report
     from sabiscore_ml.jobs.backtest import season_range
     from sabiscore_ml.warehouse.engine import get_engine
 
@@ -1244,39 +1244,26 @@ def bets_backtest(
         raise typer.BadParameter(str(error), param_hint="--seasons") from error
     _init_warehouse()
     frame = _bets_predictions(strategy, league, season_codes, predictions)
-    engine = get_engine()
-    ids = frame["match_id"].to_list()
     _step(f"{frame.height:,} matches: reading pre-closing and closing prices")
-    prices = bk.preclose_prices(engine, ids)
-    closing = bk.closing_fair_prices(engine, ids)
-    if strategy == "market":
-        rules = replace(bk.REFERENCE_RULES, edge_threshold=0.0 if edge is None else edge)
-        market = MarketProbability("pinnacle")
-    else:
-        rules = ValueBetRules(edge_threshold=0.042 if edge is None else edge)
-        market = MarketProbability()
-    staking = StakingRules(kelly_multiplier=kelly) if caps else bk.uncapped_staking(kelly)
-    runs = bk.kelly_runs(
+    runs, rules = bk.strategy_runs(
+        get_engine(),
         frame,
-        prices,
-        closing,
-        multipliers=(kelly, 1.0, 0.25),
-        price_choice=PriceChoice(price),
-        rules=rules,
-        staking=staking,
-        market_probability=market,
+        strategy=strategy,
+        price=price,
+        edge=edge,
+        kelly=kelly,
+        caps=caps,
         starting_bankroll=bankroll,
-        strategy_name=strategy,
     )
     result = runs[kelly]
-    claim = bk.claim_comparison(runs)
+    claim = report.claim_comparison(runs)
     if output is not None:
         output.parent.mkdir(parents=True, exist_ok=True)
         result.bets.write_csv(output)
         console.print(f"wrote {result.bets.height:,} bets to {output}")
     console.print(_bankroll_table(result.summary))
     console.print(_season_table(result.by("season")))
-    for line in bk.claim_lines(claim):
+    for line in report.claim_lines(claim):
         console.print(escape(line))
     if mlflow:
         params = {

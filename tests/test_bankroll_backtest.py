@@ -16,29 +16,28 @@ from conftest import SAMPLE_DIR
 from sqlalchemy import Engine, insert
 from typer.testing import CliRunner
 
-from sabiscore_ml.betting.backtest import (
-    BET_COLUMNS,
+from sabiscore_ml.betting.backtest import log_to_mlflow, market_predictions, read_predictions
+from sabiscore_ml.betting.edges import PriceChoice, ValueBetRules
+from sabiscore_ml.betting.kelly import DrawdownThrottle, StakingRules
+from sabiscore_ml.betting.report import (
     CLAIMED_GROWTH,
     CLAIMED_MAX_DRAWDOWN,
-    REFERENCE_RULES,
     bankroll_figure,
     claim_comparison,
     claim_lines,
-    closing_fair_prices,
+)
+from sabiscore_ml.betting.walk import (
+    BET_COLUMNS,
+    REFERENCE_RULES,
     edge_bands,
     kelly_runs,
-    log_to_mlflow,
-    market_predictions,
     pinnacle_preclose_predictions,
-    preclose_prices,
     price_bands,
-    read_predictions,
     run_bankroll_backtest,
     uncapped_staking,
 )
-from sabiscore_ml.betting.edges import PriceChoice, ValueBetRules
-from sabiscore_ml.betting.kelly import DrawdownThrottle, StakingRules
 from sabiscore_ml.cli import app
+from sabiscore_ml.prices import closing_fair_prices, preclose_prices
 from sabiscore_ml.warehouse.engine import get_engine
 from sabiscore_ml.warehouse.models import Match, Odds, RawFile, Season, Team
 

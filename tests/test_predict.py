@@ -20,7 +20,8 @@ from typer.testing import CliRunner
 from feature_store.api import features_as_of, training_frame
 from feature_store.offline import read_partitions
 from sabiscore_ml.cli import app
-from sabiscore_ml.jobs.predict import PredictRequest, next_matchday, preclose_quotes
+from sabiscore_ml.jobs.predict import PredictRequest, next_matchday
+from sabiscore_ml.prices import preclose_prices
 from sabiscore_ml.settings import clear_settings_cache
 from sabiscore_ml.warehouse.engine import get_engine
 
@@ -159,7 +160,7 @@ def test_live_matchday_takes_the_fixtures_with_their_current_odds(e0_sample):
     ids = _fixture_ids(e0_sample, "E0", *window)
     assert len(ids) == 10
 
-    quotes = preclose_quotes(e0_sample, ids)
+    quotes = preclose_prices(e0_sample, ids)
     books = {"b365", "bwin", "interwetten", "pinnacle", "william_hill", "bet_victor"}
     assert set(quotes["bookmaker"]) == books | {"market_max", "market_avg"}
     assert quotes.height == 80 and quotes.null_count().sum_horizontal().item() == 0

@@ -38,15 +38,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
 import polars as pl
 
-from sabiscore_ml.odds import METHODS, implied_probabilities
+from sabiscore_ml.odds import METHODS
+from sabiscore_ml.prices import (
+    AGGREGATES,
+    MEAN,
+    OUTCOMES,
+    average_prices,
+    best_prices,
+    fair_probabilities,
+)
 
-OUTCOMES: tuple[str, ...] = ("home", "draw", "away")
-MARKET_MAX, MARKET_AVG = "market_max", "market_avg"
-AGGREGATES: tuple[str, ...] = (MARKET_MAX, MARKET_AVG)
-BEST, AVERAGE, CONSENSUS = "best", "avg", "consensus"
+BEST, AVERAGE, CONSENSUS = "best", MEAN, "consensus"
 NO_PRICE = "no_price"
 # The rules in the order an outcome is checked against them (the first failed is reported).
 EXCLUSION_ORDER: tuple[str, ...] = (
@@ -179,42 +183,12 @@ def _long_prices(prices: pl.DataFrame, outcomes: tuple[str, ...]) -> pl.DataFram
     return long.filter(valid)
 
 
-def _average_prices(long: pl.DataFrame) -> pl.DataFrame:
-    """Per match and outcome: the market average, else the bookmakers' mean price."""
-    books = pl.col("bookmaker").is_in(AGGREGATES).not_()
-    return long.group_by("match_id", "outcome").agg(
-        pl.when((pl.col("bookmaker") == MARKET_AVG).any())
-        .then(pl.col("price").filter(pl.col("bookmaker") == MARKET_AVG).first())
-        .otherwise(pl.col("price").filter(books).sort().mean())
-        .alias("price"),
-        pl.when((pl.col("bookmaker") == MARKET_AVG).any())
-        .then(pl.lit(MARKET_AVG))
-        .otherwise(pl.lit(AVERAGE))
-        .alias("bookmaker"),
-    )
-
-
 def _taken_prices(long: pl.DataFrame, choice: PriceChoice) -> pl.DataFrame:
     """Per match and outcome: the price taken and who quotes it."""
     if choice.source == AVERAGE:
-        return _average_prices(long).filter(pl.col("price").is_not_null())
+        return average_prices(long).filter(pl.col("price").is_not_null())
     if choice.source == BEST:
-        candidates = long.filter(pl.col("bookmaker") != MARKET_AVG)
-        return (
-            candidates.sort(
-                [
-                    "match_id",
-                    "outcome",
-                    "price",
-                    pl.col("bookmaker").is_in(AGGREGATES),
-                    "bookmaker",
-                ],
-                descending=[False, False, True, False, False],
-            )
-            .group_by("match_id", "outcome", maintain_order=True)
-            .first()
-            .select("match_id", "outcome", "price", "bookmaker")
-        )
+        return best_prices(long)
     return long.filter(pl.col("bookmaker") == choice.source).select(
         "match_id", "outcome", "price", "bookmaker"
     )
@@ -228,18 +202,6 @@ def _wide(long: pl.DataFrame, index: list[str], outcomes: tuple[str, ...]) -> pl
     )
 
 
-def _demargined(
-    wide: pl.DataFrame, outcomes: tuple[str, ...], method: str, key: str
-) -> pl.DataFrame:
-    """Margin-free probabilities of complete rows of ``wide`` (one row per ``key``)."""
-    wide = wide.drop_nulls(list(outcomes))
-    prices = wide.select(outcomes).to_numpy().astype(float).reshape(len(wide), len(outcomes))
-    p = implied_probabilities(prices, method).probabilities
-    return wide.select(key).with_columns(
-        pl.Series(o, np.asarray(p[:, i], dtype=float)) for i, o in enumerate(outcomes)
-    )
-
-
 def _market_probabilities(
     long: pl.DataFrame, market: MarketProbability, outcomes: tuple[str, ...]
 ) -> pl.DataFrame:
@@ -247,7 +209,7 @@ def _market_probabilities(
     if market.source == CONSENSUS:
         books = long.filter(pl.col("bookmaker").is_in(AGGREGATES).not_())
         wide = _wide(books, ["match_id", "bookmaker"], outcomes).with_row_index("_row")
-        p = _demargined(wide, outcomes, market.method, "_row")
+        p = fair_probabilities(wide, market.method, key="_row", outcomes=outcomes)
         per_book = wide.select("_row", "match_id").join(p, on="_row")
         probabilities = per_book.unpivot(
             index="match_id", on=list(outcomes), variable_name="outcome", value_name="p_market"
@@ -255,10 +217,10 @@ def _market_probabilities(
         # sorted before averaging: a float sum depends on its order
         return probabilities.group_by("match_id", "outcome").agg(pl.col("p_market").sort().mean())
     if market.source == AVERAGE:
-        chosen = _average_prices(long).drop("bookmaker")
+        chosen = average_prices(long).drop("bookmaker")
     else:
         chosen = long.filter(pl.col("bookmaker") == market.source).drop("bookmaker")
-    p = _demargined(_wide(chosen, ["match_id"], outcomes), outcomes, market.method, "match_id")
+    p = fair_probabilities(_wide(chosen, ["match_id"], outcomes), market.method, outcomes=outcomes)
     return p.unpivot(
         index="match_id", on=list(outcomes), variable_name="outcome", value_name="p_market"
     )

@@ -38,9 +38,10 @@ from sqlalchemy.orm import aliased
 
 from sabiscore_ml.betting.edges import PriceChoice, ValueBetRules, match_edges
 from sabiscore_ml.betting.kelly import StakingRules, size_stakes
+from sabiscore_ml.prices import preclose_prices
 from sabiscore_ml.settings import get_core_settings
 from sabiscore_ml.warehouse.engine import get_engine
-from sabiscore_ml.warehouse.models import Match, Odds, Team
+from sabiscore_ml.warehouse.models import Match, Team
 
 log = logging.getLogger(__name__)
 Progress = Callable[[str], None]
@@ -152,29 +153,20 @@ def next_matchday(
     return {league: (day, day + dt.timedelta(days=days - 1)) for league, day in first.items()}
 
 
-def preclose_quotes(engine: Engine, match_ids: Sequence[int]) -> pl.DataFrame:
-    """Pre-closing 1X2 prices, one row per match and bookmaker (``price_home/draw/away``)."""
-    schema = {
-        "match_id": pl.Int64,
-        "bookmaker": pl.String,
-        "outcome": pl.String,
-        "price": pl.Float64,
-    }
-    with engine.connect() as connection:
-        rows = connection.execute(
-            select(Odds.match_id, Odds.bookmaker, Odds.outcome, Odds.price)
-            .where(Odds.market == "1x2", Odds.timing == "preclose")
-            .where(Odds.match_id.in_([int(m) for m in match_ids]))
-        ).all()
-    long = pl.DataFrame(rows, schema=schema, orient="row")
-    wide = long.pivot(
-        on="outcome", index=["match_id", "bookmaker"], values="price", aggregate_function="first"
-    )
-    for side in ("home", "draw", "away"):
-        if side not in wide.columns:
-            wide = wide.with_columns(pl.lit(None, pl.Float64).alias(side))
-    return wide.select(
-        "match_id", "bookmaker", *(pl.col(s).alias(f"price_{s}") for s in ("home", "draw", "away"))
+def priced_edges(
+    engine: Engine, predictions: pl.DataFrame, price_choice: PriceChoice, rules: ValueBetRules
+) -> pl.DataFrame:
+    """Edges of the predictions at the pre-closing prices on offer, per match and outcome.
+
+    The prices are :func:`sabiscore_ml.prices.preclose_prices`, those the
+    bankroll backtest takes: a backtest figure speaks of this path.
+    """
+    quotes = preclose_prices(engine, predictions["match_id"].to_list())
+    return match_edges(
+        predictions.select("match_id", "match_date", "league_code", "p_home", "p_draw", "p_away"),
+        quotes,
+        price_choice=price_choice,
+        rules=rules,
     )
 
 
@@ -263,14 +255,8 @@ def predict(
         )
         .join(_fixture_names(engine, ids), on="match_id", how="left")
     )
-    quotes = preclose_quotes(engine, ids)
     price_choice, rules = PriceChoice(request.price), ValueBetRules(edge_threshold=request.edge)
-    edges = match_edges(
-        predictions.select("match_id", "match_date", "league_code", "p_home", "p_draw", "p_away"),
-        quotes,
-        price_choice=price_choice,
-        rules=rules,
-    )
+    edges = priced_edges(engine, predictions, price_choice, rules)
     try:
         create_portfolio(
             engine, request.portfolio, request.bankroll, kelly_multiplier=request.kelly

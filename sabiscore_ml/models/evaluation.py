@@ -1,7 +1,7 @@
 """Scoring predictions against the results and, paired on the same matches, against the market.
 
-The market baselines are read from the warehouse's ``odds`` table with the
-margin removed proportionally: Pinnacle's closing and pre-closing prices and
+The market baselines are read through the price layer (:mod:`sabiscore_ml.prices`)
+with the margin removed proportionally: Pinnacle's closing and pre-closing prices and
 the market average (pre-closing and closing).  Closing prices are read here
 only, to score: they never reach a feature or a model.
 """
@@ -13,8 +13,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import polars as pl
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 
+from sabiscore_ml import prices
 from sabiscore_ml.models.metrics import (
     PairedDifference,
     Scores,
@@ -25,7 +26,6 @@ from sabiscore_ml.models.metrics import (
     score,
 )
 from sabiscore_ml.models.walkforward import PREDICTION_COLUMNS
-from sabiscore_ml.warehouse.models import Odds
 
 #: Market baselines: name -> (bookmaker, timing).
 MARKETS = {
@@ -47,42 +47,17 @@ def market_probabilities(engine: Engine, match_ids: Sequence[int]) -> pl.DataFra
     """
     ids = sorted({int(m) for m in match_ids})
     books = sorted({book for book, _ in MARKETS.values()})
-    rows = []
-    with engine.connect() as connection:
-        for start in range(0, len(ids), 20_000):
-            chunk = ids[start : start + 20_000]
-            rows += connection.execute(
-                select(Odds.match_id, Odds.bookmaker, Odds.timing, Odds.outcome, Odds.price)
-                .where(Odds.market == "1x2")
-                .where(Odds.bookmaker.in_(books))
-                .where(Odds.match_id.in_(chunk))
-            ).all()
-    out = pl.DataFrame({"match_id": ids}, schema={"match_id": pl.Int64})
-    quotes = pl.DataFrame(
-        rows,
-        schema={
-            "match_id": pl.Int64,
-            "bookmaker": pl.String,
-            "timing": pl.String,
-            "outcome": pl.String,
-            "price": pl.Float64,
-        },
-        orient="row",
+    quotes = prices.read_quotes(
+        engine, ids, timings=(prices.PRECLOSE, prices.CLOSE), bookmakers=books
     )
+    out = pl.DataFrame({"match_id": ids}, schema={"match_id": pl.Int64})
     for name, (book, timing) in MARKETS.items():
-        part = quotes.filter((pl.col("bookmaker") == book) & (pl.col("timing") == timing))
-        wide = part.pivot(
-            on="outcome", index="match_id", values="price", aggregate_function="first"
+        fair = prices.market_probabilities(quotes, book, timing)
+        out = out.join(
+            fair.select("match_id", *(pl.col(f"p_{s}").alias(f"{name}_p_{s}") for s in _SIDES)),
+            on="match_id",
+            how="left",
         )
-        if not all(side in wide.columns for side in _SIDES):
-            out = out.with_columns(pl.lit(None, pl.Float64).alias(f"{name}_p_{s}") for s in _SIDES)
-            continue
-        wide = wide.filter(pl.all_horizontal(pl.col(s) > 1.0 for s in _SIDES).fill_null(False))
-        inverse = sum(1.0 / pl.col(s) for s in _SIDES)
-        wide = wide.select(
-            "match_id", *((1.0 / pl.col(s) / inverse).alias(f"{name}_p_{s}") for s in _SIDES)
-        )
-        out = out.join(wide, on="match_id", how="left")
     return out
 
 

@@ -1,0 +1,223 @@
+"""The price layer: bookmakers' quotes read from the warehouse, in one shape.
+
+Every reader of prices goes through here, so the live predictions
+(:mod:`sabiscore_ml.jobs.predict`), the bankroll backtest
+(:mod:`sabiscore_ml.betting.backtest`) and the evaluation against the market
+(:mod:`sabiscore_ml.models.evaluation`) take the same prices of the same
+matches.
+
+**The shape.**  :func:`read_quotes` answers one *long* frame, a row per quote:
+``match_id``, ``market``, ``outcome``, ``bookmaker``, ``timing``, ``price``
+(:data:`QUOTE_SCHEMA`).  The helpers below build on it:
+
+- :func:`per_bookmaker`: one row per match and bookmaker (or any other key), a
+  price column per outcome; :func:`preclose_prices` is that pivot of the
+  pre-closing 1X2 quotes, what :func:`~sabiscore_ml.betting.edges.match_edges`
+  takes;
+- :func:`best_prices` and :func:`average_prices`: per match and outcome, the
+  best price on offer (a named bookmaker preferred at equal prices) and the
+  market average (the published one, else the bookmakers' mean);
+- :func:`fair_probabilities`: the margin removed from complete rows by any
+  method of :mod:`sabiscore_ml.odds`; :func:`market_probabilities` (one bookmaker at
+  one timing) and :func:`closing_fair_prices` apply it to named bookmakers.
+
+Bookmaker ids are the warehouse's; ``market_max`` and ``market_avg`` are the
+aggregates football-data publishes and are rows like the bookmakers'.  Closing
+prices (``timing = 'close'``) are for evaluation and the closing-line value
+only: the feature store reads its odds itself (:mod:`feature_store.inputs`,
+pre-closing only), never through :func:`read_quotes`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import polars as pl
+from sqlalchemy import Engine, select
+
+from sabiscore_ml.odds import implied_probabilities
+from sabiscore_ml.warehouse.models import Odds
+
+OUTCOMES: tuple[str, ...] = ("home", "draw", "away")
+PRECLOSE, CLOSE = "preclose", "close"
+MARKET_MAX, MARKET_AVG = "market_max", "market_avg"
+AGGREGATES: tuple[str, ...] = (MARKET_MAX, MARKET_AVG)
+#: ``bookmaker`` of an average price that is the bookmakers' mean (no published average).
+MEAN = "avg"
+#: The long shape of quotes, in column order.
+QUOTE_SCHEMA: dict[str, Any] = {
+    "match_id": pl.Int64,
+    "market": pl.String,
+    "outcome": pl.String,
+    "bookmaker": pl.String,
+    "timing": pl.String,
+    "price": pl.Float64,
+}
+
+_CHUNK = 20_000  # match ids per query: below every database's parameter limit
+
+
+def read_quotes(
+    engine: Engine,
+    match_ids: Sequence[int],
+    *,
+    market: str = "1x2",
+    timings: Sequence[str] = (PRECLOSE,),
+    bookmakers: Sequence[str] | None = None,
+    outcomes: Sequence[str] = OUTCOMES,
+) -> pl.DataFrame:
+    """The quotes of ``match_ids`` in ``market`` at ``timings``, long (:data:`QUOTE_SCHEMA`).
+
+    Only the ``outcomes`` given and, when given, the ``bookmakers``; sorted by
+    match, timing, bookmaker and outcome.
+    """
+    ids = sorted({int(m) for m in match_ids})
+    rows: list[Any] = []
+    with engine.connect() as connection:
+        for start in range(0, len(ids), _CHUNK):
+            query = (
+                select(
+                    Odds.match_id,
+                    Odds.market,
+                    Odds.outcome,
+                    Odds.bookmaker,
+                    Odds.timing,
+                    Odds.price,
+                )
+                .where(Odds.market == market)
+                .where(Odds.timing.in_(list(timings)))
+                .where(Odds.outcome.in_(list(outcomes)))
+                .where(Odds.match_id.in_(ids[start : start + _CHUNK]))
+            )
+            if bookmakers is not None:
+                query = query.where(Odds.bookmaker.in_(list(bookmakers)))
+            rows += connection.execute(query).all()
+    return pl.DataFrame(rows, schema=QUOTE_SCHEMA, orient="row").sort(
+        "match_id", "timing", "bookmaker", "outcome"
+    )
+
+
+def per_bookmaker(
+    long: pl.DataFrame,
+    index: Sequence[str] = ("match_id", "bookmaker"),
+    prefix: str = "price_",
+    outcomes: Sequence[str] = OUTCOMES,
+) -> pl.DataFrame:
+    """One row per ``index``, a ``<prefix><outcome>`` column per outcome (null if not quoted)."""
+    index = list(index)
+    if long.is_empty():
+        wide = long.select(index)
+    else:
+        wide = long.pivot(on="outcome", index=index, values="price", aggregate_function="first")
+    wide = wide.with_columns(
+        pl.lit(None, pl.Float64).alias(o) for o in outcomes if o not in wide.columns
+    )
+    return wide.select(*index, *(pl.col(o).alias(f"{prefix}{o}") for o in outcomes)).sort(index)
+
+
+def preclose_prices(engine: Engine, match_ids: Sequence[int]) -> pl.DataFrame:
+    """Pre-closing 1X2 prices, one row per match and bookmaker: the prices a bet is taken at.
+
+    Columns ``match_id``, ``bookmaker``, ``price_home``, ``price_draw``,
+    ``price_away``; null where the bookmaker did not quote an outcome.  The
+    aggregates ``market_max`` and ``market_avg`` are rows like the others.
+    """
+    return per_bookmaker(read_quotes(engine, match_ids, timings=(PRECLOSE,)))
+
+
+def average_prices(long: pl.DataFrame) -> pl.DataFrame:
+    """Per match and outcome: the market average, else the bookmakers' mean price.
+
+    ``long`` holds valid quotes (``match_id``, ``bookmaker``, ``outcome``,
+    ``price``) of one market and timing; ``bookmaker`` of the answer is
+    ``market_avg`` or :data:`MEAN`.
+    """
+    books = pl.col("bookmaker").is_in(AGGREGATES).not_()
+    return long.group_by("match_id", "outcome").agg(
+        pl.when((pl.col("bookmaker") == MARKET_AVG).any())
+        .then(pl.col("price").filter(pl.col("bookmaker") == MARKET_AVG).first())
+        .otherwise(pl.col("price").filter(books).sort().mean())
+        .alias("price"),
+        pl.when((pl.col("bookmaker") == MARKET_AVG).any())
+        .then(pl.lit(MARKET_AVG))
+        .otherwise(pl.lit(MEAN))
+        .alias("bookmaker"),
+    )
+
+
+def best_prices(long: pl.DataFrame) -> pl.DataFrame:
+    """Per match and outcome: the highest price and who quotes it.
+
+    The market maximum counts, the market average does not; at equal prices a
+    named bookmaker is preferred to the maximum, then the first by name.
+    """
+    candidates = long.filter(pl.col("bookmaker") != MARKET_AVG)
+    return (
+        candidates.sort(
+            ["match_id", "outcome", "price", pl.col("bookmaker").is_in(AGGREGATES), "bookmaker"],
+            descending=[False, False, True, False, False],
+        )
+        .group_by("match_id", "outcome", maintain_order=True)
+        .first()
+        .select("match_id", "outcome", "price", "bookmaker")
+    )
+
+
+def fair_probabilities(
+    wide: pl.DataFrame,
+    method: str = "multiplicative",
+    *,
+    key: str | Sequence[str] = "match_id",
+    outcomes: Sequence[str] = OUTCOMES,
+    columns: Sequence[str] | None = None,
+) -> pl.DataFrame:
+    """Margin-free probabilities of the complete rows of ``wide`` by ``method``.
+
+    ``columns`` are the rows' price columns, one per outcome (default: the
+    outcomes' names).  Answers ``key`` and a column per outcome; a row with a
+    price missing is left out, a row with an invalid price (not above 1) is NaN.
+    """
+    columns = list(columns or outcomes)
+    keys = [key] if isinstance(key, str) else list(key)
+    wide = wide.drop_nulls(columns)
+    prices = wide.select(columns).to_numpy().astype(float).reshape(len(wide), len(columns))
+    p = implied_probabilities(prices, method).probabilities
+    return wide.select(keys).with_columns(
+        pl.Series(o, np.asarray(p[:, i], dtype=float)) for i, o in enumerate(outcomes)
+    )
+
+
+def market_probabilities(
+    long: pl.DataFrame, bookmaker: str, timing: str, method: str = "multiplicative"
+) -> pl.DataFrame:
+    """One bookmaker's margin-free 1X2 probabilities at ``timing``, one row per complete match.
+
+    ``long``: quotes as :func:`read_quotes` gives them.  Columns ``match_id``,
+    ``p_home``, ``p_draw``, ``p_away``; a match with a price missing or not
+    above 1 is left out.
+    """
+    part = long.filter((pl.col("bookmaker") == bookmaker) & (pl.col("timing") == timing))
+    fair = fair_probabilities(per_bookmaker(part, ["match_id"], ""), method)
+    return fair.drop_nans().select("match_id", *(pl.col(o).alias(f"p_{o}") for o in OUTCOMES))
+
+
+def closing_fair_prices(engine: Engine, match_ids: Sequence[int]) -> pl.DataFrame:
+    """Margin-free closing prices per match, for the CLV of bets (never to choose them).
+
+    Pinnacle's closing prices with the margin removed multiplicatively (fair
+    price ``1 / p``); the market average's closing prices the same way where
+    Pinnacle's are missing or incomplete.  Columns ``match_id``,
+    ``closing_source`` (``pinnacle`` or ``market_avg``), ``closing_home``,
+    ``closing_draw``, ``closing_away``; matches with neither are left out.
+    """
+    long = read_quotes(engine, match_ids, timings=(CLOSE,), bookmakers=("pinnacle", MARKET_AVG))
+    fair = fair_probabilities(per_bookmaker(long, prefix=""), key=["match_id", "bookmaker"])
+    fair = fair.drop_nans().select(
+        "match_id",
+        pl.col("bookmaker").alias("closing_source"),
+        *((1.0 / pl.col(o)).alias(f"closing_{o}") for o in OUTCOMES),
+    )
+    rank = pl.when(pl.col("closing_source") == "pinnacle").then(0).otherwise(1)
+    return fair.sort("match_id", rank).unique("match_id", keep="first", maintain_order=True)
