@@ -229,6 +229,19 @@ def _drivers(bundle, frame: pl.DataFrame) -> list[str]:
     ]
 
 
+def load_model(reference: str):
+    """The registered version ``reference`` (an alias or a number) names, and its bundle.
+
+    The alias is resolved once and that exact version is loaded
+    (``models:/<name>/<version>``): an alias moved in between (a promotion) does
+    not give the run a bundle other than the version it is labelled with.
+    """
+    from sabiscore_ml.models import registry
+
+    version = registry.resolve_version(reference)
+    return version, registry.load_bundle(version.version)
+
+
 def predict(
     request: PredictRequest, *, engine: Engine | None = None, progress: Progress | None = None
 ):
@@ -241,9 +254,8 @@ def predict(
     engine = engine or get_engine()
     as_of = request.day()
     portfolio = staking_portfolio(engine, request)
-    version = registry.version_by_alias(request.model) if not request.model.isdigit() else None
-    version_label = version.version if version else request.model
-    bundle = registry.load_bundle(request.model)
+    version, bundle = load_model(request.model)
+    version_label = version.version
     windows = next_matchday(engine, as_of, leagues=request.leagues, days=request.days)
     if not windows:
         raise ValueError(

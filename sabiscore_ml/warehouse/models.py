@@ -534,6 +534,7 @@ class ModelVersion(Base):
     alias: Mapped[str | None] = mapped_column(String(20))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime)
     metrics_json: Mapped[str | None] = mapped_column(Text)
+    trained_at: Mapped[dt.datetime | None] = mapped_column(DateTime)  # when it was fitted
 
 
 class Prediction(Base):
