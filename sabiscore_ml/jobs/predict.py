@@ -6,8 +6,12 @@ The steps of the ``predict_and_publish`` DAG and of ``sabiscore predict`` /
 1. the fixtures: per league, the first matchday on or after the as-of date
    (every fixture dated within ``days`` of the league's first one);
 2. their features *as known on the as-of date's morning*
-   (:func:`feature_store.api.features_as_of`): in a replay, results between the
-   as-of date and a fixture are hidden, so nothing from after that date is used;
+   (:func:`feature_store.api.scoring_features`): the online vectors
+   ``build_features`` wrote when they are current (same catalogue version, same
+   inputs fingerprint, nothing in the warehouse dated from the as-of date on),
+   else recomputed from the history (:func:`feature_store.api.features_as_of`,
+   logged with the reason): in a replay, results between the as-of date and a
+   fixture are hidden, so nothing from after that date is used;
 3. the champion's probabilities (1X2, over/under 2.5, both teams to score,
    expected goals) and the features that weigh most in it, with their values;
 4. edges at the pre-closing prices on offer, value bets, and fractional-Kelly
@@ -246,7 +250,7 @@ def predict(
     request: PredictRequest, *, engine: Engine | None = None, progress: Progress | None = None
 ):
     """Score the next matchday; returns the :class:`~sabiscore_ml.publish.PublishedRun`."""
-    from feature_store.api import features_as_of
+    from feature_store.api import scoring_features
     from sabiscore_ml.models import registry
     from sabiscore_ml.publish import PublishedRun
 
@@ -262,7 +266,12 @@ def predict(
             f"no fixture on or after {as_of} in {list(request.leagues) or 'any league'}"
         )
     until = max(end for _, end in windows.values())
-    frame = features_as_of(as_of, until, leagues=sorted(windows), engine=engine)
+    features = scoring_features(as_of, until, leagues=sorted(windows), engine=engine)
+    if features.source == "online":
+        log.info("features: the online store's vectors (%s)", features.reason)
+    else:
+        log.warning("features: recomputed from the history, %s", features.reason)
+    frame = features.frame
     in_window = pl.any_horizontal(
         (pl.col("league_code") == league)
         & (pl.col("match_date") >= start)
