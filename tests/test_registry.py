@@ -8,11 +8,13 @@ a few seconds.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 
 import mlflow
+import numpy as np
 import polars as pl
 import pytest
-from conftest import SAMPLE_DIR
+from conftest import FOOTBALL_DATA_FIXTURES, SAMPLE_DIR
 from sqlalchemy import Engine, select
 
 from feature_store.catalog import CATALOG_VERSION
@@ -22,7 +24,7 @@ from sabiscore_ml.jobs.training import _record_version
 from sabiscore_ml.models import registry
 from sabiscore_ml.models.bundle import ModelBundle
 from sabiscore_ml.models.data import features_matrix
-from sabiscore_ml.models.estimators import EloOrderedLogit
+from sabiscore_ml.models.estimators import CalibratedModel, EloOrderedLogit
 from sabiscore_ml.sources.football_data import parse_football_data
 from sabiscore_ml.warehouse.models import ModelVersion
 
@@ -53,7 +55,9 @@ def rated() -> pl.DataFrame:
 
 def register(frame: pl.DataFrame, marker: str, trained_at: dt.datetime):
     """Fit an Elo ordered logit on ``frame``, register it; the registered version."""
-    outcome = EloOrderedLogit().fit(features_matrix(frame, FEATURES), frame["result"].to_numpy())
+    outcome = CalibratedModel(EloOrderedLogit(), method=None).fit(
+        features_matrix(frame, FEATURES), frame["result"].to_numpy()
+    )
     bundle = ModelBundle(
         features=FEATURES,
         outcome=outcome,
@@ -115,3 +119,49 @@ def test_the_training_time_goes_with_the_version_and_survives_its_promotion(
     assert (row.alias, row.trained_at) == ("champion", fitted)
     assert row.created_at > fitted  # when it was promoted: another time
     assert row.metrics_json == '{"rps": 0.2}'
+
+
+def test_a_run_is_labelled_with_the_version_it_scored_with(
+    warehouse: Engine, rated, monkeypatch, caplog
+):
+    from feature_store.api import build_features, scoring_features
+    from sabiscore_ml.jobs.football_data import (
+        ingest_football_data_file,
+        ingest_football_data_fixtures_file,
+    )
+    from sabiscore_ml.jobs.predict import PredictRequest, predict
+
+    taken_on = dt.date(2024, 8, 8)
+    assert (
+        ingest_football_data_file(SAMPLE_DIR / "E0" / "2023-2024.csv", engine=warehouse).status
+        == "loaded"
+    )
+    fixtures = FOOTBALL_DATA_FIXTURES / "fixtures_2024-08-08.csv"
+    assert (
+        ingest_football_data_fixtures_file(fixtures, engine=warehouse, today=taken_on).status
+        == "loaded"
+    )
+    build_features(engine=warehouse, as_of=taken_on)
+    first = register(rated.head(150), "first", dt.datetime(2024, 1, 5, 4, 0))
+    second = register(rated.tail(150), "second", dt.datetime(2024, 2, 5, 4, 0))
+    registry.set_alias(first.version, registry.CHAMPION)
+    resolve = registry.resolve_version
+
+    def resolve_then_promote(reference: str):
+        resolved = resolve(reference)
+        registry.set_alias(second.version, registry.CHAMPION)
+        return resolved
+
+    monkeypatch.setattr(registry, "resolve_version", resolve_then_promote)
+    with caplog.at_level(logging.INFO, logger="sabiscore_ml.jobs.predict"):
+        run = predict(
+            PredictRequest(as_of=taken_on.isoformat(), replay=False, leagues=("E0",)),
+            engine=warehouse,
+        )
+    assert run.model_version == first.version
+    assert "features: the online store's vectors (10 online vector(s), current)" in caplog.text
+    frame = scoring_features(taken_on, dt.date(2024, 8, 12), leagues=["E0"], engine=warehouse).frame
+    scored = run.predictions.sort("match_date", "match_id")["p_home"].to_numpy()
+    by_first = registry.load_bundle(first.version).predict(frame)["p_home"].to_numpy()
+    by_second = registry.load_bundle(second.version).predict(frame)["p_home"].to_numpy()
+    assert np.allclose(scored, by_first) and not np.allclose(scored, by_second)
