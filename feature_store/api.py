@@ -2,7 +2,9 @@
 
 ``training_frame`` and ``online_features`` return the same columns in the same
 order (keys, targets, then the features in catalogue order); targets are null
-for fixtures not played yet.
+for fixtures not played yet.  ``scoring_features`` gives a prediction its rows:
+the online vectors while they are current, else ``features_as_of``'s
+recomputation, with the reason.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
+from typing import TYPE_CHECKING
 
 import polars as pl
 from sqlalchemy import Engine
@@ -25,6 +28,9 @@ from feature_store.online import (
 from sabiscore_ml.leagues import season_of
 from sabiscore_ml.settings import get_feature_store_settings
 from sabiscore_ml.warehouse.engine import get_engine
+
+if TYPE_CHECKING:
+    from feature_store.inputs import Inputs
 
 
 @dataclass(frozen=True)
@@ -105,7 +111,9 @@ def features_as_of(
     return _recomputed(inputs, as_of, until, leagues)
 
 
-def _history(engine: Engine, digests: dict, leagues: Sequence[str] | None):
+def _history(
+    engine: Engine, digests: dict[tuple[str, str], str], leagues: Sequence[str] | None
+) -> Inputs | None:
     """The inputs of the whole history of the countries of ``leagues`` (None: no data)."""
     from feature_store.snapshots import cached_inputs
     from sabiscore_ml.leagues import LEAGUES
@@ -118,7 +126,7 @@ def _history(engine: Engine, digests: dict, leagues: Sequence[str] | None):
 
 
 def _recomputed(
-    inputs, as_of: dt.date, until: dt.date, leagues: Sequence[str] | None
+    inputs: Inputs, as_of: dt.date, until: dt.date, leagues: Sequence[str] | None
 ) -> pl.DataFrame:
     from feature_store.build import build_frame
     from feature_store.inputs import hidden_from
@@ -197,7 +205,9 @@ def fixture_ids(
         return sorted(connection.execute(stmt).scalars())
 
 
-def _stale_reason(vectors: OnlineVectors, ids: Sequence[int], digests: dict) -> str | None:
+def _stale_reason(
+    vectors: OnlineVectors, ids: Sequence[int], digests: dict[tuple[str, str], str]
+) -> str | None:
     """Why the online vectors of ``ids`` are not current, or None when they are."""
     from feature_store.catalog import CATALOG_VERSION
     from feature_store.offline import country_fingerprints
@@ -226,7 +236,7 @@ def _stale_reason(vectors: OnlineVectors, ids: Sequence[int], digests: dict) -> 
     return None
 
 
-def _hides(inputs, as_of: dt.date) -> str | None:
+def _hides(inputs: Inputs | None, as_of: dt.date) -> str | None:
     """What a replay from ``as_of`` hides of ``inputs`` (None: nothing)."""
     from feature_store.inputs import hidden_from
 
