@@ -164,6 +164,21 @@ def fingerprints(engine: Engine) -> dict[tuple[str, str], str]:
     return digests
 
 
+def country_fingerprints(digests: dict[tuple[str, str], str]) -> dict[str, str]:
+    """Per country, one digest of the fingerprints of all its league-seasons.
+
+    A country's feature rows are computed from its whole history, so this is the
+    fingerprint of what any of them was built from.
+    """
+    lines: dict[str, list[str]] = {}
+    for (league, season), digest in sorted(digests.items()):
+        lines.setdefault(LEAGUES[league].country, []).append(f"{league}|{season}|{digest}")
+    return {
+        country: hashlib.sha256("\n".join(items).encode()).hexdigest()
+        for country, items in lines.items()
+    }
+
+
 def read_index(engine: Engine) -> dict[tuple[str, str], FeaturePartition]:
     """The partition index, by (league, season)."""
     with engine.connect() as connection:

@@ -11,6 +11,14 @@ database transaction.
 Upcoming fixtures are the matches dated from ``as_of`` up to ``as_of`` plus the
 horizon.  Their vectors are the offline store's rows, which are computed from
 what was known before each match day.
+
+Each vector records what it was built from: the catalogue version and, per
+country, the digest of the fingerprints its offline partitions were built at
+(:func:`feature_store.offline.country_fingerprints`; the run record's
+``inputs`` in Redis, the ``inputs_fingerprint`` column in the warehouse).
+:func:`read_online_vectors` returns them with the vectors, so a reader can tell
+a vector still equal to a recomputation from a stale one
+(:func:`feature_store.api.scoring_features`).
 """
 
 from __future__ import annotations
@@ -26,8 +34,18 @@ import polars as pl
 from sqlalchemy import Engine, delete, insert, select
 
 from feature_store.catalog import CATALOG_VERSION, FAMILIES, frame_schema
+from sabiscore_ml.leagues import LEAGUES
 from sabiscore_ml.settings import get_feature_store_settings, get_redis_settings
 from sabiscore_ml.warehouse.models import OnlineFeatures
+
+
+@dataclass(frozen=True)
+class OnlineVectors:
+    """Online vectors and, per match, the catalogue version and inputs fingerprint behind them."""
+
+    frame: pl.DataFrame
+    catalog_versions: dict[int, str]
+    inputs_fingerprints: dict[int, str | None]
 
 
 @dataclass(frozen=True)
@@ -92,6 +110,7 @@ def refresh_online(
     run_id = uuid.uuid4().hex
     client = client if client is not None else redis_client()
     built_at = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    inputs = _built_from(engine)
     if client is not None:
         match_prefix, run_key = _keys()
         previous = client.hget(run_key, "match_ids")
@@ -115,6 +134,7 @@ def refresh_online(
                     "built_at": built_at.isoformat(),
                     "as_of": as_of.isoformat(),
                     "match_ids": json.dumps(ids),
+                    "inputs": json.dumps(inputs, sort_keys=True),
                 },
             )
             pipe.expire(run_key, settings.online_ttl_seconds)
@@ -131,6 +151,7 @@ def refresh_online(
                 "features_json": json.dumps(
                     {name: json.loads(_encode(value)) for name, value in row.items()}
                 ),
+                "inputs_fingerprint": inputs.get(LEAGUES[row["league_code"]].country),
             }
             for row in _rows(upcoming)
         ]
@@ -139,30 +160,68 @@ def refresh_online(
     return OnlineRefresh(run_id, "warehouse", upcoming.height, as_of, until)
 
 
+def _built_from(engine: Engine) -> dict[str, str]:
+    """Per country, the digest of the fingerprints the offline partitions were built at."""
+    from feature_store.offline import country_fingerprints, read_index
+
+    return country_fingerprints(
+        {key: entry.fingerprint for key, entry in read_index(engine).items()}
+    )
+
+
 def read_online(engine: Engine, match_ids: Sequence[int], *, client=None) -> pl.DataFrame:
     """The online vectors of ``match_ids`` (those present), as a typed frame."""
+    return read_online_vectors(engine, match_ids, client=client).frame
+
+
+def read_online_vectors(engine: Engine, match_ids: Sequence[int], *, client=None) -> OnlineVectors:
+    """The online vectors of ``match_ids`` (those present) and what each was built from."""
     client = client if client is not None else redis_client()
-    records: list[dict[str, object]] = []
     if client is not None:
-        match_prefix, _ = _keys()
-        with client.pipeline(transaction=False) as pipe:
-            for match_id in match_ids:
-                pipe.hgetall(f"{match_prefix}{int(match_id)}")
-            stored = pipe.execute()
-        for values in stored:
-            if values:
-                records.append({k.decode(): _as_text(json.loads(v)) for k, v in values.items()})
-    else:
-        with engine.connect() as connection:
-            rows = connection.execute(
-                select(OnlineFeatures.features_json).where(
-                    OnlineFeatures.match_id.in_([int(m) for m in match_ids])
-                )
-            ).all()
-        records = [
-            {k: _as_text(v) for k, v in json.loads(row.features_json).items()} for row in rows
-        ]
-    return _decode_frame(records)
+        return _read_redis(client, match_ids)
+    with engine.connect() as connection:
+        rows = connection.execute(
+            select(
+                OnlineFeatures.match_id,
+                OnlineFeatures.catalog_version,
+                OnlineFeatures.inputs_fingerprint,
+                OnlineFeatures.features_json,
+            ).where(OnlineFeatures.match_id.in_([int(m) for m in match_ids]))
+        ).all()
+    records = [{k: _as_text(v) for k, v in json.loads(row.features_json).items()} for row in rows]
+    return OnlineVectors(
+        _decode_frame(records),
+        {row.match_id: row.catalog_version for row in rows},
+        {row.match_id: row.inputs_fingerprint for row in rows},
+    )
+
+
+def _read_redis(client, match_ids: Sequence[int]) -> OnlineVectors:
+    match_prefix, run_key = _keys()
+    with client.pipeline(transaction=True) as pipe:  # the vectors and their run record together
+        for match_id in match_ids:
+            pipe.hgetall(f"{match_prefix}{int(match_id)}")
+        pipe.hgetall(run_key)
+        *stored, run = pipe.execute()
+    records = [
+        {k.decode(): _as_text(json.loads(v)) for k, v in values.items()}
+        for values in stored
+        if values
+    ]
+    frame = _decode_frame(records)
+    listed = set(json.loads(run.get(b"match_ids", b"[]")))
+    catalog = run.get(b"catalog_version", b"").decode()
+    inputs = json.loads(run.get(b"inputs", b"{}"))
+    countries = {
+        match_id: LEAGUES[league].country
+        for match_id, league in frame.select("match_id", "league_code").iter_rows()
+        if match_id in listed
+    }
+    return OnlineVectors(
+        frame,
+        {match_id: catalog for match_id in countries},
+        {match_id: inputs.get(country) for match_id, country in countries.items()},
+    )
 
 
 def _as_text(value: object) -> str | None:

@@ -37,8 +37,9 @@ side by side over the matches in date order:
   exponentially decaying weight on older matches, the online counterpart of Dixon
   and Coles' time weighting ``exp(-xi * t)``.  ``rho`` is fixed
   (:attr:`RatingParams.dc_rho`) and the updates use the plain Poisson score.  The
-  score grid runs to 10 goals a side and is renormalised to sum to 1; it gives
-  1X2, over 2.5 goals and both-teams-to-score.  The same grid turns the pi-rating
+  score grid (:mod:`sabiscore_ml.models.score_grid`, shared with the goals model)
+  runs to 10 goals a side and is renormalised to sum to 1; it gives 1X2, over 2.5
+  goals and both-teams-to-score.  The same grid turns the pi-rating
   expected goal difference into ``pi_p_*``: ``lambda_home - lambda_away = GD`` with
   ``lambda_home * lambda_away`` equal to the product of the division's current
   mean home and away goals.
@@ -87,6 +88,7 @@ import polars as pl
 from feature_store.common import BEFORE_KICKOFF_RESULTS, Family, FeatureDef
 from feature_store.inputs import Inputs
 from sabiscore_ml.leagues import LEAGUES
+from sabiscore_ml.models.score_grid import score_grid_probabilities
 from sabiscore_ml.sources.football_data import ParsedFile
 
 INPUT_COLUMNS: dict[str, pl.DataType] = {
@@ -126,8 +128,6 @@ _PASS_COLUMNS = (
 
 # Per-team state: Elo, pi home, pi away, DC attack, DC defence.
 _N_STATE = 5
-
-MAX_GOALS = 10
 
 
 @dataclass(frozen=True, slots=True)
@@ -483,63 +483,6 @@ def _sequential_pass(inputs: _Inputs, p: RatingParams) -> dict[str, np.ndarray]:
         name: np.array(column, dtype=np.float64)
         for name, column in zip(_PASS_COLUMNS, columns, strict=True)
     }
-
-
-def score_grid_probabilities(
-    lam_home: np.ndarray,
-    lam_away: np.ndarray,
-    rho: float,
-    max_goals: int = MAX_GOALS,
-) -> dict[str, np.ndarray]:
-    """1X2, over 2.5 and both-teams-to-score from a Dixon-Coles score grid.
-
-    The grid is the product of two Poisson laws up to ``max_goals`` a side, with the
-    Dixon-Coles factors ``tau`` on 0-0, 0-1, 1-0 and 1-1 (clipped at 0), renormalised
-    to sum to 1.  The renormalisation also absorbs the ``exp(-lambda)`` factors, so the
-    grid is built from ``lambda^k / k!`` with arithmetic only: a match's probabilities
-    do not depend on the other rows of the arrays.  NaN rates give NaN probabilities.
-    """
-    ph = _poisson_terms(lam_home, max_goals)
-    pa = _poisson_terms(lam_away, max_goals)
-    tau = {
-        (0, 0): np.maximum(1.0 - lam_home * lam_away * rho, 0.0),
-        (0, 1): np.maximum(1.0 + lam_home * rho, 0.0),
-        (1, 0): np.maximum(1.0 + lam_away * rho, 0.0),
-        (1, 1): np.full_like(lam_home, max(1.0 - rho, 0.0)),
-    }
-    home, draw, away, over, btts = (np.zeros_like(lam_home) for _ in range(5))
-    for i in range(max_goals + 1):
-        for j in range(max_goals + 1):
-            cell = ph[i] * pa[j]
-            if (i, j) in tau:
-                cell *= tau[(i, j)]
-            if i > j:
-                home += cell
-            elif i == j:
-                draw += cell
-            else:
-                away += cell
-            if i + j > 2:
-                over += cell
-            if i > 0 and j > 0:
-                btts += cell
-    total = home + draw + away
-    return {
-        "p_home": home / total,
-        "p_draw": draw / total,
-        "p_away": away / total,
-        "p_over25": over / total,
-        "p_btts": btts / total,
-    }
-
-
-def _poisson_terms(lam: np.ndarray, max_goals: int) -> np.ndarray:
-    """``lam^k / k!`` for k = 0..max_goals, shape (max_goals + 1, n)."""
-    terms = np.empty((max_goals + 1, len(lam)))
-    terms[0] = 1.0
-    for k in range(1, max_goals + 1):
-        terms[k] = terms[k - 1] * lam / k
-    return terms
 
 
 def _assemble(values: dict[str, np.ndarray], p: RatingParams) -> dict[str, np.ndarray]:

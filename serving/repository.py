@@ -382,7 +382,7 @@ def _champion_document(engine: Any, model_name: str) -> Document | None:
             "version": row.version,
             "alias": row.alias,
             "mlflow_run_id": row.mlflow_run_id,
-            "trained_at": row.created_at,
+            "trained_at": row.trained_at,  # when it was fitted, not when it was promoted
             "metrics": metrics,
         }
     )

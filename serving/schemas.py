@@ -344,7 +344,10 @@ class ModelVersion(BaseModel):
     version: str
     alias: Literal["champion"]
     mlflow_run_id: str | None
-    trained_at: UtcTime = Field(description="When the version was registered")
+    trained_at: UtcTime | None = Field(
+        description="When the version's model was fitted (not when it was promoted); "
+        "null for a version recorded before training times were"
+    )
     metrics: dict[str, Any] = Field(
         description="Walk-forward evaluation figures (rps, log_loss, ece, ...)"
     )

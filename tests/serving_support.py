@@ -90,7 +90,8 @@ def add_champion(engine: Engine, version: str = "7") -> None:
                 version=version,
                 mlflow_run_id="0123456789abcdef0123456789abcdef",
                 alias="champion",
-                created_at=dt.datetime(2024, 2, 28, 3, 12, 44),
+                created_at=dt.datetime(2024, 3, 4, 6, 0, 0),  # promoted days later
+                trained_at=dt.datetime(2024, 2, 28, 3, 12, 44),
                 metrics_json=json.dumps(METRICS),
             )
         )

@@ -10,13 +10,25 @@ from pathlib import Path
 import polars as pl
 import pytest
 import redis
+from conftest import FOOTBALL_DATA_FIXTURES
+from polars.testing import assert_frame_equal
 from sqlalchemy import Engine, text
 
-from feature_store.api import build_features, online_features, training_frame
+from feature_store.api import (
+    build_features,
+    features_as_of,
+    fixture_ids,
+    online_features,
+    scoring_features,
+    training_frame,
+)
 from feature_store.catalog import frame_schema
 from feature_store.offline import plan_build, read_index
 from feature_store.online import read_online, refresh_online
-from sabiscore_ml.jobs.football_data import ingest_football_data_file
+from sabiscore_ml.jobs.football_data import (
+    ingest_football_data_file,
+    ingest_football_data_fixtures_file,
+)
 from sabiscore_ml.settings import clear_settings_cache
 
 SAMPLES = Path(__file__).resolve().parent.parent / "samples" / "football-data"
@@ -173,3 +185,100 @@ def test_input_snapshots_are_used_and_invalidated(warehouse: Engine):
     changed, read = cached_inputs(warehouse, pairs, digests)
     assert read == 1  # only 2023-24 is read again
     assert changed.matches["home_shots"].sum() == cold.matches["home_shots"].sum() + 1
+
+
+# --- the online vectors a prediction scores ---------------------------------------------
+
+FIXTURES_FILE = FOOTBALL_DATA_FIXTURES / "fixtures_2024-08-08.csv"
+TAKEN_ON = dt.date(2024, 8, 8)  # the first matchday of 2024-25: Friday 9 to Monday 12 August
+FIRST_MATCHDAY = (TAKEN_ON, dt.date(2024, 8, 12))
+
+
+def _live_world(engine: Engine) -> list[int]:
+    """E0 2023-24, the fixtures.csv of 8 August 2024, features built that day; E0's fixtures."""
+    _load(engine, "E0/2023-2024.csv")
+    outcome = ingest_football_data_fixtures_file(FIXTURES_FILE, engine=engine, today=TAKEN_ON)
+    assert outcome.status == "loaded"
+    build_features(engine=engine, as_of=TAKEN_ON)
+    return fixture_ids(engine, *FIRST_MATCHDAY, ["E0"])
+
+
+def _scored(engine: Engine):
+    return scoring_features(*FIRST_MATCHDAY, leagues=["E0"], engine=engine)
+
+
+def _recomputation(engine: Engine) -> pl.DataFrame:
+    return features_as_of(*FIRST_MATCHDAY, leagues=["E0"], engine=engine)
+
+
+def test_scoring_reads_the_online_vectors_equal_to_a_recomputation(warehouse: Engine):
+    ids = _live_world(warehouse)
+    assert len(ids) == 10
+    features = _scored(warehouse)
+    assert features.source == "online", features.reason
+    stored = online_features(ids, engine=warehouse).sort("match_date", "match_id")
+    assert_frame_equal(features.frame, stored)
+    assert_frame_equal(features.frame, _recomputation(warehouse))
+    assert features.frame["result"].null_count() == 10
+
+
+def test_scoring_reads_the_online_vectors_in_redis(warehouse: Engine, redis_prefix):
+    client, prefix = redis_prefix
+    ids = _live_world(warehouse)
+    assert json.loads(client.hget(f"{prefix}:features:online", "inputs")).keys() >= {"England"}
+    features = _scored(warehouse)
+    assert features.source == "online", features.reason
+    assert_frame_equal(features.frame, _recomputation(warehouse))
+    # vectors of an older refresh (keys left without their run record) are not used
+    client.delete(f"{prefix}:features:online")
+    assert len(read_online(warehouse, ids)) == 10
+    stale = _scored(warehouse)
+    assert stale.source == "recomputed" and "10 of 10 fixture(s) have no online vector" in (
+        stale.reason
+    )
+
+
+def test_a_stale_online_store_is_not_used(warehouse: Engine):
+    ids = _live_world(warehouse)
+    stored = online_features(ids, engine=warehouse).sort("match_date", "match_id")
+    # newer prices for Burnley v Man City after the build: the vectors know the old ones
+    with warehouse.begin() as connection:
+        changed = connection.execute(
+            text(
+                "UPDATE odds SET price = price * 1.25 WHERE timing = 'preclose' AND match_id = :m"
+            ),
+            {"m": ids[0]},
+        ).rowcount
+    assert changed > 0
+    stale = _scored(warehouse)
+    assert stale.source == "recomputed"
+    assert "England changed since the online vectors were built" in stale.reason
+    assert_frame_equal(stale.frame, _recomputation(warehouse))
+    assert not stale.frame.equals(stored)
+    # the next build brings them up to date
+    build_features(engine=warehouse, as_of=TAKEN_ON)
+    assert _scored(warehouse).source == "online"
+
+    with warehouse.begin() as connection:
+        connection.execute(text("UPDATE online_features SET catalog_version = 'old'"))
+    older = _scored(warehouse)
+    assert (older.source, older.reason) == (
+        "recomputed",
+        "10 online vector(s) built with other feature definitions",
+    )
+    with warehouse.begin() as connection:
+        connection.execute(text("DELETE FROM online_features"))
+    assert _scored(warehouse).reason == "10 of 10 fixture(s) have no online vector"
+
+
+def test_a_replay_recomputes_what_the_online_vectors_know_too_early(warehouse: Engine):
+    _load(warehouse, "E0/2023-2024.csv")
+    build_features(engine=warehouse, as_of=dt.date(2024, 5, 11))
+    window = (dt.date(2024, 5, 11), LAST_MATCHDAY)  # the last 23 matches, played
+    ids = fixture_ids(warehouse, *window, ["E0"])
+    assert len(online_features(ids, engine=warehouse)) == len(ids) == 23
+    replay = scoring_features(*window, leagues=["E0"], engine=warehouse)
+    assert replay.source == "recomputed"
+    assert replay.reason.startswith("the warehouse holds facts dated from 2024-05-11 on (matches")
+    assert_frame_equal(replay.frame, features_as_of(*window, leagues=["E0"], engine=warehouse))
+    assert replay.frame["result"].null_count() == 23

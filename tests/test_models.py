@@ -68,7 +68,7 @@ def _simulated(n: int = 3000, seed: int = 7) -> TrainingSet:
     lam_a = np.exp(strength[:, 1] - strength[:, 0])
     hg, ag = rng.poisson(lam_h), rng.poisson(lam_a)
     result = np.where(hg > ag, "H", np.where(hg == ag, "D", "A"))
-    from feature_store.ratings import score_grid_probabilities
+    from sabiscore_ml.models.score_grid import score_grid_probabilities
 
     fair = score_grid_probabilities(lam_h, lam_a, 0.0)
     start = dt.date(2010, 8, 1)

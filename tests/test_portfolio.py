@@ -360,3 +360,76 @@ def test_concurrent_placements_write_one_set(warehouse: Engine):
     assert sorted(placed) == [0, 0, 0, 2]
     entries = ledger(warehouse, portfolio.id)
     assert [e[2] for e in entries] == [1000.0, 990.0, 982.5]
+
+
+# --- the portfolio a prediction run stakes for ------------------------------------------
+
+
+def _ledger(engine: Engine) -> list[tuple]:
+    with engine.connect() as connection:
+        return connection.execute(
+            select(BankrollEntry.portfolio_id, BankrollEntry.kind, BankrollEntry.amount)
+        ).all()
+
+
+def test_a_run_creates_its_portfolio_or_uses_the_one_with_its_rules(warehouse: Engine):
+    from sabiscore_ml.jobs.predict import PredictRequest, staking_portfolio
+
+    request = PredictRequest(portfolio="club", bankroll=500.0, kelly=0.25)
+    created = staking_portfolio(warehouse, request)
+    assert (created.name, created.starting_bankroll, created.kelly_multiplier) == (
+        "club",
+        500.0,
+        0.25,
+    )
+    assert staking_portfolio(warehouse, request) == created  # the same one, nothing written
+    assert _ledger(warehouse) == [(created.id, "deposit", 500.0)]
+
+
+def test_a_run_asking_an_existing_portfolio_for_other_rules_is_refused(warehouse: Engine):
+    from sabiscore_ml.jobs.predict import PredictRequest, staking_portfolio
+
+    create_portfolio(warehouse, "club", 500.0, kelly_multiplier=0.25)
+    before = _ledger(warehouse)
+    with pytest.raises(PortfolioError) as kelly:
+        staking_portfolio(warehouse, PredictRequest(portfolio="club", bankroll=500.0))
+    message = str(kelly.value)
+    assert "'club'" in message and "Kelly multiplier of 0.25" in message
+    assert "asks for 0.125" in message and "--kelly 0.25" in message
+    with pytest.raises(PortfolioError) as bankroll:
+        staking_portfolio(warehouse, PredictRequest(portfolio="club", bankroll=2000.0, kelly=0.25))
+    message = str(bankroll.value)
+    assert "'club'" in message and "starting bankroll of 500.00" in message
+    assert "asks for 2000.00" in message and "transfer" in message
+    # the portfolio keeps its rules and its money
+    assert get_portfolio(warehouse, "club").kelly_multiplier == 0.25
+    assert _ledger(warehouse) == before
+
+
+@pytest.mark.parametrize(
+    ("bankroll", "kelly", "wrong"),
+    [
+        (0.0, 0.125, "starting bankroll"),
+        (-100.0, 0.125, "starting bankroll"),
+        (float("nan"), 0.125, "starting bankroll"),
+        (float("inf"), 0.125, "starting bankroll"),
+        (1000.0, 0.0, "Kelly multiplier"),
+        (1000.0, 1.5, "Kelly multiplier"),
+        (1000.0, float("nan"), "Kelly multiplier"),
+    ],
+)
+def test_a_bad_bankroll_or_kelly_multiplier_is_always_an_error(
+    warehouse: Engine, bankroll: float, kelly: float, wrong: str
+):
+    from sabiscore_ml.jobs.predict import PredictRequest, predict, staking_portfolio
+
+    request = PredictRequest(portfolio="club", bankroll=bankroll, kelly=kelly)
+    # no portfolio yet: refused, and none is created
+    with pytest.raises(PortfolioError, match=wrong):
+        staking_portfolio(warehouse, request)
+    assert not _ledger(warehouse)
+    # an existing portfolio: refused as well, before anything is scored
+    create_portfolio(warehouse, "club", 1000.0)
+    with pytest.raises(PortfolioError, match=f"'club'.*{wrong}"):
+        predict(request, engine=warehouse)
+    assert len(_ledger(warehouse)) == 1

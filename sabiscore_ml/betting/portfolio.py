@@ -28,6 +28,7 @@ Money is rounded to the cent.
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -190,6 +191,21 @@ def _bets(connection: Connection, ids: list[int]) -> tuple[BetRecord, ...]:
     return tuple(_bet(row) for row in rows)
 
 
+def check_rules(name: str, starting_bankroll: float, kelly_multiplier: float) -> None:
+    """Refuse a nameless portfolio, a non-positive bankroll, a Kelly multiplier outside (0, 1]."""
+    if not name:
+        raise PortfolioError("a portfolio needs a name")
+    if not (math.isfinite(starting_bankroll) and starting_bankroll > 0):
+        raise PortfolioError(
+            f"portfolio {name!r}: the starting bankroll must be positive, not {starting_bankroll}"
+        )
+    if not 0.0 < kelly_multiplier <= 1.0:
+        raise PortfolioError(
+            f"portfolio {name!r}: the Kelly multiplier must be within (0, 1], "
+            f"not {kelly_multiplier}"
+        )
+
+
 def create_portfolio(
     engine: Engine,
     name: str,
@@ -200,12 +216,7 @@ def create_portfolio(
     created_at: dt.datetime | None = None,
 ) -> PortfolioRecord:
     """Create a portfolio holding ``starting_bankroll`` (its first ledger entry, a deposit)."""
-    if not name:
-        raise PortfolioError("a portfolio needs a name")
-    if starting_bankroll <= 0:
-        raise PortfolioError(f"portfolio {name!r}: the starting bankroll must be positive")
-    if not 0.0 < kelly_multiplier <= 1.0:
-        raise PortfolioError(f"portfolio {name!r}: the Kelly multiplier must be within (0, 1]")
+    check_rules(name, starting_bankroll, kelly_multiplier)
     at = created_at or _now()
     with engine.begin() as connection:
         exists = connection.execute(select(Portfolio.id).where(Portfolio.name == name)).first()
@@ -228,6 +239,13 @@ def get_portfolio(engine: Engine, name: str) -> PortfolioRecord:
     """The portfolio named ``name``."""
     with engine.connect() as connection:
         return _find(connection, name, lock=False)
+
+
+def find_portfolio(engine: Engine, name: str) -> PortfolioRecord | None:
+    """The portfolio named ``name``, or ``None`` when there is none."""
+    with engine.connect() as connection:
+        row = connection.execute(select(Portfolio).where(Portfolio.name == name)).one_or_none()
+    return None if row is None else _record(row)
 
 
 def transfer(

@@ -6,8 +6,12 @@ The steps of the ``predict_and_publish`` DAG and of ``sabiscore predict`` /
 1. the fixtures: per league, the first matchday on or after the as-of date
    (every fixture dated within ``days`` of the league's first one);
 2. their features *as known on the as-of date's morning*
-   (:func:`feature_store.api.features_as_of`): in a replay, results between the
-   as-of date and a fixture are hidden, so nothing from after that date is used;
+   (:func:`feature_store.api.scoring_features`): the online vectors
+   ``build_features`` wrote when they are current (same catalogue version, same
+   inputs fingerprint, nothing in the warehouse dated from the as-of date on),
+   else recomputed from the history (:func:`feature_store.api.features_as_of`,
+   logged with the reason): in a replay, results between the as-of date and a
+   fixture are hidden, so nothing from after that date is used;
 3. the champion's probabilities (1X2, over/under 2.5, both teams to score,
    expected goals) and the features that weigh most in it, with their values;
 4. edges at the pre-closing prices on offer, value bets, and fractional-Kelly
@@ -28,6 +32,7 @@ import datetime as dt
 import hashlib
 import json
 import logging
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,6 +43,14 @@ from sqlalchemy.orm import aliased
 
 from sabiscore_ml.betting.edges import PriceChoice, ValueBetRules, match_edges
 from sabiscore_ml.betting.kelly import StakingRules, size_stakes
+from sabiscore_ml.betting.portfolio import (
+    PortfolioError,
+    PortfolioRecord,
+    bankroll_state,
+    check_rules,
+    create_portfolio,
+    find_portfolio,
+)
 from sabiscore_ml.prices import preclose_prices
 from sabiscore_ml.settings import get_core_settings
 from sabiscore_ml.warehouse.engine import get_engine
@@ -212,28 +225,45 @@ def _drivers(bundle, frame: pl.DataFrame) -> list[str]:
     ]
 
 
+def load_model(reference: str):
+    """The registered version ``reference`` (an alias or a number) names, and its bundle.
+
+    The alias is resolved once and that exact version is loaded
+    (``models:/<name>/<version>``): an alias moved in between (a promotion) does
+    not give the run a bundle other than the version it is labelled with.
+    """
+    from sabiscore_ml.models import registry
+
+    version = registry.resolve_version(reference)
+    return version, registry.load_bundle(version.version)
+
+
 def predict(
     request: PredictRequest, *, engine: Engine | None = None, progress: Progress | None = None
 ):
     """Score the next matchday; returns the :class:`~sabiscore_ml.publish.PublishedRun`."""
-    from feature_store.api import features_as_of
-    from sabiscore_ml.betting.portfolio import PortfolioError, bankroll_state, create_portfolio
+    from feature_store.api import scoring_features
     from sabiscore_ml.models import registry
     from sabiscore_ml.publish import PublishedRun
 
     say = progress or (lambda message: log.info(message))
     engine = engine or get_engine()
     as_of = request.day()
-    version = registry.version_by_alias(request.model) if not request.model.isdigit() else None
-    version_label = version.version if version else request.model
-    bundle = registry.load_bundle(request.model)
+    portfolio = staking_portfolio(engine, request)
+    version, bundle = load_model(request.model)
+    version_label = version.version
     windows = next_matchday(engine, as_of, leagues=request.leagues, days=request.days)
     if not windows:
         raise ValueError(
             f"no fixture on or after {as_of} in {list(request.leagues) or 'any league'}"
         )
     until = max(end for _, end in windows.values())
-    frame = features_as_of(as_of, until, leagues=sorted(windows), engine=engine)
+    features = scoring_features(as_of, until, leagues=sorted(windows), engine=engine)
+    if features.source == "online":
+        log.info("features: the online store's vectors (%s)", features.reason)
+    else:
+        log.warning("features: recomputed from the history, %s", features.reason)
+    frame = features.frame
     in_window = pl.any_horizontal(
         (pl.col("league_code") == league)
         & (pl.col("match_date") >= start)
@@ -257,19 +287,13 @@ def predict(
     )
     price_choice, rules = PriceChoice(request.price), ValueBetRules(edge_threshold=request.edge)
     edges = priced_edges(engine, predictions, price_choice, rules)
-    try:
-        create_portfolio(
-            engine, request.portfolio, request.bankroll, kelly_multiplier=request.kelly
-        )
-    except PortfolioError:
-        pass  # it exists already
-    state = bankroll_state(engine, request.portfolio)
+    state = bankroll_state(engine, portfolio)
     staking_rules = StakingRules(kelly_multiplier=request.kelly)
     staking = size_stakes(edges, state.equity, state.peak_equity, staking_rules)
     stakes = (
         staking.to_frame()
         .drop("match_date", "league_code")
-        .with_columns(pl.lit(request.portfolio).alias("portfolio"))
+        .with_columns(pl.lit(portfolio.name).alias("portfolio"))
     )
     value = edges.filter(pl.col("is_value").fill_null(False)).height
     say(
@@ -305,6 +329,51 @@ def predict(
         value_bet_rules=rules.describe(price_choice),
         staking=staking_document(staking_rules, request.portfolio, state.equity, state.peak_equity),
     )
+
+
+def staking_portfolio(engine: Engine, request: PredictRequest) -> PortfolioRecord:
+    """The portfolio a run stakes for, created when there is none.
+
+    A new portfolio gets the request's bankroll and Kelly multiplier; an existing
+    one is used when it has both.
+    A bankroll that is not a positive amount or a Kelly multiplier outside (0, 1]
+    is refused whether the portfolio exists or not.  An existing portfolio asked
+    for with another Kelly multiplier or starting bankroll is refused too, rather
+    than updated: a scheduled run asking for the defaults would otherwise change a
+    user's portfolio, and a bankroll changes only by a recorded transfer.
+    Raises :class:`~sabiscore_ml.betting.portfolio.PortfolioError`.
+    """
+    check_rules(request.portfolio, request.bankroll, request.kelly)
+    record = find_portfolio(engine, request.portfolio)
+    if record is None:
+        log.info(
+            "portfolio %r created: bankroll %.2f, Kelly multiplier %s",
+            request.portfolio,
+            request.bankroll,
+            request.kelly,
+        )
+        return create_portfolio(
+            engine, request.portfolio, request.bankroll, kelly_multiplier=request.kelly
+        )
+    differences = []
+    if not math.isclose(record.kelly_multiplier, request.kelly, rel_tol=1e-9):
+        differences.append(
+            f"a Kelly multiplier of {record.kelly_multiplier:g} "
+            f"(this run asks for {request.kelly:g}: ask for {record.kelly_multiplier:g}, "
+            f"`--kelly {record.kelly_multiplier:g}`)"
+        )
+    if round(request.bankroll, 2) != round(record.starting_bankroll, 2):
+        differences.append(
+            f"a starting bankroll of {record.starting_bankroll:.2f} "
+            f"(this run asks for {request.bankroll:.2f}: ask for {record.starting_bankroll:.2f}; "
+            "money moves in or out of a portfolio by a transfer, never by a run)"
+        )
+    if differences:
+        raise PortfolioError(
+            f"portfolio {record.name!r} exists with {' and '.join(differences)}; "
+            "or stake under another portfolio name (`--portfolio`)"
+        )
+    return record
 
 
 def staking_document(

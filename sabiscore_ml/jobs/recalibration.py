@@ -41,7 +41,7 @@ def recalibrate(
     champion = registry.version_by_alias(registry.CHAMPION)
     if champion is None:
         return {"status": "skipped", "reason": "no champion to recalibrate"}
-    bundle = registry.load_bundle(registry.CHAMPION)
+    bundle = registry.load_bundle(champion.version)
     if not isinstance(bundle.outcome, CalibratedModel) or bundle.outcome.calibrator_ is None:
         return {"status": "skipped", "reason": "the champion has no calibration layer"}
     leagues = list(bundle.description.get("leagues") or settings.leagues)
@@ -80,6 +80,7 @@ def recalibrate(
     new_bundle = bundle.with_outcome(
         new_outcome,
         trained_until=fit_part.frame["match_date"].max(),
+        trained_at=dt.datetime.now(dt.UTC).replace(tzinfo=None),
         recalibrated_from=champion.version,
         recalibrated_on=f"{fit_part.frame['match_date'].min()}..{fit_part.frame['match_date'].max()}",
     )
@@ -105,7 +106,12 @@ def recalibrate(
         version = registry.log_bundle(new_bundle, holdout.frame)
     registry.set_alias(version.version, registry.CHALLENGER)
     _record_version(
-        engine, version.version, run.info.run_id, registry.CHALLENGER, {"holdout_log_loss": new_ll}
+        engine,
+        version.version,
+        run.info.run_id,
+        registry.CHALLENGER,
+        {"holdout_log_loss": new_ll},
+        trained_at=new_bundle.trained_at,
     )
     client = registry.client()
     for key, value in decision.tags().items():

@@ -357,13 +357,23 @@ def register(
         mlflow.log_text(card, "model_card.md")
         example = pl.read_parquet(state["snapshot_path"]).tail(5)
         version = registry.log_bundle(bundle, example)
-        mlflow.set_tag("sabiscore.model_version", version.version)
+        mlflow.set_tags(
+            {
+                "sabiscore.model_version": version.version,
+                registry.TRAINED_AT_TAG: registry.trained_at_text(bundle),
+            }
+        )
     registry.client().update_model_version(
         get_model_settings().name, version.version, description=card.split("\n\n", 2)[1]
     )
     registry.set_alias(version.version, registry.CHALLENGER)
     _record_version(
-        engine, version.version, state["run_id"], registry.CHALLENGER, evaluated["metrics"]
+        engine,
+        version.version,
+        state["run_id"],
+        registry.CHALLENGER,
+        evaluated["metrics"],
+        trained_at=bundle.trained_at,
     )
     return {"version": version.version, "run_id": state["run_id"]}
 
@@ -388,9 +398,19 @@ def _log_evaluation_input(state: dict, preds: pl.DataFrame) -> None:
 
 
 def _record_version(
-    engine: Engine, version: str, run_id: str, alias: str | None, metrics: dict | None
+    engine: Engine,
+    version: str,
+    run_id: str,
+    alias: str | None,
+    metrics: dict | None,
+    *,
+    trained_at: dt.datetime | None = None,
 ) -> None:
-    """Mirror a registered version (and its alias) into the warehouse for the serving tier."""
+    """Mirror a registered version (and its alias) into the warehouse for the serving tier.
+
+    ``created_at`` is when the row was last written (the alias given);
+    ``trained_at`` when the version's bundle was fitted, kept when not given.
+    """
     from sabiscore_ml.warehouse.upsert import upsert
 
     name = get_model_settings().name
@@ -403,10 +423,11 @@ def _record_version(
                 .values(alias=None)
             )
         existing = connection.execute(
-            select(ModelVersion.metrics_json).where(
+            select(ModelVersion.metrics_json, ModelVersion.trained_at).where(
                 ModelVersion.name == name, ModelVersion.version == version
             )
-        ).scalar_one_or_none()
+        ).one_or_none()
+        kept_metrics, kept_trained_at = existing if existing is not None else (None, None)
         upsert(
             connection,
             ModelVersion.__table__,
@@ -417,7 +438,10 @@ def _record_version(
                     "mlflow_run_id": run_id,
                     "alias": alias,
                     "created_at": now,
-                    "metrics_json": json.dumps(metrics, sort_keys=True) if metrics else existing,
+                    "metrics_json": json.dumps(metrics, sort_keys=True)
+                    if metrics
+                    else kept_metrics,
+                    "trained_at": trained_at or kept_trained_at,
                 }
             ],
             ["name", "version"],

@@ -62,13 +62,18 @@ class ModelBundle:
         return out
 
     def with_outcome(
-        self, outcome: object, trained_until: dt.date | None = None, **description
+        self,
+        outcome: object,
+        trained_until: dt.date | None = None,
+        trained_at: dt.datetime | None = None,
+        **description,
     ) -> ModelBundle:
-        """A copy with another outcome model (recalibrated on matches up to ``trained_until``)."""
+        """A copy with another outcome model, refitted on data up to ``trained_until``."""
         return replace(
             self,
             outcome=outcome,
             trained_until=max(self.trained_until, trained_until or self.trained_until),
+            trained_at=trained_at or self.trained_at,
             description={**self.description, **description},
         )
 

@@ -28,8 +28,8 @@ from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.isotonic import IsotonicRegression
 from sklearn.linear_model import LogisticRegression
 
-from feature_store.ratings import score_grid_probabilities
 from sabiscore_ml.models.metrics import OUTCOMES, outcome_index
+from sabiscore_ml.models.score_grid import score_grid_probabilities
 from sabiscore_ml.settings import get_model_settings
 
 CLASSES = np.array(OUTCOMES)

@@ -36,6 +36,8 @@ from sabiscore_ml.settings import get_mlflow_settings, get_model_settings
 CHAMPION, CHALLENGER = "champion", "challenger"
 MODEL_PATH = "model"
 EVALUATION_PREDICTIONS = "evaluation/predictions.parquet"
+#: Tag of a registered version (and of its run): when its bundle was fitted.
+TRAINED_AT_TAG = "sabiscore.trained_at"
 
 
 @dataclass(frozen=True)
@@ -119,7 +121,14 @@ def log_bundle(bundle: ModelBundle, example: pl.DataFrame, *, register: bool = T
     if not register:
         return None
     name = get_model_settings().name
-    return _registered(client().get_model_version(name, str(info.registered_model_version)))
+    version = str(info.registered_model_version)
+    client().set_model_version_tag(name, version, TRAINED_AT_TAG, trained_at_text(bundle))
+    return _registered(client().get_model_version(name, version))
+
+
+def trained_at_text(bundle: ModelBundle) -> str:
+    """When ``bundle`` was fitted, ISO 8601 in UTC (the ``sabiscore.trained_at`` tag)."""
+    return bundle.trained_at.replace(tzinfo=None).isoformat(timespec="seconds") + "Z"
 
 
 def _requirements() -> list[str]:
@@ -149,6 +158,25 @@ def version_by_alias(alias: str):
         if error.error_code in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"):
             return None
         raise
+
+
+def resolve_version(reference: str = CHAMPION) -> RegisteredVersion:
+    """The registered version an alias (``champion``) or a version number names, now.
+
+    Raises :class:`LookupError` when there is none.  Load it with
+    :func:`load_bundle` of its number, so that an alias moved in the meantime
+    does not change which version is used.
+    """
+    name = get_model_settings().name
+    if reference.isdigit():
+        try:
+            return _registered(client().get_model_version(name, reference))
+        except MlflowException as error:
+            raise LookupError(f"no version {reference} of {name}: {error.message}") from None
+    version = version_by_alias(reference)
+    if version is None:
+        raise LookupError(f"no version of {name} holds the alias {reference!r}")
+    return version
 
 
 def set_alias(version: str, alias: str) -> None:

@@ -519,6 +519,8 @@ class OnlineFeatures(Base):
     catalog_version: Mapped[str] = mapped_column(String(16))
     built_at: Mapped[dt.datetime] = mapped_column(DateTime)
     features_json: Mapped[str] = mapped_column(Text)
+    # digest of the fingerprints of its country's league-seasons it was built from
+    inputs_fingerprint: Mapped[str | None] = mapped_column(String(64))
 
 
 class ModelVersion(Base):
@@ -534,6 +536,7 @@ class ModelVersion(Base):
     alias: Mapped[str | None] = mapped_column(String(20))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime)
     metrics_json: Mapped[str | None] = mapped_column(Text)
+    trained_at: Mapped[dt.datetime | None] = mapped_column(DateTime)  # when it was fitted
 
 
 class Prediction(Base):
