@@ -71,20 +71,27 @@ def pg_database() -> Iterator[str]:
     except Exception as exc:  # pragma: no cover - the server is part of the test setup
         pytest.fail(f"PostgreSQL at {PG_ADMIN_URL} is needed for these tests: {exc}")
     url = make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+    admin.dispose()
     try:
         yield url
     finally:
         get_engine.cache_clear()
-        with admin.connect() as connection:
-            connection.execute(
-                text(
-                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                    "WHERE datname = :name AND pid <> pg_backend_pid()"
-                ),
-                {"name": name},
-            )
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
-        admin.dispose()
+        drop_database(name)
+
+
+def drop_database(name: str) -> None:
+    """Drop a PostgreSQL database of the tests, ending its open connections first."""
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(
+            text(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = :name AND pid <> pg_backend_pid()"
+            ),
+            {"name": name},
+        )
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+    admin.dispose()
 
 
 def _reset_postgres(url: str) -> None:

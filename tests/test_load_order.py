@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from conftest import PG_ADMIN_URL, REPO, SAMPLE_DIR
+from conftest import PG_ADMIN_URL, REPO, SAMPLE_DIR, drop_database
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 from typer.testing import CliRunner
@@ -89,7 +89,7 @@ def clone(warehouse: Engine, tmp_path: Path) -> Iterator[Callable[[str], tuple[E
         else:
             source_db = make_url(url).database
             database = f"{source_db}_{name}"
-            _drop_database(database)
+            drop_database(database)
             admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
             with admin.connect() as connection:
                 connection.execute(text(f'CREATE DATABASE "{database}" TEMPLATE "{source_db}"'))
@@ -103,21 +103,7 @@ def clone(warehouse: Engine, tmp_path: Path) -> Iterator[Callable[[str], tuple[E
     for engine, copy_url in made:
         engine.dispose()
         if warehouse.dialect.name != "sqlite":
-            _drop_database(make_url(copy_url).database)
-
-
-def _drop_database(name: str) -> None:
-    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(
-            text(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                "WHERE datname = :name AND pid <> pg_backend_pid()"
-            ),
-            {"name": name},
-        )
-        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
-    admin.dispose()
+            drop_database(make_url(copy_url).database)
 
 
 def test_every_order_of_the_understat_files_gives_the_same_exports(
