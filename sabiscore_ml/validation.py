@@ -18,6 +18,13 @@ format, which skips the unexpected-value lists; only a failed run is repeated
 with ``COMPLETE``, whose ``unexpected_index_list`` gives the frame rows that
 failed (great-expectations' per-expectation overhead, not the rows, dominates
 the cost, so a passing file costs what it did).
+
+That overhead is paid per run, so many files are validated in one:
+:func:`screen_batch` runs each suite once over the rows of all their
+:class:`FrameCheck` objects (each expectation rewritten to judge every file on
+its own rows, see :func:`_batch_plan`) and returns the files with a failing
+row, which :meth:`FrameCheck.validate` then runs alone for their verdict and
+message as before.
 """
 
 from __future__ import annotations
