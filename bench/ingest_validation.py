@@ -31,7 +31,7 @@ from pathlib import Path
 OFF = (
     "import sabiscore_ml.validation as v\n"
     "v.validate_frame = lambda *args, **kwargs: None\n"
-    "v.screen_batch = lambda checks: set()\n"
+    "v.screen_batch = lambda *args, **kwargs: set()\n"
 )
 RUN = "import sys\nfrom sabiscore_ml.cli import app\nsys.argv[0] = 'sabiscore'\napp()\n"
 
