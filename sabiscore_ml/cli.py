@@ -104,7 +104,7 @@ def _redact(url: str) -> str:
 
 def _run_items(items: list[dict[str, str]], label: str) -> list:
     from sabiscore_ml.jobs.football_data import IngestOutcome
-    from sabiscore_ml.jobs.workitems import run_work_item, work_item_label
+    from sabiscore_ml.jobs.workitems import run_work_items, work_item_label
 
     outcomes: list[IngestOutcome] = []
     with Progress(
@@ -117,9 +117,9 @@ def _run_items(items: list[dict[str, str]], label: str) -> list:
         transient=False,
     ) as progress:
         task = progress.add_task(label, total=len(items), current="")
-        for item in items:
-            progress.update(task, current=work_item_label(item))
-            outcomes.append(run_work_item(item))
+        for outcome in run_work_items(items):
+            outcomes.append(outcome)
+            progress.update(task, current=work_item_label(items[len(outcomes) - 1]))
             progress.advance(task)
     return outcomes
 

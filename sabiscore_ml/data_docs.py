@@ -9,8 +9,9 @@ per CLI run, the pages of the results that have none yet and rebuilds
 (failed ones first, then the newest), which bounds both the folder and the
 build.  ``SABISCORE_DATA_DOCS_MAX_RESULTS=0`` records nothing.
 
-In the index, *Run Name* is the validated file and *Batch ID* says ``passed``
-or ``failed`` (the index's search box filters on it).
+In the index, *Run Name* is the validated file (or, for files that passed in one
+batch, how many and the first of them: see :func:`~sabiscore_ml.validation.screen_batch`)
+and *Batch ID* says ``passed`` or ``failed`` (the index's search box filters on it).
 """
 
 from __future__ import annotations
@@ -101,8 +102,11 @@ def _root() -> str:
     return str(get_core_settings().data_docs_path)
 
 
-def record(suite_name: str, result: Any, *, name: str) -> None:
+def record(suite_name: str, result: Any, *, name: str, label: str | None = None) -> None:
     """Write one suite result to the results store (no-op when Data Docs are off).
+
+    ``name`` is the validated file (or the files of a batch), ``label`` the run
+    name shown in the index (default :func:`file_label` of ``name``).
 
     A store that cannot be written (a read-only folder, a full disk) is logged,
     never raised: the Data Docs do not stop a load.
@@ -115,7 +119,7 @@ def record(suite_name: str, result: Any, *, name: str) -> None:
         ValidationResultIdentifier,
     )
 
-    run_id = RunIdentifier(run_name=file_label(name), run_time=dt.datetime.now(dt.UTC))
+    run_id = RunIdentifier(run_name=label or file_label(name), run_time=dt.datetime.now(dt.UTC))
     result.meta["run_id"] = run_id
     result.meta["validation_time"] = run_id.run_time
     # shown as the data asset on the result's page and in the index

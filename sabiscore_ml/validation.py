@@ -18,6 +18,13 @@ format, which skips the unexpected-value lists; only a failed run is repeated
 with ``COMPLETE``, whose ``unexpected_index_list`` gives the frame rows that
 failed (great-expectations' per-expectation overhead, not the rows, dominates
 the cost, so a passing file costs what it did).
+
+That overhead is paid per run, so many files are validated in one:
+:func:`screen_batch` runs each suite once over the rows of all their
+:class:`FrameCheck` objects (each expectation rewritten to judge every file on
+its own rows, see :func:`_batch_plan`) and returns the files with a failing
+row, which :meth:`FrameCheck.validate` then runs alone for their verdict and
+message as before.
 """
 
 from __future__ import annotations
@@ -327,7 +334,11 @@ def build_suite(suite_name: str) -> Any:
     import great_expectations as gx
 
     suite = gx.ExpectationSuite(name=suite_name)
-    for expectation in SUITES[suite_name]():
+    if suite_name.endswith(BATCH_SUITE.format("")):
+        expectations = _batch_suite_expectations(suite_name.removesuffix(BATCH_SUITE.format("")))
+    else:
+        expectations = tuple(SUITES[suite_name]())
+    for expectation in expectations:
         extra = {"meta": {"label": expectation.label}} if expectation.label else {}
         suite.add_expectation(
             getattr(gx.expectations, expectation.kind)(**expectation.kwargs, **extra)
@@ -472,6 +483,190 @@ def validate_frame(
     raise RejectedFile(name, "expectation", "; ".join(details))
 
 
+@dataclass(frozen=True, slots=True)
+class FrameCheck:
+    """One suite run of one file: the arguments of :func:`validate_frame`."""
+
+    suite_name: str
+    frame: pd.DataFrame
+    name: str
+    parameters: dict[str, Any] | None = None
+    notes: dict[str, str] | None = None
+    rows: RowNames | None = None
+
+    def validate(self) -> None:
+        """:func:`validate_frame` on this file alone (raises :class:`RejectedFile`)."""
+        validate_frame(
+            self.suite_name,
+            self.frame,
+            name=self.name,
+            parameters=self.parameters,
+            notes=self.notes,
+            rows=self.rows,
+        )
+
+
+# The columns a batch adds: each row's file (its position in the batch) and its file's rows.
+BATCH_FILE, BATCH_ROWS = "_file", "_rows"
+
+
+def _bound(value: Any, parameters: Mapping[str, Any]) -> Any:
+    """A bound's value for one file: a ``$PARAMETER`` is looked up in its parameters."""
+    if isinstance(value, dict) and "$PARAMETER" in value:
+        return parameters.get(value["$PARAMETER"])
+    return value
+
+
+def _batch_plan(suite_name: str) -> list[tuple[Expectation, tuple[str, str] | None]]:
+    """The suite's expectations as run over a batch of files, each with its bound columns.
+
+    A batch frame holds the rows of several files, with :data:`BATCH_FILE` (the
+    file) and :data:`BATCH_ROWS` (its number of rows).  Each expectation keeps
+    its meaning per file: a table row count checks every row's
+    :data:`BATCH_ROWS`; a uniqueness holds within a file (:data:`BATCH_FILE`
+    joins the key); a range whose bounds are per-file parameters compares the
+    column with the bounds written beside each row (``_lo<i>``/``_hi<i>``, by
+    ``ExpectColumnPairValuesAToBeGreaterThanB``).  The pairs come with ``None``
+    for an expectation that is run as it is.
+    """
+    plan: list[tuple[Expectation, tuple[str, str] | None]] = []
+    for i, expectation in enumerate(SUITES[suite_name]()):
+        kind, kwargs = expectation.kind, dict(expectation.kwargs)
+        if kind == "ExpectColumnValuesToBeUnique":
+            kwargs = {"column_list": [BATCH_FILE, kwargs.pop("column")], **kwargs}
+            kind = "ExpectCompoundColumnsToBeUnique"
+        elif kind == "ExpectCompoundColumnsToBeUnique":
+            kwargs["column_list"] = [BATCH_FILE, *kwargs["column_list"]]
+        elif kind == "ExpectTableRowCountToBeBetween":
+            kind, kwargs = "ExpectColumnValuesToBeBetween", {"column": BATCH_ROWS, **kwargs}
+        if kind == "ExpectColumnValuesToBeBetween" and any(
+            isinstance(kwargs.get(key), dict) for key in ("min_value", "max_value")
+        ):
+            plan.append((Expectation(kind, kwargs), (f"_lo{i}", f"_hi{i}")))
+        else:
+            plan.append((Expectation(kind, kwargs), None))
+    return plan
+
+
+@cache
+def _batch_suite_expectations(suite_name: str) -> tuple[Expectation, ...]:
+    """The expectations of the batch form of a suite (see :func:`_batch_plan`)."""
+    built: list[Expectation] = []
+    for expectation, bounds in _batch_plan(suite_name):
+        if bounds is None:
+            built.append(expectation)
+            continue
+        column, kwargs = expectation.kwargs["column"], expectation.kwargs
+        low, high = bounds
+        built.append(
+            Expectation(
+                "ExpectColumnPairValuesAToBeGreaterThanB",
+                {
+                    "column_A": column,
+                    "column_B": low,
+                    "or_equal": not kwargs.get("strict_min", False),
+                    "ignore_row_if": "either_value_is_missing",
+                },
+            )
+        )
+        built.append(
+            Expectation(
+                "ExpectColumnPairValuesAToBeGreaterThanB",
+                {
+                    "column_A": high,
+                    "column_B": column,
+                    "or_equal": not kwargs.get("strict_max", False),
+                    "ignore_row_if": "either_value_is_missing",
+                },
+            )
+        )
+    return tuple(built)
+
+
+BATCH_SUITE = "{}.batch"
+
+
+def _batch_frame(suite_name: str, checks: Sequence[FrameCheck]) -> pd.DataFrame:
+    """The rows of every file of ``checks``, with their file, row count and per-file bounds."""
+    parts = []
+    for position, check in enumerate(checks):
+        part = check.frame.copy()
+        part[BATCH_FILE] = position
+        part[BATCH_ROWS] = len(part)
+        for expectation, bounds in _batch_plan(suite_name):
+            if bounds is None:
+                continue
+            for column, key in zip(bounds, ("min_value", "max_value"), strict=True):
+                value = _bound(expectation.kwargs.get(key), check.parameters or {})
+                part[column] = float("nan") if value is None else float(value)
+            target = expectation.kwargs["column"]
+            part[target] = pd.to_numeric(part[target], errors="coerce").astype("float64")
+        parts.append(part)
+    return pd.concat(parts, ignore_index=True)
+
+
+def _suspect_files(result: Any, frame: pd.DataFrame, count: int) -> set[int]:
+    """The files of a failed batch result with a failing row (all of them when unknown)."""
+    suspects: set[int] = set()
+    for outcome in result.results:
+        if outcome.success:
+            continue
+        indexes = _unexpected_indexes(outcome.result or {})
+        if not indexes:
+            return set(range(count))
+        suspects.update(int(f) for f in frame.loc[indexes, BATCH_FILE])
+    return suspects
+
+
+def screen_batch(checks: Sequence[FrameCheck], owners: Sequence[Any] | None = None) -> set[int]:
+    """The positions in ``checks`` of the files that may fail; the others pass.
+
+    ``owners`` names the file of each check (default: each check its own file).
+    The checks of each suite are run at once on one frame holding all their
+    rows (:func:`_batch_plan`: every expectation evaluated once over all the
+    files, each still judged per file), so great-expectations' fixed cost per
+    run is paid once per suite, not once per file.  A failed batch is run
+    again with ``COMPLETE`` and its failing rows mapped back to their files;
+    the batches are then run again without those files until they pass.  Only
+    the files returned need :meth:`FrameCheck.validate`, which gives their
+    verdict and message exactly as alone.  A file with an empty frame is never
+    batched.  The batch result of each suite is recorded for the Data Docs
+    (one result naming the files that passed).
+    """
+    from sabiscore_ml import data_docs
+
+    owners = list(range(len(checks))) if owners is None else list(owners)
+    suspects = {owners[p] for p, check in enumerate(checks) if check.frame.empty}
+    while True:
+        passed: list[tuple[str, Any, list[str]]] = []
+        found = set()
+        by_suite: dict[str, list[int]] = {}
+        for position, check in enumerate(checks):
+            if owners[position] not in suspects:
+                by_suite.setdefault(check.suite_name, []).append(position)
+        for suite_name, positions in by_suite.items():
+            batch = [checks[p] for p in positions]
+            frame = _batch_frame(suite_name, batch)
+            result = run_suite(BATCH_SUITE.format(suite_name), frame)
+            if result.success:
+                passed.append((suite_name, result, [check.name for check in batch]))
+            else:
+                found.update(
+                    owners[positions[f]] for f in _suspect_files(result, frame, len(batch))
+                )
+        if not found:
+            break
+        suspects |= found
+    for suite_name, result, names in passed:
+        data_docs.record(
+            suite_name,
+            result,
+            name=f"{len(names)} files: " + ", ".join(names),
+            label=f"{len(names)}_files_from_{data_docs.file_label(names[0])}",
+        )
+    return {position for position, owner in enumerate(owners) if owner in suspects}
+
+
 def _season_matches(
     source: str,
     league: str,
@@ -542,13 +737,8 @@ def _football_data_rows(matches: Sequence[Any]) -> RowNames:
     return RowNames(lines([m.row for m in matches]), FOOTBALL_DATA_COLUMNS)
 
 
-def validate_football_data(parsed: Any, *, as_of: dt.date | None = None) -> None:
-    """Validate a parsed football-data file (matches and odds) with great-expectations.
-
-    ``as_of`` is when the file was taken (default today): a season that was not
-    finished then may be short of its complete number of matches, and the
-    window of acceptable seasons ends with the season after its own.
-    """
+def football_data_checks(parsed: Any, *, as_of: dt.date | None = None) -> list[FrameCheck]:
+    """The suite runs of a parsed football-data file: its matches, then its odds if any."""
     matches = pd.DataFrame(
         {
             "match_date": [m.match_date for m in parsed.matches],
@@ -575,15 +765,33 @@ def validate_football_data(parsed: Any, *, as_of: dt.date | None = None) -> None
         as_of=as_of,
     )
     window, window_note = _season_window_parameters(as_of)
-    validate_frame(
-        "football_data.matches",
-        matches,
-        name=parsed.name,
-        parameters=parameters | window,
-        notes=notes | window_note | _days_into_season_note(parsed.season),
-        rows=_football_data_rows(parsed.matches),
-    )
-    validate_football_data_odds(parsed)
+    checks = [
+        FrameCheck(
+            "football_data.matches",
+            matches,
+            name=parsed.name,
+            parameters=parameters | window,
+            notes=notes | window_note | _days_into_season_note(parsed.season),
+            rows=_football_data_rows(parsed.matches),
+        )
+    ]
+    if parsed.odds_count:
+        odds = _odds_frame(parsed)
+        checks.append(
+            FrameCheck("football_data.odds", odds, name=parsed.name, rows=_odds_rows(odds))
+        )
+    return checks
+
+
+def validate_football_data(parsed: Any, *, as_of: dt.date | None = None) -> None:
+    """Validate a parsed football-data file (matches and odds) with great-expectations.
+
+    ``as_of`` is when the file was taken (default today): a season that was not
+    finished then may be short of its complete number of matches, and the
+    window of acceptable seasons ends with the season after its own.
+    """
+    for check in football_data_checks(parsed, as_of=as_of):
+        check.validate()
 
 
 def validate_football_data_fixtures(group: Any, *, as_of: dt.date | None = None) -> None:

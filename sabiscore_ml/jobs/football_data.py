@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TypeVar
@@ -36,6 +36,9 @@ from sabiscore_ml.sources.football_data import (
 )
 from sabiscore_ml.sources.reading import check_size, parse_failures, read_file
 from sabiscore_ml.validation import (
+    FrameCheck,
+    football_data_checks,
+    screen_batch,
     validate_football_data,
     validate_football_data_fixtures,
 )
@@ -216,20 +219,26 @@ def ingest_football_data_bytes(
     fetched_at: dt.datetime | None = None,
     today: dt.date | None = None,
     archive_extra: dict[str, object] | None = None,
+    screened: ParsedFile | None = None,
 ) -> IngestOutcome:
     """Archive, parse, validate and load one football-data CSV body.
 
     ``archive_extra`` goes into the archive manifest (a download's ETag and
-    Last-Modified, for the next conditional request).
+    Last-Modified, for the next conditional request).  ``screened`` is the
+    parse of these very bytes when it already passed the suites in a batch
+    (:func:`ingest_football_data_files`): it is neither parsed nor validated again.
     """
     engine = engine or get_engine()
     started = now_utc()
     sha = sha256_hex(raw)
     try:
-        check_size(len(raw), uri, SOURCE)
-        with parse_failures(uri):
-            parsed = parse_football_data(raw, uri, today=today)
-        validate_football_data(parsed, as_of=_taken_on(sha, parsed, fetched_at, today))
+        if screened is not None:
+            parsed = screened
+        else:
+            check_size(len(raw), uri, SOURCE)
+            with parse_failures(uri):
+                parsed = parse_football_data(raw, uri, today=today)
+            validate_football_data(parsed, as_of=_taken_on(sha, parsed, fetched_at, today))
     except RejectedFile as exc:
         return _quarantined(engine, raw, sha, uri, exc, started, fetched_at, archive_extra)
 
@@ -273,6 +282,65 @@ def ingest_football_data_file(path: str | Path, *, engine: Engine | None = None)
     if isinstance(raw, IngestOutcome):
         return raw
     return ingest_football_data_bytes(raw, str(path), engine=engine)
+
+
+# Files whose suites run as one batch: great-expectations' cost per run is paid once per
+# batch, and a batch's parsed files are held in memory until they are loaded.
+VALIDATION_BATCH_FILES = 50
+
+
+def _screen_input(raw: bytes, path: str) -> tuple[ParsedFile | None, list[FrameCheck]]:
+    """A file's parse and suite runs, or ``(None, [])`` when it is rejected before the suites."""
+    try:
+        check_size(len(raw), path, SOURCE)
+        with parse_failures(path):
+            parsed = parse_football_data(raw, path)
+    except RejectedFile:  # ingested alone, it is rejected with its own message
+        return None, []
+    as_of = _taken_on(sha256_hex(raw), parsed, None, None)
+    return parsed, football_data_checks(parsed, as_of=as_of)
+
+
+def ingest_football_data_files(
+    paths: Sequence[str | Path],
+    *,
+    engine: Engine | None = None,
+    batch_files: int = VALIDATION_BATCH_FILES,
+) -> Iterator[IngestOutcome]:
+    """Load CSV files from disk, validating them ``batch_files`` at a time; yield each outcome.
+
+    Each file is still loaded (or rejected) alone, in its own transaction and
+    in order, with the outcome :func:`ingest_football_data_file` gives it; only
+    the suites run once over the batch (:func:`~sabiscore_ml.validation.screen_batch`).
+    A file the batch may fail, or that cannot be read or parsed, goes through
+    the one-file path, which gives its verdict and message exactly as alone.
+    """
+    engine = engine or get_engine()
+    for start in range(0, len(paths), batch_files):
+        chunk = [str(path) for path in paths[start : start + batch_files]]
+        inputs = [read_input(Path(path), engine=engine) for path in chunk]
+        screened: list[ParsedFile | None] = []
+        checks: list[FrameCheck] = []
+        owners: list[int] = []
+        for position, raw in enumerate(inputs):
+            parsed, file_checks = (
+                (None, [])
+                if isinstance(raw, IngestOutcome)
+                else _screen_input(raw, chunk[position])
+            )
+            screened.append(parsed)
+            checks.extend(file_checks)
+            owners.extend([position] * len(file_checks))
+        suspects = {owners[check] for check in screen_batch(checks, owners)}
+        for position, (path, raw) in enumerate(zip(chunk, inputs, strict=True)):
+            if isinstance(raw, IngestOutcome):
+                yield raw
+            elif position in suspects or screened[position] is None:
+                yield ingest_football_data_bytes(raw, path, engine=engine)
+            else:
+                yield ingest_football_data_bytes(
+                    raw, path, engine=engine, screened=screened[position]
+                )
 
 
 def football_data_url(league: str, season: str) -> str:

@@ -8,7 +8,7 @@ functions, as the CLI does, so that no pipeline logic lives in an Airflow file.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +18,7 @@ from sabiscore_ml.jobs.football_data import (
     REJECTED,
     IngestOutcome,
     bundled_sample_dir,
+    ingest_football_data_files,
     plan_football_data,
     run_item,
 )
@@ -134,6 +135,24 @@ def run_work_item(item: dict[str, str]) -> IngestOutcome:
     if "source" in item:
         return run_source_item(item)
     return run_item(item)
+
+
+def run_work_items(items: Iterable[dict[str, str]]) -> Iterator[IngestOutcome]:
+    """Run the items of a plan in order, yielding each outcome as :func:`run_work_item` would.
+
+    Consecutive football-data files are validated in batches
+    (:func:`~sabiscore_ml.jobs.football_data.ingest_football_data_files`), each still
+    loaded or rejected alone.
+    """
+    files: list[str] = []
+    for item in items:
+        if item.get("kind") == "file" and "source" not in item:
+            files.append(item["path"])
+            continue
+        yield from ingest_football_data_files(files)
+        files = []
+        yield run_work_item(item)
+    yield from ingest_football_data_files(files)
 
 
 def work_item_label(item: Mapping[str, str]) -> str:
