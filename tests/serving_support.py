@@ -264,13 +264,18 @@ def live_server(argv: list[str], port: int, *, timeout: float = 90) -> Iterator[
                 time.sleep(0.2)
         yield port
     finally:
-        server.send_signal(signal.SIGINT)
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+        stop_server(server)
         server.stdout.close()
+
+
+def stop_server(server: subprocess.Popen, timeout: float = 30) -> None:
+    """Stop a server process as Ctrl-C would, killing it if it does not stop in time."""
+    server.send_signal(signal.SIGINT)
+    try:
+        server.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        server.kill()
+        server.wait()
 
 
 def uvicorn_argv(port: int, *options: str) -> list[str]:

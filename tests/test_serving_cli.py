@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import re
-import signal
 import socket
 import subprocess
 import sys
@@ -16,6 +15,7 @@ from pathlib import Path
 
 import pytest
 from conftest import REPO
+from serving_support import stop_server
 from sqlalchemy import text
 from test_publishing import add_fixtures, scored_run
 from typer.testing import CliRunner
@@ -128,12 +128,7 @@ def test_serve_on_the_embedded_default_answers_the_published_run(sabiscore_home:
         assert _get(f"{base}/ready")[1].startswith(b'{"status":"ok"')
         assert _get(f"{base}/docs")[0] == 200 and _get(f"{base}/openapi.json")[0] == 200
     finally:
-        server.send_signal(signal.SIGINT)
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+        stop_server(server)
     output = server.stdout.read().decode()
     assert f"serving on http://127.0.0.1:{port}" in output
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import re
-import signal
 import subprocess
 import sys
 import time
@@ -20,7 +19,7 @@ from pathlib import Path
 
 import pytest
 from conftest import REPO
-from serving_support import World, serving_world
+from serving_support import World, serving_world, stop_server
 from sqlalchemy import Engine
 from test_serving_cli import _free_port, _get, _get_or_none
 
@@ -63,15 +62,6 @@ def _serve(port: int, log: Path) -> subprocess.Popen:
     return server
 
 
-def _stop(server: subprocess.Popen) -> None:
-    server.send_signal(signal.SIGINT)
-    try:
-        server.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        server.kill()
-        server.wait()
-
-
 def _per_worker(base: str, tries: int = 60) -> set[tuple[int, int]]:
     """The (200s, 429s) of the upcoming list as each worker's /metrics tells them."""
     seen: set[tuple[int, int]] = set()
@@ -100,7 +90,7 @@ def test_two_workers_let_a_key_through_its_limit_and_no_more(world: World, tmp_p
             statuses = list(pool.map(get, range(SENT)))
         workers = _per_worker(base)
     finally:
-        _stop(server)
+        stop_server(server)
 
     assert set(statuses) <= {200, 429}, statuses
     served = statuses.count(200)
