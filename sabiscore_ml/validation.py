@@ -40,7 +40,13 @@ from typing import Any
 import pandas as pd
 
 from sabiscore_ml.errors import RejectedFile
-from sabiscore_ml.leagues import season_of, season_start_year, season_window
+from sabiscore_ml.leagues import (
+    accepted_seasons,
+    last_match_date,
+    season_of,
+    season_start,
+    season_start_year,
+)
 from sabiscore_ml.season_counts import row_count_bounds
 
 # Ranges every source shares.
@@ -80,17 +86,19 @@ def season_matches_expectation() -> Expectation:
     )
 
 
-# Matches of a season fall between 1 June of its first year and 31 August of the next.
-SEASON_WINDOW_DAYS = (dt.date(2001, 8, 31) - dt.date(2000, 6, 1)).days
+# Matches of a season fall in its dating window, 1 June of its first year to 31 August of
+# the next (:func:`~sabiscore_ml.leagues.last_match_date`): this many days, as in a season
+# whose second year is not a leap year.
+SEASON_WINDOW_DAYS = (last_match_date("2000-2001") - season_start("2000-2001")).days
 
 # The column holding each row's season (its starting year), checked against
-# :func:`~sabiscore_ml.leagues.season_window` by every suite of dated rows.
+# :func:`~sabiscore_ml.leagues.accepted_seasons` by every suite of dated rows.
 SEASON_YEAR = "season_year"
 
 
 def days_into_season(day: dt.date, season: str) -> int:
-    """Days from 1 June of the season's first year to ``day``."""
-    return (day - dt.date(season_start_year(season), 6, 1)).days
+    """Days from the season's start (1 June of its first year) to ``day``."""
+    return (day - season_start(season)).days
 
 
 def season_year(value: Any) -> int | None:
@@ -103,7 +111,7 @@ def season_year(value: Any) -> int | None:
 
 
 def season_window_expectation() -> Expectation:
-    """Every row's season inside the window of :func:`~sabiscore_ml.leagues.season_window`."""
+    """Every row's season inside the window of :func:`~sabiscore_ml.leagues.accepted_seasons`."""
     return Expectation(
         "ExpectColumnValuesToBeBetween",
         {
@@ -116,7 +124,7 @@ def season_window_expectation() -> Expectation:
 
 def _season_window_parameters(as_of: dt.date | None) -> tuple[dict[str, int], dict[str, str]]:
     """Parameters and failure note of the season-window expectation."""
-    window = season_window(as_of)
+    window = accepted_seasons(as_of)
     label = describe("ExpectColumnValuesToBeBetween", {"column": SEASON_YEAR})
     return (
         {"first_season_year": window.first_year, "last_season_year": window.last_year},
@@ -126,7 +134,7 @@ def _season_window_parameters(as_of: dt.date | None) -> tuple[dict[str, int], di
 
 def _days_into_season_note(season: str) -> dict[str, str]:
     """The failure note of the days-into-season expectation: the season's dates."""
-    start = dt.date(season_start_year(season), 6, 1)
+    start = season_start(season)
     end = start + dt.timedelta(days=SEASON_WINDOW_DAYS)
     label = describe("ExpectColumnValuesToBeBetween", {"column": "days_into_season"})
     return {label: f"season {season} holds matches from {start} to {end}"}
