@@ -44,8 +44,8 @@ from sabiscore_ml.leagues import season_over_since, season_played_out
 from sabiscore_ml.settings import get_source_settings
 from sabiscore_ml.sources.archive import ArchivedCopy, archive_raw, latest_copy
 from sabiscore_ml.sources.football_data import SOURCE as FOOTBALL_DATA
-from sabiscore_ml.sources.football_data import sha256_hex
 from sabiscore_ml.sources.http import BlockedResponse, RobotsDisallowed, get_fetcher
+from sabiscore_ml.sources.reading import sha256_hex
 from sabiscore_ml.warehouse.engine import get_engine
 from sabiscore_ml.warehouse.models import Match, RawFile, SourceMatch
 
