@@ -58,7 +58,7 @@ def season_matches_expectation() -> Expectation:
 # Matches of a season fall in its dating window, 1 June of its first year to 31 August of
 # the next (:func:`~sabiscore_ml.leagues.last_match_date`): this many days, as in a season
 # whose second year is not a leap year.
-SEASON_WINDOW_DAYS = (last_match_date("2000-2001") - season_start("2000-2001")).days
+DATING_WINDOW_DAYS = (last_match_date("2000-2001") - season_start("2000-2001")).days
 
 # The column holding each row's season (its starting year), checked against
 # :func:`~sabiscore_ml.leagues.accepted_seasons` by every suite of dated rows.
@@ -95,7 +95,7 @@ def football_data_matches_suite() -> list[Expectation]:
         ),
         Expectation(
             "ExpectColumnValuesToBeBetween",
-            {"column": "days_into_season", "min_value": 0, "max_value": SEASON_WINDOW_DAYS},
+            {"column": "days_into_season", "min_value": 0, "max_value": DATING_WINDOW_DAYS},
         ),
         season_window_expectation(),
         Expectation(
@@ -167,7 +167,7 @@ def source_fixtures_suite() -> list[Expectation]:
         ),
         Expectation(
             "ExpectColumnValuesToBeBetween",
-            {"column": "days_into_season", "min_value": 0, "max_value": SEASON_WINDOW_DAYS},
+            {"column": "days_into_season", "min_value": 0, "max_value": DATING_WINDOW_DAYS},
         ),
         season_window_expectation(),
     ]

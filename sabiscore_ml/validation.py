@@ -43,8 +43,8 @@ import pandas as pd
 from sabiscore_ml import data_docs
 from sabiscore_ml.errors import RejectedFile
 from sabiscore_ml.expectation_suites import (
+    DATING_WINDOW_DAYS,
     SEASON_MATCHES,
-    SEASON_WINDOW_DAYS,
     SEASON_YEAR,
     SUITES,
     Expectation,
@@ -82,7 +82,7 @@ def _season_window_parameters(as_of: dt.date | None) -> tuple[dict[str, int], di
 def _days_into_season_note(season: str) -> dict[str, str]:
     """The failure note of the days-into-season expectation: the season's dates."""
     start = season_start(season)
-    end = start + dt.timedelta(days=SEASON_WINDOW_DAYS)
+    end = start + dt.timedelta(days=DATING_WINDOW_DAYS)
     label = describe("ExpectColumnValuesToBeBetween", {"column": "days_into_season"})
     return {label: f"season {season} holds matches from {start} to {end}"}
 
