@@ -71,7 +71,7 @@ def init() -> None:
 
     Example: [bold]sabiscore init[/]
     """
-    from sabiscore_ml.registry import init_mlflow_store
+    from sabiscore_ml.models.registry import init_mlflow_store
     from sabiscore_ml.settings import get_core_settings, get_mlflow_settings
     from sabiscore_ml.warehouse.engine import current_revision
 
@@ -599,7 +599,7 @@ def run() -> None:
     """
     from sabiscore_ml.jobs.football_data import bundled_sample_dir, plan_football_data
     from sabiscore_ml.jobs.sources import SOURCES, plan_source
-    from sabiscore_ml.registry import init_mlflow_store
+    from sabiscore_ml.models.registry import init_mlflow_store
     from sabiscore_ml.settings import get_mlflow_settings, get_warehouse_settings
 
     started = time.perf_counter()

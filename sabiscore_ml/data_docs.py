@@ -25,6 +25,7 @@ from functools import lru_cache
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from sabiscore_ml.expectation_suites import SUITES, build_suite
 from sabiscore_ml.settings import get_core_settings
 
 log = logging.getLogger(__name__)
@@ -65,8 +66,6 @@ def _docs_context(root: str) -> Any:
         InMemoryStoreBackendDefaults,
         ProgressBarsConfig,
     )
-
-    from sabiscore_ml.validation import SUITES, build_suite
 
     defaults = InMemoryStoreBackendDefaults(init_temp_docs_sites=False)
     defaults.stores[defaults.validation_results_store_name] = {
@@ -159,8 +158,6 @@ def build_data_docs() -> DataDocs | None:
     from great_expectations.data_context.types.resource_identifiers import (
         ExpectationSuiteIdentifier,
     )
-
-    from sabiscore_ml.validation import SUITES
 
     root = _root()
     limit = get_core_settings().data_docs_max_results

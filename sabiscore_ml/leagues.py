@@ -1,8 +1,28 @@
-"""Canonical leagues and seasons.
+"""Canonical leagues and seasons, and the one season calendar.
 
 League ids are football-data.co.uk's division codes (``E0``, ``SP1``...), the
 most widely used short codes; other sources map their own names onto them.
 A season id is ``YYYY-YYYY`` (``2023-2024``) for leagues that span two years.
+
+The calendar (every module takes its season dates from here):
+
+* a season starts on 1 June of its first year (:func:`season_start`); a date
+  belongs to the season that started on or before it (:func:`season_of`);
+* its *nominal end* is the day before the next season starts, 31 May
+  (:func:`season_nominal_end`);
+* its *dating window* runs from its start to 31 August of its second year
+  (:func:`last_match_date`): a match of the season may be dated anywhere in it,
+  since seasons run late (the 2019-20 seasons ended in July and August 2020);
+* the *accepted seasons* (:func:`accepted_seasons`) are the seasons a file of any
+  source may hold: from the archive's first season to the one after today's.
+
+Two notions of a season being over, for two questions:
+
+* :func:`dating_window_over`: the dating window has passed, so no match of the
+  season can still come; a file holding the whole season must then be complete;
+* :func:`season_played_out`: the loaded fixtures say the season is over (its last
+  match day and its nominal end, whichever is later, are past by a margin), so
+  its pages need not be downloaded again.
 """
 
 from __future__ import annotations
@@ -50,8 +70,12 @@ LEAGUES: dict[str, League] = {
     )
 }
 
-# A season starting in this month or later belongs to the year it starts in.
+# A season starts on the first day of this month (a date from it on belongs to the season
+# starting that year).
 SEASON_START_MONTH = 6
+
+# The (month, day) of a season's second year up to which its matches may be dated.
+LAST_MATCH_MONTH_DAY = (8, 31)
 
 # The first season of the archive (football-data.co.uk's oldest files); no source goes further back.
 FIRST_SEASON = "1993-1994"
@@ -75,8 +99,54 @@ def season_of(day: dt.date) -> str:
     return f"{start}-{start + 1}"
 
 
+def season_start_year(season: str) -> int:
+    """First calendar year of a ``YYYY-YYYY`` season."""
+    return int(normalize_season(season)[:4])
+
+
+def season_start(season: str) -> dt.date:
+    """The first day of a season (1 June of its first year), where its dating window opens."""
+    return dt.date(season_start_year(season), SEASON_START_MONTH, 1)
+
+
+def season_nominal_end(season: str) -> dt.date:
+    """The nominal last day of a season: the day before the next one starts (31 May).
+
+    Fixtures can run later (the 2019-20 seasons ended in July and August 2020):
+    whoever decides a season is over also looks at its last fixture
+    (:func:`season_over_since`).
+    """
+    return dt.date(season_start_year(season) + 1, SEASON_START_MONTH, 1) - dt.timedelta(days=1)
+
+
+def last_match_date(season: str) -> dt.date:
+    """The last day a match of the season may be dated: 31 August of its second year."""
+    return dt.date(season_start_year(season) + 1, *LAST_MATCH_MONTH_DAY)
+
+
+def dating_window_over(season: str, as_of: dt.date) -> bool:
+    """True when the season's dating window (to :func:`last_match_date`) was over on ``as_of``."""
+    return as_of > last_match_date(season)
+
+
+def season_over_since(season: str, last_match_day: dt.date) -> dt.date:
+    """The day a season is over: its last match day or its nominal end, whichever is later."""
+    return max(last_match_day, season_nominal_end(season))
+
+
+def season_played_out(
+    season: str, last_match_day: dt.date, *, today: dt.date, margin: dt.timedelta
+) -> bool:
+    """True when ``margin`` has passed since the season was over (:func:`season_over_since`).
+
+    ``last_match_day`` is the last loaded fixture's date; the caller checks that
+    every loaded fixture is over.
+    """
+    return today > season_over_since(season, last_match_day) + margin
+
+
 @dataclass(frozen=True, slots=True)
-class SeasonWindow:
+class AcceptedSeasons:
     """The seasons a file of any source may hold, first and last included."""
 
     first: str
@@ -101,7 +171,7 @@ class SeasonWindow:
         )
 
 
-def season_window(today: dt.date | None = None) -> SeasonWindow:
+def accepted_seasons(today: dt.date | None = None) -> AcceptedSeasons:
     """The one window of acceptable seasons for every source.
 
     From :data:`FIRST_SEASON` to the season after ``today``'s (default: the
@@ -111,21 +181,7 @@ def season_window(today: dt.date | None = None) -> SeasonWindow:
     """
     today = today or dt.date.today()
     following = season_start_year(season_of(today)) + 1
-    return SeasonWindow(FIRST_SEASON, f"{following}-{following + 1}", today)
-
-
-def season_end_date(season: str) -> dt.date:
-    """The nominal last day of a ``YYYY-YYYY`` season: the day before the next one starts.
-
-    Fixtures can run later (the 2019-20 seasons ended in July and August 2020):
-    whoever decides a season is over also looks at its last fixture.
-    """
-    return dt.date(season_start_year(season) + 1, SEASON_START_MONTH, 1) - dt.timedelta(days=1)
-
-
-def season_start_year(season: str) -> int:
-    """First calendar year of a ``YYYY-YYYY`` season."""
-    return int(normalize_season(season)[:4])
+    return AcceptedSeasons(FIRST_SEASON, f"{following}-{following + 1}", today)
 
 
 def normalize_season(text: str) -> str:

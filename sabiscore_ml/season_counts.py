@@ -9,10 +9,11 @@ downloaded mid-season) are listed, with the reason, in
 ``sabiscore_ml/data/season_count_exceptions.csv``.  Both files are data to
 review, not code.
 
-A season is *finished* once its window (1 June to 31 August of the next year,
-the window every match date is checked against) is over at the time the file
-was taken; only then must a file that holds the whole season have exactly the
-expected number of matches.  Before that it may be short, never longer.
+Once a season's dating window (1 June to 31 August of the next year, the window
+every match date is checked against: :func:`sabiscore_ml.leagues.dating_window_over`)
+is over at the time the file was taken, a file that holds the whole season must
+have exactly the expected number of matches.  Before that it may be short, never
+longer.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-from sabiscore_ml.leagues import normalize_season, season_start_year
+from sabiscore_ml.leagues import dating_window_over, last_match_date, normalize_season
 
 DATA_DIR = Path(__file__).with_name("data")
 FORMATS_FILE = DATA_DIR / "season_formats.csv"
@@ -57,16 +58,6 @@ class RowCountBounds:
     min_value: int
     max_value: int
     explanation: str
-
-
-def season_end(season: str) -> dt.date:
-    """Last day of a season's window (31 August of its second year)."""
-    return dt.date(season_start_year(season) + 1, 8, 31)
-
-
-def season_finished(season: str, as_of: dt.date) -> bool:
-    """True when the season's window was over on ``as_of``."""
-    return as_of > season_end(season)
 
 
 @cache
@@ -133,7 +124,7 @@ def row_count_bounds(
     expected, description = complete_season_matches(league, season, clubs)
     if not whole_season:
         return RowCountBounds(1, expected, f"at most a season: {expected} ({description})")
-    if not season_finished(season, as_of):
+    if not dating_window_over(season, as_of):
         return RowCountBounds(
             1,
             expected,
@@ -145,6 +136,6 @@ def row_count_bounds(
     return RowCountBounds(
         expected,
         expected,
-        f"season finished on {season_end(season)}: {expected} expected ({description}); "
+        f"season finished on {last_match_date(season)}: {expected} expected ({description}); "
         f"a real exception belongs in {EXCEPTIONS_FILE.name}",
     )

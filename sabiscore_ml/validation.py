@@ -2,7 +2,8 @@
 
 Each source table has an expectation suite (schema, ranges, uniqueness of the
 natural key, dates inside the season and inside the window of acceptable
-seasons, the number of matches of a complete season).  :func:`validate_frame`
+seasons, the number of matches of a complete season), defined in
+:mod:`sabiscore_ml.expectation_suites`.  :func:`validate_frame`
 runs a suite on a DataFrame built from parsed records and raises
 :class:`~sabiscore_ml.errors.RejectedFile` naming the file, the failed
 expectation and, for each of the first failing rows, the row (its line in the
@@ -39,58 +40,24 @@ from typing import Any
 
 import pandas as pd
 
+from sabiscore_ml import data_docs
 from sabiscore_ml.errors import RejectedFile
-from sabiscore_ml.leagues import season_of, season_start_year, season_window
+from sabiscore_ml.expectation_suites import (
+    DATING_WINDOW_DAYS,
+    SEASON_MATCHES,
+    SEASON_YEAR,
+    SUITES,
+    Expectation,
+    build_suite,
+    describe,
+)
+from sabiscore_ml.leagues import accepted_seasons, season_of, season_start, season_start_year
 from sabiscore_ml.season_counts import row_count_bounds
-
-# Ranges every source shares.
-MAX_GOALS = 15
-MAX_XG = 10.0
-
-# The expectation on the number of matches of a league-season; its bounds are
-# given per file (``min_matches``/``max_matches``), see :mod:`sabiscore_ml.season_counts`.
-SEASON_MATCHES = "matches of the league-season"
-
-
-@dataclass(frozen=True, slots=True)
-class Expectation:
-    """One expectation: its great-expectations class name and keyword arguments."""
-
-    kind: str
-    kwargs: dict[str, Any]
-    label: str | None = None  # names a table-level expectation in messages (kept in its meta)
-
-    def describe(self) -> str:
-        """Short label used in error messages (``kind(column)``)."""
-        return describe(self.kind, self.kwargs, self.label)
-
-
-def describe(kind: str, kwargs: dict[str, Any], label: str | None = None) -> str:
-    """``kind(column)``, ``kind(col1,col2)``, ``kind(label)`` or ``kind``."""
-    target = kwargs.get("column") or ",".join(kwargs.get("column_list") or []) or label
-    return f"{kind}({target})" if target else kind
-
-
-def season_matches_expectation() -> Expectation:
-    """Number of matches within the bounds given per file (``min_matches``/``max_matches``)."""
-    return Expectation(
-        "ExpectTableRowCountToBeBetween",
-        {"min_value": {"$PARAMETER": "min_matches"}, "max_value": {"$PARAMETER": "max_matches"}},
-        SEASON_MATCHES,
-    )
-
-
-# Matches of a season fall between 1 June of its first year and 31 August of the next.
-SEASON_WINDOW_DAYS = (dt.date(2001, 8, 31) - dt.date(2000, 6, 1)).days
-
-# The column holding each row's season (its starting year), checked against
-# :func:`~sabiscore_ml.leagues.season_window` by every suite of dated rows.
-SEASON_YEAR = "season_year"
 
 
 def days_into_season(day: dt.date, season: str) -> int:
-    """Days from 1 June of the season's first year to ``day``."""
-    return (day - dt.date(season_start_year(season), 6, 1)).days
+    """Days from the season's start (1 June of its first year) to ``day``."""
+    return (day - season_start(season)).days
 
 
 def season_year(value: Any) -> int | None:
@@ -102,21 +69,9 @@ def season_year(value: Any) -> int | None:
     return season_start_year(str(value))
 
 
-def season_window_expectation() -> Expectation:
-    """Every row's season inside the window of :func:`~sabiscore_ml.leagues.season_window`."""
-    return Expectation(
-        "ExpectColumnValuesToBeBetween",
-        {
-            "column": SEASON_YEAR,
-            "min_value": {"$PARAMETER": "first_season_year"},
-            "max_value": {"$PARAMETER": "last_season_year"},
-        },
-    )
-
-
 def _season_window_parameters(as_of: dt.date | None) -> tuple[dict[str, int], dict[str, str]]:
     """Parameters and failure note of the season-window expectation."""
-    window = season_window(as_of)
+    window = accepted_seasons(as_of)
     label = describe("ExpectColumnValuesToBeBetween", {"column": SEASON_YEAR})
     return (
         {"first_season_year": window.first_year, "last_season_year": window.last_year},
@@ -126,8 +81,8 @@ def _season_window_parameters(as_of: dt.date | None) -> tuple[dict[str, int], di
 
 def _days_into_season_note(season: str) -> dict[str, str]:
     """The failure note of the days-into-season expectation: the season's dates."""
-    start = dt.date(season_start_year(season), 6, 1)
-    end = start + dt.timedelta(days=SEASON_WINDOW_DAYS)
+    start = season_start(season)
+    end = start + dt.timedelta(days=DATING_WINDOW_DAYS)
     label = describe("ExpectColumnValuesToBeBetween", {"column": "days_into_season"})
     return {label: f"season {season} holds matches from {start} to {end}"}
 
@@ -173,141 +128,6 @@ def _text(value: Any) -> str:
     return str(value)
 
 
-def football_data_matches_suite() -> list[Expectation]:
-    """Expectations on a football-data file's matches (one league-season)."""
-    return [
-        Expectation("ExpectTableRowCountToBeBetween", {"min_value": 1, "max_value": 1000}),
-        season_matches_expectation(),
-        *(
-            Expectation("ExpectColumnValuesToNotBeNull", {"column": c})
-            for c in ("match_date", "home_team", "away_team")
-        ),
-        *(
-            Expectation(
-                "ExpectColumnValuesToBeBetween",
-                {"column": c, "min_value": 0, "max_value": MAX_GOALS},
-            )
-            for c in ("home_goals", "away_goals", "ht_home_goals", "ht_away_goals")
-        ),
-        Expectation(
-            "ExpectColumnValuesToBeBetween",
-            {"column": "days_into_season", "min_value": 0, "max_value": SEASON_WINDOW_DAYS},
-        ),
-        season_window_expectation(),
-        Expectation(
-            "ExpectCompoundColumnsToBeUnique",
-            {"column_list": ["match_date", "home_team", "away_team"]},
-        ),
-        Expectation(
-            "ExpectColumnValuesToBeInSet", {"column": "result", "value_set": ["H", "D", "A"]}
-        ),
-    ]
-
-
-def football_data_fixtures_suite() -> list[Expectation]:
-    """Expectations on the matches of one league-season of ``fixtures.csv`` (unplayed)."""
-    return [season_window_expectation()]
-
-
-def football_data_odds_suite() -> list[Expectation]:
-    """Expectations on a football-data file's odds (long format, plus 1X2 overrounds)."""
-    return [
-        Expectation(
-            "ExpectColumnValuesToBeBetween",
-            {"column": "price", "min_value": 1.0, "max_value": 10000.0, "strict_min": True},
-        ),
-        Expectation(
-            "ExpectColumnValuesToBeInSet",
-            {"column": "timing", "value_set": ["preclose", "close"]},
-        ),
-        Expectation(
-            "ExpectColumnValuesToBeInSet", {"column": "market", "value_set": ["1x2", "ou", "ah"]}
-        ),
-        Expectation(
-            "ExpectColumnValuesToBeBetween",
-            {"column": "line", "min_value": -10.0, "max_value": 10.0},
-        ),
-        Expectation(
-            "ExpectCompoundColumnsToBeUnique",
-            {"column_list": ["row", "bookmaker", "market", "timing", "line", "outcome"]},
-        ),
-        Expectation(
-            "ExpectColumnValuesToBeBetween",
-            {"column": "overround_1x2", "min_value": 0.8, "max_value": 1.4},
-        ),
-    ]
-
-
-def source_fixtures_suite() -> list[Expectation]:
-    """Expectations on a file's matches from Understat or FBref."""
-    return [
-        season_matches_expectation(),
-        Expectation("ExpectColumnValuesToBeUnique", {"column": "source_match_id"}),
-        *(
-            Expectation("ExpectColumnValuesToNotBeNull", {"column": c})
-            for c in ("home_name", "away_name", "match_date")
-        ),
-        *(
-            Expectation(
-                "ExpectColumnValuesToBeBetween",
-                {"column": c, "min_value": 0, "max_value": MAX_GOALS},
-            )
-            for c in ("home_goals", "away_goals")
-        ),
-        *(
-            Expectation(
-                "ExpectColumnValuesToBeBetween",
-                {"column": c, "min_value": 0.0, "max_value": MAX_XG},
-            )
-            for c in ("home_xg", "away_xg")
-        ),
-        Expectation(
-            "ExpectColumnValuesToBeBetween",
-            {"column": "days_into_season", "min_value": 0, "max_value": SEASON_WINDOW_DAYS},
-        ),
-        season_window_expectation(),
-    ]
-
-
-def source_shots_suite() -> list[Expectation]:
-    """Expectations on a file's shots (coordinates and xG are fractions)."""
-    return [
-        Expectation("ExpectColumnValuesToBeUnique", {"column": "source_shot_id"}),
-        *(
-            Expectation(
-                "ExpectColumnValuesToBeBetween", {"column": c, "min_value": 0.0, "max_value": 1.0}
-            )
-            for c in ("x", "y", "xg")
-        ),
-        Expectation(
-            "ExpectColumnValuesToBeBetween", {"column": "minute", "min_value": 0, "max_value": 130}
-        ),
-        Expectation("ExpectColumnValuesToBeInSet", {"column": "side", "value_set": ["h", "a"]}),
-    ]
-
-
-def squad_values_suite() -> list[Expectation]:
-    """Expectations on squad market values (euros)."""
-    return [
-        Expectation(
-            "ExpectColumnValuesToBeBetween",
-            {"column": "market_value_eur", "min_value": 0.0, "max_value": 5e9},
-        ),
-        Expectation("ExpectCompoundColumnsToBeUnique", {"column_list": ["club", "as_of"]}),
-        season_window_expectation(),
-    ]
-
-
-SUITES: dict[str, Callable[[], list[Expectation]]] = {
-    "football_data.matches": football_data_matches_suite,
-    "football_data.fixtures": football_data_fixtures_suite,
-    "football_data.odds": football_data_odds_suite,
-    "sources.fixtures": source_fixtures_suite,
-    "sources.shots": source_shots_suite,
-    "sources.squad_values": squad_values_suite,
-}
-
-
 _LOCK = threading.Lock()
 
 
@@ -329,30 +149,16 @@ def _context() -> Any:
     return gx.get_context(project_config=config, mode="ephemeral")
 
 
-def build_suite(suite_name: str) -> Any:
-    """A great-expectations ``ExpectationSuite`` from :data:`SUITES` (not registered anywhere)."""
-    import great_expectations as gx
-
-    suite = gx.ExpectationSuite(name=suite_name)
-    if suite_name.endswith(BATCH_SUITE.format("")):
-        expectations = _batch_suite_expectations(suite_name.removesuffix(BATCH_SUITE.format("")))
-    else:
-        expectations = tuple(SUITES[suite_name]())
-    for expectation in expectations:
-        extra = {"meta": {"label": expectation.label}} if expectation.label else {}
-        suite.add_expectation(
-            getattr(gx.expectations, expectation.kind)(**expectation.kwargs, **extra)
-        )
-    return suite
-
-
 @cache
 def _definition(suite_name: str) -> tuple[Any, Any]:
     """The batch definition and registered suite of ``suite_name``, built once per process."""
     context = _context()
     source = context.data_sources.add_pandas(name=suite_name)
     batch = source.add_dataframe_asset(name=suite_name).add_batch_definition_whole_dataframe("all")
-    return batch, context.suites.add(build_suite(suite_name))
+    expectations = None
+    if suite_name.endswith(BATCH_SUITE.format("")):
+        expectations = _batch_suite_expectations(suite_name.removesuffix(BATCH_SUITE.format("")))
+    return batch, context.suites.add(build_suite(suite_name, expectations))
 
 
 def run_suite(
@@ -464,8 +270,6 @@ def validate_frame(
     so that the message names the first failing rows with their values.
     The result is recorded for the Data Docs whether it passed or not.
     """
-    from sabiscore_ml import data_docs
-
     result = run_suite(suite_name, frame, parameters)
     if result.success:
         data_docs.record(suite_name, result, name=name)
@@ -633,8 +437,6 @@ def screen_batch(checks: Sequence[FrameCheck], owners: Sequence[Any] | None = No
     batched.  The batch result of each suite is recorded for the Data Docs
     (one result naming the files that passed).
     """
-    from sabiscore_ml import data_docs
-
     owners = list(range(len(checks))) if owners is None else list(owners)
     suspects = {owners[p] for p, check in enumerate(checks) if check.frame.empty}
     while True:
@@ -940,94 +742,6 @@ def validate_squad_values(
         notes=notes,
         rows=RowNames(label, {SEASON_YEAR: ("season", "season")}),
     )
-
-
-# --- Transfermarkt dataset tables ---------------------------------------------
-
-# A market value (player or squad) of 5 billion euros or more is a unit error.
-MAX_MARKET_VALUE_EUR = 5e9
-
-
-def _money_range(column: str) -> Expectation:
-    return Expectation(
-        "ExpectColumnValuesToBeBetween",
-        {
-            "column": column,
-            "min_value": 0.0,
-            "max_value": MAX_MARKET_VALUE_EUR,
-            "strict_max": True,
-        },
-    )
-
-
-def _unique(*columns: str) -> Expectation:
-    if len(columns) == 1:
-        return Expectation("ExpectColumnValuesToBeUnique", {"column": columns[0]})
-    return Expectation("ExpectCompoundColumnsToBeUnique", {"column_list": list(columns)})
-
-
-def _not_null(*columns: str) -> list[Expectation]:
-    return [Expectation("ExpectColumnValuesToNotBeNull", {"column": c}) for c in columns]
-
-
-def transfermarkt_suites() -> dict[str, list[Expectation]]:
-    """Expectations on each Transfermarkt table: schema (mandatory columns), ranges, keys."""
-    goals = [
-        Expectation(
-            "ExpectColumnValuesToBeBetween", {"column": c, "min_value": 0, "max_value": MAX_GOALS}
-        )
-        for c in ("home_goals", "away_goals")
-    ]
-    return {
-        "transfermarkt.competitions": [_unique("competition_id"), *_not_null("name")],
-        "transfermarkt.clubs": [
-            _unique("club_id"),
-            *_not_null("name"),
-            _money_range("total_market_value_eur"),
-            Expectation(
-                "ExpectColumnValuesToBeBetween",
-                {"column": "squad_size", "min_value": 0, "max_value": 200},
-            ),
-        ],
-        "transfermarkt.players": [
-            _unique("player_id"),
-            *_not_null("name"),
-            _money_range("market_value_eur"),
-            _money_range("highest_market_value_eur"),
-        ],
-        "transfermarkt.player_valuations": [
-            _unique("player_id", "valuation_date"),
-            *_not_null("valuation_date", "market_value_eur"),
-            _money_range("market_value_eur"),
-            season_window_expectation(),
-        ],
-        "transfermarkt.games": [
-            _unique("game_id"),
-            *_not_null("competition_id", "season_code", "match_date"),
-            *goals,
-            season_window_expectation(),
-        ],
-        "transfermarkt.appearances": [
-            _unique("player_id", "match_date", "competition_id"),
-            *goals,
-            Expectation(
-                "ExpectColumnValuesToBeBetween",
-                {"column": "minutes_played", "min_value": 0, "max_value": 130},
-            ),
-            season_window_expectation(),
-        ],
-        "transfermarkt.player_values": [
-            _unique("season_code", "club_name", "player_name"),
-            *_not_null("player_name", "club_name"),
-            _money_range("market_value_eur"),
-            season_window_expectation(),
-        ],
-    }
-
-
-SUITES.update(
-    {name: (lambda name=name: transfermarkt_suites()[name]) for name in transfermarkt_suites()}
-)
 
 
 # The record field of each Transfermarkt table whose season is checked against the

@@ -104,3 +104,20 @@ def test_an_unwritable_data_docs_folder_does_not_stop_validation(
     clear_settings_cache()
     validate(E0_2324.read_bytes(), "football-data/E0/2023-2024.csv")
     assert "not recorded for the Data Docs" in caplog.text
+
+
+def test_the_data_docs_take_the_suites_from_their_module_not_from_validation() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from sabiscore_ml import data_docs, expectation_suites\n"
+        "assert data_docs.SUITES is expectation_suites.SUITES\n"
+        "print(sorted(m for m in ('sabiscore_ml.validation', 'great_expectations')"
+        " if m in sys.modules))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
+    )
+    assert done.stdout.strip() == "[]"

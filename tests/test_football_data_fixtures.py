@@ -21,7 +21,7 @@ from sabiscore_ml.jobs.football_data import (
     ingest_football_data_bytes,
     ingest_football_data_fixtures_bytes,
 )
-from sabiscore_ml.jobs.live import season_finished
+from sabiscore_ml.jobs.live import loaded_season_over
 from sabiscore_ml.jobs.sources import replay_items, run_replay_item
 from sabiscore_ml.settings import get_core_settings
 from sabiscore_ml.warehouse import loaders
@@ -300,12 +300,12 @@ def test_a_season_holding_an_unplayed_fixture_is_not_finished(warehouse: Engine)
     season = (SAMPLE_DIR / "E0" / "2023-2024.csv").read_bytes()
     assert ingest_football_data_bytes(season, "E0_2324.csv", engine=warehouse).ok
     after_the_margin = dt.date(2024, 7, 1)
-    assert season_finished(warehouse, "football-data", "E0", "2023-2024", today=after_the_margin)
+    assert loaded_season_over(warehouse, "football-data", "E0", "2023-2024", today=after_the_margin)
     # fixtures of the last weekend, not played yet in the warehouse
     late = fixtures_from(dt.date(2024, 5, 25))
     assert ingest(late, warehouse, today=dt.date(2024, 5, 24)).ok
     assert (
-        season_finished(warehouse, "football-data", "E0", "2023-2024", today=after_the_margin)
+        loaded_season_over(warehouse, "football-data", "E0", "2023-2024", today=after_the_margin)
         is None
     )
 

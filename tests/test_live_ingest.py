@@ -19,7 +19,7 @@ from http_server import ScriptedServer
 from sqlalchemy import Engine, text
 
 from sabiscore_ml.jobs.football_data import ingest_football_data_file, plan_football_data, run_item
-from sabiscore_ml.jobs.live import season_finished
+from sabiscore_ml.jobs.live import loaded_season_over
 from sabiscore_ml.jobs.sources import plan_source, replay_items, run_source_item
 from sabiscore_ml.leagues import season_of
 from sabiscore_ml.settings import clear_settings_cache, get_core_settings
@@ -210,7 +210,7 @@ def test_a_finished_season_is_served_from_the_archive(
     ) == [("played", 380)]
     copy = latest_copy("fbref", first.uri)
     assert copy is not None and copy.read() == page and copy.etag == '"la-liga-2324"'
-    reason = season_finished(rosters, "fbref", "SP1", "2023-2024")
+    reason = loaded_season_over(rosters, "fbref", "SP1", "2023-2024")
     assert reason == ("380 fixtures (380 played), the last on 2024-05-26; over since 2024-05-31")
 
     second = run_source_item(fbref_item("SP1", "2023-2024"), engine=rosters)
@@ -236,17 +236,18 @@ def test_a_season_is_not_finished_until_every_fixture_is_over(rosters: Engine) -
     # been scheduled for 23 May), all over.
     raw = LIGUE_1_1920.read_bytes()
     assert ingest_source_bytes("fbref", raw, "l1_1920.html.gz", engine=rosters).ok
-    assert season_finished(rosters, "fbref", "F1", "2019-2020") == (
+    assert loaded_season_over(rosters, "fbref", "F1", "2019-2020") == (
         "380 fixtures (101 cancelled, 279 played), the last on 2020-05-23; over since 2020-05-31"
     )
     # the margin counts from the later of the last fixture and the nominal end
-    assert season_finished(rosters, "fbref", "F1", "2019-2020", today=dt.date(2020, 6, 10)) is None
+    june_10 = dt.date(2020, 6, 10)
+    assert loaded_season_over(rosters, "fbref", "F1", "2019-2020", today=june_10) is None
     # football-data lists played matches only: complete when every pair has met
-    assert season_finished(rosters, "football-data", "F1", "2019-2020") is None
-    assert season_finished(rosters, "football-data", "E0", "2020-2021") == (
+    assert loaded_season_over(rosters, "football-data", "F1", "2019-2020") is None
+    assert loaded_season_over(rosters, "football-data", "E0", "2020-2021") == (
         "380 matches of 20 teams, the last on 2021-05-23; over since 2021-05-31"
     )
-    assert season_finished(rosters, "fbref", "E0", "2020-2021") is None  # nothing loaded
+    assert loaded_season_over(rosters, "fbref", "E0", "2020-2021") is None  # nothing loaded
 
 
 # ------------------------------------------------------------------ Understat: the current season
@@ -274,7 +275,7 @@ def test_the_current_season_is_refreshed_with_a_conditional_request(
         "SELECT status, COUNT(*) FROM source_matches WHERE source = 'understat' "
         "GROUP BY 1 ORDER BY 1",
     ) == [("played", 276), ("scheduled", 104)]
-    assert season_finished(rosters, "understat", "E0", "2020-2021") is None
+    assert loaded_season_over(rosters, "understat", "E0", "2020-2021") is None
 
     second = run_source_item(item, engine=rosters)
     assert second.status == "skipped"

@@ -457,6 +457,8 @@ def test_publish_to_warehouse_then_read(warehouse: Engine, fixtures: list[Fixtur
     assert published.run.status == "published" and published.run.created_at == T0
     assert published.n_stakes == run.stakes.height > 0
     assert latest_run(warehouse) == published.run == run_info(warehouse, "run-a")
+    # a stored run is the run's header (rules read back) plus its publication
+    assert published.run.header == run.header
 
     e0 = [f.match_id for f in fixtures if f.league_code == "E0"]
     listed = run_predictions(warehouse, "run-a")

@@ -19,8 +19,8 @@ from conftest import SAMPLE_DIR
 from sqlalchemy import text
 from typer.testing import CliRunner
 
+from sabiscore_ml.betting.walk import WALKED_PREDICTION_COLUMNS
 from sabiscore_ml.cli import app
-from sabiscore_ml.jobs.backtest import LEADING_COLUMNS
 from sabiscore_ml.jobs.recalibration import recalibrate
 from sabiscore_ml.jobs.training import TrainRequest, train
 from sabiscore_ml.models import registry
@@ -172,7 +172,7 @@ def test_backtest_writes_one_row_per_match_walking_forward(sample_features, tmp_
     assert "pinnacle_close" in result.output and "pinnacle_preclose" in result.output
     with output.open() as handle:
         rows = list(csv.DictReader(handle))
-    assert list(rows[0])[: len(LEADING_COLUMNS)] == list(LEADING_COLUMNS)
+    assert list(rows[0])[: len(WALKED_PREDICTION_COLUMNS)] == list(WALKED_PREDICTION_COLUMNS)
     assert len(rows) == 760
     assert {r["season"] for r in rows} == {"2021-2022", "2022-2023"}
     for row in rows:

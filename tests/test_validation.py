@@ -257,13 +257,41 @@ def test_many_failing_rows_name_the_first_five_and_count_the_others() -> None:
 
 
 def test_one_window_of_seasons_from_the_archive_to_next_season() -> None:
-    from sabiscore_ml.leagues import season_window
+    from sabiscore_ml.leagues import accepted_seasons
 
-    window = season_window(dt.date(2026, 12, 6))
+    window = accepted_seasons(dt.date(2026, 12, 6))
     assert (window.first, window.last) == ("1993-1994", "2027-2028")
     # 31 May is still the season that started the summer before
-    assert season_window(dt.date(2027, 5, 31)).last == "2027-2028"
-    assert season_window(dt.date(2027, 6, 1)).last == "2028-2029"
+    assert accepted_seasons(dt.date(2027, 5, 31)).last == "2027-2028"
+    assert accepted_seasons(dt.date(2027, 6, 1)).last == "2028-2029"
+
+
+def test_one_season_calendar_with_two_named_notions_of_over() -> None:
+    from sabiscore_ml.leagues import (
+        dating_window_over,
+        last_match_date,
+        season_nominal_end,
+        season_of,
+        season_over_since,
+        season_played_out,
+        season_start,
+    )
+
+    assert season_start("2019-2020") == dt.date(2019, 6, 1)
+    assert season_nominal_end("2019-2020") == dt.date(2020, 5, 31)
+    assert season_of(season_nominal_end("2019-2020")) == "2019-2020"
+    assert season_of(season_nominal_end("2019-2020") + dt.timedelta(days=1)) == "2020-2021"
+    assert last_match_date("2019-2020") == dt.date(2020, 8, 31)
+    # the dating window: matches may still come until 31 August of the second year
+    assert not dating_window_over("2019-2020", dt.date(2020, 8, 31))
+    assert dating_window_over("2019-2020", dt.date(2020, 9, 1))
+    # played out: the later of the last match day and the nominal end, plus a margin
+    assert season_over_since("2019-2020", dt.date(2020, 5, 23)) == dt.date(2020, 5, 31)
+    assert season_over_since("2019-2020", dt.date(2020, 8, 23)) == dt.date(2020, 8, 23)
+    week = dt.timedelta(days=7)
+    last = dt.date(2020, 5, 23)
+    assert not season_played_out("2019-2020", last, today=dt.date(2020, 6, 7), margin=week)
+    assert season_played_out("2019-2020", last, today=dt.date(2020, 6, 8), margin=week)
 
 
 def test_a_source_season_beyond_the_next_is_rejected_naming_the_match_and_date() -> None:

@@ -38,6 +38,7 @@ from sabiscore_ml.betting.report import GROUPS, bankroll_figure
 from sabiscore_ml.betting.walk import (
     REFERENCE_RULES,
     RENAMES,
+    WALKED_PREDICTION_COLUMNS,
     BankrollBacktest,
     kelly_runs,
     uncapped_staking,
@@ -95,20 +96,7 @@ def market_predictions(
     return (
         matches.join(probabilities, on="match_id", how="inner")
         .sort("date", "match_id")
-        .select(
-            "date",
-            "league",
-            "season",
-            "home_team",
-            "away_team",
-            "home_goals",
-            "away_goals",
-            "p_home",
-            "p_draw",
-            "p_away",
-            "match_id",
-            "result",
-        )
+        .select(*WALKED_PREDICTION_COLUMNS, "match_id", "result")
     )
 
 

@@ -85,6 +85,22 @@ REFERENCE_RULES = ValueBetRules(
     edge_threshold=0.0, min_probability=0.0, max_price=1000.0, min_bookmakers=0
 )
 
+#: The leading columns of walked predictions, in this order: the CSV of ``sabiscore backtest``
+#: (:mod:`sabiscore_ml.jobs.backtest`) and the market's predictions
+#: (:func:`sabiscore_ml.betting.backtest.market_predictions`).
+WALKED_PREDICTION_COLUMNS = (
+    "date",
+    "league",
+    "season",
+    "home_team",
+    "away_team",
+    "home_goals",
+    "away_goals",
+    "p_home",
+    "p_draw",
+    "p_away",
+)
+#: Walk-forward frame names and the walked predictions' names of the same columns.
 RENAMES = {"match_date": "date", "league_code": "league", "season_code": "season"}
 _PLACED = (
     "date",

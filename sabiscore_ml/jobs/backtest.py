@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import polars as pl
 from sqlalchemy import Engine, select
 
+from sabiscore_ml.betting.walk import RENAMES, WALKED_PREDICTION_COLUMNS
 from sabiscore_ml.leagues import LEAGUES, get_league, normalize_season
 from sabiscore_ml.models.config import ModelConfig
 from sabiscore_ml.models.data import load_training_set
@@ -22,20 +23,6 @@ from sabiscore_ml.models.evaluation import Comparison, by_group, compare, with_m
 from sabiscore_ml.models.walkforward import Block, walk_forward
 from sabiscore_ml.warehouse.engine import get_engine
 from sabiscore_ml.warehouse.models import Team
-
-#: The CSV's leading columns, in this order.
-LEADING_COLUMNS = (
-    "date",
-    "league",
-    "season",
-    "home_team",
-    "away_team",
-    "home_goals",
-    "away_goals",
-    "p_home",
-    "p_draw",
-    "p_away",
-)
 
 
 def season_range(text: str) -> list[str]:
@@ -106,12 +93,12 @@ def _csv_frame(engine: Engine, preds: pl.DataFrame) -> pl.DataFrame:
     out = (
         preds.join(team.rename({"team_id": "home_team_id", "name": "home_team"}), on="home_team_id")
         .join(team.rename({"team_id": "away_team_id", "name": "away_team"}), on="away_team_id")
-        .rename({"match_date": "date", "league_code": "league", "season_code": "season"})
+        .rename(RENAMES)
         .sort("date", "match_id")
     )
     rest = [
         c
         for c in out.columns
-        if c not in LEADING_COLUMNS and c not in ("home_team_id", "away_team_id")
+        if c not in WALKED_PREDICTION_COLUMNS and c not in ("home_team_id", "away_team_id")
     ]
-    return out.select(*LEADING_COLUMNS, *rest)
+    return out.select(*WALKED_PREDICTION_COLUMNS, *rest)

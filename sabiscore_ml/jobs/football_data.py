@@ -32,9 +32,8 @@ from sabiscore_ml.sources.football_data import (
     iter_csv_files,
     parse_football_data,
     parse_football_data_fixtures,
-    sha256_hex,
 )
-from sabiscore_ml.sources.reading import check_size, parse_failures, read_file
+from sabiscore_ml.sources.reading import check_size, parse_failures, read_file, sha256_hex
 from sabiscore_ml.validation import (
     FrameCheck,
     football_data_checks,

@@ -7,7 +7,7 @@ download is only made when it can bring something new:
   league-season in the warehouse is over (played, awarded or cancelled), and
   :data:`~sabiscore_ml.settings.SourceSettings.finished_season_margin_days` have
   passed since both the last fixture and the nominal end of the season
-  (:func:`sabiscore_ml.leagues.season_end_date`) — is served from the archive:
+  (:func:`sabiscore_ml.leagues.season_played_out`) — is served from the archive:
   no request is sent, and the run log says so (status ``skipped``, message
   ``finished season, archived copy ...``);
 * anything else (the **current season**, a table covering every season) is asked
@@ -40,12 +40,12 @@ from sabiscore_ml.jobs.football_data import (
     now_utc,
     record_run,
 )
-from sabiscore_ml.leagues import season_end_date
+from sabiscore_ml.leagues import season_over_since, season_played_out
 from sabiscore_ml.settings import get_source_settings
 from sabiscore_ml.sources.archive import ArchivedCopy, archive_raw, latest_copy
 from sabiscore_ml.sources.football_data import SOURCE as FOOTBALL_DATA
-from sabiscore_ml.sources.football_data import sha256_hex
 from sabiscore_ml.sources.http import BlockedResponse, RobotsDisallowed, get_fetcher
+from sabiscore_ml.sources.reading import sha256_hex
 from sabiscore_ml.warehouse.engine import get_engine
 from sabiscore_ml.warehouse.models import Match, RawFile, SourceMatch
 
@@ -116,23 +116,23 @@ def _fixtures_over(
     return f"{sum(statuses.values())} fixtures ({counts})", last
 
 
-def season_finished(
+def loaded_season_over(
     engine: Engine, source: str, league: str, season: str, *, today: dt.date | None = None
 ) -> str | None:
     """Why ``source``'s league-season is over in the loaded data, or None.
 
     Over means: every loaded fixture is over, and the margin has passed since
-    both the last fixture and the nominal season end.
+    both the last fixture and the nominal season end
+    (:func:`~sabiscore_ml.leagues.season_played_out`).
     """
     over = _fixtures_over(engine, source, league, season)
     if over is None:
         return None
     summary, last_day = over
-    end = max(last_day, season_end_date(season))
     margin = dt.timedelta(days=get_source_settings().finished_season_margin_days)
-    if (today or dt.date.today()) <= end + margin:
+    if not season_played_out(season, last_day, today=today or dt.date.today(), margin=margin):
         return None
-    return f"{summary}, the last on {last_day}; over since {end}"
+    return f"{summary}, the last on {last_day}; over since {season_over_since(season, last_day)}"
 
 
 def _loaded(engine: Engine, sha256: str) -> bool:
@@ -195,7 +195,9 @@ def fetch_live(
     copy = None if refresh else latest_copy(target.source, target.url)
     loaded = copy is not None and _loaded(engine, copy.sha256)
     if copy is not None and loaded and target.league and target.season:
-        reason = season_finished(engine, target.source, target.league, target.season, today=today)
+        reason = loaded_season_over(
+            engine, target.source, target.league, target.season, today=today
+        )
         if reason:
             return _skip(
                 engine,

@@ -34,8 +34,7 @@ from sabiscore_ml.jobs.football_data import (
 from sabiscore_ml.leagues import LEAGUES, normalize_season
 from sabiscore_ml.sources import fbref, transfermarkt, understat
 from sabiscore_ml.sources.archive import archive_raw
-from sabiscore_ml.sources.football_data import sha256_hex
-from sabiscore_ml.sources.reading import decompress, parse_failures
+from sabiscore_ml.sources.reading import decompress, parse_failures, sha256_hex
 from sabiscore_ml.validation import validate_source_records, validate_squad_values
 from sabiscore_ml.warehouse import transfermarkt_loaders as tm_loaders
 from sabiscore_ml.warehouse.engine import get_engine

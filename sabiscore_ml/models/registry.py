@@ -1,4 +1,16 @@
-"""The MLflow side of the models: experiments, the pyfunc wrapper, versions and aliases.
+"""The MLflow side of the models: the store, experiments, the pyfunc wrapper, versions, aliases.
+
+Every MLflow call of the product goes through the store configured here
+(``MLFLOW_TRACKING_URI``, or the embedded SQLite store under ``SABISCORE_HOME``):
+:func:`use_mlflow_store` points this process's MLflow at it before a step
+touches MLflow, so nothing falls back on MLflow's own default (``./mlflow.db``
+and ``./mlruns`` in the working directory).  An Airflow task runs each training
+step in a fresh interpreter: the step itself must call it.
+
+The embedded store is created with its artifact root inside the store, so even
+MLflow's ``Default`` experiment points there; it holds no runs of ours and is
+retired (soft-deleted) together with the empty ``sabiscore`` experiment older
+versions created.  Experiments are created when a run is first logged to them.
 
 A trained :class:`~sabiscore_ml.models.bundle.ModelBundle` is logged as an MLflow
 pyfunc model (with a signature and an input example) and registered under
@@ -30,7 +42,6 @@ from sabiscore_ml.models.metrics import (
     rps_per_match,
 )
 from sabiscore_ml.models.walkforward import PREDICTION_COLUMNS
-from sabiscore_ml.registry import use_mlflow_store
 from sabiscore_ml.settings import get_mlflow_settings, get_model_settings
 
 CHAMPION, CHALLENGER = "champion", "challenger"
@@ -38,6 +49,62 @@ MODEL_PATH = "model"
 EVALUATION_PREDICTIONS = "evaluation/predictions.parquet"
 #: Tag of a registered version (and of its run): when its bundle was fitted.
 TRAINED_AT_TAG = "sabiscore.trained_at"
+
+#: MLflow's ``Default`` experiment, retired from the embedded store while it holds no run
+#: (as is the bare ``SABISCORE_MLFLOW_EXPERIMENT`` one older versions created at init).
+_DEFAULT_ID = "0"
+
+_prepared: set[tuple[str, str | None]] = set()
+
+
+def use_mlflow_store() -> str:
+    """Point this process's MLflow (tracking and registry) at the configured store; return its URI.
+
+    The embedded store is created (or migrated) on first use in the process.
+    """
+    settings = get_mlflow_settings()
+    key = (settings.uri, settings.registry_uri)
+    embedded = settings.tracking_uri is None
+    if key not in _prepared or (embedded and not (settings.store_dir / "mlflow.db").exists()):
+        if embedded:
+            _prepare_embedded_store()
+        _prepared.add(key)
+    mlflow.set_tracking_uri(settings.uri)
+    mlflow.set_registry_uri(settings.registry_uri or settings.uri)
+    return settings.uri
+
+
+def init_mlflow_store() -> str:
+    """Create (or migrate) the tracking store, use it in this process; return its URI.
+
+    On the embedded default this is a SQLite store under ``SABISCORE_HOME`` with
+    local artifacts; with ``MLFLOW_TRACKING_URI`` set it talks to that server.  No
+    experiment is created here: each appears with its first run
+    (:func:`experiment`).
+    """
+    settings = get_mlflow_settings()
+    _prepared.discard((settings.uri, settings.registry_uri))
+    return use_mlflow_store()
+
+
+def _prepare_embedded_store() -> None:
+    """Create the SQLite store with its artifact root inside it; retire empty leftovers."""
+    from mlflow.entities import ViewType
+    from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
+
+    settings = get_mlflow_settings()
+    settings.artifact_dir.mkdir(parents=True, exist_ok=True)
+    # the first store to open an empty database creates the Default experiment
+    # under its artifact root: ours, not MLflow's ./mlruns of the working directory
+    SqlAlchemyStore(settings.uri, settings.artifact_location)
+    store = MlflowClient(tracking_uri=settings.uri)
+    for leftover in store.search_experiments(view_type=ViewType.ACTIVE_ONLY):
+        if leftover.experiment_id != _DEFAULT_ID and leftover.name != settings.experiment:
+            continue
+        if not store.search_runs(
+            [leftover.experiment_id], run_view_type=ViewType.ALL, max_results=1
+        ):
+            store.delete_experiment(leftover.experiment_id)
 
 
 @dataclass(frozen=True)

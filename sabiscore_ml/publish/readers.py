@@ -17,7 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 from sqlalchemy import Connection, Engine, and_, select
@@ -48,22 +48,19 @@ from sabiscore_ml.warehouse.models import PredictionRun, RunEdge, RunPrediction,
 PENDING, PUBLISHED = "pending", "published"
 
 
-@dataclass(frozen=True)
-class RunInfo:
-    """A published run as ``prediction_runs`` holds it."""
+@dataclass(frozen=True, kw_only=True)
+class RunInfo(RunHeader):
+    """A published run as ``prediction_runs`` holds it: its header and its publication.
 
-    run_id: str
-    model_name: str
-    model_version: str
-    created_at: dt.datetime
-    as_of: dt.date
-    mode: str
+    The header's fields (identity, times, rules) are the run's :class:`RunHeader`;
+    the rules are read back from ``rules_json``.
+    """
+
     status: str
     n_predictions: int
     n_value_bets: int
     published_at: dt.datetime
     content_sha256: str
-    rules_json: str | None = None
 
     @property
     def published(self) -> bool:
@@ -72,13 +69,8 @@ class RunInfo:
 
     @property
     def header(self) -> RunHeader:
-        """The run's identity, times and rules."""
-        rules = json.loads(self.rules_json) if self.rules_json else {}
-        return RunHeader(
-            self.run_id,
-            **{f: getattr(self, f) for f in RUN_FIELDS},
-            **{f: rules.get(f) for f in RULE_FIELDS},
-        )
+        """The run's identity, times and rules alone."""
+        return RunHeader(**{f.name: getattr(self, f.name) for f in fields(RunHeader)})
 
     def meta(self) -> dict[str, Any]:
         """The run's meta document (as published to Redis)."""
@@ -90,8 +82,18 @@ class RunInfo:
         )
 
 
+_PUBLICATION_FIELDS = tuple(
+    f.name for f in fields(RunInfo) if f.name not in RunHeader.__dataclass_fields__
+)
+
+
 def _info(row: Any) -> RunInfo:
-    return RunInfo(**{name: getattr(row, name) for name in RunInfo.__dataclass_fields__})
+    rules = json.loads(row.rules_json) if row.rules_json else {}
+    return RunInfo(
+        run_id=row.run_id,
+        **{f: getattr(row, f) for f in (*RUN_FIELDS, *_PUBLICATION_FIELDS)},
+        **{f: rules.get(f) for f in RULE_FIELDS},
+    )
 
 
 def run_info(engine: Engine, run_id: str) -> RunInfo | None:

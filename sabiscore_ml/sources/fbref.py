@@ -30,14 +30,13 @@ row is quoted), or a format check (``date_format``, ``score_format``...).
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import re
 from dataclasses import dataclass, field, replace
 from html.parser import HTMLParser
 
 from sabiscore_ml.errors import RejectedFile
 from sabiscore_ml.leagues import season_of
-from sabiscore_ml.sources.reading import decode_text
+from sabiscore_ml.sources.reading import decode_text, sha256_hex
 
 SOURCE = "fbref"
 
@@ -601,11 +600,6 @@ class _Page:
             f"the {what} table {table_id!r} is not on the page (title {self.title!r}; "
             f"tables: {present})",
         )
-
-
-def sha256_hex(raw: bytes) -> str:
-    """Hex SHA-256 of raw bytes (the archive's content address)."""
-    return hashlib.sha256(raw).hexdigest()
 
 
 def _read_page(raw: bytes, name: str) -> _Page:

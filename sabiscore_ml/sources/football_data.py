@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import hashlib
 import io
 import re
 from collections.abc import Iterable
@@ -35,7 +34,7 @@ from typing import NamedTuple
 
 from sabiscore_ml.errors import RejectedFile
 from sabiscore_ml.leagues import LEAGUES, season_of
-from sabiscore_ml.sources.reading import GZIP_MAGIC, decode_text
+from sabiscore_ml.sources.reading import decode, sha256_hex
 
 SOURCE = "football-data"
 
@@ -111,7 +110,6 @@ STAT_COLUMNS: dict[str, str] = {
 
 _DATE_RE = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{2}|\d{4})$")
 _TIME_RE = re.compile(r"^(\d{1,2}):(\d{2})$")
-_HTML_MARKERS = (b"<!doctype", b"<html", b"<head", b"<body", b"<?xml", b"<title")
 _MAX_SEASON_DAYS = 430
 
 
@@ -196,36 +194,6 @@ class _ColumnPlan:
     stats: tuple[tuple[int, str], ...]
     unknown: tuple[str, ...]
     duplicates: tuple[str, ...]
-
-
-def sha256_hex(raw: bytes) -> str:
-    """Hex SHA-256 of raw bytes (the archive's content address)."""
-    return hashlib.sha256(raw).hexdigest()
-
-
-def decode(raw: bytes, name: str) -> tuple[str, str]:
-    """Decode a raw CSV: UTF-8 (BOM stripped), else, wholly, cp1252 (Latin-1).
-
-    Rejects empty input, compressed content, HTML pages saved as CSV, binary or
-    UTF-16 content, and mixed encodings or mojibake (see
-    :func:`~sabiscore_ml.sources.reading.decode_text`).  Returns ``(text, encoding)``.
-    """
-    if not raw.strip():
-        raise RejectedFile(name, "empty", "the file has no content")
-    if raw.startswith(GZIP_MAGIC):
-        raise RejectedFile(
-            name, "compression", "the content is gzip-compressed: a CSV is read uncompressed"
-        )
-    head = raw[:2048].lstrip().lower()
-    if head.startswith(b"<") or any(marker in head for marker in _HTML_MARKERS):
-        raise RejectedFile(
-            name, "not_csv", "the content is an HTML/XML page (an error or block page?), not a CSV"
-        )
-    if raw.startswith((b"\xff\xfe", b"\xfe\xff")) or b"\x00" in raw[:4096]:
-        raise RejectedFile(
-            name, "encoding", "the content holds NUL bytes (UTF-16 or binary), not a text CSV"
-        )
-    return decode_text(raw, name)
 
 
 def _clean(value: str) -> str:

@@ -13,16 +13,21 @@ Every source goes through these helpers before its parser sees a character:
   the five bytes cp1252 leaves undefined).  A file mixing the two, or UTF-8 text
   that already holds mojibake (``Ã©`` for ``é``: UTF-8 once read as Latin-1), is
   rejected naming the line and the bytes;
+* :func:`decode` is :func:`decode_text` for a CSV file: it first rejects empty,
+  compressed, HTML and UTF-16 or binary content, each with its own check;
 * :func:`parse_failures` turns any other failure of a parser into a rejection
   (check ``parse``) of the file it was reading.
 
+:func:`sha256_hex` gives the raw bytes' content address in the archive.
+
 Every failure raises :class:`~sabiscore_ml.errors.RejectedFile` (checks
-``too_large``, ``compression``, ``empty``, ``encoding``, ``parse``).
+``too_large``, ``compression``, ``empty``, ``encoding``, ``not_csv``, ``parse``).
 """
 
 from __future__ import annotations
 
 import gzip
+import hashlib
 import io
 import logging
 import re
@@ -45,6 +50,8 @@ _OTHER_CONTAINERS = (
     (b"(\xb5/\xfd", "zstandard data"),
     (b"7z\xbc\xaf\x27\x1c", "a 7-Zip archive"),
 )
+# The start of a page saved where a CSV was expected.
+_HTML_MARKERS = (b"<!doctype", b"<html", b"<head", b"<body", b"<?xml", b"<title")
 
 
 # The sources with a size limit (``SourceSettings.<source>_max_bytes``).
@@ -251,6 +258,36 @@ def decode_text(raw: bytes, name: str, *, single_byte: bool = True) -> tuple[str
             return raw.decode("latin-1"), "latin-1"
     _reject_mojibake(text, name, "utf-8")
     return text, "utf-8-sig"
+
+
+def sha256_hex(raw: bytes) -> str:
+    """Hex SHA-256 of raw bytes (the archive's content address)."""
+    return hashlib.sha256(raw).hexdigest()
+
+
+def decode(raw: bytes, name: str) -> tuple[str, str]:
+    """Decode a raw CSV: UTF-8 (BOM stripped), else, wholly, cp1252 (Latin-1).
+
+    Rejects empty input, compressed content, HTML pages saved as CSV, binary or
+    UTF-16 content, and mixed encodings or mojibake (see :func:`decode_text`).
+    Returns ``(text, encoding)``.
+    """
+    if not raw.strip():
+        raise RejectedFile(name, "empty", "the file has no content")
+    if raw.startswith(GZIP_MAGIC):
+        raise RejectedFile(
+            name, "compression", "the content is gzip-compressed: a CSV is read uncompressed"
+        )
+    head = raw[:2048].lstrip().lower()
+    if head.startswith(b"<") or any(marker in head for marker in _HTML_MARKERS):
+        raise RejectedFile(
+            name, "not_csv", "the content is an HTML/XML page (an error or block page?), not a CSV"
+        )
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")) or b"\x00" in raw[:4096]:
+        raise RejectedFile(
+            name, "encoding", "the content holds NUL bytes (UTF-16 or binary), not a text CSV"
+        )
+    return decode_text(raw, name)
 
 
 @contextmanager

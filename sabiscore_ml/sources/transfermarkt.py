@@ -47,8 +47,7 @@ from pathlib import PurePath
 from sabiscore_ml.errors import RejectedFile
 from sabiscore_ml.leagues import LEAGUES, normalize_season
 from sabiscore_ml.reconcile import normalize_team_name
-from sabiscore_ml.sources.football_data import decode
-from sabiscore_ml.sources.reading import decode_text
+from sabiscore_ml.sources.reading import decode, decode_text
 
 SOURCE = "transfermarkt"
 

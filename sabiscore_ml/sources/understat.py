@@ -64,8 +64,7 @@ from typing import Any
 
 from sabiscore_ml.errors import RejectedFile
 from sabiscore_ml.leagues import normalize_season, season_of
-from sabiscore_ml.sources.football_data import sha256_hex
-from sabiscore_ml.sources.reading import decode_text
+from sabiscore_ml.sources.reading import decode_text, sha256_hex
 
 SOURCE = "understat"
 
