@@ -60,8 +60,9 @@ test: install browser ## Run the whole test suite (needs PostgreSQL and Redis on
 test-fast: install ## Tests without the slow end-to-end ones
 	$(PY) -m pytest -n 2 --dist loadgroup -m "not slow"
 
-lint: install ## ruff on the code
+lint: install ## ruff on the code, then mypy on the library, the feature store and the API
 	$(VENV)/bin/ruff check sabiscore_ml feature_store serving dags plugins tests bench
+	$(VENV)/bin/mypy
 
 airflow: install ## Start Airflow standalone (UI on :8080) on dags/ and plugins/
 	$(VENV)/bin/sabiscore init

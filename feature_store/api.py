@@ -10,7 +10,7 @@ recomputation, with the reason.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING
 
@@ -48,7 +48,7 @@ def build_features(
     full: bool = False,
     as_of: dt.date | None = None,
     engine: Engine | None = None,
-    progress=None,
+    progress: Callable[[str, int, int], None] | None = None,
 ) -> FeatureBuild:
     """Rebuild the stale offline partitions, then refresh the online vectors.
 
@@ -182,6 +182,7 @@ def scoring_features(
         inputs = _history(engine, digests, leagues)
         reason = _hides(inputs, as_of)
     if reason is None:
+        assert vectors is not None  # "no fixture" otherwise
         frame = vectors.frame.sort("match_date", "match_id")
         return ScoringFeatures(frame, "online", f"{frame.height} online vector(s), current")
     if inputs is None:

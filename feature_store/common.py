@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from feature_store.inputs import MATCH_STATS, Inputs
+from feature_store.inputs import MATCH_STATS, ColumnType, Inputs
 
 # What a feature may use, relative to the match it describes.
 BEFORE_KICKOFF_RESULTS = "results and statistics of matches on earlier dates"
@@ -32,7 +32,7 @@ class FeatureDef:
     """One feature column: what it is, where it comes from, and what it may know."""
 
     name: str
-    dtype: type[pl.DataType] | pl.DataType
+    dtype: ColumnType
     family: str
     description: str
     sources: tuple[str, ...]

@@ -21,13 +21,18 @@ from feature_store.common import (
     state_before,
     team_rows,
 )
-from feature_store.inputs import Inputs
+from feature_store.inputs import ColumnType, Inputs
 
 _SRC = ("football-data",)
 
 
 def _definitions() -> tuple[FeatureDef, ...]:
-    def define(name, description, dtype=pl.Float64, when=BEFORE_KICKOFF_RESULTS) -> FeatureDef:
+    def define(
+        name: str,
+        description: str,
+        dtype: ColumnType = pl.Float64,
+        when: str = BEFORE_KICKOFF_RESULTS,
+    ) -> FeatureDef:
         return FeatureDef(name, dtype, "context", description, _SRC, when)
 
     defs = [

@@ -16,6 +16,8 @@ home matches only and the away team's away matches only.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import polars as pl
 
 from feature_store.common import (
@@ -190,7 +192,9 @@ def with_team_stats(rows: pl.DataFrame, inputs: Inputs) -> pl.DataFrame:
     ).drop(f"_{c}" for c in TEAM_STATS)
 
 
-def _form_states(played: pl.DataFrame, aggregates: list[tuple[str, int | str]]) -> pl.DataFrame:
+def _form_states(
+    played: pl.DataFrame, aggregates: Sequence[tuple[str, int | str]]
+) -> pl.DataFrame:
     """Per team and date, the rolling aggregates including that day's match."""
     return played.select(
         "team_id",

@@ -27,7 +27,7 @@ from feature_store.common import (
     team_rows,
 )
 from feature_store.form import with_side_xg
-from feature_store.inputs import Inputs
+from feature_store.inputs import ColumnType, Inputs
 
 WINDOW = 10
 LEAGUE_DAYS = 365
@@ -43,8 +43,12 @@ def closed_doors() -> pl.DataFrame:
 
 def _definitions() -> tuple[FeatureDef, ...]:
     def define(
-        name, description, sources=("football-data",), dtype=pl.Float64, when=BEFORE_KICKOFF_RESULTS
-    ):
+        name: str,
+        description: str,
+        sources: tuple[str, ...] = ("football-data",),
+        dtype: ColumnType = pl.Float64,
+        when: str = BEFORE_KICKOFF_RESULTS,
+    ) -> FeatureDef:
         return FeatureDef(name, dtype, "home", description, sources, when)
 
     defs = []

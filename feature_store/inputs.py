@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any, TypeVarTuple
 
 import polars as pl
 from sqlalchemy import ColumnElement, Engine, Select, and_, select, tuple_
@@ -26,6 +27,11 @@ from sabiscore_ml.warehouse.models import (
     TeamMatchLog,
 )
 from sabiscore_ml.warehouse.queries import team_match_stats_frame
+
+Ts = TypeVarTuple("Ts")
+
+ColumnType = type[pl.DataType] | pl.DataType
+"""A column's polars type: the class (``pl.Float64``) or an instance (``pl.Datetime("us")``)."""
 
 PRECLOSE = "preclose"
 # Pre-closing prices are read one row per match, bookmaker, market and line,
@@ -78,13 +84,15 @@ _LEAGUE_FRAME = pl.DataFrame(
 )
 
 
-def _read(engine: Engine, stmt: Select, schema: dict[str, pl.DataType]) -> pl.DataFrame:
+def _read(
+    engine: Engine, stmt: Select[*tuple[Any, ...]], schema: dict[str, ColumnType]
+) -> pl.DataFrame:
     """Run ``stmt`` on the DBAPI cursor into a polars frame with ``schema``."""
     sql = str(stmt.compile(dialect=engine.dialect, compile_kwargs={"literal_binds": True}))
     return _read_sql(engine, sql, schema)
 
 
-def _read_sql(engine: Engine, sql: str, schema: dict[str, pl.DataType]) -> pl.DataFrame:
+def _read_sql(engine: Engine, sql: str, schema: dict[str, ColumnType]) -> pl.DataFrame:
     """Run ``sql`` on the DBAPI cursor into a polars frame with ``schema``."""
     with engine.connect() as connection:
         cursor = connection.connection.cursor()
@@ -135,7 +143,7 @@ def match_filter(
     return and_(*conditions) if conditions else None
 
 
-def _filtered(stmt: Select, where: ColumnElement[bool] | None) -> Select:
+def _filtered(stmt: Select[*Ts], where: ColumnElement[bool] | None) -> Select[*Ts]:
     return stmt if where is None else stmt.where(where)
 
 
@@ -165,7 +173,7 @@ class SeasonFacts:
 def read_season_facts(engine: Engine, where: ColumnElement[bool] | None = None) -> SeasonFacts:
     """Matches, pre-closing odds, xG and non-penalty xG of the matches ``where`` selects."""
     stat_columns = [column for pair in MATCH_STATS.values() for column in pair]
-    match_schema: dict[str, pl.DataType] = {
+    match_schema: dict[str, ColumnType] = {
         "match_id": pl.Int64,
         "league_code": pl.String,
         "season_code": pl.String,

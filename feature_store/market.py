@@ -15,7 +15,7 @@ from __future__ import annotations
 import polars as pl
 
 from feature_store.common import BEFORE_KICKOFF_ODDS, Family, FeatureDef
-from feature_store.inputs import Inputs
+from feature_store.inputs import ColumnType, Inputs
 from sabiscore_ml.odds import implied_probabilities, shin_probabilities
 from sabiscore_ml.prices import average_prices
 
@@ -26,7 +26,7 @@ _SRC = ("football-data",)
 
 
 def _definitions() -> tuple[FeatureDef, ...]:
-    def define(name: str, description: str, dtype=pl.Float64) -> FeatureDef:
+    def define(name: str, description: str, dtype: ColumnType = pl.Float64) -> FeatureDef:
         return FeatureDef(name, dtype, "market", description, _SRC, BEFORE_KICKOFF_ODDS)
 
     defs = []

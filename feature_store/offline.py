@@ -22,10 +22,11 @@ import json
 import logging
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypedDict
 
 import polars as pl
 from sqlalchemy import Engine, case, delete, func, insert, select
@@ -283,9 +284,23 @@ def _coverage(frame: pl.DataFrame) -> dict[tuple[str, str], dict[str, float]]:
     }
 
 
+class _PartitionRow(TypedDict):
+    """A row of ``feature_partitions``, as a build writes it."""
+
+    league_code: str
+    season_code: str
+    catalog_version: str
+    fingerprint: str
+    rows: int
+    path: str
+    file_sha256: str
+    built_at: dt.datetime
+    coverage_json: str
+
+
 def build_countries(
     engine: Engine,
-    stale: dict[str, Sequence[tuple[str, str]]],
+    stale: Mapping[str, Sequence[tuple[str, str]]],
     digests: dict[tuple[str, str], str] | None = None,
 ) -> list[tuple[str, str, int]]:
     """Recompute the features of the ``stale`` countries; write and index their partitions.
@@ -304,7 +319,7 @@ def build_countries(
     coverage = _coverage(frame)
     built_at = dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
-    def write(pair: tuple[str, str]) -> dict[str, object]:
+    def write(pair: tuple[str, str]) -> _PartitionRow:
         league, season = pair
         part = parts.get(pair, empty)
         path = partition_path(league, season)

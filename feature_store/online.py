@@ -27,8 +27,9 @@ import datetime as dt
 import json
 import math
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, cast
 
 import polars as pl
 from sqlalchemy import Engine, delete, insert, select
@@ -37,6 +38,9 @@ from feature_store.catalog import CATALOG_VERSION, FAMILIES, frame_schema
 from sabiscore_ml.leagues import LEAGUES
 from sabiscore_ml.settings import get_feature_store_settings, get_redis_settings
 from sabiscore_ml.warehouse.models import OnlineFeatures
+
+if TYPE_CHECKING:
+    import redis
 
 
 @dataclass(frozen=True)
@@ -71,7 +75,7 @@ def _rows(frame: pl.DataFrame) -> Iterable[dict[str, object]]:
     return frame.iter_rows(named=True)
 
 
-def _decode_frame(records: Sequence[dict[str, object]]) -> pl.DataFrame:
+def _decode_frame(records: Sequence[Mapping[str, object]]) -> pl.DataFrame:
     schema = frame_schema(FAMILIES)
     if not records:
         return pl.DataFrame(schema=schema)
@@ -85,14 +89,15 @@ def _decode_frame(records: Sequence[dict[str, object]]) -> pl.DataFrame:
     return frame.with_columns(casts)
 
 
-def redis_client():
+def redis_client() -> redis.Redis | None:
     """A Redis client for ``SABISCORE_REDIS_URL``, or None in embedded mode."""
     url = get_redis_settings().redis_url
     if not url:
         return None
     import redis
 
-    return redis.Redis.from_url(url)
+    client: redis.Redis = redis.Redis.from_url(url)
+    return client
 
 
 def _keys() -> tuple[str, str]:
@@ -101,7 +106,7 @@ def _keys() -> tuple[str, str]:
 
 
 def refresh_online(
-    engine: Engine, frame: pl.DataFrame, *, as_of: dt.date, client=None
+    engine: Engine, frame: pl.DataFrame, *, as_of: dt.date, client: redis.Redis | None = None
 ) -> OnlineRefresh:
     """Replace the online vectors with the rows of ``frame`` dated in the horizon."""
     settings = get_feature_store_settings()
@@ -113,7 +118,8 @@ def refresh_online(
     inputs = _built_from(engine)
     if client is not None:
         match_prefix, run_key = _keys()
-        previous = client.hget(run_key, "match_ids")
+        # redis-py types a synchronous client's answers as maybe awaitable
+        previous = cast(bytes | None, client.hget(run_key, "match_ids"))
         old_ids = json.loads(previous) if previous else []
         ids = upcoming["match_id"].to_list()
         with client.pipeline(transaction=True) as pipe:
@@ -151,7 +157,7 @@ def refresh_online(
                 "features_json": json.dumps(
                     {name: json.loads(_encode(value)) for name, value in row.items()}
                 ),
-                "inputs_fingerprint": inputs.get(LEAGUES[row["league_code"]].country),
+                "inputs_fingerprint": inputs.get(LEAGUES[str(row["league_code"])].country),
             }
             for row in _rows(upcoming)
         ]
@@ -169,12 +175,16 @@ def _built_from(engine: Engine) -> dict[str, str]:
     )
 
 
-def read_online(engine: Engine, match_ids: Sequence[int], *, client=None) -> pl.DataFrame:
+def read_online(
+    engine: Engine, match_ids: Sequence[int], *, client: redis.Redis | None = None
+) -> pl.DataFrame:
     """The online vectors of ``match_ids`` (those present), as a typed frame."""
     return read_online_vectors(engine, match_ids, client=client).frame
 
 
-def read_online_vectors(engine: Engine, match_ids: Sequence[int], *, client=None) -> OnlineVectors:
+def read_online_vectors(
+    engine: Engine, match_ids: Sequence[int], *, client: redis.Redis | None = None
+) -> OnlineVectors:
     """The online vectors of ``match_ids`` (those present) and what each was built from."""
     client = client if client is not None else redis_client()
     if client is not None:
@@ -196,7 +206,7 @@ def read_online_vectors(engine: Engine, match_ids: Sequence[int], *, client=None
     )
 
 
-def _read_redis(client, match_ids: Sequence[int]) -> OnlineVectors:
+def _read_redis(client: redis.Redis, match_ids: Sequence[int]) -> OnlineVectors:
     match_prefix, run_key = _keys()
     with client.pipeline(transaction=True) as pipe:  # the vectors and their run record together
         for match_id in match_ids:

@@ -348,8 +348,13 @@ def _sequential_pass(inputs: _Inputs, p: RatingParams) -> dict[str, np.ndarray]:
     home_adv = [math.log(p.dc_home_goals / p.dc_away_goals)] * n_leagues
     league_played = [0] * n_leagues
 
-    keep = (1.0 - p.elo_regression, 1.0 - p.pi_regression, 1.0 - p.pi_regression)
-    keep += (1.0 - p.dc_regression, 1.0 - p.dc_regression)
+    keep = (
+        1.0 - p.elo_regression,
+        1.0 - p.pi_regression,
+        1.0 - p.pi_regression,
+        1.0 - p.dc_regression,
+        1.0 - p.dc_regression,
+    )
     priors = [
         (
             p.elo_start - p.elo_tier_step * (tier - 1),
@@ -532,7 +537,7 @@ def football_data_input(parsed_files: Iterable[ParsedFile]) -> pl.DataFrame:
     (date, division, home team).
     """
     seen: set[tuple[str, object, str, str]] = set()
-    records: list[tuple] = []
+    records: list[tuple[object, ...]] = []
     for parsed in parsed_files:
         league = LEAGUES[parsed.league]
         for match in parsed.matches:

@@ -19,14 +19,14 @@ from feature_store.common import (
     state_before,
     team_rows,
 )
-from feature_store.inputs import Inputs
+from feature_store.inputs import ColumnType, Inputs
 
 CHANGE_DAYS = 90
 _SRC = ("transfermarkt",)
 
 
 def _definitions() -> tuple[FeatureDef, ...]:
-    def define(name: str, description: str, dtype=pl.Float64) -> FeatureDef:
+    def define(name: str, description: str, dtype: ColumnType = pl.Float64) -> FeatureDef:
         return FeatureDef(name, dtype, "squad", description, _SRC, BEFORE_KICKOFF_VALUES)
 
     defs = []

@@ -91,7 +91,8 @@ def shin_probabilities(prices: np.ndarray, iterations: int = 60) -> tuple[np.nda
 
     def probs(z: np.ndarray) -> np.ndarray:
         z = z[:, None]
-        return (np.sqrt(z * z + 4.0 * (1.0 - z) * share) - z) / (2.0 * (1.0 - z))
+        p: np.ndarray = (np.sqrt(z * z + 4.0 * (1.0 - z) * share) - z) / (2.0 * (1.0 - z))
+        return p
 
     low = np.zeros(len(prices))
     high = np.full(len(prices), 0.5)
@@ -114,7 +115,8 @@ def _bisect(
         too_big = total(mid) > 1.0
         low = np.where(too_big, mid, low)
         high = np.where(too_big, high, mid)
-    return (low + high) / 2.0
+    middle: np.ndarray = (low + high) / 2.0
+    return middle
 
 
 def _multiplicative(q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -9,14 +9,24 @@ requests that miss the same entry at the same time share one fetch.
 from __future__ import annotations
 
 import asyncio
+import enum
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Hashable
-from typing import Generic, TypeVar
+from typing import Final, Generic, TypeVar, overload
 
 V = TypeVar("V")
+D = TypeVar("D")
 
-_MISSING = object()
+
+class Missing(enum.Enum):
+    """The type of :data:`MISSING`."""
+
+    MISSING = "missing"
+
+
+MISSING: Final = Missing.MISSING
+"""No entry (or no answer), told apart from a stored ``None``: ``cache.get(key, MISSING)``."""
 
 
 class LruCache(Generic[V]):
@@ -35,21 +45,33 @@ class LruCache(Generic[V]):
     def __len__(self) -> int:
         return len(self._entries)
 
-    def get(self, key: Hashable, default: V | None = None) -> V | None:
+    @overload
+    def get(self, key: Hashable) -> V | None: ...
+
+    @overload
+    def get(self, key: Hashable, default: D) -> V | D: ...
+
+    def get(self, key: Hashable, default: D | None = None) -> V | D | None:
         """The entry's value if present and fresh, else ``default``."""
-        entry = self._entries.get(key, _MISSING)
-        if entry is _MISSING:
+        entry = self._entries.get(key)
+        if entry is None:
             return default
-        stored_at, value = entry  # type: ignore[misc]
+        stored_at, value = entry
         if self.ttl is not None and time.monotonic() - stored_at >= self.ttl:
             return default
         self._entries.move_to_end(key)
         return value
 
-    def get_stale(self, key: Hashable, default: V | None = None) -> V | None:
+    @overload
+    def get_stale(self, key: Hashable) -> V | None: ...
+
+    @overload
+    def get_stale(self, key: Hashable, default: D) -> V | D: ...
+
+    def get_stale(self, key: Hashable, default: D | None = None) -> V | D | None:
         """The entry's value whatever its age, else ``default``."""
-        entry = self._entries.get(key, _MISSING)
-        return default if entry is _MISSING else entry[1]  # type: ignore[index]
+        entry = self._entries.get(key)
+        return default if entry is None else entry[1]
 
     def put(self, key: Hashable, value: V) -> None:
         """Store ``value`` (now fresh), dropping the least recently used entry when full."""

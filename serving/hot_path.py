@@ -30,11 +30,12 @@ from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from sabiscore_ml.publish.contract import ALL_LEAGUES, LEAGUES, PREDICTION, UPCOMING, VALUE_BETS
+from sabiscore_ml.warehouse.api_keys import FREE
 from serving.api.deps import client_address, too_many_requests
 from serving.rate_limits import CALLER, CLIENT
 from serving.repository import PREDICTION_VIEW
 from serving.responses import document_response
-from serving.security import FREE, Principal, bearer_token
+from serving.security import Principal, bearer_token
 from serving.state import ServingState
 
 _MATCH = re.compile(r"/v1/(predictions|insights)/([1-9][0-9]{0,18})")

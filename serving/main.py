@@ -12,6 +12,7 @@ import logging
 import sys
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from types import FrameType
 from typing import Any
 
 from fastapi import FastAPI, Request, status
@@ -54,7 +55,7 @@ TAGS = [
 ]
 
 
-def _parameter(loc: tuple) -> str:
+def _parameter(loc: tuple[int | str, ...]) -> str:
     where, *name = loc
     return f"{where} parameter '{'.'.join(map(str, name))}'" if name else str(where)
 
@@ -94,7 +95,7 @@ def _without_bearer(schema: dict[str, Any]) -> dict[str, Any]:
     return schema
 
 
-def _honest_openapi(app: FastAPI, settings: ServingSettings | None) -> Callable[[], dict]:
+def _honest_openapi(app: FastAPI, settings: ServingSettings | None) -> Callable[[], dict[str, Any]]:
     """``app.openapi`` offering the bearer scheme only when the running API accepts tokens."""
     generate = app.openapi
 
@@ -161,7 +162,7 @@ def _leave_forwarded_headers_to_the_app() -> None:
     config_module = sys.modules.get("uvicorn.config")
     if config_module is None:
         return
-    frame = sys._getframe(1)
+    frame: FrameType | None = sys._getframe(1)
     while frame is not None:
         config = frame.f_locals.get("self")
         if isinstance(config, config_module.Config):

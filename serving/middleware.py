@@ -22,6 +22,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from serving.docs import DOCS_CSP
 from serving.hot_path import HotPath
+from serving.state import ServingState
 
 log = logging.getLogger("serving.errors")
 
@@ -100,7 +101,8 @@ def replay(messages: list[Message], receive: Receive) -> Receive:
 def _forwarded_https(scope: Scope) -> bool:
     for name, value in scope.get("headers", ()):
         if name == b"x-forwarded-proto":
-            return value.split(b",")[0].strip().lower() == b"https"
+            forwarded: bytes = value
+            return forwarded.split(b",")[0].strip().lower() == b"https"
     return False
 
 
@@ -116,9 +118,9 @@ class EdgeMiddleware:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
         self._inner: ASGIApp | None = None
-        self._state: Any = None
+        self._state: ServingState | None = None
 
-    def _prepare(self, state: Any) -> ASGIApp:
+    def _prepare(self, state: ServingState) -> ASGIApp:
         origins = state.settings.cors_origins
         self._state = state
         inner: ASGIApp = HotPath(self.app, state)
@@ -141,7 +143,7 @@ class EdgeMiddleware:
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
-        state = scope["app"].state.serving if "app" in scope else None
+        state: ServingState | None = scope["app"].state.serving if "app" in scope else None
         method = scope["method"]
         if method == "HEAD":
             scope = {**scope, "method": "GET"}  # the server, holding the HEAD, sends no body
@@ -174,7 +176,7 @@ class EdgeMiddleware:
 
         try:
             refusal, has_body = oversized(scope, state.settings) if state else (None, False)
-            if refusal is None and has_body:
+            if refusal is None and has_body and state is not None:
                 messages = await read_body(receive, state.settings.max_body_bytes)
                 if messages is None:
                     refusal = 413, f"the request body is over {state.settings.max_body_bytes} bytes"

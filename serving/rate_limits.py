@@ -159,7 +159,8 @@ class RateLimits:
                 wrap_exceptions=True,
                 implementation="redispy",
                 key_prefix=self._key_prefix,
-                connection_pool=redis.connection_pool,
+                # the stub types **options as scalars; they are redis-py's client arguments
+                connection_pool=redis.connection_pool,  # type: ignore[arg-type]
             )
             self._redis = strategy(storage)
             self._quota_redis = MovingWindowRateLimiter(storage)

@@ -34,7 +34,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
@@ -59,7 +59,7 @@ from sabiscore_ml.publish.readers import latest_run, warehouse_document
 from sabiscore_ml.settings import ServingSettings
 from sabiscore_ml.warehouse.engine import get_engine
 from sabiscore_ml.warehouse.models import ModelVersion
-from serving.cache import LruCache, SingleFlight
+from serving.cache import MISSING, LruCache, Missing, SingleFlight
 from serving.metrics import ServingMetrics
 
 log = logging.getLogger(__name__)
@@ -90,17 +90,17 @@ class Document:
 
 EMPTY_LIST = Document.of(b"[]", None)
 PREDICTION_VIEW = ("prediction",)  # the cache name of a prediction trimmed from its insight
-_MISSING: Any = object()
 
 
 def redis_client(url: str, timeout: float) -> aioredis.Redis:
     """An asyncio Redis client that fails fast (one immediate retry, short timeouts)."""
-    return aioredis.Redis.from_url(
+    client: aioredis.Redis = aioredis.Redis.from_url(
         url,
         socket_connect_timeout=timeout,
         socket_timeout=timeout,
         retry=Retry(NoBackoff(), 1),
     )
+    return client
 
 
 def _filtered(body: bytes, keep: Callable[[dict[str, Any]], bool]) -> bytes:
@@ -125,7 +125,8 @@ class Repository:
         self._documents: LruCache[Document | None] = LruCache(settings.document_cache_size)
         self._pointer: LruCache[str | None] = LruCache(1, ttl=settings.pointer_cache_seconds)
         self._model: LruCache[Document | None] = LruCache(1, ttl=MODEL_CACHE_SECONDS)
-        self._fetches: SingleFlight[Any] = SingleFlight()
+        self._pointer_fetches: SingleFlight[str | None] = SingleFlight()
+        self._document_fetches: SingleFlight[Document | None] = SingleFlight()
         self._redis_down_until = 0.0
         self._redis_run_id: str | None = None  # the run the Redis pointer named last
 
@@ -141,16 +142,17 @@ class Repository:
         self._redis_down_until = time.monotonic() + self.settings.redis_retry_seconds
         log.warning("Redis %s failed (%s); reading the warehouse", operation, type(error).__name__)
 
-    async def _redis_get(self, key: str, operation: str) -> bytes | None | Any:
-        """The value of ``key``, None when absent, ``_MISSING`` when Redis is not usable."""
+    async def _redis_get(self, key: str, operation: str) -> bytes | None | Missing:
+        """The value of ``key``, None when absent, ``MISSING`` when Redis is not usable."""
         if not self.redis_usable:
-            return _MISSING
+            return MISSING
         assert self.redis is not None
         try:
-            return await self.redis.get(key)
+            value: bytes | None = await self.redis.get(key)
+            return value
         except (RedisError, OSError) as error:
             self._redis_failed(operation, error)
-            return _MISSING
+            return MISSING
 
     async def _warehouse(self, operation: str, function: Callable[..., T], *args: Any) -> T:
         """``function(engine, *args)`` in a worker thread; StoreUnavailable when it fails."""
@@ -168,19 +170,19 @@ class Repository:
 
         While Redis is down, the run the pointer named last, when this worker read it.
         """
-        cached = self._pointer.get("run", _MISSING)
-        if cached is not _MISSING:
+        cached = self._pointer.get("run", MISSING)
+        if cached is not MISSING:
             self.metrics.cache_lookup("pointer", True)
             return cached
         self.metrics.cache_lookup("pointer", False)
-        return await self._fetches.run("pointer", self._fetch_run_id)
+        return await self._pointer_fetches.run("pointer", self._fetch_run_id)
 
     async def _fetch_run_id(self) -> str | None:
         raw = await self._redis_get(pointer_key(self.prefix), "pointer")
-        if raw is not _MISSING and raw is not None:
-            run_id = raw.decode() if isinstance(raw, bytes) else str(raw)
+        if raw is not MISSING and raw is not None:
+            run_id: str | None = raw.decode() if isinstance(raw, bytes) else str(raw)
             self._redis_run_id = run_id
-        elif raw is _MISSING and self._redis_run_id is not None:
+        elif raw is MISSING and self._redis_run_id is not None:
             run_id = self._redis_run_id  # Redis down: the run it named stays current
         else:
             info = await self._warehouse("latest_run", latest_run, self.settings.run_mode)
@@ -193,18 +195,20 @@ class Repository:
     async def document(self, run_id: str, kind: str, key: str | None = None) -> Document | None:
         """A published document of ``run_id`` (None: not in the run), from the cache or a store."""
         cache_key = (run_id, kind, key)
-        cached = self._documents.get(cache_key, _MISSING)
-        if cached is not _MISSING:
+        cached = self._documents.get(cache_key, MISSING)
+        if cached is not MISSING:
             self.metrics.cache_lookup("documents", True)
             return cached
         self.metrics.cache_lookup("documents", False)
-        return await self._fetches.run(cache_key, lambda: self._fetch_document(run_id, kind, key))
+        return await self._document_fetches.run(
+            cache_key, lambda: self._fetch_document(run_id, kind, key)
+        )
 
     async def _fetch_document(self, run_id: str, kind: str, key: str | None) -> Document | None:
         body = await self._redis_get(document_key(self.prefix, run_id, kind, key), kind)
-        if body is not _MISSING:
+        if body is not MISSING:
             self.metrics.store_reads.labels(REDIS, "missing" if body is None else "found").inc()
-        if body is _MISSING or body is None:
+        if body is MISSING or body is None:
             body = await self._warehouse(kind, warehouse_document, run_id, kind, key)
             self.metrics.store_reads.labels(WAREHOUSE, "missing" if body is None else "found").inc()
         document = None if body is None else Document.of(body, run_id)
@@ -221,8 +225,8 @@ class Repository:
     ) -> Document | None:
         """A document built from a published one (``build`` of its bytes), cached by ``name``."""
         cache_key = (run_id, kind, key, name)
-        cached = self._documents.get(cache_key, _MISSING)
-        if cached is not _MISSING:
+        cached = self._documents.get(cache_key, MISSING)
+        if cached is not MISSING:
             self.metrics.cache_lookup("documents", True)
             return cached
         base = await self.document(run_id, kind, key)
@@ -243,7 +247,7 @@ class Repository:
             run_id = self._pointer.get_stale("run") if self._pointer.ttl else None
             if run_id is None:
                 return None
-            self._fetches.start("pointer", self._fetch_run_id)
+            self._pointer_fetches.start("pointer", self._fetch_run_id)
         cache_key = (run_id, kind, key) if view is None else (run_id, kind, key, view)
         document = self._documents.get(cache_key)
         if document is not None:
@@ -321,16 +325,16 @@ class Repository:
 
         Kept for a few seconds; while the warehouse is down the last one read is served.
         """
-        cached = self._model.get(model_name, _MISSING)
-        if cached is not _MISSING:
+        cached = self._model.get(model_name, MISSING)
+        if cached is not MISSING:
             self.metrics.cache_lookup("model", True)
             return cached
         self.metrics.cache_lookup("model", False)
         try:
             document = await self._warehouse("champion", _champion_document, model_name)
         except StoreUnavailable:
-            stale = self._model.get_stale(model_name, _MISSING)
-            if stale is _MISSING:
+            stale = self._model.get_stale(model_name, MISSING)
+            if stale is MISSING:
                 raise
             return stale
         self._model.put(model_name, document)
@@ -338,7 +342,7 @@ class Repository:
 
     # --- readiness ------------------------------------------------------------------------------
 
-    async def redis_state(self) -> str:
+    async def redis_state(self) -> Literal["ok", "unreachable", "disabled"]:
         """``ok``, ``unreachable`` or ``disabled`` (no Redis configured)."""
         if self.redis is None:
             return "disabled"
@@ -350,7 +354,7 @@ class Repository:
         self._redis_down_until = 0.0
         return "ok"
 
-    async def warehouse_state(self) -> str:
+    async def warehouse_state(self) -> Literal["ok", "unreachable"]:
         """``ok`` or ``unreachable``."""
         try:
             await self._warehouse("ping", _ping)

@@ -15,6 +15,7 @@ import datetime as dt
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+from pydantic.config import JsonDict
 
 UtcTime = Annotated[
     str,
@@ -26,7 +27,7 @@ UtcTime = Annotated[
 ]
 Probability = Annotated[float, Field(ge=0, le=1)]
 
-_MATCH = {
+_MATCH: JsonDict = {
     "run_id": "2024-03-01-v7",
     "match_id": 1042,
     "league_code": "E0",
@@ -43,14 +44,14 @@ _MATCH = {
     "xg_home": 1.92,
     "xg_away": 0.87,
 }
-_RUN = {
+_RUN: JsonDict = {
     "model_name": "sabiscore-1x2",
     "model_version": "7",
     "created_at": "2024-03-01T09:00:00Z",
     "as_of": "2024-03-01",
     "mode": "live",
 }
-_VALUE_BET = {
+_VALUE_BET: JsonDict = {
     "run_id": "2024-03-01-v7",
     "match_id": 1042,
     "league_code": "E0",
@@ -69,7 +70,7 @@ _VALUE_BET = {
     "n_bookmakers": 3,
     "stakes": {"strategy:value": 21.5},
 }
-_EDGE = {
+_EDGE: JsonDict = {
     "market": "1x2",
     "outcome": "home",
     "bookmaker": "pinnacle",
@@ -83,7 +84,7 @@ _EDGE = {
     "excluded_by": None,
     "rule_value": None,
 }
-_EXCLUDED_EDGE = {
+_EXCLUDED_EDGE: JsonDict = {
     **_EDGE,
     "outcome": "away",
     "price": 13.0,
@@ -95,7 +96,7 @@ _EXCLUDED_EDGE = {
     "excluded_by": "max_price",
     "rule_value": 10.0,
 }
-_VALUE_BET_RULES = {
+_VALUE_BET_RULES: JsonDict = {
     "edge_threshold": 0.042,
     "min_probability": 0.1,
     "max_price": 10.0,
@@ -105,7 +106,7 @@ _VALUE_BET_RULES = {
     "edge": "p_model * price - 1",
     "excluded_by": ["no_price", "edge_threshold", "max_price", "min_probability", "min_bookmakers"],
 }
-_STAKING = {
+_STAKING: JsonDict = {
     "portfolio": "default",
     "bankroll": 1000.0,
     "peak_bankroll": 1000.0,
@@ -118,7 +119,7 @@ _STAKING = {
     "stake_step": 0.01,
     "drawdown_throttle": {"reduce_at": 0.2, "factor": 0.5, "stop_at": 0.4},
 }
-_STAKE = {
+_STAKE: JsonDict = {
     "market": "1x2",
     "outcome": "home",
     "portfolio": "strategy:value",

@@ -37,12 +37,11 @@ from sabiscore_ml.warehouse.api_keys import (
     key_id_of,
 )
 from sabiscore_ml.warehouse.engine import get_engine
-from serving.cache import LruCache, SingleFlight
+from serving.cache import MISSING, LruCache, SingleFlight
 from serving.metrics import ServingMetrics
 from serving.repository import WAREHOUSE, StoreUnavailable
 
 JWT_ALGORITHM = "HS256"
-_MISSING: Any = object()
 
 
 class AuthError(Exception):
@@ -177,8 +176,8 @@ class Authenticator:
         if key_id_of(key) is None:
             raise AuthError("malformed API key")
         digest = key_digest(key)
-        cached = self._keys.get(digest, _MISSING)
-        if cached is _MISSING:
+        cached = self._keys.get(digest, MISSING)
+        if cached is MISSING:
             self.metrics.cache_lookup("keys", False)
             cached = await self._lookups.run(digest, lambda: self._lookup(digest, key))
         else:
@@ -193,8 +192,8 @@ class Authenticator:
             caller = await run_in_threadpool(lookup_api_key, get_engine(), key)
         except (SQLAlchemyError, OSError) as error:
             self.metrics.store_errors.labels(WAREHOUSE, "api_key").inc()
-            stale = self._keys.get_stale(digest, _MISSING)
-            if stale is _MISSING:
+            stale = self._keys.get_stale(digest, MISSING)
+            if stale is MISSING:
                 raise StoreUnavailable("api_key") from error
             return stale
         self._keys.put(digest, caller)

@@ -189,7 +189,8 @@ def log_to_mlflow(
         figure = bankroll_figure(result.curve, f"Bankroll: {result.strategy}")
         mlflow.log_figure(figure, "bankroll.png")
         plt.close(figure)
-        return run.info.run_id
+        run_id: str = run.info.run_id
+        return run_id
 
 
 def read_predictions(

@@ -36,7 +36,7 @@ average).  The aggregates are never counted as bookmakers quoting.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar
 
 import polars as pl
 
@@ -49,6 +49,15 @@ from sabiscore_ml.prices import (
     best_prices,
     fair_probabilities,
 )
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    #: A polars or a pandas data frame: the betting functions take either.
+    Frame: TypeAlias = pl.DataFrame | pd.DataFrame
+
+#: The kind of frame given, which :func:`match_edges` answers in.
+F = TypeVar("F", "pl.DataFrame", "pd.DataFrame")
 
 BEST, AVERAGE, CONSENSUS = "best", MEAN, "consensus"
 NO_PRICE = "no_price"
@@ -149,15 +158,15 @@ class ValueBetRules:
                 float(self.min_bookmakers),
             ),
         ]
-        rule: Any = pl.lit(None, pl.String)
-        value: Any = pl.lit(None, pl.Float64)
+        rule: pl.Expr = pl.lit(None, pl.String)
+        value: pl.Expr = pl.lit(None, pl.Float64)
         for condition, name, limit in reversed(failed):
             rule = pl.when(condition).then(pl.lit(name)).otherwise(rule)
             value = pl.when(condition).then(pl.lit(limit, pl.Float64)).otherwise(value)
         return rule, value
 
 
-def as_polars(frame: Any) -> pl.DataFrame:
+def as_polars(frame: Frame) -> pl.DataFrame:
     """A polars frame from a polars or pandas one."""
     if isinstance(frame, pl.DataFrame):
         return frame
@@ -227,15 +236,15 @@ def _market_probabilities(
 
 
 def match_edges(
-    predictions: Any,
-    prices: Any,
+    predictions: F,
+    prices: Frame,
     *,
     price_choice: PriceChoice | None = None,
     market_probability: MarketProbability | None = None,
     rules: ValueBetRules | None = None,
     outcomes: tuple[str, ...] = OUTCOMES,
     market: str = "1x2",
-) -> Any:
+) -> F:
     """Edges of the model's probabilities at the prices on offer, per match and outcome.
 
     ``predictions``: one row per match with ``match_id`` and ``p_<outcome>``
@@ -268,7 +277,7 @@ def match_edges(
     count = long.group_by("match_id", "outcome").agg(
         pl.col("bookmaker").is_in(AGGREGATES).not_().sum().cast(pl.Int32).alias("n_bookmakers")
     )
-    carried = [c for c in model.columns if c not in needed]
+    carried: list[str] = [c for c in model.columns if c not in needed]
     order = {o: i for i, o in enumerate(outcomes)}
     table = (
         model.with_columns(pl.col("match_id").cast(pl.Int64))

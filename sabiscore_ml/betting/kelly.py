@@ -35,12 +35,15 @@ import math
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import polars as pl
 
 from sabiscore_ml.betting.edges import as_polars
+
+if TYPE_CHECKING:
+    from sabiscore_ml.betting.edges import Frame
 
 # Model probabilities of a market may sum to one up to rounding.
 _PROBABILITY_SLACK = 1e-9
@@ -307,7 +310,7 @@ def _scale_groups(
 
 
 def size_stakes(
-    value_bets: Any,
+    value_bets: Frame,
     bankroll: float,
     peak_bankroll: float,
     rules: StakingRules | None = None,

@@ -31,8 +31,9 @@ import datetime as dt
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import Connection, Engine, func, insert, select, update
+from sqlalchemy import Connection, CursorResult, Engine, Row, func, insert, select, update
 
 from sabiscore_ml.betting.kelly import StakedBet
 from sabiscore_ml.errors import SabiscoreError
@@ -124,17 +125,27 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
 
 
+def _inserted_id(result: CursorResult[*tuple[Any, ...]]) -> int:
+    """The primary key of the row a single-row ``INSERT`` added."""
+    key = result.inserted_primary_key
+    assert key is not None  # a single-row insert always has one
+    inserted: int = key[0]
+    return inserted
+
+
 def _name(portfolio: PortfolioRef) -> str:
     return portfolio.name if isinstance(portfolio, PortfolioRecord) else portfolio
 
 
-def _record(row) -> PortfolioRecord:  # noqa: ANN001 - a row of ``portfolios``
+def _record(row: Row[*tuple[Any, ...]]) -> PortfolioRecord:
+    """A row of ``portfolios`` as its record."""
     return PortfolioRecord(
         row.id, row.name, row.owner, row.starting_bankroll, row.kelly_multiplier, row.created_at
     )
 
 
-def _bet(row) -> BetRecord:  # noqa: ANN001 - a row of ``portfolio_bets``
+def _bet(row: Row[*tuple[Any, ...]]) -> BetRecord:
+    """A row of ``portfolio_bets`` as its record."""
     return BetRecord(*(getattr(row, name) for name in BetRecord.__dataclass_fields__))
 
 
@@ -222,15 +233,17 @@ def create_portfolio(
         exists = connection.execute(select(Portfolio.id).where(Portfolio.name == name)).first()
         if exists is not None:
             raise PortfolioError(f"a portfolio named {name!r} exists")
-        portfolio_id = connection.execute(
-            insert(Portfolio).values(
-                name=name,
-                owner=owner,
-                starting_bankroll=_cents(starting_bankroll),
-                kelly_multiplier=kelly_multiplier,
-                created_at=at,
+        portfolio_id = _inserted_id(
+            connection.execute(
+                insert(Portfolio).values(
+                    name=name,
+                    owner=owner,
+                    starting_bankroll=_cents(starting_bankroll),
+                    kelly_multiplier=kelly_multiplier,
+                    created_at=at,
+                )
             )
-        ).inserted_primary_key[0]
+        )
         _enter(connection, portfolio_id, DEPOSIT, starting_bankroll, 0.0, at, note="opening")
         return _find(connection, name, lock=False)
 
@@ -322,22 +335,24 @@ def place_bets(
             stake = _cents(s.stake)
             if stake <= 0:
                 raise PortfolioError(f"match {s.match_id} {s.outcome}: stake {s.stake} rounds to 0")
-            bet_id = connection.execute(
-                insert(PortfolioBet).values(
-                    portfolio_id=record.id,
-                    match_id=s.match_id,
-                    market=s.market,
-                    outcome=s.outcome,
-                    bookmaker=s.bookmaker,
-                    price=s.price,
-                    p_model=s.p_model,
-                    edge=s.edge,
-                    stake=stake,
-                    placed_at=at,
-                    status=OPEN,
-                    run_id=run_id,
+            bet_id = _inserted_id(
+                connection.execute(
+                    insert(PortfolioBet).values(
+                        portfolio_id=record.id,
+                        match_id=s.match_id,
+                        market=s.market,
+                        outcome=s.outcome,
+                        bookmaker=s.bookmaker,
+                        price=s.price,
+                        p_model=s.p_model,
+                        edge=s.edge,
+                        stake=stake,
+                        placed_at=at,
+                        status=OPEN,
+                        run_id=run_id,
+                    )
                 )
-            ).inserted_primary_key[0]
+            )
             balance = _enter(connection, record.id, STAKE, -stake, balance, at, bet_id=bet_id)
             placed.append(bet_id)
         return Placement(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from typing import TYPE_CHECKING, cast
 
 import numpy as np
 import polars as pl
@@ -20,6 +21,9 @@ from sabiscore_ml.betting.walk import (
     mean_se,
     sorted_sum,
 )
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 #: What :meth:`BankrollBacktest.by` groups on.
 GROUPS = ("league", "season", "edge_band", "price_band", "bookmaker")
@@ -198,8 +202,8 @@ def claim_comparison(runs: Mapping[float, BankrollBacktest]) -> pl.DataFrame:
                 "claimed_growth_per_season": CLAIMED_GROWTH,
                 "growth_per_season": s.growth_per_season,
                 "total_growth": s.final_bankroll / s.starting_bankroll - 1.0,
-                "worst_season": float(growth.min()) if growth.len() else math.nan,
-                "best_season": float(growth.max()) if growth.len() else math.nan,
+                "worst_season": float(cast(float, growth.min())) if growth.len() else math.nan,
+                "best_season": float(cast(float, growth.max())) if growth.len() else math.nan,
                 "claimed_max_drawdown": CLAIMED_MAX_DRAWDOWN,
                 "max_drawdown": s.max_drawdown,
                 "bets": s.bets,
@@ -231,7 +235,7 @@ def claim_lines(table: pl.DataFrame) -> list[str]:
 # --- the figure --------------------------------------------------------------------------
 
 
-def bankroll_figure(curve: pl.DataFrame, title: str = "Bankroll"):
+def bankroll_figure(curve: pl.DataFrame, title: str = "Bankroll") -> Figure:
     """The bankroll per matchday (log scale) with its running peak, and the drawdown below."""
     import matplotlib
 
@@ -253,7 +257,7 @@ def bankroll_figure(curve: pl.DataFrame, title: str = "Bankroll"):
         drawstyle="steps-post",
         label="peak",
     )
-    if curve.height and float(curve["bankroll"].min()) > 0.0:
+    if curve.height and float(cast(float, curve["bankroll"].min())) > 0.0:
         top.set_yscale("log")
     top.set(ylabel="bankroll", title=title)
     top.legend(fontsize="small")

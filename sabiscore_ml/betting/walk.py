@@ -33,13 +33,12 @@ import datetime as dt
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, fields, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import polars as pl
 
 from sabiscore_ml.betting.edges import (
-    OUTCOMES,
     MarketProbability,
     PriceChoice,
     ValueBetRules,
@@ -47,6 +46,10 @@ from sabiscore_ml.betting.edges import (
     match_edges,
 )
 from sabiscore_ml.betting.kelly import StakingRules, size_stakes
+from sabiscore_ml.prices import OUTCOMES
+
+if TYPE_CHECKING:
+    from sabiscore_ml.betting.edges import Frame
 
 #: The result letter of each 1X2 outcome.
 RESULT_OF = {"home": "H", "draw": "D", "away": "A"}
@@ -151,7 +154,7 @@ def uncapped_staking(kelly_multiplier: float) -> StakingRules:
     )
 
 
-def pinnacle_preclose_predictions(predictions: Any) -> pl.DataFrame:
+def pinnacle_preclose_predictions(predictions: Frame) -> pl.DataFrame:
     """A model's predictions with ``p_*`` replaced by Pinnacle's pre-closing probabilities.
 
     Uses the ``pinnacle_preclose_p_*`` columns the walk-forward backtest
@@ -249,7 +252,7 @@ class BankrollBacktest:
         return group_table(self, group)
 
 
-def _matches(predictions: Any) -> pl.DataFrame:
+def _matches(predictions: Frame) -> pl.DataFrame:
     """The predictions' keys, teams, result and probabilities, in the backtest CSV's names."""
     frame = as_polars(predictions)
     frame = frame.rename(
@@ -297,8 +300,8 @@ def _matches(predictions: Any) -> pl.DataFrame:
 
 
 def value_bets(
-    predictions: Any,
-    prices: Any,
+    predictions: Frame,
+    prices: Frame,
     *,
     price_choice: PriceChoice | None = None,
     rules: ValueBetRules | None = None,
@@ -326,9 +329,9 @@ def value_bets(
 
 
 def run_bankroll_backtest(
-    predictions: Any,
-    prices: Any,
-    closing: Any | None = None,
+    predictions: Frame,
+    prices: Frame,
+    closing: Frame | None = None,
     *,
     price_choice: PriceChoice | None = None,
     rules: ValueBetRules | None = None,
@@ -365,7 +368,7 @@ def run_bankroll_backtest(
 def walk_bankroll(
     matches: pl.DataFrame,
     candidates: pl.DataFrame,
-    closing: Any | None,
+    closing: Frame | None,
     *,
     staking: StakingRules,
     starting_bankroll: float = 1000.0,
@@ -495,7 +498,7 @@ def _bets_frame(
     placed: list[dict[str, Any]],
     matches: pl.DataFrame,
     candidates: pl.DataFrame,
-    closing: Any | None,
+    closing: Frame | None,
 ) -> pl.DataFrame:
     frame = pl.DataFrame(placed, schema={k: v for k, v in _BET_SCHEMA.items() if k in _PLACED})
     frame = frame.join(
@@ -603,7 +606,7 @@ def _summary(
         flat_roi_se=flat_roi_se,
         log_growth=log_growth,
         growth_per_season=ratio ** (1.0 / seasons) - 1.0 if seasons else math.nan,
-        max_drawdown=float(curve["drawdown"].max()) if curve.height else 0.0,
+        max_drawdown=float(cast(float, curve["drawdown"].max())) if curve.height else 0.0,
         longest_under_water=longest,
         longest_under_water_days=longest_days,
         under_water_share=share,
@@ -621,9 +624,9 @@ def _summary(
 
 
 def kelly_runs(
-    predictions: Any,
-    prices: Any,
-    closing: Any | None,
+    predictions: Frame,
+    prices: Frame,
+    closing: Frame | None,
     *,
     multipliers: Sequence[float],
     price_choice: PriceChoice | None = None,

@@ -36,6 +36,7 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 from sqlalchemy import Engine, select
@@ -52,9 +53,15 @@ from sabiscore_ml.betting.portfolio import (
     find_portfolio,
 )
 from sabiscore_ml.prices import preclose_prices
-from sabiscore_ml.settings import get_core_settings
+from sabiscore_ml.settings import get_core_settings, get_model_settings
 from sabiscore_ml.warehouse.engine import get_engine
 from sabiscore_ml.warehouse.models import Match, Team
+
+if TYPE_CHECKING:
+    from sabiscore_ml.models.bundle import ModelBundle
+    from sabiscore_ml.models.registry import RegisteredVersion
+    from sabiscore_ml.publish import PublishedRun
+    from sabiscore_ml.publish.run import Mode
 
 log = logging.getLogger(__name__)
 Progress = Callable[[str], None]
@@ -78,7 +85,7 @@ class PredictRequest:
     replay: bool | None = None  # default: a replay when an as-of date is given
 
     @property
-    def mode(self) -> str:
+    def mode(self) -> Mode:
         """``replay`` (results from the as-of date on are hidden) or ``live``."""
         replay = self.replay if self.replay is not None else self.as_of is not None
         return "replay" if replay else "live"
@@ -88,7 +95,7 @@ class PredictRequest:
         return dt.date.fromisoformat(self.as_of) if self.as_of else dt.date.today()
 
     @staticmethod
-    def from_dict(values: dict) -> PredictRequest:
+    def from_dict(values: dict[str, Any]) -> PredictRequest:
         """From XCom / Params."""
         known = {k: v for k, v in values.items() if k in PredictRequest.__dataclass_fields__}
         if "leagues" in known:
@@ -102,7 +109,7 @@ class PredictRequest:
 DOWNLOAD_CHECKS = frozenset({"fetch", "robots", "blocked"})
 
 
-def refresh_fixtures(request: PredictRequest, *, engine: Engine | None = None) -> dict:
+def refresh_fixtures(request: PredictRequest, *, engine: Engine | None = None) -> dict[str, object]:
     """Before a live run: load football-data's ``fixtures.csv`` (upcoming matches, current odds).
 
     A replay changes nothing (its fixtures are history).  A download that fails
@@ -118,7 +125,7 @@ def refresh_fixtures(request: PredictRequest, *, engine: Engine | None = None) -
     if request.mode == "replay":
         return {"status": "skipped", "message": "a replay: fixtures.csv is not downloaded"}
     outcome = ingest_football_data_fixtures_remote(engine=engine)
-    summary = {
+    summary: dict[str, object] = {
         "status": outcome.status,
         "check": outcome.check,
         "matches": outcome.matches,
@@ -204,7 +211,7 @@ def _fixture_names(engine: Engine, match_ids: Sequence[int]) -> pl.DataFrame:
     )
 
 
-def _drivers(bundle, frame: pl.DataFrame) -> list[str]:
+def _drivers(bundle: ModelBundle, frame: pl.DataFrame) -> list[str]:
     """The most important features of the model, with each match's values (JSON)."""
     importance = bundle.outcome.feature_importance().head(DRIVERS)
     names = [n for n in importance.index if n in frame.columns]
@@ -225,7 +232,7 @@ def _drivers(bundle, frame: pl.DataFrame) -> list[str]:
     ]
 
 
-def load_model(reference: str):
+def load_model(reference: str) -> tuple[RegisteredVersion, ModelBundle]:
     """The registered version ``reference`` (an alias or a number) names, and its bundle.
 
     The alias is resolved once and that exact version is loaded
@@ -240,10 +247,9 @@ def load_model(reference: str):
 
 def predict(
     request: PredictRequest, *, engine: Engine | None = None, progress: Progress | None = None
-):
+) -> PublishedRun:
     """Score the next matchday; returns the :class:`~sabiscore_ml.publish.PublishedRun`."""
     from feature_store.api import scoring_features
-    from sabiscore_ml.models import registry
     from sabiscore_ml.publish import PublishedRun
 
     say = progress or (lambda message: log.info(message))
@@ -273,7 +279,7 @@ def predict(
     frame = frame.filter(in_window)
     say(
         f"{frame.height} fixture(s) of {', '.join(sorted(windows))} from {as_of} "
-        f"({request.mode}), model {registry.get_model_settings().name} v{version_label}"
+        f"({request.mode}), model {get_model_settings().name} v{version_label}"
     )
     probs = bundle.predict(frame)
     ids = frame["match_id"].to_list()
@@ -318,7 +324,7 @@ def predict(
     ).hexdigest()[:24]
     return PublishedRun(
         run_id=f"{as_of:%Y%m%d}-{digest}",
-        model_name=registry.get_model_settings().name,
+        model_name=get_model_settings().name,
         model_version=str(version_label),
         created_at=dt.datetime.now(dt.UTC).replace(tzinfo=None),
         as_of=as_of,
@@ -378,7 +384,7 @@ def staking_portfolio(engine: Engine, request: PredictRequest) -> PortfolioRecor
 
 def staking_document(
     rules: StakingRules, portfolio: str, bankroll: float, peak_bankroll: float
-) -> dict:
+) -> dict[str, Any]:
     """What a run's stakes mean: whose bankroll, how large, in which unit, by which rules."""
     return {
         "portfolio": portfolio,
@@ -397,7 +403,7 @@ def run_path(run_id: str) -> Path:
 _FRAMES = ("predictions", "edges", "stakes")
 
 
-def save_run(run) -> Path:
+def save_run(run: PublishedRun) -> Path:
     """Keep a scored run on disk (a header and three Parquet frames), to publish later."""
     path = run_path(run.run_id)
     path.mkdir(parents=True, exist_ok=True)
@@ -417,7 +423,7 @@ def save_run(run) -> Path:
     return path
 
 
-def load_run(run_id: str):
+def load_run(run_id: str) -> PublishedRun:
     """A run kept by :func:`save_run`."""
     from sabiscore_ml.publish import PublishedRun
 
@@ -438,7 +444,7 @@ def load_run(run_id: str):
     )
 
 
-def publish_run(run, *, engine: Engine | None = None) -> dict:
+def publish_run(run: PublishedRun, *, engine: Engine | None = None) -> dict[str, object]:
     """Publish to the warehouse, and to Redis when configured; returns a summary."""
     from feature_store.online import redis_client
     from sabiscore_ml.publish import publish

@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from typing import TypedDict
 
 import numpy as np
 import polars as pl
 from sqlalchemy import Engine
 
-from sabiscore_ml.models.data import load_training_set
+from sabiscore_ml.models.data import load_training_set, match_dates
 from sabiscore_ml.models.estimators import CalibratedModel
 from sabiscore_ml.models.metrics import log_loss_per_match, outcome_index, score
 from sabiscore_ml.settings import get_model_settings
@@ -27,9 +28,24 @@ log = logging.getLogger(__name__)
 MIN_MATCHES = 200
 
 
+class Recalibration(TypedDict, total=False):
+    """What :func:`recalibrate` did (JSON-able): ``status`` and, as far as it went, the figures."""
+
+    status: str  # skipped, kept or registered (always given)
+    reason: str
+    champion_version: str
+    fit_matches: int
+    holdout_matches: int
+    holdout_log_loss_champion: float
+    holdout_log_loss_recalibrated: float
+    version: str
+    promoted: bool
+    rps_gain: float
+
+
 def recalibrate(
     *, engine: Engine | None = None, as_of: dt.date | None = None, method: str | None = None
-) -> dict:
+) -> Recalibration:
     """Try a new calibrator for the champion; returns what happened (JSON-able)."""
     import mlflow
 
@@ -67,7 +83,7 @@ def recalibrate(
     old_probs, new_probs = bundle.outcome.predict_proba(X), new_outcome.predict_proba(X)
     old_ll = float(log_loss_per_match(old_probs, outcome).mean())
     new_ll = float(log_loss_per_match(new_probs, outcome).mean())
-    result = {
+    result: Recalibration = {
         "champion_version": champion.version,
         "fit_matches": fit_part.height,
         "holdout_matches": holdout.height,
@@ -77,12 +93,13 @@ def recalibrate(
     if new_ll >= old_ll:
         return result | {"status": "kept", "reason": "no log-loss gain on the hold-out"}
     decision = registry.judge(new_probs, old_probs, outcome, {"holdout": "recalibration"})
+    first, last = match_dates(fit_part.frame)
     new_bundle = bundle.with_outcome(
         new_outcome,
-        trained_until=fit_part.frame["match_date"].max(),
+        trained_until=last,
         trained_at=dt.datetime.now(dt.UTC).replace(tzinfo=None),
         recalibrated_from=champion.version,
-        recalibrated_on=f"{fit_part.frame['match_date'].min()}..{fit_part.frame['match_date'].max()}",
+        recalibrated_on=f"{first}..{last}",
     )
     inherited = registry.evaluation_predictions(champion.run_id)
     with mlflow.start_run(
@@ -119,10 +136,11 @@ def recalibrate(
     if decision.promote:
         registry.set_alias(version.version, registry.CHAMPION)
         _record_version(engine, version.version, run.info.run_id, registry.CHAMPION, None)
-    return result | {
+    registered: Recalibration = {
         "status": "registered",
         "version": version.version,
         "promoted": decision.promote,
         "reason": decision.reason,
         "rps_gain": -float(np.round(decision.evidence["rps_challenger_minus_champion"], 6)),
     }
+    return result | registered

@@ -26,12 +26,13 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any, NotRequired, TypedDict
 
 import polars as pl
 from sqlalchemy import Engine, select
 
 from sabiscore_ml.models.config import ModelConfig
-from sabiscore_ml.models.data import TrainingSet, load_training_set, snapshot_of
+from sabiscore_ml.models.data import TrainingSet, load_training_set, match_dates, snapshot_of
 from sabiscore_ml.models.walkforward import Block, walk_forward
 from sabiscore_ml.settings import get_core_settings, get_model_settings
 from sabiscore_ml.warehouse.engine import get_engine
@@ -42,6 +43,57 @@ Progress = Callable[[str], None]
 #: Run artifacts: the walk-forward RPS of the model and each market, per season and per month.
 RPS_BY_SEASON = "evaluation/rps_by_season.csv"
 RPS_BY_MONTH = "evaluation/rps_by_month.csv"
+
+
+class Snapshot(TypedDict):
+    """What :func:`snapshot` returns, and every later step reads."""
+
+    run_id: str  # the MLflow run describing the training
+    snapshot_path: str  # the training frame, frozen to Parquet
+    data_hash: str
+    matches: int
+    leagues: list[str]
+    evaluation_seasons: list[str]
+    validation_seasons: list[str]
+    request: dict[str, Any]  # the TrainRequest, as a dict (TrainRequest.from_dict)
+
+
+class Tuned(TypedDict):
+    """What :func:`tune` returns: the configuration to fit (a ModelConfig, as a dict)."""
+
+    config: dict[str, Any]
+    tuned: bool
+    best_rps: NotRequired[float]  # with trials only
+
+
+class Fitted(TypedDict):
+    """What :func:`fit` returns: the fitted bundle's file."""
+
+    bundle_path: str
+    fit_seconds: float
+
+
+class Evaluated(TypedDict):
+    """What :func:`evaluate` returns: the walk-forward predictions and their scores."""
+
+    predictions_path: str
+    metrics: dict[str, float]
+
+
+class Registered(TypedDict):
+    """What :func:`register` returns: the new registered version."""
+
+    version: str
+    run_id: str
+
+
+class Promotion(TypedDict):
+    """What :func:`promote` returns: the decision and why."""
+
+    promoted: bool
+    reason: str
+    version: str
+    evidence: dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -59,7 +111,7 @@ class TrainRequest:
     as_of: str | None = None  # ISO date: train on matches before it only
 
     @staticmethod
-    def from_dict(values: dict) -> TrainRequest:
+    def from_dict(values: dict[str, Any]) -> TrainRequest:
         """From XCom / Params (lists become tuples)."""
         known = {k: v for k, v in values.items() if k in TrainRequest.__dataclass_fields__}
         for key in ("leagues", "seasons"):
@@ -76,7 +128,7 @@ class TrainReport:
     version: str | None
     alias: str | None
     decision: str
-    metrics: dict = field(default_factory=dict)
+    metrics: dict[str, float] = field(default_factory=dict)
     lines: list[str] = field(default_factory=list)
     predictions_path: str | None = None  # the walk-forward evaluation
 
@@ -87,7 +139,7 @@ def _work_dir(run_id: str) -> Path:
     return path
 
 
-def _load_snapshot(state: dict) -> TrainingSet:
+def _load_snapshot(state: Snapshot) -> TrainingSet:
     from feature_store.catalog import feature_names
 
     return TrainingSet(pl.read_parquet(state["snapshot_path"]), tuple(feature_names()))
@@ -101,7 +153,7 @@ def _seasons_of(training: TrainingSet, leagues: Sequence[str]) -> list[str]:
 # --- 1. snapshot -------------------------------------------------------------------------
 
 
-def snapshot(request: TrainRequest, *, engine: Engine | None = None) -> dict:
+def snapshot(request: TrainRequest, *, engine: Engine | None = None) -> Snapshot:
     """Freeze the training frame and open the MLflow run; returns the state the next steps read."""
     import mlflow
 
@@ -163,7 +215,7 @@ def snapshot(request: TrainRequest, *, engine: Engine | None = None) -> dict:
     }
 
 
-def _log_training_input(training: TrainingSet, facts: dict, path: Path) -> None:
+def _log_training_input(training: TrainingSet, facts: dict[str, Any], path: Path) -> None:
     """The frozen snapshot as the run's ``training`` dataset (digest: the data hash)."""
     from sabiscore_ml.models import registry
     from sabiscore_ml.settings import get_feature_store_settings
@@ -186,11 +238,12 @@ def _log_training_input(training: TrainingSet, facts: dict, path: Path) -> None:
 # --- 2. tune ------------------------------------------------------------------------------
 
 
-def tune(state: dict, *, progress: Progress | None = None) -> dict:
+def tune(state: Snapshot, *, progress: Progress | None = None) -> Tuned:
     """Optuna over the validation seasons, each trial a nested MLflow run; returns the config."""
     import mlflow
 
     from sabiscore_ml.models import registry, tuning
+    from sabiscore_ml.registry import use_mlflow_store
 
     request = TrainRequest.from_dict(state["request"])
     base = ModelConfig(weights=request.weights)
@@ -202,8 +255,8 @@ def tune(state: dict, *, progress: Progress | None = None) -> dict:
     # the trials belong to the training run's experiment, not MLflow's Default
     experiment_id = registry.client().get_run(state["run_id"]).info.experiment_id
 
-    def log_trial(number: int, params: dict, rps: float, status: str) -> None:
-        registry.use_mlflow_store()
+    def log_trial(number: int, params: dict[str, Any], rps: float, status: str) -> None:
+        use_mlflow_store()
         with mlflow.start_run(run_id=state["run_id"]):
             with mlflow.start_run(
                 run_name=f"trial {number}", nested=True, experiment_id=experiment_id
@@ -224,7 +277,7 @@ def tune(state: dict, *, progress: Progress | None = None) -> dict:
         study_name=study_name,
         log_trial=log_trial,
     )
-    registry.use_mlflow_store()
+    use_mlflow_store()
     with mlflow.start_run(run_id=state["run_id"]):
         mlflow.log_metric("tuning_best_validation_rps", result.best_rps)
         mlflow.set_tags(
@@ -237,7 +290,7 @@ def tune(state: dict, *, progress: Progress | None = None) -> dict:
     return {"config": asdict(result.config), "tuned": True, "best_rps": result.best_rps}
 
 
-def _config(tuned: dict) -> ModelConfig:
+def _config(tuned: Tuned) -> ModelConfig:
     values = dict(tuned["config"])
     values["members"] = tuple(values["members"])
     return ModelConfig(**values)
@@ -246,7 +299,7 @@ def _config(tuned: dict) -> ModelConfig:
 # --- 3. fit -----------------------------------------------------------------------------
 
 
-def fit(state: dict, tuned: dict, *, progress: Progress | None = None) -> dict:
+def fit(state: Snapshot, tuned: Tuned, *, progress: Progress | None = None) -> Fitted:
     """The final model on every row of the snapshot; returns the bundle's path."""
     import time
 
@@ -267,7 +320,7 @@ def fit(state: dict, tuned: dict, *, progress: Progress | None = None) -> dict:
         outcome=outcome,
         goals=goals_model,
         catalog_version=CATALOG_VERSION,
-        trained_until=training.frame["match_date"].max(),
+        trained_until=match_dates(training.frame)[1],
         trained_at=dt.datetime.now(dt.UTC).replace(tzinfo=None),
         description={"data_hash": state["data_hash"], "leagues": state["leagues"]},
     )
@@ -281,8 +334,12 @@ def fit(state: dict, tuned: dict, *, progress: Progress | None = None) -> dict:
 
 
 def evaluate(
-    state: dict, tuned: dict, *, engine: Engine | None = None, progress: Progress | None = None
-) -> dict:
+    state: Snapshot,
+    tuned: Tuned,
+    *,
+    engine: Engine | None = None,
+    progress: Progress | None = None,
+) -> Evaluated:
     """Walk-forward over the evaluation seasons; scores paired against the market."""
     from sabiscore_ml.models.evaluation import compare, with_markets
 
@@ -315,8 +372,13 @@ def evaluate(
 
 
 def register(
-    state: dict, tuned: dict, fitted: dict, evaluated: dict, *, engine: Engine | None = None
-) -> dict:
+    state: Snapshot,
+    tuned: Tuned,
+    fitted: Fitted,
+    evaluated: Evaluated,
+    *,
+    engine: Engine | None = None,
+) -> Registered:
     """Log everything to the run, register a version, give it the alias ``challenger``."""
     import mlflow
 
@@ -378,7 +440,7 @@ def register(
     return {"version": version.version, "run_id": state["run_id"]}
 
 
-def _log_evaluation_input(state: dict, preds: pl.DataFrame) -> None:
+def _log_evaluation_input(state: Snapshot, preds: pl.DataFrame) -> None:
     """The walk-forward predictions (logged just before) as the run's ``evaluation`` dataset."""
     import mlflow
 
@@ -402,7 +464,7 @@ def _record_version(
     version: str,
     run_id: str,
     alias: str | None,
-    metrics: dict | None,
+    metrics: dict[str, float] | None,
     *,
     trained_at: dt.datetime | None = None,
 ) -> None:
@@ -452,8 +514,8 @@ def _record_version(
 
 
 def promote(
-    state: dict, registered: dict, evaluated: dict, *, engine: Engine | None = None
-) -> dict:
+    state: Snapshot, registered: Registered, evaluated: Evaluated, *, engine: Engine | None = None
+) -> Promotion:
     """Champion if no worse than the current one on the latest evaluation season (tags say why)."""
     import mlflow
 
@@ -503,7 +565,7 @@ def promote(
     }
 
 
-def decide_branch(state: dict) -> bool:
+def decide_branch(state: Snapshot) -> bool:
     """Whether the promote step should run at all (the request allows it)."""
     return TrainRequest.from_dict(state["request"]).promote
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
 
 import joblib
 import numpy as np
@@ -17,6 +18,37 @@ import pandas as pd
 import polars as pl
 
 from sabiscore_ml.models.data import features_matrix
+
+if TYPE_CHECKING:
+    from sabiscore_ml.models.estimators import GoalsModel
+
+
+class ProbabilityModel(Protocol):
+    """A fitted 1X2 model: per row of a feature matrix, the probabilities of [H, D, A]."""
+
+    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
+        """One row of three probabilities per match."""
+        ...
+
+
+class OutcomeModel(ProbabilityModel, Protocol):
+    """A bundle's 1X2 model (a CalibratedModel): probabilities and the features behind them."""
+
+    def feature_importance(self) -> pd.Series[float]:
+        """Importance by feature, largest first (empty when the model has none)."""
+        ...
+
+
+class Estimator(ProbabilityModel, Protocol):
+    """An unfitted model of the walk-forward: ``fit(X, y)`` then ``predict_proba``.
+
+    ``y`` is the results (``H``/``D``/``A``), or the goals for a model with
+    ``fits_goals``.
+    """
+
+    def fit(self, X: pd.DataFrame, y: Any) -> object:
+        """Fit on the feature matrix and the targets."""
+        ...
 
 #: Columns of every prediction, in order.
 OUTPUT_COLUMNS = ("p_home", "p_draw", "p_away", "p_over25", "p_btts", "xg_home", "xg_away")
@@ -27,12 +59,12 @@ class ModelBundle:
     """A fitted outcome model (and optionally a goals model) over named feature columns."""
 
     features: tuple[str, ...]
-    outcome: object  # a fitted estimator with predict_proba -> [H, D, A]
-    goals: object | None  # a fitted GoalsModel, or None
+    outcome: OutcomeModel
+    goals: GoalsModel | None
     catalog_version: str
     trained_until: dt.date
     trained_at: dt.datetime
-    description: dict = field(default_factory=dict)
+    description: dict[str, Any] = field(default_factory=dict)
 
     def matrix(self, frame: pd.DataFrame | pl.DataFrame) -> pd.DataFrame:
         """The model's feature matrix from a frame holding (at least) its columns."""
@@ -63,10 +95,10 @@ class ModelBundle:
 
     def with_outcome(
         self,
-        outcome: object,
+        outcome: OutcomeModel,
         trained_until: dt.date | None = None,
         trained_at: dt.datetime | None = None,
-        **description,
+        **description: Any,
     ) -> ModelBundle:
         """A copy with another outcome model, refitted on data up to ``trained_until``."""
         return replace(

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, replace
+from typing import Any
 
 from sabiscore_ml.models.estimators import CalibratedModel, GoalsModel, TreeEnsemble
 
@@ -19,13 +21,13 @@ class ModelConfig:
     n_folds: int = 2
     oof_fraction: float = 0.4
     meta_c: float = 1.0
-    rf_params: dict = field(default_factory=dict)
-    xgb_params: dict = field(default_factory=dict)
-    lgbm_params: dict = field(default_factory=dict)
+    rf_params: dict[str, Any] = field(default_factory=dict)
+    xgb_params: dict[str, Any] = field(default_factory=dict)
+    lgbm_params: dict[str, Any] = field(default_factory=dict)
     goals: bool = True
     random_state: int = 0
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         if self.weights not in ("stacking", "design"):
             raise ValueError(f"weights must be stacking or design, not {self.weights!r}")
         if self.weights == "design":
@@ -50,14 +52,14 @@ class ModelConfig:
         """An unfitted goals model, if configured."""
         return GoalsModel(random_state=self.random_state) if self.goals else None
 
-    def with_params(self, params: dict) -> ModelConfig:
+    def with_params(self, params: Mapping[str, Any]) -> ModelConfig:
         """A copy with tuned values (``rf.min_samples_leaf``-style keys go to the member dicts)."""
         members = {
             "rf": dict(self.rf_params),
             "xgb": dict(self.xgb_params),
             "lgbm": dict(self.lgbm_params),
         }
-        top = {}
+        top: dict[str, Any] = {}
         for key, value in params.items():
             head, _, rest = key.partition(".")
             if rest and head in members:
@@ -74,7 +76,7 @@ class ModelConfig:
 
     def as_params(self) -> dict[str, str]:
         """Flat string parameters for MLflow."""
-        out = {}
+        out: dict[str, str] = {}
         for key, value in asdict(self).items():
             if isinstance(value, dict):
                 out |= {f"{key.removesuffix('_params')}.{k}": str(v) for k, v in value.items()}

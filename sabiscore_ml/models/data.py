@@ -52,6 +52,13 @@ class TrainingSet:
         return TrainingSet(self.frame.filter(predicate), self.features)
 
 
+def match_dates(frame: pl.DataFrame) -> tuple[dt.date, dt.date]:
+    """The first and the last ``match_date`` of a frame of matches (with rows)."""
+    first, last = frame["match_date"].min(), frame["match_date"].max()
+    assert isinstance(first, dt.date) and isinstance(last, dt.date)
+    return first, last
+
+
 def features_matrix(frame: pl.DataFrame, features: Sequence[str]) -> pd.DataFrame:
     """``frame``'s feature columns as a float32 pandas frame (what the estimators take)."""
     values = frame.select(pl.col(name).cast(pl.Float32) for name in features).to_numpy()

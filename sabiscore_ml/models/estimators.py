@@ -18,7 +18,8 @@ market (1X2, over/under 2.5, both teams to score) from one Dixon-Coles score gri
 from __future__ import annotations
 
 import copy
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Self, TypeAlias, cast
 
 import numpy as np
 import pandas as pd
@@ -31,6 +32,18 @@ from sklearn.linear_model import LogisticRegression
 from sabiscore_ml.models.metrics import OUTCOMES, outcome_index
 from sabiscore_ml.models.score_grid import score_grid_probabilities
 from sabiscore_ml.settings import get_model_settings
+
+if TYPE_CHECKING:
+    from lightgbm import LGBMClassifier, LGBMRegressor
+    from sklearn.ensemble import RandomForestClassifier
+    from xgboost import XGBClassifier
+
+#: What a classifier's ``fit`` takes as ``y``: the results ``H``/``D``/``A``, in row order.
+Results: TypeAlias = "np.ndarray | pd.Series[str] | Sequence[str]"
+#: A member of :class:`TreeEnsemble`.
+Member: TypeAlias = "RandomForestClassifier | XGBClassifier | LGBMClassifier | MarketImplied"
+#: Hyperparameters given to a model's constructor.
+Params: TypeAlias = Mapping[str, Any]
 
 CLASSES = np.array(OUTCOMES)
 _CLIP = 1e-6
@@ -45,7 +58,14 @@ MARKET_SOURCES = ("pinnacle", "market_avg", "consensus", "b365")
 class _OutcomeClassifier(ClassifierMixin, BaseEstimator):
     """Shared plumbing: label encoding, ``classes_`` and the column check."""
 
-    def _start_fit(self, X: pd.DataFrame, y) -> np.ndarray:
+    if TYPE_CHECKING:
+        # every subclass defines them
+
+        def fit(self, X: pd.DataFrame, y: Results) -> Self: ...
+
+        def predict_proba(self, X: pd.DataFrame) -> np.ndarray: ...
+
+    def _start_fit(self, X: pd.DataFrame, y: Results) -> np.ndarray:
         if len(X) != len(y):
             raise ValueError(f"X has {len(X)} rows but y has {len(y)}")
         if len(X) == 0:
@@ -57,16 +77,19 @@ class _OutcomeClassifier(ClassifierMixin, BaseEstimator):
 
     def _prior(self, outcome: np.ndarray) -> np.ndarray:
         counts = np.bincount(outcome, minlength=3).astype(float) + 1.0
-        return counts / counts.sum()
+        prior: np.ndarray = counts / counts.sum()
+        return prior
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
         """The most probable outcome of each match."""
-        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+        classes: np.ndarray = self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+        return classes
 
 
 def _normalise(probs: np.ndarray) -> np.ndarray:
     probs = np.clip(probs, _CLIP, None)
-    return probs / probs.sum(axis=1, keepdims=True)
+    normalised: np.ndarray = probs / probs.sum(axis=1, keepdims=True)
+    return normalised
 
 
 def _fill_rows(probs: np.ndarray, fallback: np.ndarray) -> np.ndarray:
@@ -97,7 +120,7 @@ class MarketImplied(_OutcomeClassifier):
         kind = "shin" if self.method == "shin" and source != "consensus" else "p"
         return [f"mkt_{source}_{kind}_{o}" for o in ("home", "draw", "away")]
 
-    def fit(self, X: pd.DataFrame, y) -> MarketImplied:
+    def fit(self, X: pd.DataFrame, y: Results) -> MarketImplied:
         """Learn only the fallback: the outcome frequencies."""
         if self.method not in ("proportional", "shin"):
             raise ValueError(f"method must be proportional or shin, not {self.method!r}")
@@ -134,7 +157,8 @@ class EloOrderedLogit(_OutcomeClassifier):
 
     def _x(self, X: pd.DataFrame) -> np.ndarray:
         values = X[list(self.features)].to_numpy(dtype=np.float64)
-        return np.nan_to_num(values, nan=0.0).sum(axis=1) / 400.0
+        x: np.ndarray = np.nan_to_num(values, nan=0.0).sum(axis=1) / 400.0
+        return x
 
     @staticmethod
     def _probs(params: np.ndarray, x: np.ndarray) -> np.ndarray:
@@ -144,14 +168,14 @@ class EloOrderedLogit(_OutcomeClassifier):
         p_not_home = expit(c2 - beta * x)
         return np.column_stack([1.0 - p_not_home, p_not_home - p_away, p_away])
 
-    def fit(self, X: pd.DataFrame, y) -> EloOrderedLogit:
+    def fit(self, X: pd.DataFrame, y: Results) -> EloOrderedLogit:
         """Maximum likelihood for β and the two cut points."""
         outcome = self._start_fit(X, y)
         x = self._x(X)
 
         def nll(params: np.ndarray) -> float:
             p = self._probs(params, x)[np.arange(len(x)), outcome]
-            return -np.log(np.clip(p, 1e-12, None)).sum()
+            return float(-np.log(np.clip(p, 1e-12, None)).sum())
 
         result = minimize(
             nll,
@@ -176,7 +200,7 @@ class DixonColes(_OutcomeClassifier):
 
     columns = ("dc_p_home", "dc_p_draw", "dc_p_away")
 
-    def fit(self, X: pd.DataFrame, y) -> DixonColes:
+    def fit(self, X: pd.DataFrame, y: Results) -> DixonColes:
         """Learn the outcome frequencies used where a rating is missing."""
         self.prior_ = self._prior(self._start_fit(X, y))
         return self
@@ -188,7 +212,7 @@ class DixonColes(_OutcomeClassifier):
 
 
 #: LightGBM's settings for the classifier member and the goals regressors.
-LGBM_DEFAULTS = dict(
+LGBM_DEFAULTS: dict[str, Any] = dict(
     n_estimators=300,
     learning_rate=0.03,
     num_leaves=15,
@@ -204,14 +228,14 @@ LGBM_DEFAULTS = dict(
 # --- the tree ensemble --------------------------------------------------------------
 
 
-def make_member(name: str, params: dict | None = None, random_state: int = 0):
+def make_member(name: str, params: Params | None = None, random_state: int = 0) -> Member:
     """One of the ensemble's models with Sabiscore's defaults, overridden by ``params``."""
     params = dict(params or {})
     threads = get_model_settings().threads
     if name == "rf":
         from sklearn.ensemble import RandomForestClassifier
 
-        defaults = dict(
+        defaults: dict[str, Any] = dict(
             n_estimators=150,
             min_samples_leaf=50,
             max_features=0.1,
@@ -250,13 +274,13 @@ def make_member(name: str, params: dict | None = None, random_state: int = 0):
     raise ValueError(f"unknown ensemble member {name!r} (rf, xgb, lgbm, market)")
 
 
-def _member_probs(model, X: pd.DataFrame) -> np.ndarray:
+def _member_probs(model: Member, X: pd.DataFrame) -> np.ndarray:
     if isinstance(model, _OutcomeClassifier):
         return model.predict_proba(X)
-    return _normalise(model.predict_proba(X.to_numpy(dtype=np.float32)))
+    return _normalise(np.asarray(model.predict_proba(X.to_numpy(dtype=np.float32))))
 
 
-def _fit_member(model, X: pd.DataFrame, outcome: np.ndarray):
+def _fit_member(model: Member, X: pd.DataFrame, outcome: np.ndarray) -> Member:
     if isinstance(model, _OutcomeClassifier):
         return model.fit(X, CLASSES[outcome])
     return model.fit(X.to_numpy(dtype=np.float32), outcome)
@@ -284,7 +308,8 @@ class LogLinearPool:
             params[:members],
             np.array([0.0, params[members], params[members + 1]]),
         )
-        return np.tensordot(weights, logp, axes=1) + intercepts
+        logits: np.ndarray = np.tensordot(weights, logp, axes=1) + intercepts
+        return logits
 
     def fit(self, probs: np.ndarray, outcome: np.ndarray) -> LogLinearPool:
         """``probs`` has shape ``(members, n, 3)``."""
@@ -296,7 +321,7 @@ class LogLinearPool:
         def loss(params: np.ndarray) -> float:
             logits = log_softmax(self._logits(params, logp), axis=1)
             nll = -logits[np.arange(n), outcome].mean()
-            return nll + penalty * np.sum((params[:members] - prior) ** 2)
+            return float(nll + penalty * np.sum((params[:members] - prior) ** 2))
 
         start = np.concatenate([prior, [0.0, 0.0]])
         self.coef_ = minimize(loss, start, method="L-BFGS-B").x
@@ -324,15 +349,15 @@ class TreeEnsemble(_OutcomeClassifier):
     def __init__(
         self,
         members: Sequence[str] = ("rf", "xgb", "lgbm"),
-        weights: str | dict = "stacking",
+        weights: str | Mapping[str, float] = "stacking",
         n_folds: int = 2,
         oof_fraction: float = 0.4,
         meta_c: float = 1.0,
-        rf_params: dict | None = None,
-        xgb_params: dict | None = None,
-        lgbm_params: dict | None = None,
+        rf_params: Params | None = None,
+        xgb_params: Params | None = None,
+        lgbm_params: Params | None = None,
         random_state: int = 0,
-    ):
+    ) -> None:
         self.members = members
         self.weights = weights
         self.n_folds = n_folds
@@ -343,23 +368,27 @@ class TreeEnsemble(_OutcomeClassifier):
         self.lgbm_params = lgbm_params
         self.random_state = random_state
 
-    def _new_member(self, name: str):
+    def _new_member(self, name: str) -> Member:
         params = {"rf": self.rf_params, "xgb": self.xgb_params, "lgbm": self.lgbm_params}
         return make_member(name, params.get(name), self.random_state)
 
     def _fixed_weights(self) -> dict[str, float] | None:
         if self.weights == "stacking":
             return None
-        weights = DESIGN_WEIGHTS if self.weights == "design" else dict(self.weights)
+        if isinstance(self.weights, str) and self.weights != "design":
+            raise ValueError(f"weights must be stacking, design or a dict, not {self.weights!r}")
+        weights = DESIGN_WEIGHTS if isinstance(self.weights, str) else dict(self.weights)
         if set(weights) != set(self.members) or min(weights.values()) < 0:
             raise ValueError(f"weights {weights} must cover exactly the members {self.members}")
         total = sum(weights.values())
         return {name: w / total for name, w in weights.items()}
 
-    def fit(self, X: pd.DataFrame, y) -> TreeEnsemble:
+    def fit(self, X: pd.DataFrame, y: Results) -> TreeEnsemble:
         """Fit the members (and, when stacking, the meta-learner on out-of-fold probabilities)."""
         outcome = self._start_fit(X, y)
         fixed = self._fixed_weights()
+        self.meta_: LogLinearPool | None
+        self.blend_weights_: dict[str, float] | None
         if fixed is None:
             self.meta_ = self._fit_meta(X, outcome)
             self.blend_weights_ = None
@@ -404,9 +433,11 @@ class TreeEnsemble(_OutcomeClassifier):
         parts = self.member_probabilities(X)
         if self.meta_ is not None:
             return _normalise(self.meta_.predict_proba(np.stack(list(parts.values()))))
-        return _normalise(sum(self.blend_weights_[n] * p for n, p in parts.items()))
+        assert self.blend_weights_ is not None  # fixed weights when there is no meta-learner
+        blend = cast(np.ndarray, sum(self.blend_weights_[n] * p for n, p in parts.items()))
+        return _normalise(blend)
 
-    def feature_importance(self) -> pd.Series:
+    def feature_importance(self) -> pd.Series[float]:
         """Mean normalised importance over the tree members, by feature."""
         scores = []
         for model in self.members_.values():
@@ -415,7 +446,8 @@ class TreeEnsemble(_OutcomeClassifier):
                 scores.append(np.asarray(values, dtype=float) / np.sum(values))
         if not scores:
             return pd.Series(dtype=float)
-        series = pd.Series(np.mean(scores, axis=0), index=self.feature_names_in_)
+        mean = np.mean(scores, axis=0)  # float64 already
+        series = pd.Series(mean, index=self.feature_names_in_, dtype=float)
         return series.sort_values(ascending=False)
 
 
@@ -425,7 +457,7 @@ class TreeEnsemble(_OutcomeClassifier):
 class Calibrator:
     """Maps probabilities to calibrated ones: ``isotonic``, ``sigmoid`` or ``temperature``."""
 
-    def __init__(self, method: str):
+    def __init__(self, method: str) -> None:
         if method not in ("isotonic", "sigmoid", "temperature"):
             raise ValueError(
                 f"calibration must be isotonic, sigmoid or temperature, not {method!r}"
@@ -435,6 +467,7 @@ class Calibrator:
     def fit(self, probs: np.ndarray, outcome: np.ndarray) -> Calibrator:
         """Fit on probabilities and what happened."""
         onehot = np.eye(3)[outcome]
+        self.maps_: list[IsotonicRegression] | list[LogisticRegression]
         if self.method == "isotonic":
             self.maps_ = [
                 IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip").fit(
@@ -450,28 +483,35 @@ class Calibrator:
             logp = np.log(np.clip(probs, _CLIP, 1.0))
 
             def nll(t: float) -> float:
-                return -log_softmax(logp / t, axis=1)[np.arange(len(outcome)), outcome].sum()
+                return float(
+                    -log_softmax(logp / t, axis=1)[np.arange(len(outcome)), outcome].sum()
+                )
 
             self.temperature_ = float(minimize_scalar(nll, bounds=(0.2, 5.0), method="bounded").x)
         return self
 
     def transform(self, probs: np.ndarray) -> np.ndarray:
         """Calibrated probabilities, each row summing to one."""
+        # ``fit`` made the maps of the method: isotonic regressions or logistic ones
         if self.method == "isotonic":
-            out = np.column_stack([m.predict(probs[:, k]) for k, m in enumerate(self.maps_)])
+            isotonic = cast(list[IsotonicRegression], self.maps_)
+            out = np.column_stack([m.predict(probs[:, k]) for k, m in enumerate(isotonic)])
         elif self.method == "sigmoid":
+            logistic = cast(list[LogisticRegression], self.maps_)
             out = np.column_stack(
-                [m.predict_proba(_logit(probs[:, [k]]))[:, 1] for k, m in enumerate(self.maps_)]
+                [m.predict_proba(_logit(probs[:, [k]]))[:, 1] for k, m in enumerate(logistic)]
             )
         else:
             logp = np.log(np.clip(probs, _CLIP, 1.0))
-            return np.exp(log_softmax(logp / self.temperature_, axis=1))
+            scaled: np.ndarray = np.exp(log_softmax(logp / self.temperature_, axis=1))
+            return scaled
         return _normalise(out)
 
 
 def _logit(p: np.ndarray) -> np.ndarray:
     p = np.clip(p, _CLIP, 1 - _CLIP)
-    return np.log(p / (1 - p))
+    logit: np.ndarray = np.log(p / (1 - p))
+    return logit
 
 
 class CalibratedModel(_OutcomeClassifier):
@@ -483,16 +523,20 @@ class CalibratedModel(_OutcomeClassifier):
     """
 
     def __init__(
-        self, base=None, method: str | None = "isotonic", calibration_fraction: float = 0.15
-    ):
+        self,
+        base: _OutcomeClassifier | None = None,
+        method: str | None = "isotonic",
+        calibration_fraction: float = 0.15,
+    ) -> None:
         self.base = base
         self.method = method
         self.calibration_fraction = calibration_fraction
 
-    def fit(self, X: pd.DataFrame, y) -> CalibratedModel:
+    def fit(self, X: pd.DataFrame, y: Results) -> CalibratedModel:
         """Fit the base model, then the calibrator on the later slice."""
         outcome = self._start_fit(X, y)
-        base = clone(self.base if self.base is not None else TreeEnsemble())
+        base: _OutcomeClassifier = clone(self.base if self.base is not None else TreeEnsemble())
+        self.calibrator_: Calibrator | None
         if self.method is None:
             self.base_ = base.fit(X, CLASSES[outcome])
             self.calibrator_ = None
@@ -518,7 +562,9 @@ class CalibratedModel(_OutcomeClassifier):
         """The base model's probabilities before calibration."""
         return self.base_.predict_proba(X)
 
-    def recalibrate(self, X: pd.DataFrame, y, method: str | None = None) -> CalibratedModel:
+    def recalibrate(
+        self, X: pd.DataFrame, y: Results, method: str | None = None
+    ) -> CalibratedModel:
         """A copy whose calibrator is refitted on ``X, y``; the base model is shared, unchanged."""
         outcome = outcome_index(np.asarray(y))
         new = copy.copy(self)
@@ -526,10 +572,11 @@ class CalibratedModel(_OutcomeClassifier):
         new.calibrator_ = Calibrator(new.method).fit(self.base_.predict_proba(X), outcome)
         return new
 
-    def feature_importance(self) -> pd.Series:
+    def feature_importance(self) -> pd.Series[float]:
         """The base model's feature importance, when it has one."""
         getter = getattr(self.base_, "feature_importance", None)
-        return getter() if getter else pd.Series(dtype=float)
+        importance: pd.Series[float] = getter() if getter else pd.Series(dtype=float)
+        return importance
 
 
 # --- expected goals and the score grid ----------------------------------------------
@@ -548,11 +595,11 @@ class GoalsModel(BaseEstimator):
     classes_ = CLASSES
     fits_goals = True  # ``fit`` takes goals, not results
 
-    def __init__(self, lgbm_params: dict | None = None, random_state: int = 0):
+    def __init__(self, lgbm_params: Params | None = None, random_state: int = 0) -> None:
         self.lgbm_params = lgbm_params
         self.random_state = random_state
 
-    def _regressor(self):
+    def _regressor(self) -> LGBMRegressor:
         from lightgbm import LGBMRegressor
 
         defaults = {**LGBM_DEFAULTS, "n_jobs": get_model_settings().threads}
@@ -562,7 +609,7 @@ class GoalsModel(BaseEstimator):
             random_state=self.random_state,
         )
 
-    def fit(self, X: pd.DataFrame, y) -> GoalsModel:
+    def fit(self, X: pd.DataFrame, y: np.ndarray | pd.DataFrame) -> GoalsModel:
         """Fit both rate models, then ``rho`` on the observed scores."""
         goals = np.asarray(y)
         if goals.ndim != 2 or goals.shape[1] != 2 or len(goals) != len(X):
@@ -572,14 +619,14 @@ class GoalsModel(BaseEstimator):
         self.feature_names_in_ = np.asarray(list(X.columns), dtype=object)
         self.home_ = self._regressor().fit(data, goals[:, 0])
         self.away_ = self._regressor().fit(data, goals[:, 1])
-        lam_h, lam_a = self.home_.predict(data), self.away_.predict(data)
+        lam_h, lam_a = np.asarray(self.home_.predict(data)), np.asarray(self.away_.predict(data))
         self.rho_ = _fit_rho(lam_h, lam_a, goals[:, 0], goals[:, 1])
         return self
 
     def rates(self, X: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
         """Expected goals of the home and away sides."""
         data = X.to_numpy(dtype=np.float32)
-        return self.home_.predict(data), self.away_.predict(data)
+        return np.asarray(self.home_.predict(data)), np.asarray(self.away_.predict(data))
 
     def predict_markets(self, X: pd.DataFrame) -> pd.DataFrame:
         """Rates and every market of the score grid, one row per match."""
@@ -593,7 +640,9 @@ class GoalsModel(BaseEstimator):
         return _normalise(markets[["p_home", "p_draw", "p_away"]].to_numpy())
 
 
-def _fit_rho(lam_h, lam_a, goals_h, goals_a) -> float:
+def _fit_rho(
+    lam_h: np.ndarray, lam_a: np.ndarray, goals_h: np.ndarray, goals_a: np.ndarray
+) -> float:
     """Maximum-likelihood Dixon-Coles ``rho`` given fixed rates (only low scores depend on it)."""
     gh, ga = goals_h.astype(int), goals_a.astype(int)
 
@@ -603,6 +652,6 @@ def _fit_rho(lam_h, lam_a, goals_h, goals_a) -> float:
         tau[(gh == 0) & (ga == 1)] = 1.0 + (lam_h * rho)[(gh == 0) & (ga == 1)]
         tau[(gh == 1) & (ga == 0)] = 1.0 + (lam_a * rho)[(gh == 1) & (ga == 0)]
         tau[(gh == 1) & (ga == 1)] = 1.0 - rho
-        return -np.log(np.clip(tau, 1e-9, None)).sum()
+        return float(-np.log(np.clip(tau, 1e-9, None)).sum())
 
     return float(minimize_scalar(nll, bounds=(-0.3, 0.3), method="bounded").x)

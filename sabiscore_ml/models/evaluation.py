@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import polars as pl
@@ -26,6 +27,11 @@ from sabiscore_ml.models.metrics import (
     score,
 )
 from sabiscore_ml.models.walkforward import PREDICTION_COLUMNS
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
 
 #: Market baselines: name -> (bookmaker, timing).
 MARKETS = {
@@ -158,7 +164,7 @@ def comparison_lines(result: Comparison, label: str = "model") -> list[str]:
 # --- plots ---------------------------------------------------------------------------
 
 
-def reliability_figure(frame: pl.DataFrame, title: str = "Reliability"):
+def reliability_figure(frame: pl.DataFrame, title: str = "Reliability") -> Figure:
     """A reliability diagram (forecast vs observed frequency per outcome) of the model columns."""
     import matplotlib
 
@@ -190,7 +196,7 @@ def by_month(frame: pl.DataFrame) -> pl.DataFrame:
     return by_group(months, ("season_code", "month"))
 
 
-def _rps_lines(ax, labels: list[str], table: pl.DataFrame) -> None:
+def _rps_lines(ax: Axes, labels: list[str], table: pl.DataFrame) -> None:
     """The model's RPS and each market's present in ``table``, one line each over ``labels``."""
     ax.plot(labels, table["rps"], marker="o", label="model")
     for name in MARKETS:
@@ -198,7 +204,7 @@ def _rps_lines(ax, labels: list[str], table: pl.DataFrame) -> None:
             ax.plot(labels, table[f"{name}_rps"], marker=".", linestyle=":", label=name)
 
 
-def rps_by_season_figure(by_season: pl.DataFrame, months: pl.DataFrame | None = None):
+def rps_by_season_figure(by_season: pl.DataFrame, months: pl.DataFrame | None = None) -> Figure:
     """RPS of the model next to each market's: per season walked forward, then per month.
 
     ``by_season`` is :func:`by_group` by season (every season the walk covers,
@@ -234,7 +240,7 @@ def rps_by_season_figure(by_season: pl.DataFrame, months: pl.DataFrame | None = 
     if len(seasons) == 1:
         ax.set_xlim(-0.5, 0.5)
     ax.legend(fontsize="small")
-    if panels == 2:
+    if months is not None and panels == 2:
         ax = axes[0][1]
         _rps_lines(ax, months["month"].to_list(), months)
         ax.set(xlabel="month", ylabel="RPS", title="RPS by month of the seasons walked forward")
@@ -243,7 +249,7 @@ def rps_by_season_figure(by_season: pl.DataFrame, months: pl.DataFrame | None = 
     return fig
 
 
-def importance_figure(importance, top: int = 25):
+def importance_figure(importance: pd.Series[float], top: int = 25) -> Figure:
     """Horizontal bars of the ``top`` most important features."""
     import matplotlib
 

@@ -10,6 +10,7 @@ outcomes.  Lower is better for every score except accuracy.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -18,7 +19,7 @@ OUTCOMES = ("H", "D", "A")
 EPS = 1e-15
 
 
-def outcome_index(results) -> np.ndarray:
+def outcome_index(results: Iterable[object]) -> np.ndarray:
     """``H``/``D``/``A`` labels -> 0/1/2; anything else raises ``ValueError``."""
     lookup = {label: i for i, label in enumerate(OUTCOMES)}
     try:
@@ -28,24 +29,28 @@ def outcome_index(results) -> np.ndarray:
 
 
 def _onehot(outcome: np.ndarray) -> np.ndarray:
-    return np.eye(3)[outcome]
+    onehot: np.ndarray = np.eye(3)[outcome]
+    return onehot
 
 
 def rps_per_match(probs: np.ndarray, outcome: np.ndarray) -> np.ndarray:
     """Ranked probability score of each match."""
     cum_p = np.cumsum(probs, axis=1)[:, :2]
     cum_o = np.cumsum(_onehot(outcome), axis=1)[:, :2]
-    return 0.5 * np.sum((cum_p - cum_o) ** 2, axis=1)
+    rps: np.ndarray = 0.5 * np.sum((cum_p - cum_o) ** 2, axis=1)
+    return rps
 
 
 def log_loss_per_match(probs: np.ndarray, outcome: np.ndarray) -> np.ndarray:
     """Negative log of the probability given to what happened."""
-    return -np.log(np.clip(probs[np.arange(len(outcome)), outcome], EPS, 1.0))
+    loss: np.ndarray = -np.log(np.clip(probs[np.arange(len(outcome)), outcome], EPS, 1.0))
+    return loss
 
 
 def brier_per_match(probs: np.ndarray, outcome: np.ndarray) -> np.ndarray:
     """Multi-class Brier score (sum over the three outcomes) of each match."""
-    return np.sum((probs - _onehot(outcome)) ** 2, axis=1)
+    brier: np.ndarray = np.sum((probs - _onehot(outcome)) ** 2, axis=1)
+    return brier
 
 
 @dataclass(frozen=True)

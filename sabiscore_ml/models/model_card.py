@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import pandas as pd
 import polars as pl
 
 from sabiscore_ml.models.config import ModelConfig
 from sabiscore_ml.models.evaluation import REFERENCE, Comparison
 
+if TYPE_CHECKING:
+    from sabiscore_ml.jobs.training import Fitted, Snapshot
+
 
 def model_card(
-    state: dict,
+    state: Snapshot,
     config: ModelConfig,
-    fitted: dict,
+    fitted: Fitted,
     comparison: Comparison,
     by_league: pl.DataFrame,
-    importance: pd.Series,
+    importance: pd.Series[float],
 ) -> str:
     """Markdown describing what the model is, what it was trained on and how well it does."""
     s = comparison.scores

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -21,6 +22,9 @@ from sabiscore_ml.models.metrics import outcome_index, rps_per_match
 from sabiscore_ml.models.walkforward import PREDICTION_COLUMNS, walk_forward
 from sabiscore_ml.settings import get_core_settings, get_model_settings
 
+if TYPE_CHECKING:
+    import optuna
+
 
 @dataclass(frozen=True)
 class TuningResult:
@@ -28,13 +32,13 @@ class TuningResult:
 
     config: ModelConfig
     best_rps: float
-    best_params: dict
+    best_params: dict[str, Any]
     study_name: str
     trials: int
     pruned: int
 
 
-def suggest(trial) -> dict:
+def suggest(trial: optuna.Trial) -> dict[str, Any]:
     """The search space: tree sizes and regularisation, the blend, the calibration."""
     return {
         "rf.min_samples_leaf": trial.suggest_int("rf.min_samples_leaf", 10, 200, log=True),
@@ -68,7 +72,7 @@ def tune(
     n_trials: int,
     study_name: str,
     seed: int = 0,
-    log_trial: Callable[[int, dict, float, str], None] | None = None,
+    log_trial: Callable[[int, dict[str, Any], float, str], None] | None = None,
 ) -> TuningResult:
     """Run ``n_trials`` more trials of ``study_name``; return the best configuration so far.
 
@@ -91,7 +95,7 @@ def tune(
     study.set_user_attr("leagues", list(leagues))
     study.set_user_attr("validation_seasons", list(validation_seasons))
 
-    def objective(trial) -> float:
+    def objective(trial: optuna.Trial) -> float:
         params = suggest(trial)
         config = base.with_params(params)
         scores: list[np.ndarray] = []

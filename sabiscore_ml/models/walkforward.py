@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
+from sabiscore_ml.models.bundle import Estimator
 from sabiscore_ml.models.data import TrainingSet
 
 PREDICTION_COLUMNS = ("p_home", "p_draw", "p_away")
@@ -44,28 +45,34 @@ class Block:
 def _blocks(evaluated: pl.DataFrame, step: str) -> list[tuple[str, dt.date, pl.DataFrame]]:
     if step not in ("season", "matchweek"):
         raise ValueError(f"step must be season or matchweek, not {step!r}")
-    out = []
+    out: list[tuple[str, dt.date, pl.DataFrame]] = []
     for (season,), part in evaluated.group_by(["season_code"], maintain_order=True):
         if step == "season":
-            out.append((season, part["match_date"].min(), part))
+            out.append((str(season), _first_day(part), part))
             continue
         week = pl.col("match_date").dt.truncate("1w")
         for _, chunk in part.with_columns(week.alias("_week")).group_by(
             "_week", maintain_order=True
         ):
-            out.append((season, chunk["match_date"].min(), chunk.drop("_week")))
+            out.append((str(season), _first_day(chunk), chunk.drop("_week")))
     return sorted(out, key=lambda b: b[1])
+
+
+def _first_day(block: pl.DataFrame) -> dt.date:
+    day = block["match_date"].min()
+    assert isinstance(day, dt.date)  # a block has rows, all dated
+    return day
 
 
 def walk_forward(
     training: TrainingSet,
-    make_model: Callable[[], object],
+    make_model: Callable[[], Estimator],
     *,
     leagues: Sequence[str],
     seasons: Sequence[str],
     step: str = "season",
     progress: Callable[[Block], None] | None = None,
-    extra: Callable[[object, TrainingSet], dict[str, np.ndarray]] | None = None,
+    extra: Callable[[Estimator, TrainingSet], dict[str, np.ndarray]] | None = None,
 ) -> pl.DataFrame:
     """Walk-forward predictions of ``leagues``' matches in ``seasons``.
 
@@ -106,7 +113,7 @@ def walk_forward(
     return pl.concat(parts).sort("match_date", "match_id")
 
 
-def _fit(model, training: TrainingSet) -> None:
+def _fit(model: Estimator, training: TrainingSet) -> None:
     if getattr(model, "fits_goals", False):
         model.fit(training.X(), training.goals())
     else:

@@ -154,7 +154,7 @@ first published.  A different content under a published id raises
 from __future__ import annotations
 
 import importlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 # Each name the package exports, by the module defining it.  They are imported
 # when first used, so ``contract`` and ``readers`` (what the serving tier
@@ -185,6 +185,36 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
     "warehouse": ("WarehousePublish", "mark_published", "publish_to_warehouse"),
 }
 _MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}
+
+if TYPE_CHECKING:  # the names as the checker sees them (at run time, __getattr__ imports them)
+    from sabiscore_ml.publish.contract import ALL_LEAGUES as ALL_LEAGUES
+    from sabiscore_ml.publish.contract import KINDS as KINDS
+    from sabiscore_ml.publish.contract import current_run_id as current_run_id
+    from sabiscore_ml.publish.contract import document_key as document_key
+    from sabiscore_ml.publish.contract import encode_document as encode_document
+    from sabiscore_ml.publish.contract import read_document as read_document
+    from sabiscore_ml.publish.documents import RunDocument as RunDocument
+    from sabiscore_ml.publish.documents import run_documents as run_documents
+    from sabiscore_ml.publish.publisher import PublishReport as PublishReport
+    from sabiscore_ml.publish.publisher import publish as publish
+    from sabiscore_ml.publish.publisher import reconcile as reconcile
+    from sabiscore_ml.publish.readers import RunInfo as RunInfo
+    from sabiscore_ml.publish.readers import latest_run as latest_run
+    from sabiscore_ml.publish.readers import run_info as run_info
+    from sabiscore_ml.publish.readers import run_prediction as run_prediction
+    from sabiscore_ml.publish.readers import run_predictions as run_predictions
+    from sabiscore_ml.publish.readers import run_value_bets as run_value_bets
+    from sabiscore_ml.publish.readers import warehouse_document as warehouse_document
+    from sabiscore_ml.publish.readers import warehouse_leagues as warehouse_leagues
+    from sabiscore_ml.publish.redis_store import RedisPublish as RedisPublish
+    from sabiscore_ml.publish.redis_store import RedisTtls as RedisTtls
+    from sabiscore_ml.publish.redis_store import publish_to_redis as publish_to_redis
+    from sabiscore_ml.publish.run import InvalidRun as InvalidRun
+    from sabiscore_ml.publish.run import PublishedRun as PublishedRun
+    from sabiscore_ml.publish.run import RunConflict as RunConflict
+    from sabiscore_ml.publish.warehouse import WarehousePublish as WarehousePublish
+    from sabiscore_ml.publish.warehouse import mark_published as mark_published
+    from sabiscore_ml.publish.warehouse import publish_to_warehouse as publish_to_warehouse
 
 __all__ = sorted(_MODULE_OF)
 

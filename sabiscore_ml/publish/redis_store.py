@@ -218,7 +218,7 @@ def publish_to_redis(
     ttl: RedisTtls | None = None,
     *,
     alerts_maxlen: int | None = None,
-    after_switch: Callable[[str], None] | None = None,
+    after_switch: Callable[[str], object] | None = None,
 ) -> RedisPublish:
     """Publish a run's documents, switch the pointer to it, and send its alerts.
 

@@ -262,7 +262,8 @@ def _rules(run_id: str, name: str, value: Any) -> dict[str, Any] | None:
     if not isinstance(value, dict):
         raise InvalidRun(f"run {run_id}: {name} must be a JSON object (a dict), or None")
     try:
-        return json.loads(encode_document(value))
+        rules: dict[str, Any] = json.loads(encode_document(value))
+        return rules
     except (TypeError, ValueError) as exc:
         raise InvalidRun(f"run {run_id}: {name} is not JSON: {exc}") from exc
 
@@ -317,7 +318,7 @@ def _sorted(frame: pl.DataFrame, *keys: str) -> pl.DataFrame:
     return frame.with_columns(rank.alias("_rank")).sort(by).drop("_rank")
 
 
-def _duplicates(frame: pl.DataFrame, keys: list[str]) -> list[tuple]:
+def _duplicates(frame: pl.DataFrame, keys: list[str]) -> list[tuple[Any, ...]]:
     dup = frame.filter(pl.struct(keys).is_duplicated()).select(keys).unique().sort(keys)
     return dup.head(5).rows()
 

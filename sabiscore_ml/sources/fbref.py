@@ -871,8 +871,8 @@ def parse_fbref_schedule(raw: bytes, name: str = "<bytes>") -> FbrefSchedule:
             if round_cell is not None and round_cell.text and (cid := _comp_id(round_cell)):
                 names.setdefault(cid, round_cell.text)
 
-    by_key: dict[tuple, FbrefFixture] = {}
-    order: list[tuple] = []
+    by_key: dict[tuple[object, ...], FbrefFixture] = {}
+    order: list[tuple[object, ...]] = []
     for table in sched_tables:
         table_comp = re.match(r"^sched_[\d-]+_(\d+)(?:_\d+)?$", table.table_id)
         default_comp = table_comp.group(1) if table_comp else None
@@ -1236,8 +1236,8 @@ def parse_fbref_match(raw: bytes, name: str = "<bytes>") -> FbrefMatch:
     summary = f"{home.team} {home.score or '-'} {away.team} {away.score or '-'}"
     for label, value in zip(("home_goals", "away_goals"), goals, strict=True):
         _check_range(name, label, value, MAX_GOALS, "score box", summary)
-    for label, value in zip(("home_xg", "away_xg"), xgs, strict=True):
-        _check_range(name, label, value, MAX_MATCH_XG, "score box", summary)
+    for label, xg in zip(("home_xg", "away_xg"), xgs, strict=True):
+        _check_range(name, label, xg, MAX_MATCH_XG, "score box", summary)
 
     comp_id = competition = season = round_name = None
     match_date = kickoff_time = None

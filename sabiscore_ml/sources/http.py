@@ -354,7 +354,7 @@ class Fetcher:
             raise FetchError(url, "only absolute http(s) URLs can be fetched")
         parser = self._robots_for(url, source)
         if parser is not None and not parser.can_fetch(self.user_agent, url):
-            raise RobotsDisallowed(url, parser.url, self.user_agent)
+            raise RobotsDisallowed(url, f"{_origin(url)}/robots.txt", self.user_agent)
 
         sent = {**(headers or {}), "Accept": _ACCEPT[expect]}
         if etag:

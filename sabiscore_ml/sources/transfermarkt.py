@@ -43,6 +43,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from decimal import Decimal
 from pathlib import PurePath
+from typing import Any
 
 from sabiscore_ml.errors import RejectedFile
 from sabiscore_ml.leagues import LEAGUES, normalize_season
@@ -983,7 +984,7 @@ class _Record:
 
     __slots__ = ("data", "line", "name")
 
-    def __init__(self, data: dict, line: int, name: str) -> None:
+    def __init__(self, data: dict[str, Any], line: int, name: str) -> None:
         self.data = data
         self.line = line
         self.name = name
@@ -1278,9 +1279,11 @@ def squad_value_changes(
         while expiries and expiries[0][0] == day:
             _, index = heapq.heappop(expiries)
             valuation = valuations[index]
-            if latest.get(valuation.player_id) == index:
-                members[valuation.club_id].pop(valuation.player_id, None)
-                touched.add(valuation.club_id)
+            # only a valuation of a wanted club (never None) has an expiry
+            club_id = valuation.club_id
+            if latest.get(valuation.player_id) == index and club_id is not None:
+                members[club_id].pop(valuation.player_id, None)
+                touched.add(club_id)
         for index in by_day.get(day, []) if days and days[-1] == day else []:
             valuation = valuations[index]
             previous = latest.get(valuation.player_id)

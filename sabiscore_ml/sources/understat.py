@@ -1293,15 +1293,17 @@ def match_team_matches(
     page, as match xG can differ from the shot-xG sum).  A match without a score
     or xG (not played yet) gives no record.
     """
-    if None in (info.home_goals, info.away_goals, info.home_xg, info.away_xg):
+    home_goals, away_goals = info.home_goals, info.away_goals
+    home_xg, away_xg = info.home_xg, info.away_xg
+    if home_goals is None or away_goals is None or home_xg is None or away_xg is None:
         return []
     npxg = {
         side: math.fsum(s.xg for s in shots if s.side == side and s.situation != "Penalty")
         for side in SIDES
     }
     sides = {
-        "h": (info.home_team_id, info.home_team, info.home_goals, info.home_xg, info.home_deep),
-        "a": (info.away_team_id, info.away_team, info.away_goals, info.away_xg, info.away_deep),
+        "h": (info.home_team_id, info.home_team, home_goals, home_xg, info.home_deep),
+        "a": (info.away_team_id, info.away_team, away_goals, away_xg, info.away_deep),
     }
     ppda = {"h": info.home_ppda, "a": info.away_ppda}
     records = []

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, delete, select, update
+from sqlalchemy import Connection, Row, delete, select, update
 
 from sabiscore_ml.leagues import get_league, season_start_year
 from sabiscore_ml.sources.football_data import (
@@ -124,7 +125,7 @@ def load_football_data(
             )
         )
     }
-    odds_rows = []
+    odds_rows: list[dict[str, object]] = []
     for m in parsed.matches:
         match_id = ids[(m.match_date, team_ids[m.home_team], team_ids[m.away_team])]
         odds_rows.extend(_odds_row(match_id, q, parsed.sha256) for q in m.odds)
@@ -197,7 +198,7 @@ def load_football_data_fixtures(
         listed = {
             (m.match_date, team_ids[m.home_team], team_ids[m.away_team]) for m in group.matches
         }
-        movable: dict[tuple[int, int], list] = {}
+        movable: dict[tuple[int, int], list[Row[*tuple[Any, ...]]]] = {}
         for r in stored:
             key = (r.match_date, r.home_team_id, r.away_team_id)
             if r.home_goals is None and r.result is None and key not in listed:
@@ -206,7 +207,7 @@ def load_football_data_fixtures(
         inserts, updates, kept = [], [], []
         for m in group.matches:
             home, away = team_ids[m.home_team], team_ids[m.away_team]
-            values = {
+            values: dict[str, object] = {
                 "kickoff_time": m.kickoff_time,
                 "kickoff_utc": _kickoff_utc(m.match_date, m.kickoff_time),
                 "referee": m.referee,
@@ -244,8 +245,8 @@ def load_football_data_fixtures(
             if any(getattr(current, column) != value for column, value in values.items()):
                 updates.append({"match_id": current.id, **values})
             kept.append(m)
-        key = ["league_code", "season_code", "match_date", "home_team_id", "away_team_id"]
-        upsert(connection, Match.__table__, inserts, key, update=[], batch_size=batch_size)
+        natural_key = ["league_code", "season_code", "match_date", "home_team_id", "away_team_id"]
+        upsert(connection, Match.__table__, inserts, natural_key, update=[], batch_size=batch_size)
         for row in updates:  # a handful per file
             match_id = row.pop("match_id")
             connection.execute(update(Match).where(Match.id == match_id).values(**row))
@@ -258,7 +259,7 @@ def load_football_data_fixtures(
             )
         }
         priced: list[int] = []
-        odds_rows = []
+        odds_rows: list[dict[str, object]] = []
         for m in kept:
             match_id = ids[(m.match_date, team_ids[m.home_team], team_ids[m.away_team])]
             if not m.odds:

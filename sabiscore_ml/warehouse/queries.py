@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Hashable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeAlias
 
 import pandas as pd
 import polars as pl
 from sqlalchemy import (
     JSON,
     ColumnElement,
+    CompoundSelect,
     Connection,
     Engine,
     Row,
@@ -44,6 +46,8 @@ from sabiscore_ml.warehouse.models import (
     TeamMatchLog,
 )
 from sabiscore_ml.warehouse.teams import alias_key
+
+AnySelect: TypeAlias = "Select[*tuple[Any, ...]]"
 
 _TIMING_ORDER = {"preclose": 0, "close": 1}
 
@@ -116,18 +120,20 @@ def coverage_summary(
         ]
 
 
-def _fetch_rows(connection: Connection, stmt: Select) -> tuple[list[str], list[tuple[Any, ...]]]:
+def _fetch_rows(
+    connection: Connection, stmt: AnySelect
+) -> tuple[list[str], list[tuple[Any, ...]]]:
     """Run ``stmt`` on the raw DBAPI cursor: column names and rows (no Result objects)."""
     sql = str(stmt.compile(dialect=connection.dialect, compile_kwargs={"literal_binds": True}))
     cursor = connection.connection.cursor()
     try:
         cursor.execute(sql)
-        return [description[0] for description in cursor.description], cursor.fetchall()
+        return [description[0] for description in cursor.description], list(cursor.fetchall())
     finally:
         cursor.close()
 
 
-def _fetch_frame(connection: Connection, stmt: Select) -> pd.DataFrame:
+def _fetch_frame(connection: Connection, stmt: AnySelect) -> pd.DataFrame:
     """Run ``stmt`` on the raw DBAPI cursor (no per-row Result objects) into a frame."""
     names, rows = _fetch_rows(connection, stmt)
     return pd.DataFrame.from_records(rows, columns=names)
@@ -138,8 +144,8 @@ def _missing(value: Any) -> bool:
     return value is None or bool(pd.isna(value))
 
 
-def _column_order(column: str) -> tuple[str, int, int]:
-    bookmaker, timing, outcome = column.rsplit("_", 2)
+def _column_order(column: Hashable) -> tuple[str, int, int]:
+    bookmaker, timing, outcome = str(column).rsplit("_", 2)
     return bookmaker, _TIMING_ORDER.get(timing, 9), "hda".index(outcome)
 
 
@@ -290,7 +296,7 @@ def squad_values_frame(engine: Engine, *, seasons: list[str] | None = None) -> p
 
 def squad_value_on(
     connection: Connection, team_id: int, day: dt.date, *, source: str = "transfermarkt-derived"
-) -> Row | None:
+) -> Row[*tuple[Any, ...]] | None:
     """A team's squad value as it stood on ``day``: its latest row on or before ``day``.
 
     Returns the ``squad_values`` row (``as_of``, ``market_value_eur``,
@@ -322,7 +328,7 @@ def export_matches(
     return len(frame)
 
 
-def source_summary(engine: Engine) -> list[tuple[str, str, str, str, int, int, int]]:
+def source_summary(engine: Engine) -> list[tuple[str, str, str, str | None, int, int, int]]:
     """Per source, table and league-season: rows, distinct teams, rows linked to a match."""
     from sabiscore_ml.warehouse.models import SourceMatch, SquadValue, TeamMatchLog, TeamSeasonStats
 
@@ -368,11 +374,11 @@ def source_summary(engine: Engine) -> list[tuple[str, str, str, str, int, int, i
     match_teams = select(
         named.c.source, named.c.league_code, named.c.season_code, func.count(named.c.team_id)
     ).group_by(named.c.source, named.c.league_code, named.c.season_code)
-    rows: list[tuple[str, str, str, str, int, int, int]] = []
+    rows: list[tuple[str, str, str, str | None, int, int, int]] = []
     with engine.connect() as connection:
         teams = {tuple(row[:3]): row[3] for row in connection.execute(match_teams)}
         for query in queries:
-            rows.extend(tuple(row) for row in connection.execute(query))
+            rows.extend(row._tuple() for row in connection.execute(query))
     # a source's matches name their teams home or away: count both sides
     rows = [
         (*r[:5], teams.get((r[0], r[2], r[3]), 0), r[6]) if r[1] == "matches" else r for r in rows
@@ -380,7 +386,7 @@ def source_summary(engine: Engine) -> list[tuple[str, str, str, str, int, int, i
     return sorted(rows, key=lambda r: (r[0], r[1], r[2], r[3]))
 
 
-def _source_match_teams() -> Select:
+def _source_match_teams() -> CompoundSelect[*tuple[Any, ...]]:
     """(source, league, season, team id): every team a source's matches name, home or away."""
     home = select(
         SourceMatch.source,
@@ -458,8 +464,8 @@ def reconciliation_report(
         xg_counts = {tuple(r[:3]): r[3] for r in connection.execute(with_xg)}
         rows = [
             SourceCoverage(*key, team_counts.get(key, 0), count, linked, xg_counts.get(key, 0))
-            for *key, count, linked in connection.execute(matches)
-            for key in [tuple(key)]
+            for source, league_code, season_code, count, linked in connection.execute(matches)
+            for key in [(source, league_code, season_code)]
         ]
         problems = [
             (uri, message or "")
@@ -513,7 +519,7 @@ TEAM_MATCH_STATS_COLUMNS = (
 )
 _TEAM_MATCH_KEY = ("team_id", "match_date", "source", "competition")
 # Types of the columns read (the others are text; SQLite gives dates as text too).
-_TEAM_MATCH_TYPES = {
+_TEAM_MATCH_TYPES: dict[str, type[pl.DataType] | pl.DataType] = {
     "team_id": pl.Int64,
     "goals_for": pl.Int64,
     "goals_against": pl.Int64,
@@ -523,7 +529,7 @@ _TEAM_MATCH_TYPES = {
 }
 
 
-def _rows_of(sources: dict[str, tuple[str, ...] | None]) -> ColumnElement[bool]:
+def _rows_of(sources: Mapping[str, tuple[str, ...] | None]) -> ColumnElement[bool]:
     log = TeamMatchLog
     return or_(
         *(
@@ -533,7 +539,7 @@ def _rows_of(sources: dict[str, tuple[str, ...] | None]) -> ColumnElement[bool]:
     )
 
 
-def _team_match_select(dialect: str, seasons: list[str] | None) -> Select:
+def _team_match_select(dialect: str, seasons: list[str] | None) -> AnySelect:
     """The match-log rows, with the ``stats_json`` figures read in the database.
 
     Each document is parsed once, and only on the rows that hold figures, into
@@ -543,7 +549,7 @@ def _team_match_select(dialect: str, seasons: list[str] | None) -> Select:
     """
     log = TeamMatchLog
     with_stats = case((_rows_of(_STATS_ROWS), log.stats_json), else_=None)
-    stmt = (
+    stmt: AnySelect = (
         select(
             log.team_id,
             log.match_date,

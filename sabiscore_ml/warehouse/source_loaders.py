@@ -491,7 +491,7 @@ def _stored_shot_files(
     for start in range(0, len(shot_ids), 500):
         chunk = list(shot_ids[start : start + 500])
         found.extend(
-            tuple(row)
+            (row[0], row[1])
             for row in connection.execute(
                 select(Shot.source_shot_id, RawFile.uri)
                 .join(RawFile, RawFile.sha256 == Shot.raw_sha256)

@@ -300,15 +300,15 @@ def _team_spellings(connection: Connection) -> tuple[dict[int, set[str]], dict[i
         )
     }
     spellings: dict[int, set[str]] = {team: {name} for team, (_, name) in teams.items()}
-    for team_id, alias in connection.execute(select(TeamAlias.team_id, TeamAlias.alias)):
-        spellings[team_id].add(alias)
+    for team_id, spelling in connection.execute(select(TeamAlias.team_id, TeamAlias.alias)):
+        spellings[team_id].add(spelling)
     team_by_name = {(country, name.casefold()): team for team, (country, name) in teams.items()}
     for alias in load_aliases():
         team = team_by_name.get((alias.country, alias.canonical.casefold()))
         if team is not None:
             spellings[team].add(alias.alias)
     team_of: dict[int, int] = {}
-    for club_id, team_id, club_name, code in connection.execute(
+    for club_id, linked_team, club_name, code in connection.execute(
         select(
             models.TmClub.club_id,
             models.TmClub.team_id,
@@ -316,9 +316,15 @@ def _team_spellings(connection: Connection) -> tuple[dict[int, set[str]], dict[i
             models.TmClub.club_code,
         ).where(models.TmClub.team_id.is_not(None))
     ):
-        team_of[club_id] = team_id
-        spellings[team_id] |= {club_name, *([code.replace("-", " ")] if code else [])}
+        assert linked_team is not None  # the clubs reconciled with a team only
+        team_of[club_id] = linked_team
+        spellings[linked_team] |= {club_name, *([code.replace("-", " ")] if code else [])}
     return spellings, team_of
+
+
+def _team_of_club(team_of: dict[int, int], club_id: int | None) -> int | None:
+    """The warehouse team of a Transfermarkt club (None: no club, or not reconciled)."""
+    return None if club_id is None else team_of.get(club_id)
 
 
 def _lock_derived(connection: Connection) -> None:
@@ -358,11 +364,13 @@ def refresh_derived_squad_values(
         return "no derived squad values yet: no player valuation loaded"
     spellings, team_of = _team_spellings(connection)
     valuations = [
-        TmPlayerValuation(index, player, day, value, team_of.get(club), club_name, None, None)
+        TmPlayerValuation(
+            index, player, day, value, _team_of_club(team_of, club), club_name, None, None
+        )
         for index, (player, day, value, club, club_name, _) in enumerate(stored)
     ]
     player_teams = {
-        player: team_of.get(club)
+        player: _team_of_club(team_of, club)
         for player, club in connection.execute(
             select(models.TmPlayer.player_id, models.TmPlayer.current_club_id)
         )
@@ -453,6 +461,7 @@ def load_games(
             xg=False,
         )
         for game in named:
+            assert game.home_club_name and game.away_club_name  # the named games only
             teams_of[game.game_id] = {
                 "home_team_id": teams[game.home_club_name],
                 "away_team_id": teams[game.away_club_name],

@@ -15,9 +15,10 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request, Security, status
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
+from sabiscore_ml.warehouse.api_keys import FREE
 from serving.rate_limits import CALLER, CLIENT, Refusal
 from serving.repository import StoreUnavailable
-from serving.security import FREE, AuthError, Principal, accepted_credentials, challenges
+from serving.security import AuthError, Principal, accepted_credentials, challenges
 from serving.state import ServingState
 
 api_key_scheme = APIKeyHeader(
@@ -38,7 +39,7 @@ bearer_scheme = HTTPBearer(
 
 async def get_state(request: Request) -> ServingState:
     """The running application's state."""
-    state = request.app.state.serving
+    state: ServingState | None = request.app.state.serving
     if state is None:
         raise RuntimeError("the application has not started (lifespan not run)")
     return state

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from fastapi import APIRouter, Response, status
 
 from sabiscore_ml import __version__
@@ -40,7 +42,9 @@ async def ready(state: StateDep, response: Response) -> Readiness:
     redis_state = await state.repository.redis_state()
     warehouse = await state.repository.warehouse_state()
     up = [warehouse == "ok"] + ([] if redis_state == "disabled" else [redis_state == "ok"])
-    verdict = "ok" if all(up) else "degraded" if any(up) else "unavailable"
+    verdict: Literal["ok", "degraded", "unavailable"] = (
+        "ok" if all(up) else "degraded" if any(up) else "unavailable"
+    )
     if verdict == "unavailable":
         response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE
         response.headers["Retry-After"] = str(READY_RETRY_SECONDS)

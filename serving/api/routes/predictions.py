@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Path, Request, Response, status
 
+from sabiscore_ml.warehouse.api_keys import FREE
 from serving.api.deps import CallerDep, StateDep, too_many_requests
 from serving.repository import Document
 from serving.responses import (
@@ -20,7 +21,6 @@ from serving.responses import (
     ok,
 )
 from serving.schemas import Insight, Prediction
-from serving.security import FREE
 
 router = APIRouter(tags=["predictions"])
 
@@ -48,7 +48,7 @@ def _found(document: Document | None, match_id: int) -> Document:
     "/predictions/{match_id}",
     response_model=Prediction,
     summary="A match's prediction",
-    responses={200: ok("The prediction, with the model version and the run")} | ERRORS,
+    responses={200: ok("The prediction, with the model version and the run"), **ERRORS},
 )
 async def prediction(
     match_id: MatchId, request: Request, state: StateDep, caller: CallerDep
@@ -68,7 +68,7 @@ async def prediction(
     "/insights/{match_id}",
     response_model=Insight,
     summary="Everything published about a match",
-    responses={200: ok("The insight document, as published")} | ERRORS,
+    responses={200: ok("The insight document, as published"), **ERRORS},
 )
 async def insight(
     match_id: MatchId, request: Request, state: StateDep, caller: CallerDep
