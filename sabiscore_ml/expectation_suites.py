@@ -295,9 +295,11 @@ def transfermarkt_suites() -> dict[str, list[Expectation]]:
     }
 
 
-SUITES.update(
-    {name: (lambda name=name: transfermarkt_suites()[name]) for name in transfermarkt_suites()}
-)
+def _transfermarkt_suite(name: str) -> Callable[[], list[Expectation]]:
+    return lambda: transfermarkt_suites()[name]
+
+
+SUITES.update({name: _transfermarkt_suite(name) for name in transfermarkt_suites()})
 
 
 def build_suite(suite_name: str, expectations: Iterable[Expectation] | None = None) -> Any:

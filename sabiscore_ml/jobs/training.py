@@ -243,7 +243,6 @@ def tune(state: Snapshot, *, progress: Progress | None = None) -> Tuned:
     import mlflow
 
     from sabiscore_ml.models import registry, tuning
-    from sabiscore_ml.registry import use_mlflow_store
 
     request = TrainRequest.from_dict(state["request"])
     base = ModelConfig(weights=request.weights)
@@ -256,7 +255,7 @@ def tune(state: Snapshot, *, progress: Progress | None = None) -> Tuned:
     experiment_id = registry.client().get_run(state["run_id"]).info.experiment_id
 
     def log_trial(number: int, params: dict[str, Any], rps: float, status: str) -> None:
-        use_mlflow_store()
+        registry.use_mlflow_store()
         with mlflow.start_run(run_id=state["run_id"]):
             with mlflow.start_run(
                 run_name=f"trial {number}", nested=True, experiment_id=experiment_id
@@ -277,7 +276,7 @@ def tune(state: Snapshot, *, progress: Progress | None = None) -> Tuned:
         study_name=study_name,
         log_trial=log_trial,
     )
-    use_mlflow_store()
+    registry.use_mlflow_store()
     with mlflow.start_run(run_id=state["run_id"]):
         mlflow.log_metric("tuning_best_validation_rps", result.best_rps)
         mlflow.set_tags(
