@@ -15,11 +15,11 @@ import json
 import logging
 import secrets
 import time
-from typing import Any
 
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from sabiscore_ml.settings import ServingSettings
 from serving.docs import DOCS_CSP
 from serving.hot_path import HotPath
 from serving.state import ServingState
@@ -47,7 +47,7 @@ def url_bytes(scope: Scope) -> int:
     return len(path) + (len(query) + 1 if query else 0)
 
 
-def oversized(scope: Scope, settings: Any) -> tuple[tuple[int, str] | None, bool]:
+def oversized(scope: Scope, settings: ServingSettings) -> tuple[tuple[int, str] | None, bool]:
     """The refusal a request's size earns (None within the limits), and whether a body comes.
 
     One pass over the headers: each line counts ``name: value`` and its line end; a body

@@ -40,7 +40,7 @@ import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
-from sqlalchemy import select, text
+from sqlalchemy import Engine, select, text
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
 
@@ -363,12 +363,12 @@ class Repository:
         return "ok"
 
 
-def _ping(engine: Any) -> None:
+def _ping(engine: Engine) -> None:
     with engine.connect() as connection:
         connection.execute(text("SELECT 1"))
 
 
-def _champion_document(engine: Any, model_name: str) -> Document | None:
+def _champion_document(engine: Engine, model_name: str) -> Document | None:
     query = (
         select(ModelVersion)
         .where(ModelVersion.name == model_name, ModelVersion.alias == CHAMPION)

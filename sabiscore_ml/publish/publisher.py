@@ -7,7 +7,7 @@ in :mod:`sabiscore_ml.publish` ("One current run").
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
 
@@ -17,6 +17,9 @@ from sabiscore_ml.publish.redis_store import RedisPublish, RedisTtls, publish_to
 from sabiscore_ml.publish.run import PublishedRun
 from sabiscore_ml.publish.warehouse import WarehousePublish, mark_published, publish_to_warehouse
 from sabiscore_ml.settings import get_redis_settings
+
+if TYPE_CHECKING:
+    import redis
 
 
 @dataclass(frozen=True)
@@ -32,7 +35,7 @@ def publish(
     run: PublishedRun,
     *,
     engine: Engine,
-    redis_client: Any = None,
+    redis_client: redis.Redis | None = None,
     prefix: str | None = None,
     ttl: RedisTtls | None = None,
 ) -> PublishReport:
@@ -64,7 +67,7 @@ def publish(
     return PublishReport(run.run_id, _as_stored(engine, stored), cached)
 
 
-def reconcile(engine: Engine, redis_client: Any, prefix: str) -> str | None:
+def reconcile(engine: Engine, redis_client: redis.Redis | None, prefix: str) -> str | None:
     """Mark published the run the Redis pointer names, if the warehouse still has it pending.
 
     Only a publisher killed between the pointer switch and the warehouse's mark

@@ -25,8 +25,9 @@ import datetime as dt
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
+import redis
 from redis.exceptions import ResponseError, WatchError
 
 from sabiscore_ml.publish.contract import (
@@ -45,6 +46,9 @@ from sabiscore_ml.publish.contract import (
     value_bet_entries,
 )
 from sabiscore_ml.publish.documents import RunDocument, run_documents
+
+if TYPE_CHECKING:
+    from redis.typing import EncodableT, FieldT
 from sabiscore_ml.publish.run import PublishedRun, RunConflict
 from sabiscore_ml.settings import get_publish_settings
 
@@ -102,12 +106,14 @@ def _order(created_at: dt.datetime, run_id: str) -> tuple[dt.datetime, str]:
     return created_at, run_id
 
 
-def _stored_meta(client: Any, prefix: str, run_id: str) -> dict[str, Any] | None:
-    raw = client.get(document_key(prefix, run_id, META))
-    return None if raw is None else json.loads(raw)
+def _stored_meta(client: redis.Redis, prefix: str, run_id: str) -> dict[str, Any] | None:
+    # redis-py types a synchronous client's answers as maybe awaitable
+    raw = cast(bytes | None, client.get(document_key(prefix, run_id, META)))
+    meta: dict[str, Any] | None = None if raw is None else json.loads(raw)
+    return meta
 
 
-def _settled(client: Any, prefix: str, run: PublishedRun) -> PublishedRun:
+def _settled(client: redis.Redis, prefix: str, run: PublishedRun) -> PublishedRun:
     """``run`` as first published: refused if its content differs, its first ``created_at``."""
     meta = _stored_meta(client, prefix, run.run_id)
     if meta is None:
@@ -121,7 +127,11 @@ def _settled(client: Any, prefix: str, run: PublishedRun) -> PublishedRun:
 
 
 def _write_documents(
-    client: Any, prefix: str, run: PublishedRun, documents: tuple[RunDocument, ...], ttl: RedisTtls
+    client: redis.Redis,
+    prefix: str,
+    run: PublishedRun,
+    documents: tuple[RunDocument, ...],
+    ttl: RedisTtls,
 ) -> None:
     """Step 1: every document of the run, in one transaction."""
     with client.pipeline(transaction=True) as pipe:
@@ -131,7 +141,7 @@ def _write_documents(
         pipe.execute()
 
 
-def _ensure_group(client: Any, prefix: str) -> None:
+def _ensure_group(client: redis.Redis, prefix: str) -> None:
     """Step 2: the ``webapp`` consumer group (and the stream), unless they exist."""
     try:
         client.xgroup_create(alerts_key(prefix), WEBAPP_GROUP, id="$", mkstream=True)
@@ -140,7 +150,7 @@ def _ensure_group(client: Any, prefix: str) -> None:
             raise
 
 
-def _switch_pointer(client: Any, prefix: str, run: PublishedRun) -> tuple[bool, str]:
+def _switch_pointer(client: redis.Redis, prefix: str, run: PublishedRun) -> tuple[bool, str]:
     """Step 3: point ``current`` at the run unless the current run is newer.
 
     Returns (moved, the current run id).  A current run whose meta has expired
@@ -188,7 +198,9 @@ def alert_entries(run: PublishedRun) -> list[dict[str, str]]:
     return [{**{k: _field(v) for k, v in e.items()}, "mode": run.mode} for e in entries]
 
 
-def _send_alerts(client: Any, prefix: str, run: PublishedRun, ttl: RedisTtls, maxlen: int) -> int:
+def _send_alerts(
+    client: redis.Redis, prefix: str, run: PublishedRun, ttl: RedisTtls, maxlen: int
+) -> int:
     """Step 4: the run's value-bet alerts, once: the marker and the entries in one MULTI."""
     entries = alert_entries(run)
     if not entries:
@@ -204,7 +216,8 @@ def _send_alerts(client: Any, prefix: str, run: PublishedRun, ttl: RedisTtls, ma
                 pipe.multi()
                 pipe.set(marker, b"1", nx=True, ex=ttl.alerted)
                 for entry in entries:
-                    pipe.xadd(stream, entry, maxlen=maxlen, approximate=True)
+                    fields: dict[FieldT, EncodableT] = {k: v for k, v in entry.items()}
+                    pipe.xadd(stream, fields, maxlen=maxlen, approximate=True)
                 pipe.execute()
                 return len(entries)
             except WatchError:  # another publisher set the marker: it sent them
@@ -212,7 +225,7 @@ def _send_alerts(client: Any, prefix: str, run: PublishedRun, ttl: RedisTtls, ma
 
 
 def publish_to_redis(
-    client: Any,
+    client: redis.Redis,
     prefix: str,
     run: PublishedRun,
     ttl: RedisTtls | None = None,
