@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -14,12 +13,14 @@ from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
     Progress,
+    TaskID,
     TextColumn,
     TimeElapsedColumn,
 )
 from rich.table import Table
 
 from sabiscore_ml.errors import SabiscoreError
+from sabiscore_ml.jobs import run as job
 from sabiscore_ml.leagues import normalize_season
 
 if TYPE_CHECKING:
@@ -58,16 +59,6 @@ def init_warehouse() -> str:
     return migrate()
 
 
-def redact(url: str) -> str:
-    """``url`` without its password (unchanged when it is not a database URL)."""
-    from sqlalchemy.engine import make_url
-
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except Exception:  # noqa: BLE001 - not a database URL (e.g. http://mlflow)
-        return url
-
-
 def iso_date(text: str, option: str) -> str:
     """``text`` as an ISO date, or a usage error naming ``option``."""
     import datetime as dt
@@ -101,32 +92,80 @@ def normalized_seasons(seasons: list[str] | None) -> list[str] | None:
     return [normalize_season(s) for s in seasons] if seasons else None
 
 
-def run_items(items: list[dict[str, str]], label: str) -> list[IngestOutcome]:
-    """Run the work items of a plan under a progress bar; their outcomes."""
-    from sabiscore_ml.jobs.workitems import run_work_items, work_item_label
+class Printer:
+    """Shows a job's :data:`~sabiscore_ml.jobs.run.RunEvent` as the commands print them.
 
-    outcomes: list[IngestOutcome] = []
-    with Progress(
-        TextColumn("[progress.description]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        TextColumn("{task.fields[current]}"),
-        console=console,
-        transient=False,
-    ) as progress:
-        task = progress.add_task(label, total=len(items), current="")
-        for outcome in run_work_items(items):
-            outcomes.append(outcome)
-            progress.update(task, current=work_item_label(items[len(outcomes) - 1]))
-            progress.advance(task)
-    return outcomes
+    Steps as ``>>`` lines, each batch of work items under a progress bar and then
+    its outcomes, results as tables.
+    """
+
+    def __init__(self) -> None:
+        self._bar: Progress | None = None
+        self._task: TaskID | None = None
+
+    def __call__(self, event: job.RunEvent) -> None:
+        """Print one event."""
+        match event:
+            case job.Step(text=text):
+                step(text)
+            case job.ItemsStarted(label=label, total=total):
+                self._bar = Progress(
+                    TextColumn("[progress.description]{task.description}"),
+                    BarColumn(),
+                    MofNCompleteColumn(),
+                    TimeElapsedColumn(),
+                    TextColumn("{task.fields[current]}"),
+                    console=console,
+                    transient=False,
+                )
+                self._bar.start()
+                self._task = self._bar.add_task(label, total=total, current="")
+            case job.ItemDone(item=item):
+                if self._bar is not None and self._task is not None:
+                    self._bar.update(self._task, current=item)
+                    self._bar.advance(self._task)
+            case job.ItemsFinished():
+                if self._bar is not None:
+                    self._bar.stop()
+                self._bar = self._task = None
+            case job.Loaded(outcomes=outcomes, unit=unit):
+                print_outcomes(outcomes, unit)
+            case job.WarehouseCoverage(rows=rows):
+                print_coverage_rows(rows)
+            case job.SourceSummary(rows=rows):
+                print_source_summary(rows)
+            case job.FeaturesBuilt(build=build):
+                print_feature_build(build)
+            case job.CatalogueSummary(families=families):
+                print_catalogue_summary(families)
+            case job.Trained():
+                print_trained(event)
+            case job.Scored(run=run):
+                print_run(run)
+            case job.DataDocsBuilt(docs=docs, seconds=seconds):
+                console.print(
+                    f"data docs: {docs.index} ({docs.results} validation results, "
+                    f"{docs.failed} failed; {docs.rendered} new pages in {seconds:.1f} s)",
+                    soft_wrap=True,
+                )
+            case job.DataDocsFailed(error=error):
+                err_console.print(f"[yellow]warning[/] data docs not built: {escape(error)}")
 
 
-def report_outcomes(outcomes: Sequence[IngestOutcome], unit: str = "matches") -> int:
-    """Print what was loaded, skipped and rejected; the exit status (1 if any was rejected)."""
+def load(items: list[dict[str, str]], label: str, unit: str = "matches") -> job.Loaded:
+    """Run the work items of a plan under a progress bar, then print their outcomes."""
+    return job.load(items, label, Printer(), unit=unit)
+
+
+def build_data_docs() -> None:
+    """Render the Data Docs of the validation results recorded so far, and say where."""
+    job.data_docs(Printer())
+
+
+def print_outcomes(outcomes: Sequence[IngestOutcome], unit: str = "matches") -> None:
+    """What was loaded, skipped and rejected (``unit``: what the loaded counts count)."""
     loaded = [o for o in outcomes if o.ok]
-    bad = [o for o in outcomes if o.status in ("rejected", "failed")]
+    bad = [o for o in outcomes if o.status in job.BAD_STATUSES]
     skipped = len(outcomes) - len(loaded) - len(bad)
     if skipped:
         console.print(
@@ -153,26 +192,6 @@ def report_outcomes(outcomes: Sequence[IngestOutcome], unit: str = "matches") ->
         )
     if bad:
         err_console.print(f"[bold red]{len(bad)} file(s) rejected[/]; the others were loaded")
-    return 1 if bad else 0
-
-
-def build_data_docs() -> None:
-    """Render the Data Docs of the validation results recorded so far, and say where."""
-    from sabiscore_ml.data_docs import build_data_docs as build
-
-    started = time.perf_counter()
-    try:
-        docs = build()
-    except OSError as exc:  # the load itself is done: say so, do not fail it
-        err_console.print(f"[yellow]warning[/] data docs not built: {escape(str(exc))}")
-        return
-    if docs is None:
-        return
-    console.print(
-        f"data docs: {docs.index} ({docs.results} validation results, {docs.failed} failed; "
-        f"{docs.rendered} new pages in {time.perf_counter() - started:.1f} s)",
-        soft_wrap=True,
-    )
 
 
 def print_coverage(leagues: list[str] | None = None) -> None:
@@ -198,6 +217,28 @@ def print_coverage_rows(rows: Sequence[Coverage]) -> None:
             f"{row.with_pinnacle_close / row.matches:.0%}" if row.matches else "-",
             str(row.bookmakers),
         )
+    console.print(table)
+
+
+def print_source_summary(rows: Sequence[tuple[str, str, str, str, int, int, int]]) -> None:
+    """The other sources' rows per table and league-season, reconciled with the warehouse."""
+    table = Table(title="Other sources, reconciled with the warehouse")
+    for column in ("source", "table", "league", "season", "rows", "teams", "linked"):
+        table.add_column(
+            column, justify="right" if column in ("rows", "teams", "linked") else "left"
+        )
+    for row in rows:
+        table.add_row(*(str(value) for value in row))
+    console.print(table)
+
+
+def print_catalogue_summary(families: Sequence[job.FamilyCoverage]) -> None:
+    """The feature families, their number of features and mean coverage."""
+    table = Table(title="Feature catalogue summary")
+    for column in ("family", "features", "mean coverage"):
+        table.add_column(column, justify="left" if column == "family" else "right")
+    for family in families:
+        table.add_row(family.family, str(family.features), f"{family.coverage:.0%}")
     console.print(table)
 
 
@@ -229,11 +270,6 @@ def print_feature_build(build: FeatureBuild) -> None:
     )
 
 
-def feature_progress(country: str, parts: int, rows: int) -> None:
-    """A step of a feature build: one country's partitions."""
-    step(f"features: {country}: {parts} partition(s) from {rows:,} matches")
-
-
 def walk_progress(block: Block) -> None:
     """A step of a walk forward: one block of matches predicted."""
     step(
@@ -259,6 +295,23 @@ def comparison_table(comparison: Comparison, title: str) -> Table:
             f"{diff.mean:+.4f} ± {diff.se:.4f}",
         )
     return table
+
+
+def print_trained(trained: job.Trained) -> None:
+    """A training run's walk-forward comparison with the market, and its decision."""
+    report = trained.report
+    console.print(
+        comparison_table(
+            trained.comparison,
+            f"Version {report.version}, walk-forward on {', '.join(trained.seasons)}, "
+            "against the market",
+        )
+    )
+    console.print(
+        f"[bold]version {report.version}[/] is the [bold]{report.alias}[/]: "
+        f"{escape(report.decision)}"
+        f" (MLflow run {report.run_id})"
+    )
 
 
 def print_run(run: PublishedRun) -> None:

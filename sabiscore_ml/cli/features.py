@@ -9,13 +9,14 @@ from rich.table import Table
 
 from sabiscore_ml.cli.common import (
     Leagues,
+    Printer,
     Seasons,
     console,
-    feature_progress,
     init_warehouse,
     normalized_seasons,
     print_feature_build,
 )
+from sabiscore_ml.jobs.run import feature_progress
 
 app = typer.Typer(help="The feature store.", no_args_is_help=True)
 
@@ -56,7 +57,7 @@ def features_build(
             seasons=seasons,
             full=full,
             as_of=day,
-            progress=feature_progress,
+            progress=feature_progress(Printer()),
         )
     )
 

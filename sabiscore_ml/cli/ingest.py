@@ -15,11 +15,12 @@ from sabiscore_ml.cli.common import (
     err_console,
     init_warehouse,
     iso_date,
+    load,
     print_coverage,
-    report_outcomes,
-    run_items,
+    print_outcomes,
     step,
 )
+from sabiscore_ml.jobs.run import Loaded
 
 app = typer.Typer(help="Load a source into the warehouse.", no_args_is_help=True)
 
@@ -112,13 +113,12 @@ def ingest_football_data(
         raise typer.Exit(1)
     init_warehouse()
     started = time.perf_counter()
-    outcomes = run_items(items, "football-data")
-    status = report_outcomes(outcomes)
+    loaded = load(items, "football-data")
     console.print(f"done in {time.perf_counter() - started:.1f} s")
     build_data_docs()
     if summary:
-        print_coverage(sorted({o.league for o in outcomes if o.ok and o.league}))
-    raise typer.Exit(status)
+        print_coverage(sorted({o.league for o in loaded.outcomes if o.ok and o.league}))
+    raise typer.Exit(loaded.status)
 
 
 def _ingest_fixtures(path: Path | None, *, refresh: bool, taken_on: str | None = None) -> int:
@@ -138,7 +138,8 @@ def _ingest_fixtures(path: Path | None, *, refresh: bool, taken_on: str | None =
     else:
         step("downloading fixtures.csv")
         outcome = ingest_football_data_fixtures_remote(refresh=refresh)
-    status = report_outcomes([outcome])
+    loaded = Loaded("fixtures.csv", "matches", (outcome,))
+    print_outcomes(loaded.outcomes)
     if outcome.per_league_season:
         table = Table(title="Fixtures loaded (unplayed, with current pre-closing odds)")
         for column in ("league", "season", "fixtures"):
@@ -148,7 +149,7 @@ def _ingest_fixtures(path: Path | None, *, refresh: bool, taken_on: str | None =
         console.print(table)
     console.print(f"done in {time.perf_counter() - started:.1f} s")
     build_data_docs()
-    return status
+    return loaded.status
 
 
 def _ingest_source_command(source: str, example_dir: str) -> None:
@@ -194,10 +195,10 @@ def _ingest_source_command(source: str, example_dir: str) -> None:
             raise typer.Exit(1)
         init_warehouse()
         started = time.perf_counter()
-        status = report_outcomes(run_items(items, source), unit="rows")
+        loaded = load(items, source, unit="rows")
         console.print(f"done in {time.perf_counter() - started:.1f} s")
         build_data_docs()
-        raise typer.Exit(status)
+        raise typer.Exit(loaded.status)
 
     command.__doc__ = f"""Load {source} into the warehouse: fetched live, or from recorded files.
 

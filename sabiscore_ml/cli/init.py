@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from rich.table import Table
 
-from sabiscore_ml.cli.common import console, init_warehouse, redact, step
+from sabiscore_ml.cli.common import console, init_warehouse, step
+from sabiscore_ml.jobs.run import redact
 
 
 def init() -> None:

@@ -10,8 +10,7 @@ from sabiscore_ml.cli.common import (
     build_data_docs,
     err_console,
     init_warehouse,
-    report_outcomes,
-    run_items,
+    load,
 )
 
 
@@ -35,6 +34,6 @@ def replay(
     if not items:
         err_console.print("the archive holds nothing to replay")
         raise typer.Exit(1)
-    status = report_outcomes(run_items(items, "replay"), unit="rows")
+    loaded = load(items, "replay", unit="rows")
     build_data_docs()
-    raise typer.Exit(status)
+    raise typer.Exit(loaded.status)

@@ -2,24 +2,13 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
-from rich.markup import escape
 
-from sabiscore_ml.cli.common import (
-    HistoryFrom,
-    comparison_table,
-    console,
-    init_warehouse,
-    iso_date,
-    step,
-)
-from sabiscore_ml.errors import SabiscoreError
+from sabiscore_ml.cli.common import HistoryFrom, Printer, init_warehouse, iso_date
+from sabiscore_ml.jobs.run import train_and_compare
 from sabiscore_ml.leagues import normalize_season
-
-if TYPE_CHECKING:
-    from sabiscore_ml.jobs.training import TrainRequest
 
 
 def train(
@@ -61,30 +50,4 @@ def train(
         history_from=normalize_season(history_from) if history_from else None,
         as_of=iso_date(as_of, "--as-of") if as_of else None,
     )
-    train_and_report(request)
-
-
-def train_and_report(request: TrainRequest) -> None:
-    """Train, then print the walk-forward comparison with the market and the decision."""
-    import polars as pl
-
-    from sabiscore_ml.jobs.training import train as train_job
-    from sabiscore_ml.models.evaluation import compare
-
-    try:
-        report = train_job(request, progress=step)
-    except ValueError as error:
-        raise SabiscoreError(str(error)) from error
-    predictions = pl.read_parquet(report.predictions_path)
-    evaluation = compare(predictions)
-    seasons = ", ".join(sorted(predictions["season_code"].unique().to_list()))
-    console.print(
-        comparison_table(
-            evaluation, f"Version {report.version}, walk-forward on {seasons}, against the market"
-        )
-    )
-    console.print(
-        f"[bold]version {report.version}[/] is the [bold]{report.alias}[/]: "
-        f"{escape(report.decision)}"
-        f" (MLflow run {report.run_id})"
-    )
+    train_and_compare(request, Printer())
