@@ -10,32 +10,18 @@ import shutil
 from pathlib import Path
 
 import pytest
+from cli_support import (
+    fresh_engines,  # noqa: F401 - autouse: an engine per test
+    invoke,
+    runner,
+    scalar,
+)
 from conftest import SAMPLE_DIR
 from http_server import ScriptedServer
-from sqlalchemy import text
-from typer.testing import CliRunner
 
 from sabiscore_ml.cli import app
 from sabiscore_ml.settings import clear_settings_cache
 from sabiscore_ml.warehouse.engine import get_engine
-
-runner = CliRunner()
-
-
-@pytest.fixture(autouse=True)
-def _fresh_engines():
-    get_engine.cache_clear()
-    yield
-    get_engine.cache_clear()
-
-
-def invoke(*args: str):
-    return runner.invoke(app, list(args), catch_exceptions=False, terminal_width=200)
-
-
-def scalar(sql: str):
-    with get_engine().connect() as connection:
-        return connection.execute(text(sql)).scalar_one()
 
 
 def test_help_lists_the_commands_with_examples() -> None:
