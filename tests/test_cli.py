@@ -48,6 +48,35 @@ def test_from_dir_loads_good_files_and_names_the_rejected_one(tmp_path: Path) ->
     assert scalar("SELECT COUNT(*) FROM ingestion_runs WHERE status = 'rejected'") == 1
 
 
+def test_load_tells_each_file_then_the_outcomes(tmp_path: Path) -> None:
+    """The job's load step, as ``sabiscore run`` and the ingest commands take it."""
+    from sabiscore_ml.jobs import run as job
+    from sabiscore_ml.jobs.football_data import plan_football_data
+    from sabiscore_ml.warehouse.engine import migrate
+
+    data = tmp_path / "data" / "E0"
+    data.mkdir(parents=True)
+    shutil.copy(SAMPLE_DIR / "E0" / "2023-2024.csv", data / "2023-2024.csv")
+    (data / "blocked.csv").write_bytes(b"<!DOCTYPE html><html><title>Just a moment...</title>")
+    migrate()
+    events: list[job.RunEvent] = []
+    items = plan_football_data(from_dir=str(data.parent))
+    loaded = job.load(items, "football-data", events.append)
+    assert [type(event) for event in events] == [
+        job.ItemsStarted,
+        job.ItemDone,
+        job.ItemDone,
+        job.ItemsFinished,
+        job.Loaded,
+    ]
+    assert events[0] == job.ItemsStarted("football-data", 2)
+    assert sorted(event.item for event in events[1:3]) == ["E0/2023-2024.csv", "E0/blocked.csv"]
+    assert events[-1] is loaded and loaded.unit == "matches"
+    assert sorted(o.status for o in loaded.outcomes) == ["loaded", "rejected"]
+    assert loaded.status == 1
+    assert scalar("SELECT COUNT(*) FROM matches") == 380
+
+
 def test_file_option_and_season_filter(tmp_path: Path) -> None:
     result = invoke(
         "ingest",
