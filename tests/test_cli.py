@@ -10,32 +10,18 @@ import shutil
 from pathlib import Path
 
 import pytest
+from cli_support import (
+    fresh_engines,  # noqa: F401 - autouse: an engine per test
+    invoke,
+    runner,
+    scalar,
+)
 from conftest import SAMPLE_DIR
 from http_server import ScriptedServer
-from sqlalchemy import text
-from typer.testing import CliRunner
 
 from sabiscore_ml.cli import app
 from sabiscore_ml.settings import clear_settings_cache
 from sabiscore_ml.warehouse.engine import get_engine
-
-runner = CliRunner()
-
-
-@pytest.fixture(autouse=True)
-def _fresh_engines():
-    get_engine.cache_clear()
-    yield
-    get_engine.cache_clear()
-
-
-def invoke(*args: str):
-    return runner.invoke(app, list(args), catch_exceptions=False, terminal_width=200)
-
-
-def scalar(sql: str):
-    with get_engine().connect() as connection:
-        return connection.execute(text(sql)).scalar_one()
 
 
 def test_help_lists_the_commands_with_examples() -> None:
@@ -60,6 +46,35 @@ def test_from_dir_loads_good_files_and_names_the_rejected_one(tmp_path: Path) ->
     assert "blocked.csv" in result.output and "not_csv" in result.output
     assert scalar("SELECT COUNT(*) FROM matches") == 760
     assert scalar("SELECT COUNT(*) FROM ingestion_runs WHERE status = 'rejected'") == 1
+
+
+def test_load_tells_each_file_then_the_outcomes(tmp_path: Path) -> None:
+    """The job's load step, as ``sabiscore run`` and the ingest commands take it."""
+    from sabiscore_ml.jobs import run as job
+    from sabiscore_ml.jobs.football_data import plan_football_data
+    from sabiscore_ml.warehouse.engine import migrate
+
+    data = tmp_path / "data" / "E0"
+    data.mkdir(parents=True)
+    shutil.copy(SAMPLE_DIR / "E0" / "2023-2024.csv", data / "2023-2024.csv")
+    (data / "blocked.csv").write_bytes(b"<!DOCTYPE html><html><title>Just a moment...</title>")
+    migrate()
+    events: list[job.RunEvent] = []
+    items = plan_football_data(from_dir=str(data.parent))
+    loaded = job.load(items, "football-data", events.append)
+    assert [type(event) for event in events] == [
+        job.ItemsStarted,
+        job.ItemDone,
+        job.ItemDone,
+        job.ItemsFinished,
+        job.Loaded,
+    ]
+    assert events[0] == job.ItemsStarted("football-data", 2)
+    assert sorted(event.item for event in events[1:3]) == ["E0/2023-2024.csv", "E0/blocked.csv"]
+    assert events[-1] is loaded and loaded.unit == "matches"
+    assert sorted(o.status for o in loaded.outcomes) == ["loaded", "rejected"]
+    assert loaded.status == 1
+    assert scalar("SELECT COUNT(*) FROM matches") == 380
 
 
 def test_file_option_and_season_filter(tmp_path: Path) -> None:

@@ -16,12 +16,15 @@ import shutil
 from pathlib import Path
 
 import pytest
+from cli_support import (
+    fresh_engines,  # noqa: F401 - autouse: an engine per test
+    scalar,
+)
+from cli_support import invoke as invoke_cli
 from conftest import FOOTBALL_DATA_FIXTURES, REPO, SAMPLE_DIR, table_snapshot
 from http_server import ScriptedServer
 from sqlalchemy import Engine, text
-from typer.testing import CliRunner
 
-from sabiscore_ml.cli import app
 from sabiscore_ml.errors import FetchError, RejectedFile
 from sabiscore_ml.jobs.football_data import (
     ingest_football_data_file,
@@ -44,23 +47,10 @@ FD_E0 = SAMPLE_DIR / "E0" / "2020-2021.csv"
 FD_D1_LATIN1 = FOOTBALL_DATA_FIXTURES / "D1_2000-2001.csv"
 FIXTURES_CSV = FOOTBALL_DATA_FIXTURES / "fixtures_2024-08-08.csv"
 
-runner = CliRunner()
-
-
-@pytest.fixture(autouse=True)
-def _fresh_engines():
-    get_engine.cache_clear()
-    yield
-    get_engine.cache_clear()
-
 
 def invoke(*args: str):
-    return runner.invoke(app, list(args), catch_exceptions=False, terminal_width=400)
-
-
-def scalar(sql: str):
-    with get_engine().connect() as connection:
-        return connection.execute(text(sql)).scalar_one()
+    """``sabiscore ARGS...`` on a terminal wide enough for the longest file names."""
+    return invoke_cli(*args, width=400)
 
 
 def runs(source: str) -> dict[str, tuple[str, str | None, str | None]]:

@@ -14,32 +14,22 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from cli_support import (
+    fresh_engines,  # noqa: F401 - autouse: an engine per test
+    invoke,
+)
 from conftest import REPO
 from serving_support import stop_server
 from sqlalchemy import text
 from test_publishing import add_fixtures, scored_run
-from typer.testing import CliRunner
 
-from sabiscore_ml.cli import app
 from sabiscore_ml.errors import SabiscoreError
 from sabiscore_ml.leagues import LEAGUES
 from sabiscore_ml.publish import publish, run_documents
 from sabiscore_ml.warehouse.api_keys import ApiKeyRefused
 from sabiscore_ml.warehouse.engine import get_engine, migrate
 
-runner = CliRunner()
 KEY = re.compile(r"sbk_[0-9a-f]{12}_[A-Za-z0-9_-]{43}")
-
-
-@pytest.fixture(autouse=True)
-def _fresh_engines():
-    get_engine.cache_clear()
-    yield
-    get_engine.cache_clear()
-
-
-def invoke(*args: str):  # noqa: ANN201
-    return runner.invoke(app, list(args), catch_exceptions=False, terminal_width=200)
 
 
 def test_keys_create_list_revoke() -> None:
