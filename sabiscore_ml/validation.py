@@ -641,7 +641,7 @@ def validate_football_data_odds(parsed: Any) -> None:
         validate_frame("football_data.odds", frame, name=parsed.name, rows=_odds_rows(frame))
 
 
-def validate_source_records(
+def source_records_checks(
     fixtures: list[Any],
     shots: list[dict[str, Any]],
     *,
@@ -651,16 +651,12 @@ def validate_source_records(
     league: str = "",
     whole_season: bool = False,
     as_of: dt.date | None = None,
-) -> None:
-    """Validate a file's Understat/FBref matches and shots before they are loaded.
+) -> list[FrameCheck]:
+    """The suite runs of a file's Understat/FBref matches, then its shots (if any).
 
-    ``whole_season`` marks a file that lists every fixture of the league-season
-    (an Understat league page, an FBref schedule): once the season is finished
-    it must hold exactly the matches of a complete season.  Any other file may
-    hold no more than a season of the clubs it names.  ``as_of`` is when the
-    file was taken (default today).  A failing match is named by the source's
-    id, a failing shot by its id.
+    See :func:`validate_source_records`, which runs them on the file alone.
     """
+    checks = []
     if fixtures:
         frame = pd.DataFrame(
             {
@@ -685,16 +681,21 @@ def validate_source_records(
             whole_season=whole_season and bool(league),
         )
         window, window_note = _season_window_parameters(as_of)
-        validate_frame(
-            "sources.fixtures",
-            frame,
-            name=name,
-            parameters=parameters | window,
-            notes=notes | window_note | _days_into_season_note(season),
-            rows=RowNames(
-                lines([f.source_match_id for f in fixtures], "match"),
-                {"days_into_season": ("match_date", "date"), SEASON_YEAR: ("match_date", "date")},
-            ),
+        checks.append(
+            FrameCheck(
+                "sources.fixtures",
+                frame,
+                name=name,
+                parameters=parameters | window,
+                notes=notes | window_note | _days_into_season_note(season),
+                rows=RowNames(
+                    lines([f.source_match_id for f in fixtures], "match"),
+                    {
+                        "days_into_season": ("match_date", "date"),
+                        SEASON_YEAR: ("match_date", "date"),
+                    },
+                ),
+            )
         )
     if shots:
         frame = pd.DataFrame(
@@ -708,7 +709,74 @@ def validate_source_records(
             }
         )
         shot_ids = [s["source_shot_id"] for s in shots]
-        validate_frame("sources.shots", frame, name=name, rows=RowNames(lines(shot_ids, "shot")))
+        checks.append(
+            FrameCheck("sources.shots", frame, name=name, rows=RowNames(lines(shot_ids, "shot")))
+        )
+    return checks
+
+
+def validate_source_records(
+    fixtures: list[Any],
+    shots: list[dict[str, Any]],
+    *,
+    season: str,
+    name: str,
+    source: str = "",
+    league: str = "",
+    whole_season: bool = False,
+    as_of: dt.date | None = None,
+) -> None:
+    """Validate a file's Understat/FBref matches and shots before they are loaded.
+
+    ``whole_season`` marks a file that lists every fixture of the league-season
+    (an Understat league page, an FBref schedule): once the season is finished
+    it must hold exactly the matches of a complete season.  Any other file may
+    hold no more than a season of the clubs it names.  ``as_of`` is when the
+    file was taken (default today).  A failing match is named by the source's
+    id, a failing shot by its id.
+    """
+    for check in source_records_checks(
+        fixtures,
+        shots,
+        season=season,
+        name=name,
+        source=source,
+        league=league,
+        whole_season=whole_season,
+        as_of=as_of,
+    ):
+        check.validate()
+
+
+def squad_values_checks(
+    rows: list[tuple[str, Any, Any, Any]],
+    *,
+    name: str,
+    lines_in_file: Sequence[int | None] | None = None,
+    as_of: dt.date | None = None,
+) -> list[FrameCheck]:
+    """The suite run of (club, as-of date, value, squad size) rows: see validate_squad_values."""
+    frame = pd.DataFrame(
+        {
+            "club": [r[0] for r in rows],
+            "as_of": [r[1] for r in rows],
+            "market_value_eur": pd.array([r[2] for r in rows], dtype="Float64"),
+            SEASON_YEAR: [season_year(r[1]) for r in rows],
+            "season": [season_of(r[1]) if isinstance(r[1], dt.date) else None for r in rows],
+        }
+    )
+    label = lines(lines_in_file) if lines_in_file is not None else RowNames().label
+    parameters, notes = _season_window_parameters(as_of)
+    return [
+        FrameCheck(
+            "sources.squad_values",
+            frame,
+            name=name,
+            parameters=parameters,
+            notes=notes,
+            rows=RowNames(label, {SEASON_YEAR: ("season", "season")}),
+        )
+    ]
 
 
 def validate_squad_values(
@@ -723,25 +791,8 @@ def validate_squad_values(
     ``lines_in_file`` are the rows' lines in the file, to name a failing row;
     ``as_of`` is when the file was taken (default today).
     """
-    frame = pd.DataFrame(
-        {
-            "club": [r[0] for r in rows],
-            "as_of": [r[1] for r in rows],
-            "market_value_eur": pd.array([r[2] for r in rows], dtype="Float64"),
-            SEASON_YEAR: [season_year(r[1]) for r in rows],
-            "season": [season_of(r[1]) if isinstance(r[1], dt.date) else None for r in rows],
-        }
-    )
-    label = lines(lines_in_file) if lines_in_file is not None else RowNames().label
-    parameters, notes = _season_window_parameters(as_of)
-    validate_frame(
-        "sources.squad_values",
-        frame,
-        name=name,
-        parameters=parameters,
-        notes=notes,
-        rows=RowNames(label, {SEASON_YEAR: ("season", "season")}),
-    )
+    for check in squad_values_checks(rows, name=name, lines_in_file=lines_in_file, as_of=as_of):
+        check.validate()
 
 
 # The record field of each Transfermarkt table whose season is checked against the

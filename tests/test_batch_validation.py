@@ -1,4 +1,4 @@
-"""The suites run over a batch of real football-data files: each file still judged alone."""
+"""The suites run over a batch of real files (football-data, Understat): each still judged alone."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import SAMPLE_DIR
+from conftest import REPO, SAMPLE_DIR
 from sqlalchemy import Engine, text
 
 from sabiscore_ml.data_docs import build_data_docs
@@ -21,6 +21,7 @@ from sabiscore_ml.jobs.football_data import (
     ingest_football_data_file,
     ingest_football_data_files,
 )
+from sabiscore_ml.jobs.sources import ingest_source_bytes, ingest_source_files
 from sabiscore_ml.sources.football_data import parse_football_data
 from sabiscore_ml.validation import (
     FOOTBALL_DATA_COLUMNS,
@@ -141,3 +142,43 @@ def test_a_folder_loads_with_its_bad_file_rejected_alone_as_when_validated_alone
         matches = connection.execute(text("SELECT count(*) FROM matches")).scalar_one()
     assert matches == sum(o.matches for o in outcomes) == 380 + 552 + 306
     assert all(o.odds > 0 for o in outcomes if o.ok)
+
+
+UNDERSTAT = REPO / "samples" / "understat"
+UNDERSTAT_SHOTS = UNDERSTAT / "E0" / "shots_epl_20-21_matches_14086_14717.csv"
+
+
+def test_an_understat_folder_loads_with_its_bad_file_rejected_alone_as_when_validated_alone(
+    warehouse: Engine, tmp_path: Path
+) -> None:
+    """The league page, match page and shot CSV of EPL 2020-21 in one batch, a spoilt copy
+    of the shot CSV among them (Fulham 0-16 Arsenal): it alone is rejected, with the message it
+    gets alone, and the others load as they do alone."""
+    assert ingest_football_data_file(SAMPLE_DIR / "E0" / "2020-2021.csv", engine=warehouse).ok
+    raw = UNDERSTAT_SHOTS.read_bytes()
+    bad = tmp_path / "E0" / "shots_epl_20-21_spoilt.csv"
+    bad.parent.mkdir()
+    bad.write_bytes(raw.replace(b",Fulham,Arsenal,0.0,3.0,", b",Fulham,Arsenal,0.0,16.0,"))
+    assert bad.read_bytes() != raw
+    paths = [UNDERSTAT / "league_epl.html", bad, UNDERSTAT / "match.html", UNDERSTAT_SHOTS]
+
+    outcomes = list(
+        ingest_source_files("understat", paths, league="E0", engine=warehouse, batch_files=4)
+    )
+
+    assert [o.uri for o in outcomes] == [str(p) for p in paths]
+    assert [o.status for o in outcomes] == [LOADED, REJECTED, LOADED, LOADED]
+    assert outcomes[1].check == "expectation" and "match 14086" in outcomes[1].message
+    # alone: the same verdict and message, and the loaded files give what they give alone
+    alone = ingest_source_bytes(
+        "understat", bad.read_bytes(), str(bad), league="E0", engine=warehouse
+    )
+    assert (alone.status, alone.message) == (REJECTED, outcomes[1].message)
+    with warehouse.connect() as connection:
+        shots = connection.execute(text("SELECT count(*) FROM shots")).scalar_one()
+    assert shots == 37
+    again = [
+        ingest_source_bytes("understat", p.read_bytes(), str(p), league="E0", engine=warehouse)
+        for p in paths
+    ]
+    assert [(o.status, o.message) for o in again] == [(o.status, o.message) for o in outcomes]

@@ -1,5 +1,8 @@
 """The warehouse does not depend on the order its files arrive in (SQLite and PostgreSQL).
 
+football-data may come last: the files of other sources it refused for want of their
+teams are replayed when it brings them.
+
 The same bundled files, loaded in every order, give byte-identical ``sabiscore export``
 outputs: which file a match's figures come from is decided by the source and the kind
 of file, and xG and shot coordinates are stored at one precision.
@@ -19,9 +22,10 @@ from sqlalchemy.engine import make_url
 from typer.testing import CliRunner
 
 from sabiscore_ml.cli import app
-from sabiscore_ml.jobs.football_data import plan_football_data
+from sabiscore_ml.jobs.football_data import IngestOutcome, plan_football_data
 from sabiscore_ml.jobs.football_data import run_item as run_football_data_item
 from sabiscore_ml.jobs.sources import plan_source, run_source_item
+from sabiscore_ml.jobs.workitems import run_work_items
 from sabiscore_ml.settings import clear_settings_cache
 from sabiscore_ml.warehouse.engine import get_engine
 
@@ -138,27 +142,129 @@ def test_every_order_of_the_understat_files_gives_the_same_exports(
         assert outputs == first, f"{order} exports differ from {next(iter(results))}"
 
 
-def test_every_order_of_the_source_folders_gives_the_same_exports(
+FOLDERS = ("football-data", "understat", "fbref", "transfermarkt")
+
+
+def load_folder(engine: Engine, folder: str) -> list[IngestOutcome]:
+    """Load one whole source folder as ``sabiscore ingest``/``run`` do (``run_work_items``).
+
+    football-data is the roster the other sources reconcile against: to keep the
+    test short its folder holds the seasons the other samples need (E0 2019-24,
+    E1 2015-20, I1 and F1 2020-21, SP1 2023-24).
+    """
+    if folder == "football-data":
+        items = plan_football_data(files=[str(p) for p in ROSTERS])
+    else:
+        items = plan_source(folder, from_dir=str(SAMPLES / folder))
+    outcomes = list(run_work_items(items, engine=engine))
+    assert len(outcomes) == len(items)
+    return outcomes
+
+
+def refused(engine: Engine) -> list[tuple[str, str]]:
+    """The files whose last attempt was refused and that never loaded (uri, check)."""
+    with engine.connect() as connection:
+        rows = connection.execute(
+            text(
+                "SELECT r.uri, r.check_failed FROM ingestion_runs r WHERE r.status = 'rejected' "
+                "AND r.id = (SELECT max(id) FROM ingestion_runs l WHERE l.uri = r.uri) "
+                "AND (r.sha256 IS NULL OR r.sha256 NOT IN (SELECT sha256 FROM raw_files))"
+            )
+        ).all()
+    return [tuple(row) for row in rows]
+
+
+def check_folder_orders(results: dict[tuple[str, ...], dict[str, bytes]]) -> None:
+    reference = results[FOLDERS]
+    assert reference["shots"].count(b"\n") == 1 + 37 + 21  # header, Understat and FBref shots
+    for order, outputs in results.items():
+        assert outputs == reference, f"{order} exports differ from {FOLDERS}"
+
+
+@pytest.mark.parametrize("warehouse", ["sqlite"], indirect=True)
+def test_every_order_of_the_four_source_folders_gives_the_same_exports(
+    warehouse: Engine, tmp_path: Path
+) -> None:
+    """The football-data, Understat, FBref and Transfermarkt folders in all 24 orders (SQLite).
+
+    A file of another source that arrives before its league's football-data teams
+    is refused (``load E0 first``) and quarantined; the football-data load that
+    brings the teams replays it, so every order ends with every file loaded and
+    the same exports.  Each distinct prefix of the orders is loaded once: the
+    SQLite file is copied where two orders part (64 folder loads, not 96).
+    """
+    url = warehouse.url.render_as_string(hide_password=False)
+    warehouse.dispose()
+    results: dict[tuple[str, ...], dict[str, bytes]] = {}
+
+    def branch(done: tuple[str, ...], database: Path) -> None:
+        for folder in (f for f in FOLDERS if f not in done):
+            order = (*done, folder)
+            copy = tmp_path / f"{'-'.join(f[:2] for f in order)}.sqlite"
+            shutil.copy(database, copy)
+            engine = create_engine(f"sqlite:///{copy}")
+            outcomes = load_folder(engine, folder)
+            if folder == "football-data" or "football-data" in done:
+                assert all(o.ok for o in outcomes), [o.message for o in outcomes if not o.ok]
+            if len(order) == len(FOLDERS):
+                assert refused(engine) == [], order
+                results[order] = exported(tmp_path, f"sqlite:///{copy}")
+            engine.dispose()
+            if len(order) < len(FOLDERS):
+                branch(order, copy)
+            copy.unlink()
+
+    branch((), Path(make_url(url).database))
+    assert len(results) == 24
+    check_folder_orders(results)
+
+
+@pytest.mark.parametrize("warehouse", ["postgresql"], indirect=True)
+def test_orders_of_the_source_folders_give_the_same_exports_on_postgresql(
     warehouse: Engine, clone: Callable[[str], tuple[Engine, str]], tmp_path: Path
 ) -> None:
-    """The Understat, FBref and Transfermarkt folders, each loaded whole as ``sabiscore run``
-    does (``plan_source(source, from_dir=samples/<source>)``), in all six orders.
-
-    football-data comes first in every order: it is the roster the other sources
-    reconcile against, and a file of another source that arrives before its league's
-    football-data teams is refused (``load E0 first``).  To keep the test short the
-    football-data seasons are those the other samples need (E0 2019-24, E1 2015-20,
-    I1 and F1 2020-21, SP1 2023-24), loaded once and copied for every order.
-    """
-    load_football_data(warehouse, ROSTERS)
-    folders = ("understat", "fbref", "transfermarkt")
+    """football-data first, last (the reversed order) and in between, on PostgreSQL."""
+    orders = [
+        FOLDERS,
+        tuple(reversed(FOLDERS)),
+        ("understat", "football-data", "transfermarkt", "fbref"),
+    ]
     results = {}
-    for number, order in enumerate(itertools.permutations(folders)):
+    for number, order in enumerate(orders):
         engine, url = clone(f"f{number}")
-        for source in order:
-            load(engine, source, plan_source(source, from_dir=str(SAMPLES / source)))
+        for folder in order:
+            load_folder(engine, folder)
+        assert refused(engine) == [], order
         results[order] = exported(tmp_path, url)
-    first = next(iter(results.values()))
-    assert first["shots"].count(b"\n") == 1 + 37 + 21  # header, Understat and FBref shots
-    for order, outputs in results.items():
-        assert outputs == first, f"{order} exports differ from {next(iter(results))}"
+    check_folder_orders(results)
+
+
+def test_football_data_last_replays_the_files_refused_for_want_of_teams(
+    warehouse: Engine,
+) -> None:
+    """Understat first: refused (no English teams); football-data then replays it, once."""
+    outcomes = load_folder(warehouse, "understat")
+    assert {o.check for o in outcomes} == {"reconcile"}
+    assert all("load E0 first" in (o.message or "") for o in outcomes)
+    assert [uri for uri, _ in refused(warehouse)] != []
+
+    outcomes = load_folder(warehouse, "football-data")
+    assert all(o.ok for o in outcomes)
+    assert outcomes[-1].warnings[-1] == (
+        "replayed 3 quarantined file(s) of other sources refused for want of their teams: "
+        "3 loaded, 0 still refused"
+    )
+    assert refused(warehouse) == []
+    with warehouse.connect() as connection:
+        runs = connection.execute(
+            text(
+                "SELECT status, count(*) FROM ingestion_runs WHERE source = 'understat' "
+                "GROUP BY status ORDER BY status"
+            )
+        ).all()
+        shots = connection.execute(text("SELECT count(*) FROM shots")).scalar_one()
+    assert [tuple(row) for row in runs] == [("loaded", 3), ("rejected", 3)]
+    assert shots == 37
+    # loading football-data again adds no team: nothing is replayed
+    again = load_folder(warehouse, "football-data")
+    assert not any("replayed" in w for o in again for w in o.warnings)

@@ -12,7 +12,9 @@ Params, asset, documentation and, for FBref, the pool that caps its requests.
    file or URL and the check; a download that failed on the network is retried.
 4. **summarize** (only when every item succeeded) logs the totals per
    league-season and updates the DAG's asset; when every item was skipped it is
-   skipped too, and the asset is not updated.
+   skipped too, and the asset is not updated.  For football-data, when a file
+   loaded, it first replays the files of the other sources refused earlier for
+   want of their teams (:func:`sabiscore_ml.jobs.workitems.replay_after_football_data`).
 
 Task bodies import :mod:`sabiscore_ml` when they run, so parsing a DAG file
 touches neither the library nor any database.
@@ -241,10 +243,12 @@ def ingest_dag(
             from airflow.sdk import get_current_context
             from airflow.sdk.exceptions import AirflowSkipException
 
-            from sabiscore_ml.jobs.workitems import summarize_outcomes
+            from sabiscore_ml.jobs.workitems import replay_after_football_data, summarize_outcomes
 
-            # one slice read instead of probing XCom by offset
-            summary = summarize_outcomes(source, outcomes[:])
+            outcomes = outcomes[:]  # one slice read instead of probing XCom by offset
+            if source == "football-data":  # once every file is in: files waiting for teams
+                replay_after_football_data(outcomes)
+            summary = summarize_outcomes(source, outcomes)
             if not summary["per_league_season"]:
                 raise AirflowSkipException(
                     f"all {summary['skipped']} file(s) skipped: nothing loaded"

@@ -11,21 +11,32 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import asdict, dataclass, field
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
 
 from sqlalchemy import Connection, Engine
 
 from sabiscore_ml.errors import RejectedFile
-from sabiscore_ml.leagues import football_data_season_code, get_league, normalize_season
-from sabiscore_ml.settings import (
-    get_core_settings,
-    get_football_data_settings,
-    get_warehouse_settings,
+from sabiscore_ml.jobs.ingest import (
+    FAILED,
+    LOADED,
+    REJECTED,
+    SKIPPED,
+    VALIDATION_BATCH_FILES,
+    IngestOutcome,
+    Prepared,
+    Screen,
+    ingest_bytes,
+    ingest_files,
+    now_utc,
+    read_input,
+    record_run,
 )
-from sabiscore_ml.sources.archive import archive_raw, first_archived_at
+from sabiscore_ml.jobs.live import LiveTarget, fetch_live
+from sabiscore_ml.leagues import football_data_season_code, get_league, normalize_season
+from sabiscore_ml.settings import get_core_settings, get_football_data_settings
+from sabiscore_ml.sources.archive import first_archived_at
 from sabiscore_ml.sources.football_data import (
     SOURCE,
     ParsedFile,
@@ -33,107 +44,27 @@ from sabiscore_ml.sources.football_data import (
     parse_football_data,
     parse_football_data_fixtures,
 )
-from sabiscore_ml.sources.reading import check_size, parse_failures, read_file, sha256_hex
+from sabiscore_ml.sources.reading import check_size, parse_failures, sha256_hex
 from sabiscore_ml.validation import (
-    FrameCheck,
     football_data_checks,
-    screen_batch,
     validate_football_data,
     validate_football_data_fixtures,
 )
-from sabiscore_ml.warehouse.engine import get_engine
-from sabiscore_ml.warehouse.loaders import (
-    load_football_data,
-    load_football_data_fixtures,
-    upsert_raw_file,
-)
-from sabiscore_ml.warehouse.models import IngestionRun
+from sabiscore_ml.warehouse.loaders import load_football_data, load_football_data_fixtures
 
 log = logging.getLogger(__name__)
 
-T = TypeVar("T")
-
-LOADED, REJECTED, FAILED, SKIPPED = "loaded", "rejected", "failed", "skipped"
-
-
-@dataclass(slots=True)
-class IngestOutcome:
-    """What happened to one file (JSON-serialisable via :meth:`as_dict`)."""
-
-    uri: str
-    status: str
-    sha256: str | None = None
-    league: str | None = None
-    season: str | None = None
-    matches: int = 0
-    odds: int = 0
-    check: str | None = None
-    message: str | None = None
-    warnings: list[str] = field(default_factory=list)
-    # a file of many league-seasons (fixtures.csv): matches loaded per "E0 2024-2025"
-    per_league_season: dict[str, int] = field(default_factory=dict)
-
-    @property
-    def ok(self) -> bool:
-        """True when the file was loaded."""
-        return self.status == LOADED
-
-    def as_dict(self) -> dict[str, object]:
-        """Plain dict (for XCom, JSON and tables)."""
-        return asdict(self)
-
-
-def now_utc() -> dt.datetime:
-    """Naive UTC now, to the second (the warehouse's timestamp convention)."""
-    return dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
-
-
-def record_run(
-    engine: Engine,
-    outcome: IngestOutcome,
-    started: dt.datetime,
-    *,
-    source: str = SOURCE,
-    **extra: object,
-) -> None:
-    """Log one ingestion attempt in ``ingestion_runs`` (its own transaction)."""
-    with engine.begin() as connection:
-        connection.execute(
-            IngestionRun.__table__.insert().values(
-                source=source,
-                uri=outcome.uri,
-                sha256=outcome.sha256,
-                status=outcome.status,
-                started_at=started,
-                league_code=outcome.league,
-                season_code=outcome.season,
-                matches_loaded=outcome.matches,
-                odds_loaded=outcome.odds,
-                check_failed=outcome.check,
-                message=outcome.message
-                or ("; ".join(outcome.warnings) if outcome.warnings else None),
-                **extra,
-            )
-        )
-
-
-def read_input(
-    path: Path, source: str = SOURCE, *, engine: Engine | None = None
-) -> bytes | IngestOutcome:
-    """The bytes of one input file, or the rejection recorded when it cannot be read.
-
-    A file over the source's size limit (``too_large``) is refused before it is
-    read, and so is not archived; a missing or unreadable one is ``readable``.
-    """
-    try:
-        return read_file(path, source)
-    except (OSError, RejectedFile) as exc:
-        check = exc.check if isinstance(exc, RejectedFile) else "readable"
-        message = str(exc) if isinstance(exc, RejectedFile) else f"{path}: {exc}"
-        outcome = IngestOutcome(str(path), REJECTED, check=check, message=message)
-        log.warning("%s", message)
-        record_run(engine or get_engine(), outcome, now_utc(), source=source)
-        return outcome
+__all__ = [
+    "FAILED",
+    "LOADED",
+    "REJECTED",
+    "SKIPPED",
+    "VALIDATION_BATCH_FILES",
+    "IngestOutcome",
+    "now_utc",
+    "read_input",
+    "record_run",
+]
 
 
 def _taken_on(
@@ -149,65 +80,50 @@ def _taken_on(
     return min(known)
 
 
-def _quarantined(
-    engine: Engine,
-    raw: bytes,
-    sha: str,
-    uri: str,
-    error: RejectedFile,
-    started: dt.datetime,
-    fetched_at: dt.datetime | None,
-    extra: dict[str, object] | None,
-) -> IngestOutcome:
-    """Keep a rejected body in the archive's quarantine and log the rejection; nothing loaded."""
-    archive_raw(
-        raw,
-        sha,
-        source=SOURCE,
-        uri=uri,
-        fetched_at=fetched_at,
-        extra=extra,
-        quarantine={"check": error.check, "detail": error.detail},
-    )
-    outcome = IngestOutcome(uri, REJECTED, sha, check=error.check, message=str(error))
-    log.warning("%s", error)
-    record_run(engine, outcome, started, fetched_at=fetched_at)
-    return outcome
+@dataclass(frozen=True, slots=True)
+class FootballDataResults:
+    """The pipeline's adapter of a football-data season file (results and odds).
 
-
-def _load_in_one_transaction(
-    engine: Engine,
-    raw: bytes,
-    archive_path: str,
-    outcome: IngestOutcome,
-    started: dt.datetime,
-    fetched_at: dt.datetime | None,
-    rows_read: int,
-    load: Callable[[Connection, int], T],
-) -> T:
-    """Record the raw file and ``load(connection, batch_size)`` it in one transaction.
-
-    A failure rolls everything back, is logged in the run log as ``failed``
-    (check ``database``) and raised.
+    ``screened`` is the parse of these very bytes when it already passed the
+    suites in a batch: it is neither parsed nor validated again.
     """
-    assert outcome.sha256 is not None
-    batch = get_warehouse_settings().write_batch_size
-    try:
-        with engine.begin() as connection:
-            upsert_raw_file(
-                connection,
-                sha256=outcome.sha256,
-                source=SOURCE,
-                uri=outcome.uri,
-                size=len(raw),
-                path=archive_path,
-            )
-            return load(connection, batch)
-    except Exception as exc:  # the transaction rolled back: log the failure, then raise
-        outcome.status, outcome.matches, outcome.odds = FAILED, 0, 0
-        outcome.check, outcome.message = "database", f"{outcome.uri}: load failed: {exc}"
-        record_run(engine, outcome, started, fetched_at=fetched_at, rows_read=rows_read)
-        raise
+
+    fetched_at: dt.datetime | None = None
+    today: dt.date | None = None
+    screened: ParsedFile | None = None
+    source: str = SOURCE
+    league_hint: str | None = None
+    rejects_while_loading: bool = False
+
+    def extension(self, uri: str) -> str:
+        """Season files are archived as CSV."""
+        return "csv"
+
+    def manifest(self, archive_extra: dict[str, object] | None) -> dict[str, object] | None:
+        """The download's validators, if any."""
+        return archive_extra
+
+    def prepare(self, raw: bytes, uri: str, sha256: str) -> Prepared:
+        """Parse (size first) and validate the file as of the day it was taken."""
+        parsed = self.screened
+        if parsed is None:
+            check_size(len(raw), uri, SOURCE)
+            with parse_failures(uri):
+                parsed = parse_football_data(raw, uri, today=self.today)
+            as_of = _taken_on(sha256, parsed, self.fetched_at, self.today)
+            validate_football_data(parsed, as_of=as_of)
+        chosen = parsed
+
+        def load(connection: Connection, outcome: IngestOutcome, batch: int) -> None:
+            outcome.matches, outcome.odds = load_football_data(connection, chosen, batch_size=batch)
+
+        return Prepared(
+            parsed.league,
+            parsed.season,
+            load,
+            rows_read=len(parsed.matches),
+            warnings=list(parsed.warnings),
+        )
 
 
 def ingest_football_data_bytes(
@@ -227,52 +143,14 @@ def ingest_football_data_bytes(
     parse of these very bytes when it already passed the suites in a batch
     (:func:`ingest_football_data_files`): it is neither parsed nor validated again.
     """
-    engine = engine or get_engine()
-    started = now_utc()
-    sha = sha256_hex(raw)
-    try:
-        if screened is not None:
-            parsed = screened
-        else:
-            check_size(len(raw), uri, SOURCE)
-            with parse_failures(uri):
-                parsed = parse_football_data(raw, uri, today=today)
-            validate_football_data(parsed, as_of=_taken_on(sha, parsed, fetched_at, today))
-    except RejectedFile as exc:
-        return _quarantined(engine, raw, sha, uri, exc, started, fetched_at, archive_extra)
-
-    archived = archive_raw(
+    return ingest_bytes(
+        FootballDataResults(fetched_at, today, screened),
         raw,
-        sha,
-        source=SOURCE,
-        uri=uri,
-        league=parsed.league,
-        season=parsed.season,
+        uri,
+        engine=engine,
         fetched_at=fetched_at,
-        extra=archive_extra,
+        archive_extra=archive_extra,
     )
-    outcome = IngestOutcome(
-        uri, LOADED, sha, parsed.league, parsed.season, warnings=list(parsed.warnings)
-    )
-    outcome.matches, outcome.odds = _load_in_one_transaction(
-        engine,
-        raw,
-        str(archived.path),
-        outcome,
-        started,
-        fetched_at,
-        len(parsed.matches),
-        lambda connection, batch: load_football_data(connection, parsed, batch_size=batch),
-    )
-    record_run(
-        engine,
-        outcome,
-        started,
-        fetched_at=fetched_at,
-        loaded_at=now_utc(),
-        rows_read=len(parsed.matches),
-    )
-    return outcome
 
 
 def ingest_football_data_file(path: str | Path, *, engine: Engine | None = None) -> IngestOutcome:
@@ -283,21 +161,16 @@ def ingest_football_data_file(path: str | Path, *, engine: Engine | None = None)
     return ingest_football_data_bytes(raw, str(path), engine=engine)
 
 
-# Files whose suites run as one batch: great-expectations' cost per run is paid once per
-# batch, and a batch's parsed files are held in memory until they are loaded.
-VALIDATION_BATCH_FILES = 50
-
-
-def _screen_input(raw: bytes, path: str) -> tuple[ParsedFile | None, list[FrameCheck]]:
-    """A file's parse and suite runs, or ``(None, [])`` when it is rejected before the suites."""
+def _screen_input(raw: bytes, path: str) -> Screen[ParsedFile] | None:
+    """A file's parse and suite runs, or None when it is rejected before the suites."""
     try:
         check_size(len(raw), path, SOURCE)
         with parse_failures(path):
             parsed = parse_football_data(raw, path)
     except RejectedFile:  # ingested alone, it is rejected with its own message
-        return None, []
+        return None
     as_of = _taken_on(sha256_hex(raw), parsed, None, None)
-    return parsed, football_data_checks(parsed, as_of=as_of)
+    return Screen(parsed, football_data_checks(parsed, as_of=as_of))
 
 
 def ingest_football_data_files(
@@ -314,32 +187,18 @@ def ingest_football_data_files(
     A file the batch may fail, or that cannot be read or parsed, goes through
     the one-file path, which gives its verdict and message exactly as alone.
     """
-    engine = engine or get_engine()
-    for start in range(0, len(paths), batch_files):
-        chunk = [str(path) for path in paths[start : start + batch_files]]
-        inputs = [read_input(Path(path), engine=engine) for path in chunk]
-        screened: list[ParsedFile | None] = []
-        checks: list[FrameCheck] = []
-        owners: list[int] = []
-        for position, raw in enumerate(inputs):
-            parsed, file_checks = (
-                (None, [])
-                if isinstance(raw, IngestOutcome)
-                else _screen_input(raw, chunk[position])
-            )
-            screened.append(parsed)
-            checks.extend(file_checks)
-            owners.extend([position] * len(file_checks))
-        suspects = {owners[check] for check in screen_batch(checks, owners)}
-        for position, (path, raw) in enumerate(zip(chunk, inputs, strict=True)):
-            if isinstance(raw, IngestOutcome):
-                yield raw
-            elif position in suspects or screened[position] is None:
-                yield ingest_football_data_bytes(raw, path, engine=engine)
-            else:
-                yield ingest_football_data_bytes(
-                    raw, path, engine=engine, screened=screened[position]
-                )
+
+    def ingest(raw: bytes, path: str, parsed: ParsedFile | None) -> IngestOutcome:
+        return ingest_football_data_bytes(raw, path, engine=engine, screened=parsed)
+
+    return ingest_files(
+        paths,
+        source=SOURCE,
+        screen=_screen_input,
+        ingest=ingest,
+        engine=engine,
+        batch_files=batch_files,
+    )
 
 
 def football_data_url(league: str, season: str) -> str:
@@ -357,8 +216,6 @@ def ingest_football_data_remote(
     current one is asked for only if it changed (see :mod:`sabiscore_ml.jobs.live`);
     ``refresh`` downloads it whatever the archive holds.
     """
-    from sabiscore_ml.jobs.live import LiveTarget, fetch_live
-
     get_league(league)
     season = normalize_season(season)
     url = football_data_url(league, season)
@@ -411,61 +268,67 @@ def ingest_football_data_fixtures_bytes(
     with ``fixtures`` and that day (``taken_on``) in its manifest, so a replay
     loads it with this function and judges it as of the same day.
     """
-    engine = engine or get_engine()
-    started = now_utc()
-    sha = sha256_hex(raw)
     taken = today or min(now_utc().date(), (fetched_at or now_utc()).date())
-    extra = {"fixtures": True, "taken_on": taken.isoformat(), **(archive_extra or {})}
-    try:
+    return ingest_bytes(
+        FootballDataFixtures(taken),
+        raw,
+        uri,
+        engine=engine,
+        fetched_at=fetched_at,
+        archive_extra=archive_extra,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class FootballDataFixtures:
+    """The pipeline's adapter of ``fixtures.csv``, taken on ``taken`` (every league at once)."""
+
+    taken: dt.date
+    source: str = SOURCE
+    league_hint: str | None = None
+    rejects_while_loading: bool = False
+
+    def extension(self, uri: str) -> str:
+        """``fixtures.csv`` is archived as CSV."""
+        return "csv"
+
+    def manifest(self, archive_extra: dict[str, object] | None) -> dict[str, object] | None:
+        """``fixtures`` and the day it was taken, so a replay judges it as of the same day."""
+        return {"fixtures": True, "taken_on": self.taken.isoformat(), **(archive_extra or {})}
+
+    def prepare(self, raw: bytes, uri: str, sha256: str) -> Prepared:
+        """Parse the file, then check each league-season's dates and odds."""
+        taken = self.taken
         check_size(len(raw), uri, SOURCE)
         with parse_failures(uri):
             parsed = parse_football_data_fixtures(raw, uri, today=taken)
         for group in parsed.files:
             validate_football_data_fixtures(group, as_of=taken)
-    except RejectedFile as exc:
-        return _quarantined(engine, raw, sha, uri, exc, started, fetched_at, extra)
 
-    archived = archive_raw(raw, sha, source=SOURCE, uri=uri, fetched_at=fetched_at, extra=extra)
-    outcome = IngestOutcome(uri, LOADED, sha, warnings=list(parsed.warnings))
-    report = _load_in_one_transaction(
-        engine,
-        raw,
-        str(archived.path),
-        outcome,
-        started,
-        fetched_at,
-        parsed.matches,
-        lambda connection, batch: load_football_data_fixtures(connection, parsed, batch_size=batch),
-    )
-    outcome.matches, outcome.odds = report.matches, report.odds
-    outcome.per_league_season = report.per_league_season
-    if report.played:
-        outcome.warnings.append(
-            f"{len(report.played)} fixture(s) already played in the warehouse, left as they "
-            "are: " + "; ".join(report.played[:5])
-        )
-    if report.moved:
-        outcome.warnings.append(
-            f"{len(report.moved)} unplayed fixture(s) moved to their new day: "
-            + "; ".join(report.moved[:5])
-        )
-    outcome.message = (
-        f"fixtures as of {taken}: "
-        + (
-            ", ".join(f"{key} {count}" for key, count in report.per_league_season.items())
-            or "none of a known league"
-        )
-        + f" ({report.inserted} new)"
-    )
-    record_run(
-        engine,
-        outcome,
-        started,
-        fetched_at=fetched_at,
-        loaded_at=now_utc(),
-        rows_read=parsed.matches,
-    )
-    return outcome
+        def load(connection: Connection, outcome: IngestOutcome, batch: int) -> None:
+            report = load_football_data_fixtures(connection, parsed, batch_size=batch)
+            outcome.matches, outcome.odds = report.matches, report.odds
+            outcome.per_league_season = report.per_league_season
+            if report.played:
+                outcome.warnings.append(
+                    f"{len(report.played)} fixture(s) already played in the warehouse, left "
+                    "as they are: " + "; ".join(report.played[:5])
+                )
+            if report.moved:
+                outcome.warnings.append(
+                    f"{len(report.moved)} unplayed fixture(s) moved to their new day: "
+                    + "; ".join(report.moved[:5])
+                )
+            outcome.message = (
+                f"fixtures as of {taken}: "
+                + (
+                    ", ".join(f"{key} {count}" for key, count in report.per_league_season.items())
+                    or "none of a known league"
+                )
+                + f" ({report.inserted} new)"
+            )
+
+        return Prepared(None, None, load, rows_read=parsed.matches, warnings=list(parsed.warnings))
 
 
 def ingest_football_data_fixtures_file(
@@ -488,8 +351,6 @@ def ingest_football_data_fixtures_remote(
     :mod:`sabiscore_ml.jobs.live`); ``refresh`` asks unconditionally.  A refused
     download is an outcome with check ``robots``, ``blocked`` or ``fetch``.
     """
-    from sabiscore_ml.jobs.live import LiveTarget, fetch_live
-
     url = fixtures_url()
     target = LiveTarget(SOURCE, url, "csv")
 

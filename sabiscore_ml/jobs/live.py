@@ -33,15 +33,17 @@ from dataclasses import dataclass, field
 from sqlalchemy import Engine, func, select
 
 from sabiscore_ml.errors import FetchError
-from sabiscore_ml.jobs.football_data import (
-    REJECTED,
-    SKIPPED,
-    IngestOutcome,
-    now_utc,
-    record_run,
+from sabiscore_ml.jobs.ingest import REJECTED, SKIPPED, IngestOutcome, now_utc, record_run
+from sabiscore_ml.jobs.source_files import ingest_source_bytes
+from sabiscore_ml.leagues import (
+    get_league,
+    normalize_season,
+    season_of,
+    season_over_since,
+    season_played_out,
 )
-from sabiscore_ml.leagues import season_over_since, season_played_out
 from sabiscore_ml.settings import get_source_settings
+from sabiscore_ml.sources import urls
 from sabiscore_ml.sources.archive import ArchivedCopy, archive_raw, latest_copy
 from sabiscore_ml.sources.football_data import SOURCE as FOOTBALL_DATA
 from sabiscore_ml.sources.http import BlockedResponse, RobotsDisallowed, get_fetcher
@@ -270,9 +272,6 @@ def plan_live_source(
     ``match_ids`` (matches of one league-season) are fetched one item each, with
     their shots.
     """
-    from sabiscore_ml.leagues import get_league, normalize_season, season_of
-    from sabiscore_ml.sources import urls
-
     if not leagues:
         raise ValueError(f"give --league (and --season) to fetch {source} live")
     for league in leagues:
@@ -317,10 +316,7 @@ def run_live_source_item(
     item: dict[str, str], *, engine: Engine | None = None, today: dt.date | None = None
 ) -> IngestOutcome:
     """Fetch (or serve from the archive) and load one live item of :func:`plan_live_source`."""
-    from sabiscore_ml.jobs.sources import ingest_source_bytes
-    from sabiscore_ml.sources.urls import live_request
-
-    request = live_request(item)
+    request = urls.live_request(item)
     source = item["source"]
     season = item.get("season") or None
     target = LiveTarget(

@@ -7,22 +7,30 @@ functions, as the CLI does, so that no pipeline logic lives in an Airflow file.
 
 from __future__ import annotations
 
+import itertools
 import logging
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import Engine, func, select
+
 from sabiscore_ml.jobs.football_data import (
-    FAILED,
-    LOADED,
-    REJECTED,
-    IngestOutcome,
     bundled_sample_dir,
     ingest_football_data_files,
     plan_football_data,
     run_item,
 )
-from sabiscore_ml.jobs.sources import plan_source, run_replay_item, run_source_item
+from sabiscore_ml.jobs.ingest import FAILED, LOADED, REJECTED, IngestOutcome
+from sabiscore_ml.jobs.sources import (
+    ingest_source_files,
+    plan_source,
+    replay_waiting,
+    run_replay_item,
+    run_source_item,
+)
+from sabiscore_ml.warehouse.engine import get_engine
+from sabiscore_ml.warehouse.models import Match, Team
 
 log = logging.getLogger(__name__)
 
@@ -128,31 +136,127 @@ def plan_from_params(source: str, params: Mapping[str, Any] | None) -> list[dict
     return _plan_source(source, params)
 
 
-def run_work_item(item: dict[str, str]) -> IngestOutcome:
+def run_work_item(item: dict[str, str], *, engine: Engine | None = None) -> IngestOutcome:
     """Run one item of any plan (file, download, live fetch or archive replay)."""
     if item.get("kind") == "archive":
-        return run_replay_item(item)
+        return run_replay_item(item, engine=engine)
     if "source" in item:
-        return run_source_item(item)
-    return run_item(item)
+        return run_source_item(item, engine=engine)
+    return run_item(item, engine=engine)
 
 
-def run_work_items(items: Iterable[dict[str, str]]) -> Iterator[IngestOutcome]:
+def _is_football_data(item: Mapping[str, str]) -> bool:
+    return "source" not in item
+
+
+def _roster_size(engine: Engine) -> tuple[int, int]:
+    """How many teams and matches the warehouse holds."""
+    with engine.connect() as connection:
+        teams = connection.execute(select(func.count()).select_from(Team)).scalar_one()
+        matches = connection.execute(select(func.count()).select_from(Match)).scalar_one()
+    return teams, matches
+
+
+def replay_note(replayed: Sequence[IngestOutcome]) -> str:
+    """One line on the waiting files replayed after a football-data load."""
+    loaded = sum(outcome.ok for outcome in replayed)
+    return (
+        f"replayed {len(replayed)} quarantined file(s) of other sources refused for want "
+        f"of their teams: {loaded} loaded, {len(replayed) - loaded} still refused"
+    )
+
+
+def _football_data_run(items: list[dict[str, str]], engine: Engine) -> Iterator[IngestOutcome]:
+    """Consecutive football-data items, then the waiting files of the other sources.
+
+    Files are validated in batches (:func:`ingest_football_data_files`).  When the
+    items added teams or matches, the files of Understat, FBref and Transfermarkt
+    refused earlier because their teams were unknown are replayed
+    (:func:`~sabiscore_ml.jobs.sources.replay_waiting`), so the warehouse does not
+    depend on which source arrived first; the last item's outcome says so.
+    """
+    before = _roster_size(engine)
+
+    def outcomes() -> Iterator[IngestOutcome]:
+        files: list[str] = []
+        for item in items:
+            if item.get("kind") == "file":
+                files.append(item["path"])
+                continue
+            yield from ingest_football_data_files(files, engine=engine)
+            files = []
+            yield run_item(item, engine=engine)
+        yield from ingest_football_data_files(files, engine=engine)
+
+    last: IngestOutcome | None = None
+    for outcome in outcomes():
+        if last is not None:
+            yield last
+        last = outcome
+    if last is None:
+        return
+    if _roster_size(engine) != before:
+        replayed = replay_waiting(engine)
+        if replayed:
+            last.warnings.append(replay_note(replayed))
+    yield last
+
+
+def _run_key(item: Mapping[str, str]) -> tuple[str, ...] | None:
+    """Items run together: football-data items; files of one source, league hint and seasons."""
+    if _is_football_data(item):
+        return (FOOTBALL_DATA,)
+    if item.get("kind") == "file":
+        return (item["source"], item.get("league", ""), item.get("seasons", ""))
+    return None
+
+
+def run_work_items(
+    items: Iterable[dict[str, str]], *, engine: Engine | None = None
+) -> Iterator[IngestOutcome]:
     """Run the items of a plan in order, yielding each outcome as :func:`run_work_item` would.
 
-    Consecutive football-data files are validated in batches
-    (:func:`~sabiscore_ml.jobs.football_data.ingest_football_data_files`), each still
-    loaded or rejected alone.
+    Consecutive football-data items run together (:func:`_football_data_run`):
+    files validated in batches, each still loaded or rejected alone, then the
+    files of other sources waiting for their teams replayed.  Consecutive files
+    of another source (same league hint and seasons) are validated in batches
+    too (:func:`~sabiscore_ml.jobs.source_files.ingest_source_files`).  One
+    outcome per item, in order.
     """
-    files: list[str] = []
-    for item in items:
-        if item.get("kind") == "file" and "source" not in item:
-            files.append(item["path"])
-            continue
-        yield from ingest_football_data_files(files)
-        files = []
-        yield run_work_item(item)
-    yield from ingest_football_data_files(files)
+    engine = engine or get_engine()
+    for key, run in itertools.groupby(items, key=_run_key):
+        group = list(run)
+        if key == (FOOTBALL_DATA,):
+            yield from _football_data_run(group, engine)
+        elif key is not None:
+            source, league, seasons = key
+            yield from ingest_source_files(
+                source,
+                [item["path"] for item in group],
+                league=league or None,
+                seasons=[s for s in seasons.split(",") if s] or None,
+                engine=engine,
+            )
+        else:
+            for item in group:
+                yield run_work_item(item, engine=engine)
+
+
+def replay_after_football_data(outcomes: Iterable[Mapping[str, Any]]) -> list[IngestOutcome]:
+    """The DAG's replay: after football-data files loaded, the files waiting for their teams.
+
+    The mapped ingest tasks run in parallel, so the replay waits for all of them
+    (see :func:`~sabiscore_ml.jobs.sources.replay_waiting`); nothing is replayed
+    when no item loaded.
+    """
+    if not any(outcome["status"] == LOADED for outcome in outcomes):
+        return []
+    replayed = replay_waiting()
+    if replayed:
+        log.info("%s", replay_note(replayed))
+        for outcome in replayed:
+            log.info("%s: %s: %s", outcome.uri, outcome.status, outcome.message)
+    return replayed
 
 
 def work_item_label(item: Mapping[str, str]) -> str:

@@ -84,6 +84,9 @@ class LoadCounts:
     league: str | None = None  # the league found while loading, for a file that names none
     summary: str | None = None  # what was loaded, when the counts above do not say it
     notes: list[str] = field(default_factory=list)  # warnings: loaded, but worth a look
+    # some rows of a league we follow found no team to tie to: the file is worth
+    # loading again once football-data brings more teams
+    awaits_teams: bool = False
 
 
 def canonical_roster(connection: Connection, league: str, season: str) -> dict[str, int]:

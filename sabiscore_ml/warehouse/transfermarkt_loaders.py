@@ -239,6 +239,9 @@ def load_clubs(
         teams_matched=matched,
         summary=f"{len(rows)} clubs, {matched} reconciled with our teams; {derived}",
         notes=notes,
+        awaits_teams=any(
+            team_of[club.club_id] is None for club in clubs if club.league is not None
+        ),
     )
 
 
@@ -485,6 +488,8 @@ def load_games(
     )
     ours = sum(len(members) for members in held.values())
     counts.rows = len(rows)
+    # games of our leagues in league-seasons the warehouse does not hold yet
+    counts.awaits_teams = ours < sum(1 for game in games if game.league is not None)
     counts.summary = (
         f"{len(rows)} games, {ours} of them in league-seasons we hold "
         f"({counts.matches_linked} linked to our matches, {counts.matches_unlinked} not)"
