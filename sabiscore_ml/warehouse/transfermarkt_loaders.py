@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict
 from typing import Any
 
-from sqlalchemy import Connection, delete, func, select, text
+from sqlalchemy import Connection, bindparam, delete, func, select, text
 
 from sabiscore_ml.errors import RejectedFile
 from sabiscore_ml.leagues import LEAGUES, season_of
@@ -112,7 +112,34 @@ def _store(
     validate_transfermarkt(
         suite, rows, name=name, lines_in_file=[getattr(r, "row", None) for r in records]
     )
+    sha = columns.get("raw_sha256")
+    again = (
+        newer
+        and per_row is not None
+        and rows
+        and sha is not None
+        and connection.execute(
+            select(table.c.raw_sha256).where(table.c.raw_sha256 == sha).limit(1)
+        ).first()
+        is not None
+    )
     upsert(connection, table, rows, key, newer=_NEWER if newer else None)
+    if again and per_row is not None:
+        # the same file loaded again (its rows rank no higher than themselves): what its
+        # rows are tied to (per_row: teams reconciled since) is rewritten
+        tied = list(per_row(records[0]))
+        statement = (
+            table.update()
+            .where(*(table.c[k] == bindparam(f"key_{k}") for k in key), table.c.raw_sha256 == sha)
+            .values({c: bindparam(f"new_{c}") for c in tied})
+        )
+        connection.execute(
+            statement,
+            [
+                {**{f"key_{k}": row[k] for k in key}, **{f"new_{c}": row[c] for c in tied}}
+                for row in rows
+            ],
+        )
     return rows
 
 

@@ -40,10 +40,9 @@ def upsert(
     ``update`` lists the columns to overwrite on conflict (default: every
     non-key column).  With no columns to update, conflicting rows are left as
     they are.  With ``newer`` (rank columns, e.g. ``["release", "raw_sha256"]``)
-    a conflicting row is only overwritten when the incoming row ranks at least as
-    high on those columns, compared in order: the result no longer depends on the
-    order in which rows of several versions arrive, and the same version loaded
-    again rewrites its rows (with what they are tied to now).  Every row must have the same keys.
+    a conflicting row is only overwritten when the incoming row ranks higher on
+    those columns, compared in order: the result no longer depends on the order
+    in which rows of several versions arrive.  Every row must have the same keys.
     """
     if not rows:
         return 0
@@ -61,7 +60,7 @@ def upsert(
         if newer:
             incoming = ", ".join(f"{excluded}.{quote(c)}" for c in newer)
             stored = ", ".join(f"{quote(table.name)}.{quote(c)}" for c in newer)
-            action += f" WHERE ({incoming}) >= ({stored})"
+            action += f" WHERE ({incoming}) > ({stored})"
     else:
         action = "DO NOTHING"
     placeholder = "%s" if dialect.name == "postgresql" else "(" + ", ".join("?" * len(names)) + ")"
