@@ -23,10 +23,22 @@ import threading
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import TYPE_CHECKING
 
 from sabiscore_ml.expectation_suites import SUITES, build_suite
 from sabiscore_ml.settings import get_core_settings
+
+if TYPE_CHECKING:
+    from great_expectations.core import ExpectationSuiteValidationResult
+    from great_expectations.data_context.data_context.ephemeral_data_context import (
+        EphemeralDataContext,
+    )
+    from great_expectations.data_context.store.validation_results_store import (
+        ValidationResultsStore,
+    )
+    from great_expectations.data_context.types.resource_identifiers import (
+        ValidationResultIdentifier,
+    )
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +70,7 @@ def file_label(name: str) -> str:
 
 
 @lru_cache(maxsize=4)
-def _docs_context(root: str) -> Any:
+def _docs_context(root: str) -> EphemeralDataContext:
     """An ephemeral context whose validation results and Data Docs site live under ``root``."""
     import great_expectations as gx
     from great_expectations.data_context.types.base import (
@@ -101,7 +113,13 @@ def _root() -> str:
     return str(get_core_settings().data_docs_path)
 
 
-def record(suite_name: str, result: Any, *, name: str, label: str | None = None) -> None:
+def record(
+    suite_name: str,
+    result: ExpectationSuiteValidationResult,
+    *,
+    name: str,
+    label: str | None = None,
+) -> None:
     """Write one suite result to the results store (no-op when Data Docs are off).
 
     ``name`` is the validated file (or the files of a batch), ``label`` the run
@@ -121,8 +139,9 @@ def record(suite_name: str, result: Any, *, name: str, label: str | None = None)
     run_id = RunIdentifier(run_name=label or file_label(name), run_time=dt.datetime.now(dt.UTC))
     result.meta["run_id"] = run_id
     result.meta["validation_time"] = run_id.run_time
-    # shown as the data asset on the result's page and in the index
-    result.meta["batch_kwargs"] = {"data_asset_name": name}
+    # shown as the data asset on the result's page and in the index (great-expectations'
+    # TypedDict of the meta lacks the key its renderers read)
+    result.meta["batch_kwargs"] = {"data_asset_name": name}  # type: ignore[typeddict-unknown-key]
     key = ValidationResultIdentifier(
         expectation_suite_identifier=ExpectationSuiteIdentifier(name=suite_name),
         run_id=run_id,
@@ -135,7 +154,7 @@ def record(suite_name: str, result: Any, *, name: str, label: str | None = None)
         log.warning("validation result of %s not recorded for the Data Docs: %s", name, exc)
 
 
-def _kept(keys: list[Any], limit: int) -> list[Any]:
+def _kept(keys: list[ValidationResultIdentifier], limit: int) -> list[ValidationResultIdentifier]:
     """The results to keep: failed ones first, then passed ones, newest first, ``limit`` in all."""
     newest = sorted(keys, key=lambda key: key.run_id.run_time, reverse=True)
     failed = [key for key in newest if key.batch_identifier == FAILED][:limit]
@@ -143,8 +162,17 @@ def _kept(keys: list[Any], limit: int) -> list[Any]:
     return failed + passed
 
 
-def _page(root: str, key: Any) -> Path:
-    *folders, batch = key.to_tuple()
+def _result_keys(store: ValidationResultsStore) -> list[ValidationResultIdentifier]:
+    """The keys of the results store (all of them validation result identifiers)."""
+    from great_expectations.data_context.types.resource_identifiers import (
+        ValidationResultIdentifier,
+    )
+
+    return [key for key in store.list_keys() if isinstance(key, ValidationResultIdentifier)]
+
+
+def _page(root: str, key: ValidationResultIdentifier) -> Path:
+    *folders, batch = key.to_tuple()  # type: ignore[no-untyped-call]  # unannotated upstream
     return Path(root, "validations", *folders, f"{batch}.html")
 
 
@@ -164,14 +192,18 @@ def build_data_docs() -> DataDocs | None:
     with _LOCK:
         context = _docs_context(root)
         store = context.validation_results_store
-        keys = store.list_keys()
+        keys = _result_keys(store)
         kept = _kept(keys, limit)
         for key in set(keys).difference(kept):
-            store.remove_key(key)
+            store.remove_key(key)  # type: ignore[no-untyped-call]  # unannotated upstream
         pending = [key for key in kept if not _page(root, key).exists()]
         # Never an empty list: great-expectations would then render every result again.
+        # The site builder takes suites and results in one list; its annotation says one kind.
         suites = [ExpectationSuiteIdentifier(name=suite_name) for suite_name in SUITES]
-        context.build_data_docs(site_names=[SITE_NAME], resource_identifiers=[*suites, *pending])
+        context.build_data_docs(
+            site_names=[SITE_NAME],
+            resource_identifiers=[*suites, *pending],  # type: ignore[arg-type]
+        )
     return DataDocs(
         index=Path(root) / "index.html",
         results=len(kept),

@@ -26,7 +26,7 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, NotRequired, TypedDict
+from typing import TYPE_CHECKING, Any, NotRequired, TypedDict
 
 import polars as pl
 from sqlalchemy import Engine, select
@@ -37,6 +37,9 @@ from sabiscore_ml.models.walkforward import Block, walk_forward
 from sabiscore_ml.settings import get_core_settings, get_model_settings
 from sabiscore_ml.warehouse.engine import get_engine
 from sabiscore_ml.warehouse.models import ModelVersion
+
+if TYPE_CHECKING:
+    from sabiscore_ml.models.registry import Evidence
 
 log = logging.getLogger(__name__)
 Progress = Callable[[str], None]
@@ -93,7 +96,7 @@ class Promotion(TypedDict):
     promoted: bool
     reason: str
     version: str
-    evidence: dict[str, Any]
+    evidence: Evidence
 
 
 @dataclass(frozen=True)

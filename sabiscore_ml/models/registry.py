@@ -25,13 +25,20 @@ import json
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Literal, TypedDict, overload
 
 import mlflow
+import numpy as np
 import pandas as pd
 import polars as pl
+from mlflow.data.dataset_source import DatasetSource
 from mlflow.data.polars_dataset import PolarsDataset
-from mlflow.data.sources import LocalArtifactDatasetSource
+
+# created and added to the module when MLflow registers its artifact repositories
+from mlflow.data.sources import LocalArtifactDatasetSource  # type: ignore[attr-defined]
+from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
+from mlflow.pyfunc.model import PythonModel, PythonModelContext
 from mlflow.tracking import MlflowClient
 
 from sabiscore_ml.models.bundle import ModelBundle
@@ -96,7 +103,7 @@ def _prepare_embedded_store() -> None:
     settings.artifact_dir.mkdir(parents=True, exist_ok=True)
     # the first store to open an empty database creates the Default experiment
     # under its artifact root: ours, not MLflow's ./mlruns of the working directory
-    SqlAlchemyStore(settings.uri, settings.artifact_location)
+    SqlAlchemyStore(settings.uri, settings.artifact_location)  # type: ignore[no-untyped-call]
     store = MlflowClient(tracking_uri=settings.uri)
     for leftover in store.search_experiments(view_type=ViewType.ACTIVE_ONLY):
         if leftover.experiment_id != _DEFAULT_ID and leftover.name != settings.experiment:
@@ -109,24 +116,34 @@ def _prepare_embedded_store() -> None:
 
 @dataclass(frozen=True)
 class RegisteredVersion:
-    """A version of the registered model: its number (as text) and the run that logged it."""
+    """A version of the registered model: its number (as text) and the run that logged it.
+
+    ``run_id`` is ``None`` for a version registered without a run (never by this package).
+    """
 
     version: str
-    run_id: str
+    run_id: str | None
 
 
-def _registered(model_version) -> RegisteredVersion:
+def _registered(model_version: ModelVersion) -> RegisteredVersion:
     return RegisteredVersion(str(model_version.version), model_version.run_id)
 
 
-class BundleModel(mlflow.pyfunc.PythonModel):
+class BundleModel(PythonModel):
     """pyfunc wrapper: loads the joblib bundle, returns one row of probabilities per input row."""
 
-    def load_context(self, context) -> None:
+    bundle: ModelBundle
+
+    def load_context(self, context: PythonModelContext) -> None:
         """Read the bundle artifact."""
         self.bundle = ModelBundle.load(Path(context.artifacts["bundle"]))
 
-    def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
+    def predict(
+        self,
+        context: PythonModelContext,
+        model_input: pd.DataFrame,
+        params: dict[str, Any] | None = None,
+    ) -> pd.DataFrame:
         """``p_home, p_draw, p_away, p_over25, p_btts, xg_home, xg_away`` per match."""
         return self.bundle.predict(model_input)
 
@@ -162,7 +179,21 @@ def experiment(target: str = "1x2") -> str:
     return mlflow_client.create_experiment(name, artifact_location=location)
 
 
-def log_bundle(bundle: ModelBundle, example: pl.DataFrame, *, register: bool = True):
+@overload
+def log_bundle(
+    bundle: ModelBundle, example: pl.DataFrame, *, register: Literal[True] = ...
+) -> RegisteredVersion: ...
+
+
+@overload
+def log_bundle(
+    bundle: ModelBundle, example: pl.DataFrame, *, register: bool
+) -> RegisteredVersion | None: ...
+
+
+def log_bundle(
+    bundle: ModelBundle, example: pl.DataFrame, *, register: bool = True
+) -> RegisteredVersion | None:
     """Log ``bundle`` as the active run's pyfunc model; register it; return the version (or None).
 
     ``example`` holds a few real rows with every feature column: the input
@@ -217,7 +248,7 @@ def _requirements() -> list[str]:
     ]
 
 
-def version_by_alias(alias: str):
+def version_by_alias(alias: str) -> RegisteredVersion | None:
     """The registered version holding ``alias``, or ``None``."""
     try:
         return _registered(client().get_model_version_by_alias(get_model_settings().name, alias))
@@ -264,11 +295,16 @@ def load_bundle(reference: str = CHAMPION) -> ModelBundle:
         model = mlflow.pyfunc.load_model(uri)
     except MlflowException as error:
         raise LookupError(f"no model at {uri}: {error.message}") from None
-    return model.unwrap_python_model().bundle
+    wrapper = model.unwrap_python_model()
+    if not isinstance(wrapper, BundleModel):
+        raise LookupError(f"the model at {uri} is not a {BundleModel.__name__}")
+    return wrapper.bundle
 
 
-def evaluation_predictions(run_id: str) -> pl.DataFrame | None:
-    """The walk-forward predictions a training run logged, or ``None``."""
+def evaluation_predictions(run_id: str | None) -> pl.DataFrame | None:
+    """The walk-forward predictions a training run logged, or ``None`` (also without a run)."""
+    if run_id is None:
+        return None
     client()
     try:
         path = mlflow.artifacts.download_artifacts(
@@ -291,15 +327,47 @@ def write_predictions(frame: pl.DataFrame) -> Path:
 TRAINING, EVALUATION = "training", "evaluation"
 
 
+class FrameFacts(PolarsDataset.PolarsDatasetProfile):
+    """What a frame covers: MLflow's rows and elements, the league-seasons and match dates."""
+
+    league_seasons: list[str]
+    first_match: str
+    last_match: str
+
+
+class DatasetFacts(TypedDict, total=False):
+    """What the caller adds to a dataset's profile (training snapshot, evaluation)."""
+
+    catalog_version: str
+    partitions: int
+    features: int
+    feature_store: str
+    evaluation_seasons: list[str]
+    training_data_hash: str
+
+
+class DatasetProfile(FrameFacts, DatasetFacts):
+    """A logged dataset's profile: the frame's facts and the caller's."""
+
+
 class ProfiledDataset(PolarsDataset):
     """A polars dataset whose profile says what it covers (rows, league-seasons, dates)."""
 
-    def __init__(self, df: pl.DataFrame, profile: dict, **kwargs) -> None:
+    def __init__(
+        self,
+        df: pl.DataFrame,
+        profile: DatasetProfile,
+        *,
+        source: DatasetSource,
+        name: str,
+        digest: str,
+        targets: str | None = None,
+    ) -> None:
         self._profile = profile
-        super().__init__(df, **kwargs)
+        super().__init__(df, source=source, name=name, digest=digest, targets=targets)
 
     @property
-    def profile(self) -> dict:
+    def profile(self) -> DatasetProfile:
         """The profile given at construction (MLflow shows it on the run page)."""
         return self._profile
 
@@ -310,7 +378,7 @@ def league_seasons(frame: pl.DataFrame) -> list[str]:
     return [f"{league} {season}" for league, season in pairs.iter_rows()]
 
 
-def frame_facts(frame: pl.DataFrame) -> dict:
+def frame_facts(frame: pl.DataFrame) -> FrameFacts:
     """Rows, league-seasons and the match dates a frame covers (a dataset's profile)."""
     dates = frame["match_date"]
     return {
@@ -329,7 +397,7 @@ def log_dataset(
     name: str,
     digest: str,
     source: str,
-    facts: dict | None = None,
+    facts: DatasetFacts | None = None,
 ) -> None:
     """Log ``frame`` as an input dataset of the active run (``context``: training or evaluation).
 
@@ -338,7 +406,7 @@ def log_dataset(
     league-seasons and dates covered, and ``facts``; the main figures are also
     the input's tags.
     """
-    profile = frame_facts(frame) | (facts or {})
+    profile: DatasetProfile = {**frame_facts(frame), **(facts or {})}
     # the schema in MLflow's types: dates as datetimes (MLflow has no date type)
     typed = frame.with_columns(pl.col(pl.Date).cast(pl.Datetime("us")))
     dataset = ProfiledDataset(
@@ -362,8 +430,6 @@ def evaluation_digest(data_hash: str, predictions: pl.DataFrame) -> str:
     """What an evaluation scored: the training snapshot's hash and the matches walked forward."""
     import hashlib
 
-    import numpy as np
-
     digest = hashlib.sha256(data_hash.encode())
     ids = np.ascontiguousarray(predictions["match_id"].sort().to_numpy())
     digest.update(hashlib.sha256(ids.tobytes()).digest())
@@ -373,13 +439,26 @@ def evaluation_digest(data_hash: str, predictions: pl.DataFrame) -> str:
 # --- promotion ------------------------------------------------------------------------
 
 
+class Evidence(TypedDict, total=False):
+    """The figures behind a promotion decision (the ``promotion.evidence`` tag, as JSON)."""
+
+    season: str  # the challenger's latest evaluation season (training)
+    holdout: str  # what the matches are (recalibration)
+    n: int  # paired matches
+    rps_challenger_minus_champion: float
+    rps_difference_se: float
+    ece_challenger: float
+    ece_champion: float
+    champion_version: str | None  # set by the training's promote step
+
+
 @dataclass(frozen=True)
 class Decision:
     """Whether a challenger becomes champion, why, and the figures behind it."""
 
     promote: bool
     reason: str
-    evidence: dict
+    evidence: Evidence
 
     def tags(self) -> dict[str, str]:
         """MLflow tags recording the decision."""
@@ -410,26 +489,27 @@ def decide(challenger: pl.DataFrame, champion: pl.DataFrame | None) -> Decision:
         on="match_id",
         how="inner",
     )
-    evidence: dict = {"season": latest}
+    evidence: Evidence = {"season": latest}
     outcome = outcome_index(both["result"].to_list())
     new = both.select(PREDICTION_COLUMNS).to_numpy()
     old = both.select(f"champion_{c}" for c in PREDICTION_COLUMNS).to_numpy()
     return judge(new, old, outcome, evidence)
 
 
-def judge(new, old, outcome, evidence: dict | None = None) -> Decision:
+def judge(
+    new: np.ndarray, old: np.ndarray, outcome: np.ndarray, evidence: Evidence | None = None
+) -> Decision:
     """The promotion rule on paired probabilities of the same matches: RPS, then calibration."""
     settings = get_model_settings()
-    evidence = dict(evidence or {}) | {"n": len(outcome)}
+    evidence = evidence.copy() if evidence is not None else {}
+    evidence["n"] = len(outcome)
     diff = paired_difference(rps_per_match(new, outcome), rps_per_match(old, outcome))
     ece_new = expected_calibration_error(new, outcome)
     ece_old = expected_calibration_error(old, outcome)
-    evidence |= {
-        "rps_challenger_minus_champion": round(diff.mean, 6),
-        "rps_difference_se": round(diff.se, 6),
-        "ece_challenger": round(ece_new, 6),
-        "ece_champion": round(ece_old, 6),
-    }
+    evidence["rps_challenger_minus_champion"] = round(diff.mean, 6)
+    evidence["rps_difference_se"] = round(diff.se, 6)
+    evidence["ece_challenger"] = round(ece_new, 6)
+    evidence["ece_champion"] = round(ece_old, 6)
     if len(outcome) < settings.promotion_min_matches:
         return Decision(
             False,

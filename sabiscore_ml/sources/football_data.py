@@ -175,6 +175,13 @@ class ParsedFile:
 
 
 @dataclass(frozen=True, slots=True)
+class _LineColumn:
+    """The position of the column holding an Asian-handicap price's line in each row."""
+
+    index: int
+
+
+@dataclass(frozen=True, slots=True)
 class _OddsColumn:
     index: int
     name: str
@@ -182,8 +189,7 @@ class _OddsColumn:
     market: str
     outcome: str
     timing: str
-    line: float | None  # fixed line (1X2, OU) or None: read from line_index
-    line_index: int | None = None
+    line: float | _LineColumn  # fixed line (1X2, OU), or the column it is read from (AH)
 
 
 @dataclass(frozen=True, slots=True)
@@ -297,8 +303,7 @@ def _plan_columns(
                     _MARKET_AH,
                     _OUTCOME_AH[outcome],
                     _CLOSE if closing else _PRECLOSE,
-                    None,
-                    line_index,
+                    _LineColumn(line_index),
                 )
             )
         elif column in known_plain or column in _IGNORED or _RE_AH_LINE.match(column):
@@ -549,12 +554,12 @@ def _match_record(
     kickoff_time = _parse_time(time_text) if time_text else None
     if time_text and kickoff_time is None:
         raise RejectedFile(name, "time_format", f"line {number}: Time {time_text!r} is not HH:MM")
-    stats = {}
+    stats: dict[str, int] = {}
     for position, field_name in plan.stats:
-        value = _parse_count(row.get(position))
-        if value is not None:
-            stats[field_name] = value
-    quotes = []
+        count = _parse_count(row.get(position))
+        if count is not None:
+            stats[field_name] = count
+    quotes: list[OddsQuote] = []
     cells = row.cells
     for column in plan.odds:
         value = cells[column.index]
@@ -567,15 +572,17 @@ def _match_record(
         if not 1.0 < price < 10000.0:
             issues.dropped_odds.append(f"line {number} {column.name}={value!r}")
             continue
-        line = column.line
-        if line is None:
-            line = _parse_float(cells[column.line_index]) if cells[column.line_index] else None
+        if isinstance(column.line, _LineColumn):
+            line_text = cells[column.line.index]
+            line = _parse_float(line_text) if line_text else None
             if line is not None and not -MAX_HANDICAP <= line <= MAX_HANDICAP:
                 issues.dropped_odds.append(f"line {number} {column.name} with handicap {line:g}")
                 continue
             if line is None:
                 issues.dropped_odds.append(f"line {number} {column.name} without a handicap line")
                 continue
+        else:
+            line = column.line
         quotes.append(
             OddsQuote(column.bookmaker, column.market, line, column.outcome, column.timing, price)
         )

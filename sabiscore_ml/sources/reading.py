@@ -159,7 +159,9 @@ _MOJIBAKE = re.compile("[\u00c2-\u00f4][" + re.escape(_CP1252_CONTINUATIONS) + "
 
 
 def _line_of(raw: bytes | str, position: int) -> int:
-    return raw.count(b"\n" if isinstance(raw, bytes) else "\n", 0, position) + 1
+    if isinstance(raw, bytes):
+        return raw.count(b"\n", 0, position) + 1
+    return raw.count("\n", 0, position) + 1
 
 
 def _single_byte(text: str) -> bytes | None:
