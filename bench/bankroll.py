@@ -42,7 +42,7 @@ from sabiscore_ml.betting.walk import (
     uncapped_staking,
 )
 from sabiscore_ml.jobs.backtest import season_range
-from sabiscore_ml.prices import closing_fair_prices, preclose_prices
+from sabiscore_ml.prices import closing_fair_prices, preclose_quotes
 
 BIG5 = ("E0", "SP1", "D1", "I1", "F1")
 MULTIPLIERS = (1.0, 0.25, 0.125)
@@ -157,13 +157,13 @@ def main() -> None:
     started = time.perf_counter()
     market = market_predictions(engine, leagues, seasons)
     ids = market["match_id"].to_list()
-    prices = preclose_prices(engine, ids)
+    prices = preclose_quotes(engine, ids)
     closing = closing_fair_prices(engine, ids)
     sources = dict(closing["closing_source"].value_counts().iter_rows())
     print(
         f"{', '.join(leagues)} {seasons[0]} to {seasons[-1]}: {market.height:,} played matches "
         f"with Pinnacle pre-closing prices in {market.select('league', 'season').n_unique()} "
-        f"league-seasons; {prices.height:,} pre-closing price rows "
+        f"league-seasons; {prices.height:,} pre-closing quotes "
         f"({prices['bookmaker'].n_unique()} bookmakers and aggregates); closing prices for "
         f"{closing.height:,} ({sources.get('pinnacle', 0):,} Pinnacle, "
         f"{sources.get('market_avg', 0):,} market average); read in "
@@ -186,7 +186,7 @@ def main() -> None:
     if args.predictions is not None:
         model = read_predictions(args.predictions, leagues, seasons)
         model_ids = model["match_id"].to_list()
-        model_prices = preclose_prices(engine, model_ids)
+        model_prices = preclose_quotes(engine, model_ids)
         model_closing = closing_fair_prices(engine, model_ids)
         print(f"\nmodel predictions {args.predictions}: {model.height:,} matches")
         model_walks = walk_all(

@@ -56,9 +56,28 @@ def season_matches_expectation() -> Expectation:
 
 
 # Matches of a season fall in its dating window, 1 June of its first year to 31 August of
-# the next (:func:`~sabiscore_ml.leagues.last_match_date`): this many days, as in a season
-# whose second year is not a leap year.
-DATING_WINDOW_DAYS = (last_match_date("2000-2001") - season_start("2000-2001")).days
+# the next (:func:`~sabiscore_ml.leagues.last_match_date`): ``days_into_season`` from 0 to
+# the parameter below, given per file by :func:`dating_window_days` (a day longer when the
+# second year is a leap year).
+LAST_DAY_INTO_SEASON = "last_day_into_season"
+
+
+def dating_window_days(season: str) -> int:
+    """Days from the season's start to the last day a match of it may be dated."""
+    return (last_match_date(season) - season_start(season)).days
+
+
+def days_into_season_expectation() -> Expectation:
+    """Every match dated inside its season's dating window."""
+    return Expectation(
+        "ExpectColumnValuesToBeBetween",
+        {
+            "column": "days_into_season",
+            "min_value": 0,
+            "max_value": {"$PARAMETER": LAST_DAY_INTO_SEASON},
+        },
+    )
+
 
 # The column holding each row's season (its starting year), checked against
 # :func:`~sabiscore_ml.leagues.accepted_seasons` by every suite of dated rows.
@@ -93,10 +112,7 @@ def football_data_matches_suite() -> list[Expectation]:
             )
             for c in ("home_goals", "away_goals", "ht_home_goals", "ht_away_goals")
         ),
-        Expectation(
-            "ExpectColumnValuesToBeBetween",
-            {"column": "days_into_season", "min_value": 0, "max_value": DATING_WINDOW_DAYS},
-        ),
+        days_into_season_expectation(),
         season_window_expectation(),
         Expectation(
             "ExpectCompoundColumnsToBeUnique",
@@ -165,10 +181,7 @@ def source_fixtures_suite() -> list[Expectation]:
             )
             for c in ("home_xg", "away_xg")
         ),
-        Expectation(
-            "ExpectColumnValuesToBeBetween",
-            {"column": "days_into_season", "min_value": 0, "max_value": DATING_WINDOW_DAYS},
-        ),
+        days_into_season_expectation(),
         season_window_expectation(),
     ]
 

@@ -10,14 +10,19 @@ matches.
 ``match_id``, ``market``, ``outcome``, ``bookmaker``, ``timing``, ``price``
 (:data:`QUOTE_SCHEMA`).  The helpers below build on it:
 
+- :func:`preclose_quotes`: the pre-closing 1X2 quotes, the prices bets are
+  taken at; the live predictions (:func:`~sabiscore_ml.jobs.predict.priced_edges`)
+  and the bankroll backtest give them, long, to
+  :func:`~sabiscore_ml.betting.edges.match_edges`, whose edges stay long (a row
+  per match and outcome) through the stakes to the published documents;
 - :func:`per_bookmaker`: one row per match and bookmaker (or any other key), a
-  price column per outcome; :func:`preclose_prices` is that pivot of the
-  pre-closing 1X2 quotes, what :func:`~sabiscore_ml.betting.edges.match_edges`
-  takes;
+  price column per outcome, for reading; :func:`preclose_prices` is that pivot
+  of the pre-closing quotes;
 - :func:`best_prices` and :func:`average_prices`: per match and outcome, the
   best price on offer (a named bookmaker preferred at equal prices) and the
   market average (the published one, else the bookmakers' mean);
-- :func:`fair_probabilities`: the margin removed from complete rows by any
+- :func:`fair_quotes` (long in, long out) and :func:`fair_probabilities` (on
+  wide rows): the margin removed from complete quotes by any
   method of :mod:`sabiscore_ml.odds`; :func:`market_probabilities` (one bookmaker at
   one timing) and :func:`closing_fair_prices` apply it to named bookmakers.
 
@@ -117,14 +122,23 @@ def per_bookmaker(
     return wide.select(*index, *(pl.col(o).alias(f"{prefix}{o}") for o in outcomes)).sort(index)
 
 
+def preclose_quotes(engine: Engine, match_ids: Sequence[int]) -> pl.DataFrame:
+    """Pre-closing 1X2 quotes, long (:data:`QUOTE_SCHEMA`): the prices a bet is taken at.
+
+    What the live predictions and the bankroll backtest give
+    :func:`~sabiscore_ml.betting.edges.match_edges`, in this shape.
+    """
+    return read_quotes(engine, match_ids, timings=(PRECLOSE,))
+
+
 def preclose_prices(engine: Engine, match_ids: Sequence[int]) -> pl.DataFrame:
-    """Pre-closing 1X2 prices, one row per match and bookmaker: the prices a bet is taken at.
+    """:func:`preclose_quotes` per bookmaker: one row per match and bookmaker (to read).
 
     Columns ``match_id``, ``bookmaker``, ``price_home``, ``price_draw``,
     ``price_away``; null where the bookmaker did not quote an outcome.  The
     aggregates ``market_max`` and ``market_avg`` are rows like the others.
     """
-    return per_bookmaker(read_quotes(engine, match_ids, timings=(PRECLOSE,)))
+    return per_bookmaker(preclose_quotes(engine, match_ids))
 
 
 def average_prices(long: pl.DataFrame) -> pl.DataFrame:
@@ -186,6 +200,41 @@ def fair_probabilities(
     p = implied_probabilities(prices, method).probabilities
     return wide.select(keys).with_columns(
         pl.Series(o, np.asarray(p[:, i], dtype=float)) for i, o in enumerate(outcomes)
+    )
+
+
+def fair_quotes(
+    long: pl.DataFrame,
+    method: str = "multiplicative",
+    *,
+    by: Sequence[str] = ("match_id", "bookmaker"),
+    outcomes: Sequence[str] = OUTCOMES,
+) -> pl.DataFrame:
+    """Margin-free probabilities of long quotes by ``method``, long too.
+
+    ``long`` holds valid prices (``price`` above 1), at most one per ``by`` and
+    outcome.  A group of ``by`` quoting every one of ``outcomes`` gives a row per
+    outcome: the ``by`` columns, ``outcome`` and ``p``; other groups are left
+    out.  The same numbers as :func:`fair_probabilities` on the rows of
+    :func:`per_bookmaker`, without pivoting: the prices of each group, in outcome
+    order, are one row of the array the margin comes off.
+    """
+    keys = list(by)
+    k = len(outcomes)
+    rank = {o: i for i, o in enumerate(outcomes)}
+    quoted = long.filter(pl.col("outcome").is_in(list(outcomes)) & pl.col("price").is_not_null())
+    complete = (
+        quoted.with_columns(
+            pl.col("outcome").replace_strict(rank, return_dtype=pl.Int32).alias("_o"),
+            pl.len().over(keys).alias("_n"),
+        )
+        .filter(pl.col("_n") == k)
+        .sort(*keys, "_o")
+    )
+    prices = complete["price"].to_numpy().astype(float).reshape(-1, k)
+    p = implied_probabilities(prices, method).probabilities
+    return complete.select(*keys, "outcome").with_columns(
+        pl.Series("p", np.asarray(p, dtype=float).reshape(-1))
     )
 
 

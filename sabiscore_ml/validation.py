@@ -43,12 +43,13 @@ import pandas as pd
 from sabiscore_ml import data_docs
 from sabiscore_ml.errors import RejectedFile
 from sabiscore_ml.expectation_suites import (
-    DATING_WINDOW_DAYS,
+    LAST_DAY_INTO_SEASON,
     SEASON_MATCHES,
     SEASON_YEAR,
     SUITES,
     Expectation,
     build_suite,
+    dating_window_days,
     describe,
 )
 from sabiscore_ml.leagues import accepted_seasons, season_of, season_start, season_start_year
@@ -79,12 +80,13 @@ def _season_window_parameters(as_of: dt.date | None) -> tuple[dict[str, int], di
     )
 
 
-def _days_into_season_note(season: str) -> dict[str, str]:
-    """The failure note of the days-into-season expectation: the season's dates."""
-    start = season_start(season)
-    end = start + dt.timedelta(days=DATING_WINDOW_DAYS)
+def _days_into_season(season: str) -> tuple[dict[str, int], dict[str, str]]:
+    """Parameters and failure note of the days-into-season expectation: the season's dates."""
+    start, days = season_start(season), dating_window_days(season)
+    end = start + dt.timedelta(days=days)
     label = describe("ExpectColumnValuesToBeBetween", {"column": "days_into_season"})
-    return {label: f"season {season} holds matches from {start} to {end}"}
+    note = f"season {season} holds matches from {start} to {end}"
+    return {LAST_DAY_INTO_SEASON: days}, {label: note}
 
 
 @dataclass(frozen=True, slots=True)
@@ -567,13 +569,14 @@ def football_data_checks(parsed: Any, *, as_of: dt.date | None = None) -> list[F
         as_of=as_of,
     )
     window, window_note = _season_window_parameters(as_of)
+    dating, dating_note = _days_into_season(parsed.season)
     checks = [
         FrameCheck(
             "football_data.matches",
             matches,
             name=parsed.name,
-            parameters=parameters | window,
-            notes=notes | window_note | _days_into_season_note(parsed.season),
+            parameters=parameters | window | dating,
+            notes=notes | window_note | dating_note,
             rows=_football_data_rows(parsed.matches),
         )
     ]
@@ -681,13 +684,14 @@ def source_records_checks(
             whole_season=whole_season and bool(league),
         )
         window, window_note = _season_window_parameters(as_of)
+        dating, dating_note = _days_into_season(season)
         checks.append(
             FrameCheck(
                 "sources.fixtures",
                 frame,
                 name=name,
-                parameters=parameters | window,
-                notes=notes | window_note | _days_into_season_note(season),
+                parameters=parameters | window | dating,
+                notes=notes | window_note | dating_note,
                 rows=RowNames(
                     lines([f.source_match_id for f in fixtures], "match"),
                     {

@@ -303,3 +303,45 @@ def test_edges_feed_the_staking():
     assert stake.league_code == "E0" and stake.match_date == DAY
     # full Kelly 0.092 / 1.1, an eighth of it, of 1000
     assert stake.stake == pytest.approx(1000 * 0.092 / 1.1 / 8, abs=0.01)
+
+
+def long_quotes(prices: pl.DataFrame, timing: str = "preclose") -> pl.DataFrame:
+    """``prices`` in the long shape of the price layer (a row per quote, none where null)."""
+    return (
+        prices.unpivot(index=["match_id", "bookmaker"], variable_name="outcome", value_name="price")
+        .drop_nulls("price")
+        .with_columns(
+            pl.col("outcome").str.strip_prefix("price_"),
+            pl.lit("1x2").alias("market"),
+            pl.lit(timing).alias("timing"),
+        )
+        .select("match_id", "market", "outcome", "bookmaker", "timing", "price")
+    )
+
+
+@pytest.mark.parametrize("price", ["best", "avg", "pinnacle"])
+@pytest.mark.parametrize("market", ["avg", "consensus", "pinnacle"])
+def test_long_quotes_give_the_edges_of_the_prices_per_bookmaker(price: str, market: str):
+    # the live path gives the price layer's long quotes; a frame per bookmaker, the same numbers
+    chosen = {
+        "price_choice": PriceChoice(price),
+        "market_probability": MarketProbability(market, "shin"),
+        "rules": LOOSE,
+    }
+    wide = match_edges(PREDICTIONS, PRICES, **chosen)
+    long = match_edges(PREDICTIONS, long_quotes(PRICES), **chosen)
+    assert long.equals(wide)
+    # quotes of another market are not this one's
+    other = long_quotes(PRICES).with_columns(pl.lit("ou").alias("market"))
+    mixed = pl.concat([long_quotes(PRICES), other])
+    assert match_edges(PREDICTIONS, mixed, **chosen).equals(wide)
+
+
+def test_long_quotes_are_checked():
+    with pytest.raises(ValueError, match="closing prices never choose a bet"):
+        match_edges(PREDICTIONS, long_quotes(PRICES, "close"))
+    with pytest.raises(ValueError, match="two quotes for one outcome"):
+        quotes = long_quotes(PRICES)
+        match_edges(PREDICTIONS, pl.concat([quotes, quotes.head(1)]))
+    with pytest.raises(ValueError, match="prices lack"):
+        match_edges(PREDICTIONS, long_quotes(PRICES).drop("bookmaker"))

@@ -315,3 +315,45 @@ def test_a_source_season_beyond_the_next_is_rejected_naming_the_match_and_date()
 
 def test_the_archive_s_first_season_is_inside_the_window() -> None:
     validate_football_data(parsed(real_file("football-data", "E0_1993-1994.csv").read_bytes()))
+
+
+# ------------------------------------------------------------ the dating window of a season
+
+E0_1920 = (SAMPLE_DIR / "E0" / "2019-2020.csv").read_bytes()
+# the real last match of 2019-20 (restarted after the COVID stop): E0,26/07/2020,16:00,...
+LAST_ROW_1920 = b"E0,26/07/2020,16:00,West Ham,Aston Villa,1,1,D,"
+
+
+def test_a_match_on_the_last_day_of_a_season_ending_in_a_leap_year_passes() -> None:
+    # 2019-20's dating window runs to 31 August 2020, 457 days after 1 June 2019 (2020 is a
+    # leap year): the last match moved to that day is still one of the season's
+    from sabiscore_ml.leagues import last_match_date
+
+    assert last_match_date("2019-2020") == dt.date(2020, 8, 31)
+    assert LAST_ROW_1920 in E0_1920
+    moved = E0_1920.replace(LAST_ROW_1920, LAST_ROW_1920.replace(b"26/07/2020", b"31/08/2020"))
+    result = parsed(moved)
+    assert result.season == "2019-2020" and result.matches[-1].match_date == dt.date(2020, 8, 31)
+    validate_football_data(result)
+    # a day later it is not
+    late = E0_1920.replace(LAST_ROW_1920, LAST_ROW_1920.replace(b"26/07/2020", b"01/09/2020"))
+    with pytest.raises(RejectedFile) as info:
+        validate_football_data(parsed(late))
+    assert "ExpectColumnValuesToBeBetween(days_into_season) failed: 1 unexpected: " in (
+        info.value.detail
+    )
+    assert "season 2019-2020 holds matches from 2019-06-01 to 2020-08-31" in info.value.detail
+
+
+def test_a_source_match_on_the_last_day_of_a_leap_season_passes() -> None:
+    from sabiscore_ml.validation import validate_source_records
+    from sabiscore_ml.warehouse.source_loaders import SourceFixture
+
+    # the real last match of 2019-20 (West Ham 1-1 Aston Villa, 26 July 2020) as a source's
+    # match, moved to the last day of the season's dating window
+    last = SourceFixture("1", dt.date(2020, 8, 31), "West Ham", "Aston Villa", "played", 1, 1)
+    validate_source_records([last], [], season="2019-2020", name="u.json")
+    late = dataclasses.replace(last, source_match_id="2", match_date=dt.date(2020, 9, 1))
+    with pytest.raises(RejectedFile) as info:
+        validate_source_records([last, late], [], season="2019-2020", name="u.json")
+    assert "match 2: date 2020-09-01" in info.value.detail

@@ -122,7 +122,7 @@ def strategy_runs(
     Returns the walks by Kelly multiplier and the value-bet rules used.
     """
     ids = predictions["match_id"].to_list()
-    quotes = prices.preclose_prices(engine, ids)
+    quotes = prices.preclose_quotes(engine, ids)
     closing = prices.closing_fair_prices(engine, ids)
     if strategy == "market":
         rules = replace(REFERENCE_RULES, edge_threshold=0.0 if edge is None else edge)

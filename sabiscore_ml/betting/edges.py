@@ -45,9 +45,10 @@ from sabiscore_ml.prices import (
     AGGREGATES,
     MEAN,
     OUTCOMES,
+    PRECLOSE,
     average_prices,
     best_prices,
-    fair_probabilities,
+    fair_quotes,
 )
 
 if TYPE_CHECKING:
@@ -175,19 +176,43 @@ def as_polars(frame: Frame) -> pl.DataFrame:
     raise TypeError(f"expected a polars or pandas data frame, got {type(frame).__name__}")
 
 
-def _long_prices(prices: pl.DataFrame, outcomes: tuple[str, ...]) -> pl.DataFrame:
-    """Valid quotes, one row per match, bookmaker and outcome."""
-    needed = ("match_id", "bookmaker", *(f"price_{o}" for o in outcomes))
-    missing = [c for c in needed if c not in prices.columns]
-    if missing:
-        raise ValueError(f"prices lack the columns {missing}")
-    if prices.select(pl.struct("match_id", "bookmaker").is_duplicated().any()).item():
-        raise ValueError("prices hold two rows for one match and bookmaker")
-    long = prices.select(
-        pl.col("match_id").cast(pl.Int64),
-        pl.col("bookmaker").cast(pl.String),
-        *(pl.col(f"price_{o}").cast(pl.Float64).alias(o) for o in outcomes),
-    ).unpivot(index=["match_id", "bookmaker"], variable_name="outcome", value_name="price")
+def _quotes(prices: pl.DataFrame, outcomes: tuple[str, ...], market: str) -> pl.DataFrame:
+    """Valid quotes, one row per match, bookmaker and outcome.
+
+    ``prices`` in the long shape of :func:`sabiscore_ml.prices.read_quotes` (the
+    live path and the backtest) are taken as they are, those of ``market`` and
+    ``outcomes``; prices per bookmaker (``price_<outcome>`` columns, frames made
+    by hand) are unpivoted once, here.
+    """
+    if "outcome" in prices.columns and "price" in prices.columns:
+        missing = [c for c in ("match_id", "bookmaker") if c not in prices.columns]
+        if missing:
+            raise ValueError(f"prices lack the columns {missing}")
+        if "timing" in prices.columns and prices.filter(pl.col("timing") != PRECLOSE).height:
+            raise ValueError("closing prices never choose a bet: pre-closing quotes only")
+        if "market" in prices.columns:
+            prices = prices.filter(pl.col("market") == market)
+        long = prices.select(
+            pl.col("match_id").cast(pl.Int64),
+            pl.col("bookmaker").cast(pl.String),
+            pl.col("outcome").cast(pl.String),
+            pl.col("price").cast(pl.Float64),
+        ).filter(pl.col("outcome").is_in(list(outcomes)))
+        key = ("match_id", "bookmaker", "outcome")
+        if long.select(pl.struct(*key).is_duplicated().any()).item():
+            raise ValueError("prices hold two quotes for one outcome of a match and bookmaker")
+    else:
+        needed = ("match_id", "bookmaker", *(f"price_{o}" for o in outcomes))
+        missing = [c for c in needed if c not in prices.columns]
+        if missing:
+            raise ValueError(f"prices lack the columns {missing}")
+        if prices.select(pl.struct("match_id", "bookmaker").is_duplicated().any()).item():
+            raise ValueError("prices hold two rows for one match and bookmaker")
+        long = prices.select(
+            pl.col("match_id").cast(pl.Int64),
+            pl.col("bookmaker").cast(pl.String),
+            *(pl.col(f"price_{o}").cast(pl.Float64).alias(o) for o in outcomes),
+        ).unpivot(index=["match_id", "bookmaker"], variable_name="outcome", value_name="price")
     valid = pl.col("price").is_not_null() & pl.col("price").is_finite() & (pl.col("price") > 1.0)
     return long.filter(valid)
 
@@ -203,36 +228,23 @@ def _taken_prices(long: pl.DataFrame, choice: PriceChoice) -> pl.DataFrame:
     )
 
 
-def _wide(long: pl.DataFrame, index: list[str], outcomes: tuple[str, ...]) -> pl.DataFrame:
-    """One row per ``index`` with a price column per outcome (null where not quoted)."""
-    wide = long.pivot(on="outcome", index=index, values="price")
-    return wide.with_columns(
-        pl.lit(None, pl.Float64).alias(o) for o in outcomes if o not in wide.columns
-    )
-
-
 def _market_probabilities(
     long: pl.DataFrame, market: MarketProbability, outcomes: tuple[str, ...]
 ) -> pl.DataFrame:
     """Per match and outcome: the margin-free market probability ``p_market``."""
     if market.source == CONSENSUS:
         books = long.filter(pl.col("bookmaker").is_in(AGGREGATES).not_())
-        wide = _wide(books, ["match_id", "bookmaker"], outcomes).with_row_index("_row")
-        p = fair_probabilities(wide, market.method, key="_row", outcomes=outcomes)
-        per_book = wide.select("_row", "match_id").join(p, on="_row")
-        probabilities = per_book.unpivot(
-            index="match_id", on=list(outcomes), variable_name="outcome", value_name="p_market"
-        )
+        per_book = fair_quotes(books, market.method, outcomes=outcomes)
         # sorted before averaging: a float sum depends on its order
-        return probabilities.group_by("match_id", "outcome").agg(pl.col("p_market").sort().mean())
+        return per_book.group_by("match_id", "outcome").agg(
+            pl.col("p").sort().mean().alias("p_market")
+        )
     if market.source == AVERAGE:
-        chosen = average_prices(long).drop("bookmaker")
+        chosen = average_prices(long).filter(pl.col("price").is_not_null())
     else:
-        chosen = long.filter(pl.col("bookmaker") == market.source).drop("bookmaker")
-    p = fair_probabilities(_wide(chosen, ["match_id"], outcomes), market.method, outcomes=outcomes)
-    return p.unpivot(
-        index="match_id", on=list(outcomes), variable_name="outcome", value_name="p_market"
-    )
+        chosen = long.filter(pl.col("bookmaker") == market.source)
+    p = fair_quotes(chosen, market.method, by=("match_id",), outcomes=outcomes)
+    return p.rename({"p": "p_market"})
 
 
 def match_edges(
@@ -250,8 +262,11 @@ def match_edges(
     ``predictions``: one row per match with ``match_id`` and ``p_<outcome>``
     (``p_home``, ``p_draw``, ``p_away``); other columns (``match_date``,
     ``league_code``...) are carried through.  ``prices``: pre-closing quotes,
-    one row per match and bookmaker, with ``match_id``, ``bookmaker`` and
-    ``price_<outcome>``; a missing or invalid price (not above 1) is no quote.
+    long as :func:`sabiscore_ml.prices.preclose_quotes` gives them (``match_id``,
+    ``bookmaker``, ``outcome``, ``price``; ``market`` and ``timing`` when
+    present: the rows of ``market``, pre-closing only), or one row per match and
+    bookmaker with ``price_<outcome>`` columns; a missing or invalid price (not
+    above 1) is no quote.
 
     Returns a frame of the same kind as ``predictions`` (polars or pandas), one
     row per match and outcome: the carried columns, ``market``, ``outcome``,
@@ -273,7 +288,7 @@ def match_edges(
     if missing:
         raise ValueError(f"predictions lack the columns {missing}")
 
-    long = _long_prices(quotes, outcomes)
+    long = _quotes(quotes, outcomes, market)
     count = long.group_by("match_id", "outcome").agg(
         pl.col("bookmaker").is_in(AGGREGATES).not_().sum().cast(pl.Int32).alias("n_bookmakers")
     )

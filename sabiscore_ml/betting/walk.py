@@ -2,8 +2,9 @@
 
 The walk takes walk-forward predictions (each season predicted by a model
 fitted on earlier matches only, :mod:`sabiscore_ml.jobs.backtest`), the
-*pre-closing* prices (:func:`sabiscore_ml.prices.preclose_prices`, the prices
-live predictions take) and the results.  It goes through the match dates in
+*pre-closing* prices (:func:`sabiscore_ml.prices.preclose_quotes`, the prices
+live predictions take, long; or per bookmaker, :func:`~sabiscore_ml.prices.preclose_prices`)
+and the results.  It goes through the match dates in
 order; on each (a *matchday*):
 
 1. the value bets of the day's matches come from
@@ -345,7 +346,8 @@ def run_bankroll_backtest(
     ``predictions``: one row per match with ``date`` (or ``match_date``),
     ``league``, ``season``, ``match_id``, ``p_home/p_draw/p_away`` and
     ``result`` (or the goals); team names when present.  ``prices``:
-    pre-closing quotes as :func:`~sabiscore_ml.prices.preclose_prices` gives them.  ``closing``:
+    pre-closing quotes as :func:`~sabiscore_ml.prices.preclose_quotes` gives them (or per
+    bookmaker, as :func:`~sabiscore_ml.prices.preclose_prices` does).  ``closing``:
     :func:`~sabiscore_ml.prices.closing_fair_prices`, for the CLV only (``None``: no CLV).
     """
     bets = value_bets(

@@ -52,7 +52,7 @@ from sabiscore_ml.betting.portfolio import (
     create_portfolio,
     find_portfolio,
 )
-from sabiscore_ml.prices import preclose_prices
+from sabiscore_ml.prices import preclose_quotes
 from sabiscore_ml.settings import get_core_settings, get_model_settings
 from sabiscore_ml.warehouse.engine import get_engine
 from sabiscore_ml.warehouse.models import Match, Team
@@ -178,10 +178,12 @@ def priced_edges(
 ) -> pl.DataFrame:
     """Edges of the predictions at the pre-closing prices on offer, per match and outcome.
 
-    The prices are :func:`sabiscore_ml.prices.preclose_prices`, those the
-    bankroll backtest takes: a backtest figure speaks of this path.
+    The prices are :func:`sabiscore_ml.prices.preclose_quotes`, those the
+    bankroll backtest takes, in their long shape: the edges (a row per match and
+    outcome) keep it through the stakes to the published documents.  A
+    backtest figure speaks of this path.
     """
-    quotes = preclose_prices(engine, predictions["match_id"].to_list())
+    quotes = preclose_quotes(engine, predictions["match_id"].to_list())
     return match_edges(
         predictions.select("match_id", "match_date", "league_code", "p_home", "p_draw", "p_away"),
         quotes,
