@@ -43,7 +43,7 @@ serve: install ## Serve the API on :8000 (embedded default); prints a developmen
 	echo ">> OpenAPI docs: http://127.0.0.1:$(SERVE_PORT)/docs" && \
 	exec $(VENV)/bin/sabiscore serve --port $(SERVE_PORT)
 
-browser: ## Headless Chromium for tests/test_serving_docs.py (apt-installed when missing, as root)
+browser: ## Headless Chromium for tests/test_serving_docs.py and tests/test_airflow_ui.py (apt-installed when missing, as root)
 	@if ! command -v chromium >/dev/null 2>&1; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
 	    echo ">> installing chromium (the docs' browser test)"; \

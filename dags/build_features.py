@@ -43,11 +43,13 @@ Understat, FBref, Transfermarkt), or on demand.
 
 #### Params
 
+An empty Param is null (the trigger form's empty field) or, for a list, `[]`.
+
 - `leagues`, `seasons`: restrict the rebuild; empty means every stale partition.
 - `full`: rebuild every partition, stale or not (after changing a definition
   the catalogue version does this by itself).
-- `as_of`: start of the online horizon (`YYYY-MM-DD`); empty means the run's
-  logical date.
+- `as_of`: start of the online horizon (a date, `YYYY-MM-DD`); empty means the
+  run's logical date.
 """
 
 
@@ -70,18 +72,18 @@ Understat, FBref, Transfermarkt), or on demand.
     },
     params={
         "leagues": Param(
-            [],
-            type="array",
+            None,
+            type=["null", "array"],
             items={"type": "string"},
             title="Leagues",
-            description="League codes (E0...); empty: every stale partition.",
+            description="League codes (E0...), one a line; empty: every stale partition.",
         ),
         "seasons": Param(
-            [],
-            type="array",
+            None,
+            type=["null", "array"],
             items={"type": "string"},
             title="Seasons",
-            description="Seasons as YYYY-YYYY; empty: every stale partition.",
+            description="Seasons as YYYY-YYYY, one a line; empty: every stale partition.",
         ),
         "full": Param(
             False,
@@ -90,10 +92,11 @@ Understat, FBref, Transfermarkt), or on demand.
             description="Rebuild every partition, stale or not.",
         ),
         "as_of": Param(
-            "",
-            type="string",
+            None,
+            type=["null", "string"],
+            format="date",
             title="Online horizon start",
-            description="YYYY-MM-DD; empty: the run's logical date.",
+            description="The first day of the online horizon; empty: the run's logical date.",
         ),
     },
     tags=["sabiscore", "features"],

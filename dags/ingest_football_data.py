@@ -34,6 +34,8 @@ files into the Sabiscore warehouse.
 
 #### Params
 
+An empty Param is null (the trigger form's empty field) or, for a list, `[]`.
+
 - `leagues`: division codes, e.g. `E0` (Premier League), `E1` (Championship);
   empty means every league found in the files.
 - `seasons`: seasons as `YYYY-YYYY`; empty means every season found in the
@@ -64,10 +66,10 @@ ingest_dag(
     params={
         "leagues": Param(
             ["E0", "E1"],
-            type="array",
+            type=["null", "array"],
             items={"type": "string"},
             title="Leagues",
-            description="football-data division codes (E0, E1, SP1...); empty means all.",
+            description="football-data division codes (E0, E1, SP1...), one a line; empty: all.",
         ),
         "seasons": seasons_param(
             "Seasons as YYYY-YYYY; empty means all in the source (not for download)."
@@ -80,8 +82,8 @@ ingest_dag(
             description="Where the CSVs come from.",
         ),
         "directory": Param(
-            "",
-            type="string",
+            None,
+            type=["null", "string"],
             title="Directory",
             description="Folder of CSVs, used when source is 'directory'.",
         ),

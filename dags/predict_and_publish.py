@@ -44,7 +44,9 @@ Daily at 06:00 UTC, after every promotion of a new champion
 
 #### Params
 
-- `as_of`: `YYYY-MM-DD` replays that day (results from then on hidden); empty
+An empty Param is null (the trigger form's empty field) or, for a list, `[]`.
+
+- `as_of`: a date (`YYYY-MM-DD`) replays that day (results from then on hidden); empty
   means live, from the run's logical date.
 - `leagues`: restrict to these league codes (empty: all).
 - `days`, `edge`, `kelly`, `price`, `portfolio`: the matchday window and the
@@ -68,22 +70,41 @@ Daily at 06:00 UTC, after every promotion of a new champion
     },
     params={
         "as_of": Param(
-            "",
-            type="string",
+            None,
+            type=["null", "string"],
+            format="date",
             title="As of",
-            description="YYYY-MM-DD for a replay; empty: live, the logical date.",
+            description="The day to replay; empty: live, the logical date.",
         ),
         "leagues": Param(
-            [],
-            type="array",
+            None,
+            type=["null", "array"],
             items={"type": "string"},
             title="Leagues",
-            description="League codes; empty: every league with a fixture.",
+            description="League codes, one a line; empty: every league with a fixture.",
         ),
-        "days": Param(4, type="integer", minimum=1, maximum=14, title="Matchday window (days)"),
-        "edge": Param(0.042, type="number", minimum=0, title="Minimum edge"),
+        "days": Param(
+            4,
+            type="integer",
+            minimum=1,
+            maximum=14,
+            title="Matchday window (days)",
+            description="A league's matchday: its fixtures within this many days of its first.",
+        ),
+        "edge": Param(
+            0.042,
+            type="number",
+            minimum=0,
+            title="Minimum edge",
+            description="A value bet's smallest edge, p_model x price - 1.",
+        ),
         "kelly": Param(
-            0.125, type="number", exclusiveMinimum=0, maximum=1, title="Fraction of Kelly"
+            0.125,
+            type="number",
+            exclusiveMinimum=0,
+            maximum=1,
+            title="Fraction of Kelly",
+            description="The Kelly multiplier of the stakes.",
         ),
         "price": Param(
             "best",
@@ -91,7 +112,12 @@ Daily at 06:00 UTC, after every promotion of a new champion
             title="Price taken",
             description="best, avg, or a bookmaker id (pinnacle, b365...).",
         ),
-        "portfolio": Param("default", type="string", title="Portfolio"),
+        "portfolio": Param(
+            "default",
+            type="string",
+            title="Portfolio",
+            description="The portfolio whose bankroll the stakes are sized against.",
+        ),
     },
     tags=["sabiscore", "predictions"],
 )

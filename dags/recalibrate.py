@@ -30,7 +30,8 @@ after each matchday's results are loaded), or on demand.
 
 #### Params
 
-- `method`: `isotonic`, `sigmoid` or `temperature`; empty keeps the champion's.
+- `method`: `isotonic`, `sigmoid` or `temperature`; empty (null) keeps the
+  champion's.
 """
 
 
@@ -50,9 +51,10 @@ after each matchday's results are loaded), or on demand.
     },
     params={
         "method": Param(
-            "",
-            type="string",
-            enum=["", "isotonic", "sigmoid", "temperature"],
+            None,
+            type=["null", "string"],
+            enum=[None, "isotonic", "sigmoid", "temperature"],
+            values_display={"null": "the champion's method"},
             title="Calibration method",
             description="Empty keeps the champion's method.",
         ),

@@ -42,13 +42,16 @@ Weekly (Monday 04:00 UTC), or triggered from the UI with the Params below.
 
 #### Params
 
+An empty Param is null (the trigger form's empty field) or, for a list, `[]`.
+
 - `leagues`: league codes to train on (empty: `SABISCORE_MODEL_LEAGUES`).
 - `seasons`: seasons to train on (empty: all from `SABISCORE_MODEL_HISTORY_FROM`).
 - `n_trials`: Optuna trials (0: no tuning).
 - `promote`: allow the promotion step.
 - `weights`: `stacking` (learned blend) or `design` (40/35/25).
 - `evaluation_seasons`: how many of the latest seasons to walk forward.
-- `as_of`: train on the matches before this date only (to replay a past matchday).
+- `as_of`: train on the matches before this date (`YYYY-MM-DD`) only (to replay a
+  past matchday); empty: every match.
 """
 
 
@@ -69,18 +72,18 @@ Weekly (Monday 04:00 UTC), or triggered from the UI with the Params below.
     },
     params={
         "leagues": Param(
-            [],
-            type="array",
+            None,
+            type=["null", "array"],
             items={"type": "string"},
             title="Leagues",
-            description="League codes (E0...); empty: SABISCORE_MODEL_LEAGUES.",
+            description="League codes (E0...), one a line; empty: SABISCORE_MODEL_LEAGUES.",
         ),
         "seasons": Param(
-            [],
-            type="array",
+            None,
+            type=["null", "array"],
             items={"type": "string"},
             title="Seasons",
-            description="Seasons YYYY-YYYY to train on; empty: all.",
+            description="Seasons YYYY-YYYY to train on, one a line; empty: all.",
         ),
         "n_trials": Param(
             0,
@@ -104,10 +107,11 @@ Weekly (Monday 04:00 UTC), or triggered from the UI with the Params below.
             description="stacking: learned; design: 40% RF, 35% XGB, 25% LGBM.",
         ),
         "as_of": Param(
-            "",
-            type="string",
+            None,
+            type=["null", "string"],
+            format="date",
             title="As of",
-            description="YYYY-MM-DD: train on matches before it only (replays).",
+            description="Train on the matches before this date only (replays); empty: all.",
         ),
         "evaluation_seasons": Param(
             1,

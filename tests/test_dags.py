@@ -166,6 +166,45 @@ print("@@RESULT@@" + json.dumps({"state": str(run.state), "run_id": run.run_id, 
 """
 
 
+# Validates each DAG's Params as the API server does before it creates a run (the
+# DAG serialized and read back, its Params merged with a conf, then validated):
+# the defaults, and the confs given as JSON {dag_id: [conf, ...]}.
+PARAMS_REPORT = r"""
+import json, sys
+from airflow.dag_processing.dagbag import DagBag
+from airflow.serialization.serialized_objects import DagSerialization
+
+def error(check):
+    try:
+        check()
+    except Exception as exc:
+        return str(exc).splitlines()[0]
+    return None
+
+bag = DagBag(dag_folder=sys.argv[1], safe_mode=False)
+confs = json.loads(sys.argv[2])
+report = {}
+for dag_id, dag in bag.dags.items():
+    served = DagSerialization.from_dict(DagSerialization.to_dict(dag)).params
+    report[dag_id] = {
+        "params": {
+            name: {
+                "schema": served.get_param(name).schema,
+                "default": served.get_param(name).value,
+                "description": served.get_param(name).description,
+            }
+            for name in served
+        },
+        "sdk_defaults": error(dag.params.validate),
+        "defaults": error(lambda: served.deep_merge(None).validate()),
+        "confs": [
+            error(lambda c=c: served.deep_merge(c).validate()) for c in confs.get(dag_id, [])
+        ],
+    }
+print("@@RESULT@@" + json.dumps(report))
+"""
+
+
 def airflow_env(airflow_home: Path) -> dict[str, str]:
     """The current environment minus any AIRFLOW* variable, plus an isolated AIRFLOW_HOME."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW")}
@@ -271,6 +310,187 @@ def test_dag_file_imports_fast_without_heavy_libraries(parse_home: Path, dag_fil
     )
 
 
+# --------------------------------------------------------------------------- Params
+
+
+def form_requires(schema: dict) -> bool:
+    """Whether the trigger form marks the Param required: it has a type, and null is not one."""
+    kind = schema.get("type")
+    return bool(kind) and not (isinstance(kind, list) and "null" in kind)
+
+
+# The confs the runs below pass (dag.test() validates them as a triggered run would), the
+# confs of a trigger form left empty (null), and confs the form or a REST call might send.
+ACCEPTED_CONFS: dict[str, list[dict]] = {
+    "ingest_football_data": [
+        {"source": "bundled_sample", "leagues": ["E0"], "seasons": ["2022-2023"]},
+        {"source": "directory", "directory": "/data", "leagues": ["E0"], "seasons": []},
+        {"source": "download", "leagues": ["E0"], "seasons": ["2023-2024"], "refresh": True},
+        {"leagues": None, "seasons": None, "directory": None},
+        {"leagues": [], "seasons": [], "directory": ""},
+    ],
+    **{
+        f"ingest_{source}": [
+            {},
+            {"source_dir": "/data", "seasons": ["2019-2020"]},
+            {"mode": "live", "leagues": ["SP1"], "seasons": ["2023-2024"]},
+            {"source_dir": None, "leagues": None, "seasons": None},
+            {"source_dir": "", "leagues": [], "seasons": []},
+        ]
+        for source in SOURCE_DAGS
+    },
+    "build_features": [
+        {},
+        {"as_of": "2024-05-11"},
+        {"leagues": ["E0"], "seasons": ["2023-2024"], "full": True},
+        {"leagues": None, "seasons": None, "as_of": None},
+        {"leagues": [], "seasons": []},
+    ],
+    "train_ensemble": [
+        {"leagues": ["E0"], "n_trials": 2, "as_of": "2024-05-11"},
+        {"leagues": ["E0"], "promote": False, "as_of": "2024-05-11"},
+        {"leagues": None, "seasons": None, "as_of": None},
+        {"leagues": [], "seasons": []},
+        {"leagues": ["E0", "E1"], "seasons": ["2022-2023", "2023-2024"], "weights": "design"},
+    ],
+    "predict_and_publish": [
+        {"as_of": "2024-05-16"},
+        {"as_of": None, "leagues": None},
+        {"leagues": [], "price": "pinnacle"},
+    ],
+    "recalibrate": [{}, {"method": None}, {"method": "isotonic"}],
+}
+# Refused, and the error names the Param.
+REFUSED_CONFS: dict[str, list[tuple[str, dict]]] = {
+    "train_ensemble": [
+        ("as_of", {"as_of": "11/05/2024"}),
+        ("as_of", {"as_of": "2024-13-01"}),
+        ("leagues", {"leagues": "E0"}),
+        ("n_trials", {"n_trials": None}),
+    ],
+    "build_features": [("as_of", {"as_of": "yesterday"})],
+    "predict_and_publish": [("as_of", {"as_of": "2024-5-16"})],
+    "recalibrate": [("method", {"method": "platt"})],
+    "ingest_football_data": [("source", {"source": None})],
+}
+
+
+@pytest.fixture(scope="module")
+def params_report(parse_home: Path) -> dict:
+    """Each DAG's Params as the API server holds them, and which confs they accept."""
+    confs = {
+        dag_id: ACCEPTED_CONFS.get(dag_id, []) + [c for _, c in REFUSED_CONFS.get(dag_id, [])]
+        for dag_id in {*ACCEPTED_CONFS, *REFUSED_CONFS}
+    }
+    report, _ = run_python(
+        PARAMS_REPORT, str(DAGS_DIR), json.dumps(confs), env=airflow_env(parse_home), cwd=parse_home
+    )
+    return report
+
+
+def test_params_report_covers_every_dag(params_report: dict) -> None:
+    assert sorted(params_report) == sorted(p.stem for p in DAG_FILES)
+    assert sorted(ACCEPTED_CONFS) == sorted(params_report)
+
+
+@pytest.mark.parametrize("dag_file", DAG_FILES, ids=lambda p: p.name)
+def test_default_params_validate_and_suit_the_trigger_form(
+    params_report: dict, dag_file: Path
+) -> None:
+    report = params_report[dag_file.stem]
+    assert report["sdk_defaults"] is None, report["sdk_defaults"]
+    assert report["defaults"] is None, report["defaults"]
+    for name, param in report["params"].items():
+        schema, default = param["schema"], param["default"]
+        assert schema.get("title") and param["description"], f"{name}: no title or description"
+        if form_requires(schema):
+            # the form refuses an empty value for a required field: "", [] or nothing
+            assert default not in (None, "", []), (
+                f"{dag_file.stem}.{name}: required in the form but defaults to {default!r}; "
+                'make it nullable (a type list with "null") with a null default'
+            )
+        else:
+            assert "null" in schema["type"]
+        kind = schema.get("type")
+        kinds = kind if isinstance(kind, list) else [kind]
+        if "array" in kinds:
+            assert "null" in kinds, f"{dag_file.stem}.{name}: a list may be empty: make it nullable"
+        if name == "as_of" or "date" in (schema.get("title") or "").lower():
+            assert kinds == ["null", "string"] and schema.get("format") == "date", (name, schema)
+            assert default is None
+
+
+@pytest.mark.parametrize("dag_id", sorted(ACCEPTED_CONFS))
+def test_confs_of_the_form_and_of_existing_callers_validate(
+    params_report: dict, dag_id: str
+) -> None:
+    accepted = ACCEPTED_CONFS[dag_id]
+    errors = params_report[dag_id]["confs"][: len(accepted)]
+    assert dict(zip(map(json.dumps, accepted), errors, strict=True)) == dict.fromkeys(
+        map(json.dumps, accepted)
+    )
+
+
+@pytest.mark.parametrize("dag_id", sorted(REFUSED_CONFS))
+def test_bad_confs_are_refused_naming_the_param(params_report: dict, dag_id: str) -> None:
+    errors = params_report[dag_id]["confs"][len(ACCEPTED_CONFS[dag_id]) :]
+    for (name, conf), error in zip(REFUSED_CONFS[dag_id], errors, strict=True):
+        assert error is not None, f"{conf} was accepted"
+        assert f"Invalid input for param {name}:" in error, error
+
+
+def test_plans_read_null_params_as_empty(parse_home: Path) -> None:
+    # The trigger form sends null for a list or folder left empty: the same plan as [] / "".
+    football = [
+        {"source": "bundled_sample", "leagues": ["E0"], "seasons": None, "directory": None},
+        {"source": "bundled_sample", "leagues": ["E0"], "seasons": [], "directory": ""},
+        {"source": "bundled_sample", "leagues": None, "seasons": None},
+        {"source": "bundled_sample", "leagues": [], "seasons": []},
+        {"source": "directory", "directory": None},
+        {"source": "download", "leagues": ["E0"], "seasons": None},
+    ]
+    results, _ = run_python(
+        PLAN_CASES,
+        str(INGEST_DAG),
+        json.dumps(football),
+        env=airflow_env(parse_home),
+        cwd=parse_home,
+    )
+    null_seasons, empty_seasons, null_all, empty_all, null_dir, null_download = results
+    assert null_seasons == empty_seasons and len(null_seasons["items"]) > 1
+    assert null_all == empty_all and len(null_all["items"]) > len(null_seasons["items"])
+    assert "directory" in null_dir["error"]
+    assert "seasons" in null_download["error"]
+
+    understat = [
+        {"mode": "files", "source_dir": None, "leagues": None, "seasons": None},
+        {"mode": "files", "source_dir": "", "leagues": [], "seasons": []},
+        {"mode": "live", "source_dir": None, "leagues": None, "seasons": None},
+    ]
+    results, _ = run_python(
+        PLAN_CASES,
+        str(DAGS_DIR / "ingest_understat.py"),
+        json.dumps(understat),
+        "ingest_understat",
+        env=airflow_env(parse_home),
+        cwd=parse_home,
+    )
+    null_files, empty_files, null_live = results
+    assert null_files == empty_files and len(null_files["items"]) == 3
+    assert "mode=live needs 'leagues'" in null_live["error"]
+
+
+def test_model_requests_read_null_params_as_empty() -> None:
+    from sabiscore_ml.jobs.predict import PredictRequest
+    from sabiscore_ml.jobs.training import TrainRequest
+
+    form = {"leagues": None, "seasons": None, "as_of": None, "n_trials": 0, "promote": True}
+    assert TrainRequest.from_dict(form) == TrainRequest.from_dict({"leagues": [], "seasons": []})
+    assert TrainRequest.from_dict(form) == TrainRequest()
+    assert PredictRequest.from_dict({"as_of": None, "leagues": None}) == PredictRequest()
+    assert PredictRequest.from_dict({"as_of": None}).mode == "live"
+
+
 def test_ingest_dag_shape(dagbag_report: dict) -> None:
     info = dagbag_report["dags"]["ingest_football_data"]
     assert set(info["tags"]) == {"sabiscore", "ingest", "football-data"}
@@ -280,13 +500,13 @@ def test_ingest_dag_shape(dagbag_report: dict) -> None:
     assert info["start_date"].startswith("2024-01-01T00:00:00")
     assert info["param_defaults"] == {
         "leagues": ["E0", "E1"],
-        "seasons": [],
+        "seasons": None,
         "source": "bundled_sample",
-        "directory": "",
+        "directory": None,
         "refresh": False,
     }
     assert info["params"]["source"]["enum"] == ["bundled_sample", "directory", "download"]
-    assert info["params"]["leagues"]["type"] == "array"
+    assert info["params"]["leagues"]["type"] == ["null", "array"]
     assert info["params"]["seasons"]["items"] == {"type": "string"}
 
     tasks = info["tasks"]
@@ -347,16 +567,16 @@ def test_source_dag_shape(dagbag_report: dict, source: str) -> None:
     assert info["retries"] == 2 and "retry_delay" in info["default_args"]
     assert info["param_defaults"] == {
         "mode": "files",
-        "source_dir": "",
-        "leagues": [],
-        "seasons": [],
+        "source_dir": None,
+        "leagues": None,
+        "seasons": None,
         "refresh": False,
     }
     assert info["params"]["mode"]["enum"] == ["files", "live"]
     assert info["params"]["refresh"]["type"] == "boolean"
-    assert info["params"]["source_dir"]["type"] == "string"
+    assert info["params"]["source_dir"]["type"] == ["null", "string"]
     for name in ("leagues", "seasons"):
-        assert info["params"][name]["type"] == "array"
+        assert info["params"][name]["type"] == ["null", "array"]
         assert info["params"][name]["items"] == {"type": "string"}
 
     tasks = info["tasks"]
@@ -840,7 +1060,12 @@ def test_fbref_dag_live_mode_fetches_league_seasons_in_its_pool(
 def test_build_features_dag_shape(dagbag_report: dict) -> None:
     info = dagbag_report["dags"]["build_features"]
     assert set(info["tags"]) == {"sabiscore", "features"}
-    assert info["param_defaults"] == {"leagues": [], "seasons": [], "full": False, "as_of": ""}
+    assert info["param_defaults"] == {
+        "leagues": None,
+        "seasons": None,
+        "full": False,
+        "as_of": None,
+    }
     tasks = info["tasks"]
     assert set(tasks) == {"migrate_warehouse", "plan", "build", "refresh_online"}
     assert tasks["build"]["mapped"] is True
@@ -918,12 +1143,12 @@ def test_train_ensemble_dag_shape(dagbag_report: dict) -> None:
     info = dagbag_report["dags"]["train_ensemble"]
     assert set(info["tags"]) == {"sabiscore", "models"}
     assert info["param_defaults"] == {
-        "leagues": [],
-        "seasons": [],
+        "leagues": None,
+        "seasons": None,
         "n_trials": 0,
         "promote": True,
         "weights": "stacking",
-        "as_of": "",
+        "as_of": None,
         "evaluation_seasons": 1,
     }
     tasks = info["tasks"]
@@ -942,7 +1167,8 @@ def test_train_ensemble_dag_shape(dagbag_report: dict) -> None:
 def test_recalibrate_dag_shape(dagbag_report: dict) -> None:
     info = dagbag_report["dags"]["recalibrate"]
     assert set(info["tags"]) == {"sabiscore", "models"}
-    assert info["param_defaults"] == {"method": ""}
+    assert info["param_defaults"] == {"method": None}
+    assert info["params"]["method"]["enum"] == [None, "isotonic", "sigmoid", "temperature"]
     assert set(info["tasks"]) == {"recalibrate_champion"}
     assert info["tasks"]["recalibrate_champion"]["outlets"] == [
         "sabiscore://models/sabiscore-1x2/champion"
@@ -953,8 +1179,8 @@ def test_predict_and_publish_dag_shape(dagbag_report: dict) -> None:
     info = dagbag_report["dags"]["predict_and_publish"]
     assert set(info["tags"]) == {"sabiscore", "predictions"}
     assert info["param_defaults"] == {
-        "as_of": "",
-        "leagues": [],
+        "as_of": None,
+        "leagues": None,
         "days": 4,
         "edge": 0.042,
         "kelly": 0.125,

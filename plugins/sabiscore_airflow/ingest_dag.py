@@ -38,9 +38,13 @@ DEFAULT_ARGS: dict[str, Any] = {
 
 
 def seasons_param(description: str) -> Param:
-    """The ``seasons`` Param: seasons as ``YYYY-YYYY``."""
+    """The ``seasons`` Param: seasons as ``YYYY-YYYY``, none (null) by default."""
     return Param(
-        [], type="array", items={"type": "string"}, title="Seasons", description=description
+        None,
+        type=["null", "array"],
+        items={"type": "string"},
+        title="Seasons",
+        description=description,
     )
 
 
@@ -69,19 +73,19 @@ def source_params(what: str) -> dict[str, Param]:
             description="files: read source_dir; live: fetch each league × season from the site.",
         ),
         "source_dir": Param(
-            "",
-            type="string",
+            None,
+            type=["null", "string"],
             title="Source folder",
             description=f"files mode: folder of {what}; empty means the bundled sample.",
         ),
         "leagues": Param(
-            [],
-            type="array",
+            None,
+            type=["null", "array"],
             items={"type": "string"},
             title="Leagues",
             description=(
-                "League codes (E0...). files mode: at most one, the league of files that "
-                "do not name it. live mode: the leagues to fetch."
+                "League codes (E0...), one a line. files mode: at most one, the league of "
+                "files that do not name it. live mode: the leagues to fetch."
             ),
         ),
         "seasons": seasons_param(
@@ -139,6 +143,8 @@ def source_doc(
 
 SOURCE_PARAMS_DOC = """
 #### Params
+
+An empty Param is null (the trigger form's empty field) or, for a list, `[]`.
 
 - `mode`: `files` (default; scheduled runs use it) reads `source_dir`, `live`
   fetches each league × season from the site through the polite fetcher.
