@@ -190,7 +190,7 @@ SHOWN_ROWS = 5
 KEPT_ROWS = 20
 
 
-def _unexpected_indexes(outcome: dict) -> list[Any]:
+def _unexpected_indexes(outcome: dict[str, Any]) -> list[Any]:
     """The frame indexes of an expectation's failing rows (first occurrence order)."""
     indexes = outcome.get("unexpected_index_list") or []
     return [next(iter(i.values())) if isinstance(i, dict) else i for i in indexes]
@@ -443,7 +443,7 @@ def screen_batch(checks: Sequence[FrameCheck], owners: Sequence[Any] | None = No
     suspects = {owners[p] for p, check in enumerate(checks) if check.frame.empty}
     while True:
         passed: list[tuple[str, Any, list[str]]] = []
-        found = set()
+        found: set[Any] = set()
         by_suite: dict[str, list[int]] = {}
         for position, check in enumerate(checks):
             if owners[position] not in suspects:

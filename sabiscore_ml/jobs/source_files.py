@@ -392,6 +392,8 @@ def parse_fbref(raw: bytes, name: str, *, league: str | None = None) -> Parsed:
     ):
         report = fbref.parse_fbref_match(raw, name)
         code = _require_league(report.league, name, "the match's competition")
+        if report.match_id is None or report.match_date is None or report.season is None:
+            raise RejectedFile(name, "parse", "the match report names no match id, date or season")
         fixture = SourceFixture(
             source_match_id=report.match_id,
             match_date=report.match_date,
@@ -432,13 +434,17 @@ def parse_fbref(raw: bytes, name: str, *, league: str | None = None) -> Parsed:
     by_league: dict[str, list[tuple[str, str, dict[str, Any]]]] = {}
     for table in stats.tables.values():
         for row in table.rows:
-            code = row.league or stats.league or league
-            if code in LEAGUES:
-                by_league.setdefault(code, []).append((row.team, table.table_id, dict(row.stats)))
+            row_league = row.league or stats.league or league
+            if row_league in LEAGUES:
+                by_league.setdefault(row_league, []).append(
+                    (row.team, table.table_id, dict(row.stats))
+                )
     if not by_league:
         raise RejectedFile(name, "known_league", "no table row belongs to one of our leagues")
 
-    def load(connection: Connection, sha: str, file_name: str, validated: bool) -> LoadCounts:
+    def load_tables(
+        connection: Connection, sha: str, file_name: str, validated: bool
+    ) -> LoadCounts:
         total = LoadCounts()
         for code, rows in sorted(by_league.items()):
             counts = load_team_season_stats(
@@ -454,7 +460,7 @@ def parse_fbref(raw: bytes, name: str, *, league: str | None = None) -> Parsed:
             total.teams_matched += counts.teams_matched
         return total
 
-    return Parsed("team_stats", min(by_league), stats.season, load)
+    return Parsed("team_stats", min(by_league), stats.season, load_tables)
 
 
 def _matchlog_team_ids(

@@ -235,7 +235,8 @@ def waiting_items(engine: Engine | None = None) -> list[dict[str, str]]:
         ).all()
     last: dict[str, tuple[str, str, str | None]] = {}  # first tried first (dicts keep order)
     for source, sha, status, check in runs:
-        last[sha] = (source, status, check)
+        if sha is not None:  # the query asks for files only
+            last[sha] = (source, status, check)
     root = get_core_settings().raw_archive_dir
     items: list[dict[str, str]] = []
     for sha, (source, status, check) in last.items():

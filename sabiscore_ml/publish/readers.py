@@ -89,11 +89,9 @@ _PUBLICATION_FIELDS = tuple(
 
 def _info(row: Any) -> RunInfo:
     rules = json.loads(row.rules_json) if row.rules_json else {}
-    return RunInfo(
-        run_id=row.run_id,
-        **{f: getattr(row, f) for f in (*RUN_FIELDS, *_PUBLICATION_FIELDS)},
-        **{f: rules.get(f) for f in RULE_FIELDS},
-    )
+    columns: dict[str, Any] = {f: getattr(row, f) for f in (*RUN_FIELDS, *_PUBLICATION_FIELDS)}
+    stated: dict[str, Any] = {f: rules.get(f) for f in RULE_FIELDS}
+    return RunInfo(run_id=row.run_id, **columns, **stated)
 
 
 def run_info(engine: Engine, run_id: str) -> RunInfo | None:
@@ -135,7 +133,7 @@ def _records(rows: Iterable[Any], columns: Sequence[str]) -> list[Record]:
     return [{c: getattr(row, c) for c in columns} for row in rows]
 
 
-def _edge_order(record: Record) -> tuple:
+def _edge_order(record: Record) -> tuple[Any, ...]:
     return record["match_id"], record["market"], *outcome_rank(record["outcome"])
 
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -454,7 +454,7 @@ def load_shots(
     source: str,
     shots: Sequence[dict[str, Any]],
     links: dict[str, int | None],
-    team_ids: dict[str, int | None],
+    team_ids: Mapping[str, int | None],
     replaces: Callable[[str], bool] | None = None,
 ) -> int:
     """Upsert shots (dicts with the ``shots`` columns, ``team`` as a source team name).
