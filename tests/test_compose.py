@@ -926,13 +926,19 @@ def test_sabiscore_console_script_is_declared():
         if isinstance(node, ast.Assign)
         for target in node.targets
         if isinstance(target, ast.Name)
+    } | {  # a package re-exporting the function from one of its modules
+        alias.asname or alias.name
+        for node in tree.body
+        if isinstance(node, ast.ImportFrom)
+        for alias in node.names
     }
     assert function in bound, f"{module} defines no {function}"
 
 
 def test_sabiscore_init_subcommand_exists():
     module = console_scripts().get("sabiscore", "").split(":")[0]
-    if not module or not (ROOT / Path(*module.split("."))).with_suffix(".py").is_file():
+    path = ROOT / Path(*module.split("."))
+    if not module or not (path.with_suffix(".py").is_file() or (path / "__init__.py").is_file()):
         pytest.skip(
             "the sabiscore CLI module does not exist "
             "(see test_sabiscore_console_script_is_declared)"
