@@ -10,6 +10,13 @@ import datetime as dt
 from typing import Any
 
 from airflow.sdk import Asset, Param, dag, task
+from sabiscore_airflow.common import (
+    START_DATE,
+    date_param,
+    default_args,
+    list_param,
+    migrate_warehouse,
+)
 
 WAREHOUSE_ASSETS = [
     Asset("sabiscore://warehouse/matches"),
@@ -57,33 +64,22 @@ An empty Param is null (the trigger form's empty field) or, for a list, `[]`.
     dag_id="build_features",
     description="Rebuild stale feature partitions and refresh the online vectors",
     doc_md=DOC_MD,
-    start_date=dt.datetime(2024, 1, 1, tzinfo=dt.UTC),
+    start_date=START_DATE,
     schedule=(
         WAREHOUSE_ASSETS[0] | WAREHOUSE_ASSETS[1] | WAREHOUSE_ASSETS[2] | WAREHOUSE_ASSETS[3]
     ),
     catchup=False,
     max_active_runs=1,
     dagrun_timeout=dt.timedelta(hours=1),
-    default_args={
-        "owner": "sabiscore",
-        "retries": 1,
-        "retry_delay": dt.timedelta(minutes=2),
-        "execution_timeout": dt.timedelta(minutes=30),
-    },
+    default_args=default_args(
+        retries=1, retry_delay=dt.timedelta(minutes=2), execution_timeout=dt.timedelta(minutes=30)
+    ),
     params={
-        "leagues": Param(
-            None,
-            type=["null", "array"],
-            items={"type": "string"},
-            title="Leagues",
-            description="League codes (E0...), one a line; empty: every stale partition.",
+        "leagues": list_param(
+            "Leagues", "League codes (E0...), one a line; empty: every stale partition."
         ),
-        "seasons": Param(
-            None,
-            type=["null", "array"],
-            items={"type": "string"},
-            title="Seasons",
-            description="Seasons as YYYY-YYYY, one a line; empty: every stale partition.",
+        "seasons": list_param(
+            "Seasons", "Seasons as YYYY-YYYY, one a line; empty: every stale partition."
         ),
         "full": Param(
             False,
@@ -91,27 +87,15 @@ An empty Param is null (the trigger form's empty field) or, for a list, `[]`.
             title="Full rebuild",
             description="Rebuild every partition, stale or not.",
         ),
-        "as_of": Param(
-            None,
-            type=["null", "string"],
-            format="date",
-            title="Online horizon start",
-            description="The first day of the online horizon; empty: the run's logical date.",
+        "as_of": date_param(
+            "Online horizon start",
+            "The first day of the online horizon; empty: the run's logical date.",
         ),
     },
     tags=["sabiscore", "features"],
 )
 def build_features() -> None:
     """Plan the stale partitions, build each country, then refresh the online store."""
-
-    @task
-    def migrate_warehouse() -> str:
-        """Create or upgrade the warehouse schema."""
-        from sqlalchemy.engine import make_url
-
-        from sabiscore_ml.warehouse.engine import migrate
-
-        return make_url(migrate()).render_as_string(hide_password=True)
 
     @task(retries=0)
     def plan(params: dict[str, Any] | None = None) -> list[dict[str, Any]]:

@@ -11,6 +11,7 @@ import datetime as dt
 from typing import Any
 
 from airflow.sdk import Asset, Param, dag, task
+from sabiscore_airflow.common import START_DATE, date_param, default_args, list_param
 
 MODEL_CHAMPION = Asset("sabiscore://models/sabiscore-1x2/champion")
 PREDICTIONS = Asset("sabiscore://predictions/current")
@@ -58,30 +59,17 @@ An empty Param is null (the trigger form's empty field) or, for a list, `[]`.
     dag_id="predict_and_publish",
     description="Score the next matchday, find value bets and stakes, publish atomically",
     doc_md=DOC_MD,
-    start_date=dt.datetime(2024, 1, 1, tzinfo=dt.UTC),
+    start_date=START_DATE,
     schedule=(MODEL_CHAMPION | Asset("sabiscore://features/online")),
     catchup=False,
     max_active_runs=1,
-    default_args={
-        "owner": "sabiscore",
-        "retries": 1,
-        "retry_delay": dt.timedelta(minutes=2),
-        "execution_timeout": dt.timedelta(minutes=30),
-    },
+    default_args=default_args(
+        retries=1, retry_delay=dt.timedelta(minutes=2), execution_timeout=dt.timedelta(minutes=30)
+    ),
     params={
-        "as_of": Param(
-            None,
-            type=["null", "string"],
-            format="date",
-            title="As of",
-            description="The day to replay; empty: live, the logical date.",
-        ),
-        "leagues": Param(
-            None,
-            type=["null", "array"],
-            items={"type": "string"},
-            title="Leagues",
-            description="League codes, one a line; empty: every league with a fixture.",
+        "as_of": date_param("As of", "The day to replay; empty: live, the logical date."),
+        "leagues": list_param(
+            "Leagues", "League codes, one a line; empty: every league with a fixture."
         ),
         "days": Param(
             4,

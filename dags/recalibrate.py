@@ -10,6 +10,7 @@ import datetime as dt
 from typing import Any
 
 from airflow.sdk import Asset, Param, dag, task
+from sabiscore_airflow.common import START_DATE, default_args
 
 FEATURES_OFFLINE = Asset("sabiscore://features/offline")
 MODEL_CHAMPION = Asset("sabiscore://models/sabiscore-1x2/champion")
@@ -39,16 +40,13 @@ after each matchday's results are loaded), or on demand.
     dag_id="recalibrate",
     description="Refit the champion's calibration on recent matches; register if log loss improves",
     doc_md=DOC_MD,
-    start_date=dt.datetime(2024, 1, 1, tzinfo=dt.UTC),
+    start_date=START_DATE,
     schedule=FEATURES_OFFLINE,
     catchup=False,
     max_active_runs=1,
-    default_args={
-        "owner": "sabiscore",
-        "retries": 1,
-        "retry_delay": dt.timedelta(minutes=5),
-        "execution_timeout": dt.timedelta(minutes=30),
-    },
+    default_args=default_args(
+        retries=1, retry_delay=dt.timedelta(minutes=5), execution_timeout=dt.timedelta(minutes=30)
+    ),
     params={
         "method": Param(
             None,

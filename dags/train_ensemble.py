@@ -11,6 +11,7 @@ import datetime as dt
 from typing import Any
 
 from airflow.sdk import Asset, Param, dag, task
+from sabiscore_airflow.common import START_DATE, date_param, default_args, list_param
 
 FEATURES_OFFLINE = Asset("sabiscore://features/offline")
 MODEL_CHAMPION = Asset("sabiscore://models/sabiscore-1x2/champion")
@@ -59,32 +60,19 @@ An empty Param is null (the trigger form's empty field) or, for a list, `[]`.
     dag_id="train_ensemble",
     description="Snapshot, tune, fit, evaluate, register and promote the 1X2 ensemble",
     doc_md=DOC_MD,
-    start_date=dt.datetime(2024, 1, 1, tzinfo=dt.UTC),
+    start_date=START_DATE,
     schedule="0 4 * * 1",
     catchup=False,
     max_active_runs=1,
     dagrun_timeout=dt.timedelta(hours=6),
-    default_args={
-        "owner": "sabiscore",
-        "retries": 1,
-        "retry_delay": dt.timedelta(minutes=5),
-        "execution_timeout": dt.timedelta(hours=4),
-    },
+    default_args=default_args(
+        retries=1, retry_delay=dt.timedelta(minutes=5), execution_timeout=dt.timedelta(hours=4)
+    ),
     params={
-        "leagues": Param(
-            None,
-            type=["null", "array"],
-            items={"type": "string"},
-            title="Leagues",
-            description="League codes (E0...), one a line; empty: SABISCORE_MODEL_LEAGUES.",
+        "leagues": list_param(
+            "Leagues", "League codes (E0...), one a line; empty: SABISCORE_MODEL_LEAGUES."
         ),
-        "seasons": Param(
-            None,
-            type=["null", "array"],
-            items={"type": "string"},
-            title="Seasons",
-            description="Seasons YYYY-YYYY to train on, one a line; empty: all.",
-        ),
+        "seasons": list_param("Seasons", "Seasons YYYY-YYYY to train on, one a line; empty: all."),
         "n_trials": Param(
             0,
             type="integer",
@@ -106,12 +94,8 @@ An empty Param is null (the trigger form's empty field) or, for a list, `[]`.
             title="Blend",
             description="stacking: learned; design: 40% RF, 35% XGB, 25% LGBM.",
         ),
-        "as_of": Param(
-            None,
-            type=["null", "string"],
-            format="date",
-            title="As of",
-            description="Train on the matches before this date only (replays); empty: all.",
+        "as_of": date_param(
+            "As of", "Train on the matches before this date only (replays); empty: all."
         ),
         "evaluation_seasons": Param(
             1,

@@ -28,24 +28,16 @@ from typing import Any
 
 from airflow.sdk import DAG, Asset, Param, dag, task
 
-START_DATE = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
-DEFAULT_ARGS: dict[str, Any] = {
-    "owner": "sabiscore",
-    "retries": 2,
-    "retry_delay": dt.timedelta(minutes=2),
-    "execution_timeout": dt.timedelta(minutes=30),
-}
+from sabiscore_airflow.common import START_DATE, default_args, list_param, migrate_warehouse
+
+DEFAULT_ARGS = default_args(
+    retries=2, retry_delay=dt.timedelta(minutes=2), execution_timeout=dt.timedelta(minutes=30)
+)
 
 
 def seasons_param(description: str) -> Param:
     """The ``seasons`` Param: seasons as ``YYYY-YYYY``, none (null) by default."""
-    return Param(
-        None,
-        type=["null", "array"],
-        items={"type": "string"},
-        title="Seasons",
-        description=description,
-    )
+    return list_param("Seasons", description)
 
 
 def refresh_param() -> Param:
@@ -78,12 +70,9 @@ def source_params(what: str) -> dict[str, Param]:
             title="Source folder",
             description=f"files mode: folder of {what}; empty means the bundled sample.",
         ),
-        "leagues": Param(
-            None,
-            type=["null", "array"],
-            items={"type": "string"},
-            title="Leagues",
-            description=(
+        "leagues": list_param(
+            "Leagues",
+            (
                 "League codes (E0...), one a line. files mode: at most one, the league of "
                 "files that do not name it. live mode: the leagues to fetch."
             ),
@@ -207,15 +196,6 @@ def ingest_dag(
         tags=tags,
     )
     def build() -> None:
-        @task
-        def migrate_warehouse() -> str:
-            """Create or upgrade the warehouse schema."""
-            from sqlalchemy.engine import make_url
-
-            from sabiscore_ml.warehouse.engine import migrate
-
-            return make_url(migrate()).render_as_string(hide_password=True)
-
         @task(retries=0)  # a bad Param will not fix itself: fail at once
         def plan(params: dict[str, Any] | None = None) -> list[dict[str, str]]:
             """Turn the Params into work items (files, downloads or live fetches)."""

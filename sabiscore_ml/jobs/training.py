@@ -387,7 +387,7 @@ def register(
     from sabiscore_ml.models import evaluation as ev
     from sabiscore_ml.models import registry
     from sabiscore_ml.models.bundle import ModelBundle
-    from sabiscore_ml.models.model_card import model_card
+    from sabiscore_ml.models.model_card import TrainingFacts, model_card
 
     engine = engine or get_engine()
     config = _config(tuned)
@@ -417,7 +417,14 @@ def register(
         if len(importance):
             mlflow.log_figure(ev.importance_figure(importance), "plots/feature_importance.png")
             mlflow.log_text(importance.to_csv(header=["importance"]), "feature_importance.csv")
-        card = model_card(state, config, fitted, comparison, by_league, importance)
+        facts = TrainingFacts(
+            leagues=state["leagues"],
+            matches=state["matches"],
+            data_hash=state["data_hash"],
+            evaluation_seasons=state["evaluation_seasons"],
+            fit_seconds=fitted["fit_seconds"],
+        )
+        card = model_card(facts, config, comparison, by_league, importance)
         mlflow.log_text(card, "model_card.md")
         example = pl.read_parquet(state["snapshot_path"]).tail(5)
         version = registry.log_bundle(bundle, example)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 import pandas as pd
 import polars as pl
@@ -10,14 +11,21 @@ import polars as pl
 from sabiscore_ml.models.config import ModelConfig
 from sabiscore_ml.models.evaluation import REFERENCE, Comparison
 
-if TYPE_CHECKING:
-    from sabiscore_ml.jobs.training import Fitted, Snapshot
+
+@dataclass(frozen=True)
+class TrainingFacts:
+    """What the card says about the training run: its data and its fit."""
+
+    leagues: Sequence[str]
+    matches: int
+    data_hash: str
+    evaluation_seasons: Sequence[str]
+    fit_seconds: float
 
 
 def model_card(
-    state: Snapshot,
+    facts: TrainingFacts,
     config: ModelConfig,
-    fitted: Fitted,
     comparison: Comparison,
     by_league: pl.DataFrame,
     importance: pd.Series[float],
@@ -32,7 +40,7 @@ def model_card(
     lines = [
         "# Sabiscore 1X2 model",
         "",
-        f"Home/draw/away probabilities for {', '.join(state['leagues'])} from the members "
+        f"Home/draw/away probabilities for {', '.join(facts.leagues)} from the members "
         f"{', '.join(config.members)}, blended by {blend}, calibrated "
         f"({config.calibration or 'none'}) on the latest {config.calibration_fraction:.0%} of "
         "the training matches"
@@ -44,9 +52,9 @@ def model_card(
         "",
         "## Training data",
         "",
-        f"- {state['matches']:,} played matches, data hash `{state['data_hash']}`",
-        f"- evaluation (walk-forward, never trained on): {', '.join(state['evaluation_seasons'])}",
-        f"- fit time: {fitted['fit_seconds']} s",
+        f"- {facts.matches:,} played matches, data hash `{facts.data_hash}`",
+        f"- evaluation (walk-forward, never trained on): {', '.join(facts.evaluation_seasons)}",
+        f"- fit time: {facts.fit_seconds} s",
         "- every feature was computed from what was known before the match day; closing odds "
         "are never features",
         "",
