@@ -336,6 +336,12 @@ class ServingSettings(BaseSettings):
     max_header_bytes: int = Field(16384, ge=1024)  # every header line, name and value
     max_url_bytes: int = Field(4096, ge=256)  # the path and its query string
     max_body_bytes: int = Field(16384, ge=0)  # the API takes no body: anything over is refused
+    # GET /v1/stream: one reader of the Redis streams per worker (serving.stream)
+    stream_keepalive_seconds: float = Field(15.0, gt=0)  # a comment line when nothing happened
+    stream_block_seconds: float = Field(5.0, gt=0)  # the reader's XREAD BLOCK
+    stream_queue_size: int = Field(1000, ge=1)  # events a subscriber may lag before it is dropped
+    stream_max_subscribers: int = Field(10_000, ge=0)  # open streams a worker holds
+    stream_retry_ms: int = Field(3000, ge=0)  # the reconnection delay told to clients
 
     @field_validator("cors_origins", mode="before")
     @classmethod

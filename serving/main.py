@@ -51,6 +51,7 @@ TAGS = [
     {"name": "predictions", "description": "One match: its prediction, or the full insight"},
     {"name": "value bets", "description": "Bets whose price beats the model's probability"},
     {"name": "models", "description": "The model behind the predictions"},
+    {"name": "push", "description": "New runs and value-bet alerts as they are published"},
     {"name": "operations", "description": "Liveness, readiness and metrics"},
 ]
 
@@ -95,6 +96,25 @@ def _without_bearer(schema: dict[str, Any]) -> dict[str, Any]:
     return schema
 
 
+#: What the edge (serving.middleware) answers before any route, whatever the route.
+EDGE_REFUSALS = {
+    "413": "The request has a body over SABISCORE_API_MAX_BODY_BYTES (the API takes none)",
+    "414": "The URL is over SABISCORE_API_MAX_URL_BYTES",
+    "431": "A request header is over SABISCORE_API_MAX_HEADER_BYTES",
+}
+
+
+def _with_edge_refusals(schema: dict[str, Any]) -> dict[str, Any]:
+    """Every operation lists the size refusals the edge may give instead of the route."""
+    problem = {"application/json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
+    for operations in schema.get("paths", {}).values():
+        for operation in operations.values():
+            responses = operation.setdefault("responses", {})
+            for code, description in EDGE_REFUSALS.items():
+                responses.setdefault(code, {"description": description, "content": problem})
+    return schema
+
+
 def _honest_openapi(app: FastAPI, settings: ServingSettings | None) -> Callable[[], dict[str, Any]]:
     """``app.openapi`` offering the bearer scheme only when the running API accepts tokens."""
     generate = app.openapi
@@ -103,7 +123,7 @@ def _honest_openapi(app: FastAPI, settings: ServingSettings | None) -> Callable[
         if app.openapi_schema is None:
             state = app.state.serving
             current = state.settings if state is not None else settings or get_serving_settings()
-            schema = generate()
+            schema = _with_edge_refusals(generate())
             app.openapi_schema = schema if current.jwt_secret else _without_bearer(schema)
         return app.openapi_schema
 

@@ -20,6 +20,7 @@ from serving.metrics import ServingMetrics
 from serving.rate_limits import RateLimits
 from serving.repository import Repository, redis_client
 from serving.security import Authenticator
+from serving.stream import EventHub
 
 
 @dataclass(frozen=True)
@@ -33,9 +34,12 @@ class ServingState:
     limits: RateLimits
     model_name: str
     redis: aioredis.Redis | None
+    stream: EventHub | None = None  # GET /v1/stream's reader, with Redis only
 
     async def close(self) -> None:
-        """Add the last rate-limit counts to Redis and close its connections."""
+        """End the event streams, add the last rate-limit counts to Redis, close connections."""
+        if self.stream is not None:
+            await self.stream.close()
         await self.limits.close()
         if self.redis is not None:
             await self.redis.aclose()
@@ -65,4 +69,13 @@ def build_state(settings: ServingSettings | None = None) -> ServingState:
         ),
         model_name=get_model_settings().name,
         redis=client,
+        stream=EventHub(
+            redis_settings.redis_url,
+            redis_settings.redis_prefix,
+            block_seconds=settings.stream_block_seconds,
+            queue_size=settings.stream_queue_size,
+            max_subscribers=settings.stream_max_subscribers,
+        )
+        if redis_settings.redis_url
+        else None,
     )

@@ -8,6 +8,8 @@ import typer
 
 from sabiscore_ml.cli.common import init_warehouse, step
 
+SHUTDOWN_GRACE_SECONDS = 10
+
 
 def serve(
     host: Annotated[str, typer.Option("--host", help="Address to listen on")] = "127.0.0.1",
@@ -36,4 +38,7 @@ def serve(
         workers=workers,
         log_level="info",
         proxy_headers=False,
+        # the event streams (/v1/stream) stay open: a stop waits this long for them, then
+        # closes them (a client resumes from its last event id elsewhere)
+        timeout_graceful_shutdown=SHUTDOWN_GRACE_SECONDS,
     )

@@ -77,6 +77,7 @@ key                                             value                           
 ``<prefix>:pub:<run_id>:alerted``               marker: alerts sent              alerted
 ``<prefix>:pub:current``                        the current run id               none
 ``<prefix>:alerts``                             stream of value-bet alerts       none
+``<prefix>:runs``                               stream of runs made current      none
 =============================================== ================================ =======
 
 Upcoming lists are sorted by kickoff (a match without a kickoff time last on
@@ -135,7 +136,11 @@ document's fields (numbers as JSON numbers, null as an empty string,
 ``stakes`` as a JSON object) and ``mode``.  The entries and the ``alerted``
 marker (``SET NX``) go in one ``MULTI`` under a ``WATCH`` of the marker, so a
 run alerts once however often it is published (within the marker's TTL).  A
-run that is not current after its switch (a newer one is) sends none.
+run that is not current after its switch (a newer one is) sends none.  Each
+entry also holds ``document``: the value-bet document with ``mode``, encoded
+(what ``GET /v1/stream`` sends).  The switch that makes a run current adds,
+in its own ``MULTI``, one entry to the stream ``<prefix>:runs`` (same
+``MAXLEN``): ``run_id`` and ``document``, the run's meta document.
 
 **Warehouse** (history, never overwritten but for the one change of
 ``status`` from ``pending`` to ``published``): ``prediction_runs`` (one row

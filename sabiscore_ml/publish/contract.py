@@ -119,6 +119,15 @@ def alerts_key(prefix: str) -> str:
     return f"{prefix}:alerts"
 
 
+def runs_key(prefix: str) -> str:
+    """The stream of runs that became current: ``<prefix>:runs``."""
+    return f"{prefix}:runs"
+
+
+#: The field of a stream entry holding its document, encoded (what ``/v1/stream`` sends).
+EVENT_DOCUMENT = "document"
+
+
 def run_key(prefix: str, run_id: str, *parts: str) -> str:
     """A key of a run: ``<prefix>:pub:<run_id>:<part>:...``."""
     return ":".join((prefix, "pub", run_id, *parts))

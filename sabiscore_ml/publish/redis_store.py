@@ -10,7 +10,8 @@ repeat, so a publish killed anywhere is completed by publishing again:
    MKSTREAM``; an existing group is kept);
 3. the switch: ``<prefix>:pub:current`` set to the run id by a compare-and-set
    (``WATCH`` the pointer, compare, ``MULTI``/``SET``/``EXEC``), unless the
-   current run is newer;
+   current run is newer; the same ``MULTI`` adds the run's meta document to the
+   stream ``<prefix>:runs``, so a run enters it exactly when it becomes current;
 4. when the run is current: its value-bet alerts, added (``XADD``) in one
    ``MULTI`` with the ``alerted`` marker (``SET NX``), under a ``WATCH`` of the
    marker, so they are added once.
@@ -32,6 +33,7 @@ from redis.exceptions import ResponseError, WatchError
 
 from sabiscore_ml.publish.contract import (
     ALERTED,
+    EVENT_DOCUMENT,
     META,
     ODDS,
     WEBAPP_GROUP,
@@ -42,6 +44,7 @@ from sabiscore_ml.publish.contract import (
     parse_utc,
     pointer_key,
     run_key,
+    runs_key,
     utc_text,
     value_bet_entries,
 )
@@ -150,11 +153,14 @@ def _ensure_group(client: redis.Redis, prefix: str) -> None:
             raise
 
 
-def _switch_pointer(client: redis.Redis, prefix: str, run: PublishedRun) -> tuple[bool, str]:
+def _switch_pointer(
+    client: redis.Redis, prefix: str, run: PublishedRun, document: bytes, maxlen: int
+) -> tuple[bool, str]:
     """Step 3: point ``current`` at the run unless the current run is newer.
 
     Returns (moved, the current run id).  A current run whose meta has expired
-    counts as older than any run.
+    counts as older than any run.  A move also adds ``document`` (the run's meta
+    document) to the runs stream, in the same transaction.
     """
     pointer = pointer_key(prefix)
     mine = _order(run.created_at, run.run_id)
@@ -173,6 +179,8 @@ def _switch_pointer(client: redis.Redis, prefix: str, run: PublishedRun) -> tupl
                             return False, current
                 pipe.multi()
                 pipe.set(pointer, run.run_id)
+                entry: dict[FieldT, EncodableT] = {"run_id": run.run_id, EVENT_DOCUMENT: document}
+                pipe.xadd(runs_key(prefix), entry, maxlen=maxlen, approximate=True)
                 pipe.execute()
                 return True, run.run_id
             except WatchError:  # the pointer moved meanwhile: compare again
@@ -192,10 +200,21 @@ def _field(value: Any) -> str:
 
 
 def alert_entries(run: PublishedRun) -> list[dict[str, str]]:
-    """The stream entries of a run's value bets (field values as text; see the package doc)."""
+    """The stream entries of a run's value bets (see the package doc).
+
+    Each value-bet document's fields as text, the run's ``mode``, and
+    ``document``: the value-bet document with its ``mode``, encoded.
+    """
     records = run.records
     entries = value_bet_entries(run.header, records.predictions, records.edges, records.stakes)
-    return [{**{k: _field(v) for k, v in e.items()}, "mode": run.mode} for e in entries]
+    return [
+        {
+            **{k: _field(v) for k, v in e.items()},
+            "mode": run.mode,
+            EVENT_DOCUMENT: encode_document({**e, "mode": run.mode}).decode(),
+        }
+        for e in entries
+    ]
 
 
 def _send_alerts(
@@ -249,7 +268,8 @@ def publish_to_redis(
     documents = run_documents(run)
     _write_documents(client, prefix, run, documents, ttl)
     _ensure_group(client, prefix)
-    switched, current = _switch_pointer(client, prefix, run)
+    meta = next(d.body for d in documents if d.kind == META)
+    switched, current = _switch_pointer(client, prefix, run, meta, maxlen)
     if after_switch is not None:
         after_switch(current)
     alerts = _send_alerts(client, prefix, run, ttl, maxlen) if current == run.run_id else 0
