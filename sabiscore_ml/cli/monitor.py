@@ -101,6 +101,8 @@ def monitor_run(
     try:
         report = monitor(request, progress=step)
     except MonitorBreach as breach:
+        if breach.report is not None:
+            console.print(figures_table(breach.report.figures))
         for b in breach.breaches:
             err_console.print(f"[bold red]breach[/] {escape(b.message)}")
         raise

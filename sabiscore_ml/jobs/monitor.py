@@ -76,8 +76,9 @@ MARKET, CLOSE = "pinnacle_preclose", "pinnacle_close"
 class MonitorBreach(SabiscoreError):
     """A monitored figure crossed its threshold; the message names each breach."""
 
-    def __init__(self, breaches: Sequence[Breach]) -> None:
+    def __init__(self, breaches: Sequence[Breach], report: MonitorReport | None = None) -> None:
         self.breaches = tuple(breaches)
+        self.report = report  # what the run computed, stored and alerted
         super().__init__(
             f"{len(self.breaches)} monitor threshold(s) crossed: "
             + "; ".join(b.message for b in self.breaches)
@@ -847,7 +848,7 @@ def monitor(
             breaches.append(breach)
     written = store_figures(engine, figures, computed_at, model_name)
     say(
-        f"monitor: {settled} settled published match(es), {n_bets} value bet(s); "
+        f"monitor: {settled} settled published prediction(s), {n_bets} value bet(s); "
         f"{written} figure(s) stored as of {computed_at:%Y-%m-%d %H:%M:%S} UTC"
     )
     report = MonitorReport(computed_at, figures, breaches, settled, n_bets)
@@ -858,7 +859,7 @@ def monitor(
         for breach in breaches:
             say(f"monitor: breach: {breach.message}")
         if request.fail_on_breach:
-            raise MonitorBreach(breaches)
+            raise MonitorBreach(breaches, report)
     return report
 
 
