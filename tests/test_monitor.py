@@ -353,9 +353,7 @@ def test_the_performance_document_reads_the_latest_computation(warehouse: Engine
     # a second computation after one more result changed: the document follows it
     fixtures, _ = history
     with warehouse.begin() as connection:
-        connection.execute(
-            update(Match).where(Match.id == fixtures[0].match_id).values(result="A")
-        )
+        connection.execute(update(Match).where(Match.id == fixtures[0].match_id).values(result="A"))
     second = monitor(MonitorRequest(log_mlflow=False), engine=warehouse)
     document = performance_document(warehouse, "sabiscore-1x2", "7")
     assert document is not None
