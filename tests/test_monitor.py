@@ -402,3 +402,22 @@ def test_drivers_give_the_most_important_features_and_their_values() -> None:
     names, values = drivers_frame(frame, top=2)
     assert names == ["elo_diff", "xg"]
     assert values.rows() == [(1, 12.5, None), (2, None, 0.4), (3, None, None)]
+
+
+def test_the_command_prints_the_figures_and_fails_on_a_breach(
+    warehouse: Engine, history, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from cli_support import invoke
+
+    if warehouse.dialect.name != "sqlite":
+        pytest.skip("the command is the same job: one database is enough")
+    configure(monkeypatch, SABISCORE_MONITOR_MIN_MATCHES="4", SABISCORE_MONITOR_MAX_ECE="0.001")
+    with pytest.raises(MonitorBreach) as raised:  # main() turns it into exit status 2
+        invoke("monitor", "run", "--no-mlflow", "--league", "SP1", width=250)
+    assert "league SP1, window all, model v7: ece" in str(raised.value)
+    reported = invoke("monitor", "run", "--no-mlflow", "--no-fail", "--window-days", "1", width=250)
+    assert reported.exit_code == 0
+    assert "ECE" in reported.output and "CLV" in reported.output
+    rows = stored(warehouse)  # the figures of the latest computation
+    rps = rows[("all", "1d", "rps")].value
+    assert rps is not None and f"{rps:.4f}" in reported.output
