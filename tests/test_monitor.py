@@ -8,6 +8,7 @@ the monitor's stored figures must equal a direct recomputation from those number
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import math
 import uuid
@@ -421,3 +422,18 @@ def test_the_command_prints_the_figures_and_fails_on_a_breach(
     rows = stored(warehouse)  # the figures of the latest computation
     rps = rows[("all", "1d", "rps")].value
     assert rps is not None and f"{rps:.4f}" in reported.output
+
+
+def test_drift_without_feature_partitions_is_left_out(warehouse: Engine) -> None:
+    """Drivers with importances but no offline partition to compare with: no PSI, no failure."""
+    fixtures = add_fixtures(warehouse, per_league=2)
+    run = scored_run("run-a", fixtures)
+    drivers = '[{"feature":"elo_diff","importance":0.4,"value":12.0}]'
+    run = dataclasses.replace(
+        run, predictions=run.predictions.with_columns(pl.lit(drivers).alias("drivers"))
+    )
+    publish(run, engine=warehouse)
+    settle(warehouse, fixtures)
+    report = monitor(MonitorRequest(log_mlflow=False), engine=warehouse)
+    assert report.value("rps") is not None
+    assert not [f for f in report.figures if f.figure.startswith("psi")]

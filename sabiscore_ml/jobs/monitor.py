@@ -516,10 +516,14 @@ def _reference_rows(
 
     try:
         frame = training_frame(leagues=list(leagues), as_of=before, engine=engine)
-    except (OSError, ValueError, pl.exceptions.PolarsError) as error:
+    except (OSError, ValueError, RuntimeError, pl.exceptions.PolarsError) as error:
+        # no offline store here, or partitions of older feature definitions: no drift figures
         log.warning("drift: no reference feature rows (%s)", error)
         return pl.DataFrame()
     present = [n for n in names if n in frame.columns]
+    if frame.is_empty() or not present or "match_date" not in frame.columns:
+        log.warning("drift: no reference feature rows of %s before %s", list(leagues), before)
+        return pl.DataFrame()
     return frame.filter(pl.col("match_date") >= before - dt.timedelta(days=days)).select(
         "league_code", *(pl.col(n).cast(pl.Float64) for n in present)
     )
