@@ -290,6 +290,41 @@ class ModelSettings(BaseSettings):
         return self.optuna_storage or f"sqlite:///{core.home_dir / 'optuna.db'}"
 
 
+
+class MonitorSettings(BaseSettings):
+    """The monitoring of what was published (``sabiscore monitor``, the ``monitor`` DAG).
+
+    Figures are computed over every settled published match and over a rolling
+    window of the last ``window_days`` days of settled matches (ending at the
+    latest one).  A figure is checked against its threshold only when it rests on
+    enough matches (``min_matches``) or value bets (``min_bets``); below that it
+    is stored, never a breach.  ``max_rps_minus_market``: the model's mean RPS
+    minus Pinnacle's margin-free pre-closing RPS on the same matches;
+    ``max_ece``: the model's expected calibration error; ``min_clv``: the mean
+    closing-line value of the value bets; ``max_psi``: the largest population
+    stability index of the model's most important inputs (``drift_features`` of
+    them, ``drift_bins`` reference quantile bins, the reference being the last
+    ``drift_reference_days`` of offline feature rows before the version's first
+    published run).
+    """
+
+    model_config = SettingsConfigDict(env_prefix="SABISCORE_MONITOR_", extra="ignore")
+
+    window_days: int = Field(28, gt=0)
+    # ECE over ten bins is biased upwards on few matches: perfectly calibrated 1X2
+    # forecasts give about 0.10 on 40 matches (a league's month), 0.07 on 100 and 0.045
+    # on 250 (95th percentiles 0.15, 0.10, 0.06), so a check needs a few hundred
+    min_matches: int = Field(200, gt=0)
+    min_bets: int = Field(50, gt=0)
+    max_rps_minus_market: float = 0.01
+    max_ece: float = Field(0.08, ge=0)
+    min_clv: float = -0.02
+    max_psi: float = Field(0.25, ge=0)
+    drift_features: int = Field(8, gt=0)
+    drift_bins: int = Field(10, ge=2)
+    drift_reference_days: int = Field(365, gt=0)
+
+
 _WEAK_SECRETS = ("changeme", "change-me", "secret", "sabiscore", "development", "jwt-secret")
 
 
@@ -452,6 +487,12 @@ def get_serving_settings() -> ServingSettings:
     return ServingSettings()
 
 
+@lru_cache
+def get_monitor_settings() -> MonitorSettings:
+    """Cached :class:`MonitorSettings`."""
+    return MonitorSettings()
+
+
 def clear_settings_cache() -> None:
     """Forget every cached settings object (after changing the environment)."""
     for accessor in (
@@ -466,5 +507,6 @@ def clear_settings_cache() -> None:
         get_source_settings,
         get_model_settings,
         get_serving_settings,
+        get_monitor_settings,
     ):
         accessor.cache_clear()

@@ -2,14 +2,26 @@
 
 Figures are per worker process: run one worker per container and let
 Prometheus scrape each one (or aggregate behind a multiprocess collector).
+
+The monitor (:mod:`sabiscore_ml.jobs.monitor`) is a batch job: rather than
+a push gateway or a textfile that would outlive its data, the API exposes the
+figures the monitor last stored in the warehouse as gauges
+(``sabiscore_monitor_figure`` by model version, league, window and figure,
+``sabiscore_monitor_breached``, ``sabiscore_monitor_computed_timestamp_seconds``),
+read again at most every few seconds.  Every worker gives the same values.
 """
 
 from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from typing import Any
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
     Counter,
+    Gauge,
     Histogram,
     generate_latest,
 )
@@ -62,6 +74,24 @@ class ServingMetrics:
             ["limit"],
             registry=self.registry,
         )
+        self.monitor_figure = Gauge(
+            "sabiscore_monitor_figure",
+            "The monitor's latest figures of the published predictions and value bets, by model "
+            "version, league (all: every league), window (all, or the last <n>d) and figure.",
+            ["model_version", "league", "window", "figure"],
+            registry=self.registry,
+        )
+        self.monitor_breached = Gauge(
+            "sabiscore_monitor_breached",
+            "1 when the monitor's latest figure crossed its threshold, 0 when checked and within.",
+            ["model_version", "league", "window", "figure"],
+            registry=self.registry,
+        )
+        self.monitor_computed = Gauge(
+            "sabiscore_monitor_computed_timestamp_seconds",
+            "When the monitor computed the figures exposed (Unix time).",
+            registry=self.registry,
+        )
         self._route_children: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
         self._cache_children: dict[tuple[str, str], Counter] = {}
 
@@ -85,6 +115,21 @@ class ServingMetrics:
         if child is None:
             child = self._cache_children[key] = self.cache.labels(*key)
         child.inc()
+
+    def set_monitor_figures(self, rows: Iterable[dict[str, Any]]) -> None:
+        """Expose the rows of the monitor's latest computation (replacing the previous ones)."""
+        self.monitor_figure.clear()
+        self.monitor_breached.clear()
+        computed = None
+        for row in rows:
+            labels = (row["model_version"], row["league_code"], row["window"], row["figure"])
+            if row["value"] is not None:
+                self.monitor_figure.labels(*labels).set(row["value"])
+            if row["threshold"] is not None:
+                self.monitor_breached.labels(*labels).set(1.0 if row["breached"] else 0.0)
+            computed = row["computed_at"]
+        if computed is not None:
+            self.monitor_computed.set(computed.replace(tzinfo=dt.UTC).timestamp())
 
     def exposition(self) -> bytes:
         """The text exposition format of every metric."""

@@ -55,6 +55,7 @@ from sabiscore_ml.publish.contract import (
     pointer_key,
     prediction_view,
 )
+from sabiscore_ml.publish.performance import latest_figures, performance_document
 from sabiscore_ml.publish.readers import latest_run, warehouse_document
 from sabiscore_ml.settings import ServingSettings
 from sabiscore_ml.warehouse.engine import get_engine
@@ -125,6 +126,8 @@ class Repository:
         self._documents: LruCache[Document | None] = LruCache(settings.document_cache_size)
         self._pointer: LruCache[str | None] = LruCache(1, ttl=settings.pointer_cache_seconds)
         self._model: LruCache[Document | None] = LruCache(1, ttl=MODEL_CACHE_SECONDS)
+        self._performance: LruCache[Document | None] = LruCache(1, ttl=MODEL_CACHE_SECONDS)
+        self._figures: LruCache[list[dict[str, Any]]] = LruCache(1, ttl=MODEL_CACHE_SECONDS)
         self._pointer_fetches: SingleFlight[str | None] = SingleFlight()
         self._document_fetches: SingleFlight[Document | None] = SingleFlight()
         self._redis_down_until = 0.0
@@ -340,6 +343,39 @@ class Repository:
         self._model.put(model_name, document)
         return document
 
+    async def performance(self, model_name: str) -> Document | None:
+        """The monitor's latest figures of the champion version, per league (None: none yet).
+
+        Kept for a few seconds; while the warehouse is down the last one read is served.
+        """
+        cached = self._performance.get(model_name, MISSING)
+        if cached is not MISSING:
+            self.metrics.cache_lookup("performance", True)
+            return cached
+        self.metrics.cache_lookup("performance", False)
+        try:
+            document = await self._warehouse("performance", _performance_document, model_name)
+        except StoreUnavailable:
+            stale = self._performance.get_stale(model_name, MISSING)
+            if stale is MISSING:
+                raise
+            return stale
+        self._performance.put(model_name, document)
+        return document
+
+    async def monitor_figures(self, model_name: str) -> list[dict[str, Any]]:
+        """The rows of the monitor's latest computation (for the metrics); stale when down."""
+        cached = self._figures.get(model_name, MISSING)
+        if cached is not MISSING:
+            return cached
+        try:
+            rows = await self._warehouse("monitor_figures", latest_figures, model_name)
+        except StoreUnavailable:
+            stale = self._figures.get_stale(model_name, MISSING)
+            return [] if stale is MISSING else stale
+        self._figures.put(model_name, rows)
+        return rows
+
     # --- readiness ------------------------------------------------------------------------------
 
     async def redis_state(self) -> Literal["ok", "unreachable", "disabled"]:
@@ -391,3 +427,23 @@ def _champion_document(engine: Engine, model_name: str) -> Document | None:
         }
     )
     return Document.of(body, None)
+
+
+def _champion_version(engine: Engine, model_name: str) -> str | None:
+    query = (
+        select(ModelVersion.version)
+        .where(ModelVersion.name == model_name, ModelVersion.alias == CHAMPION)
+        .order_by(ModelVersion.created_at.desc())
+        .limit(1)
+    )
+    with engine.connect() as connection:
+        version: str | None = connection.execute(query).scalar_one_or_none()
+    return version
+
+
+def _performance_document(engine: Engine, model_name: str) -> Document | None:
+    version = _champion_version(engine, model_name)
+    if version is None:
+        return None
+    document = performance_document(engine, model_name, version)
+    return None if document is None else Document.of(encode_document(document), None)

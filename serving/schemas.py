@@ -354,6 +354,110 @@ class ModelVersion(BaseModel):
     )
 
 
+_PERFORMANCE_ENTRY: JsonDict = {
+    "league_code": "E0",
+    "window": "28d",
+    "window_start": "2024-04-22",
+    "window_end": "2024-05-19",
+    "n": 38,
+    "rps": 0.191204,
+    "log_loss": 0.981532,
+    "ece": 0.041877,
+    "market_rps": 0.189950,
+    "market_log_loss": 0.978001,
+    "rps_minus_market": 0.001254,
+    "rps_minus_market_se": 0.002911,
+    "n_market": 38,
+    "close_rps": 0.188731,
+    "rps_minus_close": 0.002473,
+    "rps_minus_close_se": 0.003002,
+    "n_close": 38,
+    "n_bets": 12,
+    "clv": -0.008312,
+    "clv_se": 0.011507,
+    "n_clv": 12,
+    "flat_profit": 1.43,
+    "flat_roi": 0.119167,
+    "staked_profit": 9.87,
+    "staked_turnover": 61.2,
+    "staked_roi": 0.161275,
+    "psi_max": 0.084416,
+    "breaches": [],
+}
+
+
+class LeaguePerformance(BaseModel):
+    """The monitor's figures of one league (``all``: every league) over one window."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [_PERFORMANCE_ENTRY]})
+
+    league_code: str = Field(description="A league code, or `all` for every league together")
+    window: str = Field(
+        description="`all`: every settled published match; `<n>d`: the last n days of them, "
+        "ending at the latest"
+    )
+    window_start: dt.date | None = Field(description="The first match day counted")
+    window_end: dt.date | None = Field(description="The last match day counted")
+    n: int | None = Field(description="Settled published matches scored")
+    rps: float | None = Field(description="The model's mean ranked probability score")
+    log_loss: float | None = Field(description="The model's mean log loss")
+    ece: float | None = Field(description="The model's expected calibration error (class-wise)")
+    market_rps: float | None = Field(
+        description="Pinnacle's margin-free pre-closing RPS on the same matches"
+    )
+    market_log_loss: float | None = Field(description="Pinnacle's pre-closing log loss")
+    rps_minus_market: float | None = Field(
+        description="Mean per-match RPS of the model minus Pinnacle's pre-closing (lower: better)"
+    )
+    rps_minus_market_se: float | None = Field(description="Its standard error")
+    n_market: int | None = Field(description="Matches with a complete Pinnacle pre-closing price")
+    close_rps: float | None = Field(description="Pinnacle's margin-free closing RPS")
+    rps_minus_close: float | None = Field(description="Model minus Pinnacle closing, per match")
+    rps_minus_close_se: float | None = Field(description="Its standard error")
+    n_close: int | None = Field(description="Matches with a complete Pinnacle closing price")
+    n_bets: int | None = Field(description="Settled published value bets")
+    clv: float | None = Field(
+        description="Mean closing-line value of the value bets: price / margin-free closing "
+        "price - 1"
+    )
+    clv_se: float | None = Field(description="Its standard error")
+    n_clv: int | None = Field(description="Value bets with a closing price")
+    flat_profit: float | None = Field(description="Profit of one unit on every value bet")
+    flat_roi: float | None = Field(description="That profit per unit staked")
+    staked_profit: float | None = Field(
+        description="Profit of the stakes the runs sized (every portfolio, in its units)"
+    )
+    staked_turnover: float | None = Field(description="The sum of those stakes")
+    staked_roi: float | None = Field(description="Staked profit per unit staked")
+    psi_max: float | None = Field(
+        description="The largest population stability index of the model's main inputs "
+        "against the feature rows before its first published run"
+    )
+    breaches: list[str] = Field(description="The figures that crossed their threshold")
+
+
+class ModelPerformance(BaseModel):
+    """What the champion's published predictions and value bets did, per league."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "model_name": "sabiscore-1x2",
+                    "model_version": "7",
+                    "computed_at": "2024-05-20T06:30:00Z",
+                    "leagues": [_PERFORMANCE_ENTRY],
+                }
+            ]
+        }
+    )
+
+    model_name: str
+    model_version: str
+    computed_at: UtcTime = Field(description="When the monitor computed these figures")
+    leagues: list[LeaguePerformance]
+
+
 class Health(BaseModel):
     """The process answers."""
 

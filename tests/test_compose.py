@@ -78,7 +78,12 @@ SECRET_NAME = re.compile(r"PASSWORD|SECRET|FERNET|TOKEN|_KEY$")
 
 # What a container command may start with, besides the checks below: tools that
 # live in the third-party images (postgres, redis).
-THIRD_PARTY_TOOLS = {"postgres": {"pg_isready"}, "redis": {"redis-cli"}}
+THIRD_PARTY_TOOLS = {
+    "postgres": {"pg_isready"},
+    "redis": {"redis-cli"},
+    "prometheus": {"wget"},  # busybox's, in the image
+    "grafana": {"wget"},
+}
 SHELL_BUILTINS = {"set", "echo", "export", "true", ":"}
 
 

@@ -359,6 +359,12 @@ ACCEPTED_CONFS: dict[str, list[dict]] = {
         {"leagues": [], "price": "pinnacle"},
     ],
     "recalibrate": [{}, {"method": None}, {"method": "isotonic"}],
+    "monitor": [
+        {},
+        {"leagues": None, "model_version": None, "window_days": None},
+        {"leagues": [], "model_version": ""},
+        {"leagues": ["E0"], "model_version": "3", "window_days": 14, "fail_on_breach": False},
+    ],
 }
 # Refused, and the error names the Param.
 REFUSED_CONFS: dict[str, list[tuple[str, dict]]] = {
@@ -371,6 +377,7 @@ REFUSED_CONFS: dict[str, list[tuple[str, dict]]] = {
     "build_features": [("as_of", {"as_of": "yesterday"})],
     "predict_and_publish": [("as_of", {"as_of": "2024-5-16"})],
     "recalibrate": [("method", {"method": "platt"})],
+    "monitor": [("window_days", {"window_days": 0}), ("leagues", {"leagues": "E0"})],
     "ingest_football_data": [("source", {"source": None})],
 }
 

@@ -110,7 +110,8 @@ def test_the_api_imports_no_ml_library(tmp_path) -> None:  # noqa: ANN001
         with TestClient(serving.main.app) as client:
             for path in ("/health", "/ready", "/v1/leagues", "/v1/matches/upcoming",
                          "/v1/value-bets", "/v1/predictions/1", "/v1/insights/1",
-                         "/v1/models/current", "/openapi.json", "/metrics"):
+                         "/v1/models/current", "/v1/models/current/performance",
+                         "/openapi.json", "/metrics"):
                 answer = client.get(path, headers={"X-API-Key": key})
                 assert answer.status_code in (200, 404), (path, answer.status_code)
         banned = ("sklearn", "xgboost", "lightgbm", "mlflow", "polars", "pandas", "numpy")

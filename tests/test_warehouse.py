@@ -55,7 +55,7 @@ def test_migration_creates_the_schema(warehouse: Engine) -> None:
         "api_keys",
         "alembic_version",
     } <= tables
-    assert current_revision(str(warehouse.url.render_as_string(hide_password=False))) == "0011"
+    assert current_revision(str(warehouse.url.render_as_string(hide_password=False))) == "0012"
     assert count(warehouse, "leagues") == 22
     migrate(warehouse.url.render_as_string(hide_password=False))  # a second run is a no-op
     assert count(warehouse, "leagues") == 22

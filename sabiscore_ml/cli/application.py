@@ -21,6 +21,7 @@ from sabiscore_ml.cli import (
     ingest,
     init,
     keys,
+    monitor,
     predict,
     replay,
     run,
@@ -57,6 +58,7 @@ app.add_typer(teams.app, name="teams")
 app.add_typer(features.app, name="features")
 app.add_typer(bets.app, name="bets")
 app.add_typer(keys.app, name="keys")
+app.add_typer(monitor.app, name="monitor")
 
 
 @app.callback()

@@ -772,6 +772,42 @@ class BankrollEntry(Base):
     note: Mapped[str | None] = mapped_column(Text)
 
 
+# --- Monitoring of what was published (sabiscore_ml/jobs/monitor.py). ---
+
+
+class MonitorFigure(Base):
+    """One figure the monitor computed on the published history, as of ``computed_at``.
+
+    One row per model version, league (``all``: every league together), window
+    (``window_name`` ``all``: every settled published match; ``<n>d``: the last n days
+    of them),
+    figure and computation.  ``n`` is what the figure rests on (matches, bets or
+    feature rows); ``threshold`` is the limit it was checked against (null: not
+    checked, e.g. too few matches) and ``breached`` whether it crossed it.
+    """
+
+    __tablename__ = "monitor_figures"
+    __table_args__ = (
+        UniqueConstraint(
+            "computed_at", "model_name", "model_version", "league_code", "window_name", "figure"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)
+    computed_at: Mapped[dt.datetime] = mapped_column(DateTime, index=True)
+    model_name: Mapped[str] = mapped_column(String(80))
+    model_version: Mapped[str] = mapped_column(String(40))
+    league_code: Mapped[str] = mapped_column(String(8))
+    window_name: Mapped[str] = mapped_column(String(8))
+    window_start: Mapped[dt.date | None] = mapped_column(Date)
+    window_end: Mapped[dt.date | None] = mapped_column(Date)
+    figure: Mapped[str] = mapped_column(String(80))
+    value: Mapped[float | None] = mapped_column(Float)
+    n: Mapped[int] = mapped_column(Integer)
+    threshold: Mapped[float | None] = mapped_column(Float)
+    breached: Mapped[bool] = mapped_column(Boolean)
+
+
 # --- API keys of the serving tier (sabiscore_ml/warehouse/api_keys.py). ---
 
 

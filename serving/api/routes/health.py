@@ -61,6 +61,9 @@ async def metrics(state: StateDep) -> Response:
     """Prometheus metrics of this worker process.
 
     Request counts and latency histograms by route, cache hits, store reads and errors,
-    requests refused by a limit.
+    requests refused by a limit; and the monitor's latest figures of the published
+    predictions (`sabiscore_monitor_figure`, `sabiscore_monitor_breached`), read from the
+    warehouse.
     """
+    state.metrics.set_monitor_figures(await state.repository.monitor_figures(state.model_name))
     return Response(state.metrics.exposition(), media_type=state.metrics.content_type)
