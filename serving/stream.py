@@ -38,6 +38,8 @@ Stream = Literal["runs", "alerts"]
 EntryId = tuple[int, int]
 #: The event name of each stream's entries.
 EVENT_NAMES: dict[Stream, str] = {"runs": "run", "alerts": "value_bet"}
+#: Every event name: the streams' own, and the monitor's breaches in the alert stream.
+ALL_EVENTS = ("run", "value_bet", "monitor_breach")
 _ENTRY = re.compile(r"(\d{1,20})-(\d{1,20})")
 _PAGE = 500  # entries per XRANGE of a backlog
 
@@ -101,17 +103,22 @@ class Cursor:
 
 @dataclass(frozen=True, slots=True)
 class StreamEvent:
-    """One stream entry: which stream, its id, the league it is about, its document."""
+    """One stream entry: which stream, its id, the league it is about, its document.
+
+    ``kind``: the entry's own ``kind`` field, if any (the monitor's
+    ``monitor_breach`` entries in the alert stream).
+    """
 
     stream: Stream
     entry: EntryId
     league: str | None
     data: bytes
+    kind: str | None = None
 
     @property
     def name(self) -> str:
-        """The SSE event name: ``run`` or ``value_bet``."""
-        return EVENT_NAMES[self.stream]
+        """The SSE event name: ``run``, ``value_bet`` or the entry's ``kind``."""
+        return self.kind or EVENT_NAMES[self.stream]
 
 
 def _text(value: bytes | str) -> str:
@@ -132,7 +139,11 @@ def stream_event(stream: Stream, entry: bytes | str, fields: dict[bytes, bytes])
         else json.dumps(values, sort_keys=True, separators=(",", ":")).encode()
     )
     return StreamEvent(
-        stream, parse_entry_id(_text(entry)), values.get("league_code") or None, data
+        stream,
+        parse_entry_id(_text(entry)),
+        values.get("league_code") or None,
+        data,
+        values.get("kind") or None,
     )
 
 

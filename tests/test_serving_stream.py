@@ -219,3 +219,33 @@ def test_cursors_and_frames() -> None:
     assert not after.has_seen(events[2])
     frame = sse_frame(StreamEvent("alerts", (3, 1), None, b'{"x":"a\\nb"}\n'), after)
     assert frame == b'id: 10-0_10-0\nevent: value_bet\ndata: {"x":"a\\nb"}\n\n'
+
+
+@on_sqlite
+def test_a_monitor_breach_is_pushed_as_its_own_event(world: World, api: int) -> None:
+    from sabiscore_ml.jobs.monitor import Breach, send_alerts
+
+    breach = Breach("7", "SP1", "28d", "clv", -0.0206, -0.02, 60, "below")
+    assert send_alerts(world.redis, world.prefix, [breach], dt.datetime(2024, 5, 25, 6)) == 1
+    events, _ = read_events(
+        api, 1, world.headers(), {"last_event_id": "0-0_0-0", "events": "monitor_breach"}
+    )
+    assert events[0].name == "monitor_breach"
+    assert events[0].data == {
+        "kind": "monitor_breach",
+        "league_code": "SP1",
+        "window": "28d",
+        "figure": "clv",
+        "value": -0.0206,
+        "threshold": -0.02,
+        "direction": "below",
+        "n": 60,
+        "model_version": "7",
+        "computed_at": "2024-05-25T06:00:00Z",
+        "message": breach.message,
+    }
+    # a client asking for value bets only does not get it
+    bets, _ = read_events(
+        api, 1, world.headers(), {"last_event_id": "0-0_0-0", "events": "value_bet"}
+    )
+    assert bets[0].name == "value_bet"

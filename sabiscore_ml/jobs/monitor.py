@@ -784,10 +784,31 @@ def log_to_mlflow(
 
 
 def breach_entries(breaches: Sequence[Breach], computed_at: dt.datetime) -> list[dict[str, str]]:
-    """The alert-stream entries of the breaches (field values as text)."""
+    """The alert-stream entries of the breaches.
+
+    Field values as text, and ``document``: the breach as an encoded JSON object
+    (what ``GET /v1/stream`` sends as a ``monitor_breach`` event).
+    """
+    from sabiscore_ml.publish.contract import EVENT_DOCUMENT, encode_document
+
     stamp = computed_at.isoformat(timespec="seconds") + "Z"
     return [
         {
+            EVENT_DOCUMENT: encode_document(
+                {
+                    "kind": BREACH_KIND,
+                    "league_code": b.league_code,
+                    "window": b.window,
+                    "figure": b.figure,
+                    "value": b.value,
+                    "threshold": b.threshold,
+                    "direction": b.direction,
+                    "n": b.n,
+                    "model_version": b.model_version,
+                    "computed_at": stamp,
+                    "message": b.message,
+                }
+            ).decode(),
             "kind": BREACH_KIND,
             "league_code": b.league_code,
             "window": b.window,

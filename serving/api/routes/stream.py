@@ -11,18 +11,20 @@ from serving.api.deps import CallerDep, StateDep
 from serving.api.routes.matches import LeagueQuery
 from serving.responses import BAD_PARAMETERS, RATE_LIMITED, RETRY_AFTER, UNAUTHORIZED
 from serving.schemas import Problem
-from serving.stream import EVENT_NAMES, Cursor, StreamFull, event_frames
+from serving.stream import ALL_EVENTS, Cursor, StreamFull, event_frames
 
 router = APIRouter(tags=["push"])
 
-EventName = Literal["run", "value_bet"]
+EventName = Literal["run", "value_bet", "monitor_breach"]
 EVENT_STREAM = "text/event-stream"
 STREAM_DESCRIPTION = """\
 A `text/event-stream` that stays open. Events:
 
 - `run`: a published run became current (its meta document: `run_id`, model, version,
   times, mode, counts); read its predictions with the other routes;
-- `value_bet`: one of that run's value bets (the document of `/v1/value-bets`, with `mode`).
+- `value_bet`: one of that run's value bets (the document of `/v1/value-bets`, with `mode`);
+- `monitor_breach`: a monitored figure of the published predictions crossed its threshold
+  (league, window, figure, value, threshold, model version, message).
 
 Each event's `id` is a cursor (`<runs entry>_<alerts entry>`). A client that reconnects with
 it, in the `Last-Event-ID` header (a browser's `EventSource` sends it by itself) or the
@@ -80,7 +82,7 @@ async def stream(
 ) -> StreamingResponse:
     """Runs made current and value-bet alerts, pushed as they are published.
 
-    ``league`` keeps that league's value bets only (runs are always sent).
+    ``league`` keeps that league's value bets and breaches only (runs are always sent).
     """
     hub = state.stream
     if hub is None:
@@ -108,7 +110,7 @@ async def stream(
         subscriber,
         start,
         backlog,
-        wanted=frozenset(events or EVENT_NAMES.values()),
+        wanted=frozenset(events or ALL_EVENTS),
         league=league,
         keepalive_seconds=settings.stream_keepalive_seconds,
         retry_ms=settings.stream_retry_ms,
