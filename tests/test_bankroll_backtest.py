@@ -232,8 +232,8 @@ def test_bands_are_left_closed():
     ]
 
 
-def test_the_drawdown_throttle_stops_the_walk():
-    # full Kelly: day 1 stakes 1/12 + 1/6 of 1000 (83.33 + 166.66), m2 loses: drawdown 7.7 %;
+def test_the_drawdown_throttle_stops_the_walk_and_resumes_on_the_record():
+    # full Kelly: day 1 stakes 1/12 + 1/6 of 1000 (83.33 + 166.66), m2 loses: drawdown 6.7 %;
     # with stop_at 0.05 nothing is staked on day 2, and day 2 shows the throttle at 0
     throttle = DrawdownThrottle(reduce_at=0.05, factor=0.5, stop_at=0.05)
     result = hand_run(staking=replace(STAKING, kelly_multiplier=1.0, drawdown_throttle=throttle))
@@ -241,7 +241,13 @@ def test_the_drawdown_throttle_stops_the_walk():
     assert curve["bets"].to_list()[:2] == [2, 0]
     assert curve["throttle"].to_list()[:2] == [1.0, 0.0]
     assert result.bets["stake"].to_list()[:2] == pytest.approx([83.33, 166.66])
-    assert result.summary.throttled_matchdays == 4
+    # day 2's draw (Kelly 0.2/3, halved) is followed on paper and wins +10 %: the record is
+    # back above its peak, so day 4 bets again (the stop is not absorbing); m6 loses 1/6 of
+    # the bankroll and day 5 is stopped again
+    assert curve["throttle"].to_list() == [1.0, 0.0, 1.0, 1.0, 0.0]
+    assert curve["bets"].to_list() == [2, 0, 0, 1, 0]
+    assert result.bets["match_id"].to_list() == [1, 2, 6]
+    assert result.summary.throttled_matchdays == 2
 
 
 def test_caps_and_minimum_stake_apply_to_each_matchday():
