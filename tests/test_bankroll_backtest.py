@@ -17,6 +17,7 @@ from sqlalchemy import Engine, insert
 from typer.testing import CliRunner
 
 from sabiscore_ml.betting.backtest import log_to_mlflow, market_predictions, read_predictions
+from sabiscore_ml.betting.confirmed import load_edge_model
 from sabiscore_ml.betting.edges import PriceChoice, ValueBetRules
 from sabiscore_ml.betting.kelly import DrawdownThrottle, StakingRules
 from sabiscore_ml.betting.report import (
@@ -751,3 +752,52 @@ def test_cli_refuses_bad_options():
         ["bets", "backtest", "--league", "E0", "--seasons", "2023-2024", "--kelly", "2"],
     )
     assert result.exit_code == 2
+
+
+def test_cli_default_rule_on_confirmed_edges_beside_line_shopping(tmp_path: Path):
+    for season in ("2022-2023", "2023-2024"):
+        sample = SAMPLE_DIR / "E0" / f"{season}.csv"
+        assert (
+            invoke("ingest", "football-data", "--file", str(sample), "--no-summary").exit_code == 0
+        )
+    # a model that is Pinnacle's pre-closing probabilities blurred by noise
+    market = market_predictions(get_engine(), ["E0"], ["2022-2023", "2023-2024"])
+    rng = np.random.default_rng(11)
+    p = market.select("p_home", "p_draw", "p_away").to_numpy()
+    blurred = p * np.exp(rng.normal(0.0, 0.1, p.shape))
+    blurred /= blurred.sum(axis=1, keepdims=True)
+    predictions = tmp_path / "predictions.csv"
+    market.with_columns(
+        pl.Series("p_home", blurred[:, 0]),
+        pl.Series("p_draw", blurred[:, 1]),
+        pl.Series("p_away", blurred[:, 2]),
+    ).write_csv(predictions)
+    output, model_file = tmp_path / "bets.csv", tmp_path / "edge_model.json"
+    result = invoke(
+        "bets",
+        "backtest",
+        "--league",
+        "E0",
+        "--seasons",
+        "2022-2023:2023-2024",
+        "--predictions",
+        str(predictions),
+        "--output",
+        str(output),
+        "--edge-model",
+        str(model_file),
+        "--no-mlflow",
+    )
+    assert result.exit_code == 0, result.output
+    assert "the rules side by side" in result.output and "line-shopping rule" in result.output
+    assert "Stated against confirmed edge" in result.output and "expected yield" in result.output
+    bets = pl.read_csv(output, try_parse_dates=True)
+    assert bets.columns == list(BET_COLUMNS)
+    # the first season has nothing earlier to learn from: no bet
+    assert set(bets["season"].to_list()) <= {"2023-2024"}
+    if bets.height:
+        # staked on the confirmed edge, at least the default threshold; stated beside it
+        assert (bets["edge"] >= 0.01 - 1e-12).all() and (bets["stated_edge"] > 0).all()
+    # the model learned from both seasons, stored for the live path
+    stored = load_edge_model(model_file)
+    assert stored is not None and stored.seasons == ("2022-2023", "2023-2024")

@@ -64,8 +64,6 @@ def default_rules(edge: float | None = None) -> ValueBetRules:
     )
 
 
-
-
 def market_predictions(
     engine: Engine, leagues: Sequence[str], seasons: Sequence[str]
 ) -> pl.DataFrame:
@@ -236,6 +234,8 @@ def log_to_mlflow(
     model_version: str | None = None,
     params: Mapping[str, Any] | None = None,
     claim: pl.DataFrame | None = None,
+    comparison: pl.DataFrame | None = None,
+    edge_model: EdgeModel | None = None,
 ) -> str:
     """Log a backtest as a run of the ``betting`` experiment; returns the run id.
 
@@ -243,8 +243,11 @@ def log_to_mlflow(
     (``tables/by_<group>.csv``), the bets (``bets.csv``), the curve
     (``curve.csv``) and its plot (``bankroll.png``); ``claim`` (from
     :func:`~sabiscore_ml.betting.report.claim_comparison`) as
-    ``tables/claim.csv``.  Tagged with the strategy and ``model_version``: the
-    registered model version whose predictions were walked, when known.
+    ``tables/claim.csv``; ``comparison`` (the rules side by side,
+    :func:`~sabiscore_ml.betting.report.rule_comparison`) as
+    ``tables/rules.csv``; ``edge_model`` as ``edge_model.json``.  Tagged with
+    the strategy and ``model_version``: the registered model version whose
+    predictions were walked, when known.
     """
     import matplotlib.pyplot as plt
     import mlflow
@@ -268,6 +271,10 @@ def log_to_mlflow(
             reliability_table(result).write_csv(tables / "reliability.csv")
             if claim is not None:
                 claim.write_csv(tables / "claim.csv")
+            if comparison is not None:
+                comparison.write_csv(tables / "rules.csv")
+            if edge_model is not None:
+                save_edge_model(edge_model, folder / "edge_model.json")
             result.bets.write_csv(folder / "bets.csv")
             result.curve.write_csv(folder / "curve.csv")
             mlflow.log_artifacts(str(folder))

@@ -234,6 +234,7 @@ def bets_backtest(
     console.print(_season_table(result.by("season")))
     for line in report.claim_lines(claim):
         console.print(escape(line))
+    comparison = None
     if walked.reference is not None:
         label = "default rule (confirmed edge)" if walked.confirmed else "stated edge"
         comparison = report.rule_comparison({label: result, "line-shopping rule": walked.reference})
@@ -276,5 +277,12 @@ def bets_backtest(
             "starting_bankroll": bankroll,
             "predictions": str(predictions) if predictions else "walk-forward",
         }
-        run_id = bk.log_to_mlflow(result, model_version=model_version, params=params, claim=claim)
+        run_id = bk.log_to_mlflow(
+            result,
+            model_version=model_version,
+            params=params,
+            claim=claim,
+            comparison=comparison,
+            edge_model=walked.edge_model,
+        )
         console.print(f"logged to MLflow (experiment betting, run {run_id})")
