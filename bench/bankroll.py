@@ -21,7 +21,7 @@ model strategy on its matches, three rules side by side with the same stakings:
 the stated-edge rule (edge at least 0.042 against the market average, model
 probability at least 0.10, price at most 10, three bookmakers quoting: the
 former default), the default rule (the same guards, the *confirmed* edge at
-least 0.01, learned walk-forward from earlier seasons' closing-line value,
+least 0.042, learned walk-forward from earlier seasons' closing-line value,
 ``sabiscore_ml.betting.backtest.default_rules``), and the line-shopping rule on
 the same matches (Pinnacle's pre-closing probabilities as the model); then the
 reliability table (stated edge, confirmed edge, CLV and flat ROI per band) and

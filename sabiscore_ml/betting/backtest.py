@@ -53,8 +53,10 @@ from sabiscore_ml.betting.walk import (
 )
 from sabiscore_ml.warehouse.models import Match, Team
 
-#: The default rule's threshold on the confirmed edge (see the module notes).
-CONFIRMED_EDGE = 0.01
+#: The default rule's threshold on the confirmed edge (see the module notes): the number the
+#: live defaults (``PredictRequest.edge``, the DAG, ``sabiscore predict``) already use, now on
+#: the edge the closing line confirmed.
+CONFIRMED_EDGE = 0.042
 
 
 def default_rules(edge: float | None = None) -> ValueBetRules:

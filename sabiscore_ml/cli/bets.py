@@ -123,7 +123,7 @@ def bets_backtest(
         float | None,
         typer.Option(
             "--edge",
-            help="Minimum edge (default: confirmed edge 0.01 for model, stated 0.042 with "
+            help="Minimum edge (default 0.042: the confirmed edge for model, the stated edge with "
             "--edges stated, 0 for market)",
         ),
     ] = None,
