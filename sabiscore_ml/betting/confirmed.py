@@ -29,7 +29,10 @@ bet (``excluded_by = "no_evidence"``).
 The model is a small JSON document (:meth:`EdgeModel.to_dict`,
 :func:`save_edge_model`, :func:`load_edge_model`): the bankroll backtest learns
 it from the walk-forward predictions of the model and stores it in the home
-(:func:`edge_model_path`), where the live prediction job reads it.
+(:func:`edge_model_path`), where the live prediction job reads it.  The mapping
+speaks for the model whose predictions were walked (the document's ``context``
+names the file, leagues, seasons and model version when given): after a
+retrain that changes the model, walk it again before trusting the stored one.
 """
 
 from __future__ import annotations

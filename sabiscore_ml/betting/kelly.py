@@ -183,6 +183,9 @@ class StakingRules:
 class StakedBet:
     """One bet to place: what, at which price, and how much.
 
+    ``edge`` is the edge staked on: the confirmed edge when the value bets carry
+    one (``confirmed_edge``), else the stated ``p_model × price − 1``;
+    ``p_model`` stays the model's probability.
     ``kelly_fraction`` is the full simultaneous-Kelly fraction of the outcome;
     ``fraction`` the share of the bankroll finally staked (after the
     multiplier, the throttle and the caps); ``stake`` that share in money,
