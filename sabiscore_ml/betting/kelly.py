@@ -97,7 +97,9 @@ class DrawdownThrottle:
         if not 0.0 <= self.factor <= 1.0:
             raise ValueError("the throttle factor must be within [0, 1]")
         if self.resume_at is None:
-            object.__setattr__(self, "resume_at", (self.reduce_at + self.stop_at) / 2.0)
+            # rounded: 0.3, not 0.30000000000000004, as the published rules show it
+            halfway = round((self.reduce_at + self.stop_at) / 2.0, 12)
+            object.__setattr__(self, "resume_at", halfway)
         elif not 0.0 < self.resume_at <= self.stop_at:
             raise ValueError("need 0 < resume_at <= stop_at")
 
