@@ -17,9 +17,15 @@ season, edge band, price band and bookmaker of the uncapped 1/8 Kelly walk,
 and the design's claim beside the walks.
 
 ``--predictions`` (a CSV or Parquet file of ``sabiscore backtest``) adds the
-model strategy: the default value-bet rules (edge at least 0.042, model
-probability at least 0.10, price at most 10, three bookmakers quoting) at the
-best price, with the same stakings.
+model strategy on its matches, three rules side by side with the same stakings:
+the stated-edge rule (edge at least 0.042 against the market average, model
+probability at least 0.10, price at most 10, three bookmakers quoting: the
+former default), the default rule (the same guards, the *confirmed* edge at
+least 0.042, learned walk-forward from earlier seasons' closing-line value,
+``sabiscore_ml.betting.backtest.default_rules``), and the line-shopping rule on
+the same matches (Pinnacle's pre-closing probabilities as the model); then the
+reliability table (stated edge, confirmed edge, CLV and flat ROI per band) and
+expected against actual yield for the default rule.
 """
 
 from __future__ import annotations
@@ -31,14 +37,24 @@ from pathlib import Path
 import polars as pl
 from sqlalchemy import Engine, create_engine
 
-from sabiscore_ml.betting.backtest import market_predictions, read_predictions
-from sabiscore_ml.betting.edges import MarketProbability, PriceChoice, ValueBetRules
+from sabiscore_ml.betting.backtest import default_rules, market_predictions, read_predictions
+from sabiscore_ml.betting.edges import SHARP_MARKET, MarketProbability, PriceChoice, ValueBetRules
 from sabiscore_ml.betting.kelly import StakingRules
-from sabiscore_ml.betting.report import GROUPS, claim_comparison, claim_lines, kelly_label
+from sabiscore_ml.betting.report import (
+    GROUPS,
+    claim_comparison,
+    claim_lines,
+    comparison_lines,
+    kelly_label,
+    reliability_table,
+    rule_comparison,
+    yield_lines,
+)
 from sabiscore_ml.betting.walk import (
     REFERENCE_RULES,
     BankrollBacktest,
     kelly_runs,
+    line_shopping_predictions,
     uncapped_staking,
 )
 from sabiscore_ml.jobs.backtest import season_range
@@ -68,7 +84,7 @@ def print_runs(title: str, runs: dict[float, BankrollBacktest], seconds: float) 
     header = (
         f"  {'staking':<11}{'bets':>7}{'flat ROI ± se':>18}{'ROI':>9}{'CLV ± se':>18}"
         f"{'log growth':>11}{'/season':>10}{'max DD':>8}{'longest UW':>17}{'UW share':>9}"
-        f"{'final bankroll':>18}"
+        f"{'final bankroll':>18}{'stake-w CLV':>12}{'stated':>9}{'staked':>9}"
     )
     print(header)
     for multiplier, run in runs.items():
@@ -80,6 +96,7 @@ def print_runs(title: str, runs: dict[float, BankrollBacktest], seconds: float) 
             f"{pct(s.growth_per_season):>10}{pct(s.max_drawdown, False):>8}"
             f"{f'{s.longest_under_water} md / {s.longest_under_water_days} d':>17}"
             f"{pct(s.under_water_share, False):>9}{s.final_bankroll:>18,.0f}"
+            f"{pct(s.clv_weighted):>12}{pct(s.mean_stated_edge):>9}{pct(s.mean_edge):>9}"
         )
 
 
@@ -112,6 +129,7 @@ def walk_all(
     closing: pl.DataFrame,
     rules: ValueBetRules,
     market: MarketProbability,
+    learn_edges: bool = False,
 ) -> dict[str, dict[float, BankrollBacktest]]:
     out = {}
     for setting, staking in (
@@ -129,6 +147,7 @@ def walk_all(
             staking=staking,
             market_probability=market,
             strategy_name=label,
+            learn_edges=learn_edges,
         )
         print_runs(f"{label}, {setting}", runs, time.perf_counter() - started)
         out[setting] = runs
@@ -189,11 +208,65 @@ def main() -> None:
         model_prices = preclose_quotes(engine, model_ids)
         model_closing = closing_fair_prices(engine, model_ids)
         print(f"\nmodel predictions {args.predictions}: {model.height:,} matches")
-        model_walks = walk_all(
-            "model", model, model_prices, model_closing, ValueBetRules(), MarketProbability()
+        stated = walk_all(
+            "model, stated edge (former default)",
+            model,
+            model_prices,
+            model_closing,
+            ValueBetRules(),
+            MarketProbability(),
         )
-        print_groups(model_walks["staking rules"][0.125])
-        claims("model", model_walks)
+        confirmed = walk_all(
+            "model, default rule (confirmed edge)",
+            model,
+            model_prices,
+            model_closing,
+            default_rules(),
+            SHARP_MARKET,
+            learn_edges=True,
+        )
+        shopping = walk_all(
+            "line-shopping rule, same matches",
+            line_shopping_predictions(model, model_prices),
+            model_prices,
+            model_closing,
+            REFERENCE_RULES,
+            SHARP_MARKET,
+        )
+        for setting in ("staking rules", "uncapped"):
+            print(f"\nthe rules side by side, {setting}, 1/8 Kelly:")
+            table = rule_comparison(
+                {
+                    "default (confirmed edge)": confirmed[setting][0.125],
+                    "line-shopping": shopping[setting][0.125],
+                    "stated edge (former)": stated[setting][0.125],
+                }
+            )
+            for line in comparison_lines(table):
+                print(line)
+        default = confirmed["staking rules"][0.125]
+        for name, run in (
+            ("default rule", default),
+            ("stated edge", stated["staking rules"][0.125]),
+        ):
+            print(f"\nreliability, {name} (1/8 Kelly, staking rules), by stated edge band:")
+            print(
+                f"    {'band':<13}{'bets':>7}{'stated':>9}{'confirmed':>11}{'CLV':>9}{'± se':>8}"
+                f"{'flat ROI':>10}{'± se':>8}"
+            )
+            for row in reliability_table(run).iter_rows(named=True):
+                print(
+                    f"    {row['stated_band']:<13}{row['bets']:>7,}{pct(row['stated_edge']):>9}"
+                    f"{pct(row['confirmed_edge']):>11}{pct(row['clv_mean']):>9}"
+                    f"{pct(row['clv_se'], False):>8}{pct(row['flat_roi']):>10}"
+                    f"{pct(row['flat_roi_se'], False):>8}"
+                )
+            for line in yield_lines(run):
+                print("  " + line)
+        for season, edge_model in default.edge_models:
+            print(f"  {season}: " + (edge_model.statement() if edge_model else "no evidence yet"))
+        print_groups(default)
+        claims("model, default rule", confirmed)
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ from sqlalchemy import Engine, insert
 from typer.testing import CliRunner
 
 from sabiscore_ml.betting.backtest import log_to_mlflow, market_predictions, read_predictions
+from sabiscore_ml.betting.confirmed import load_edge_model
 from sabiscore_ml.betting.edges import PriceChoice, ValueBetRules
 from sabiscore_ml.betting.kelly import DrawdownThrottle, StakingRules
 from sabiscore_ml.betting.report import (
@@ -232,8 +233,8 @@ def test_bands_are_left_closed():
     ]
 
 
-def test_the_drawdown_throttle_stops_the_walk():
-    # full Kelly: day 1 stakes 1/12 + 1/6 of 1000 (83.33 + 166.66), m2 loses: drawdown 7.7 %;
+def test_the_drawdown_throttle_stops_the_walk_and_resumes_on_the_record():
+    # full Kelly: day 1 stakes 1/12 + 1/6 of 1000 (83.33 + 166.66), m2 loses: drawdown 6.7 %;
     # with stop_at 0.05 nothing is staked on day 2, and day 2 shows the throttle at 0
     throttle = DrawdownThrottle(reduce_at=0.05, factor=0.5, stop_at=0.05)
     result = hand_run(staking=replace(STAKING, kelly_multiplier=1.0, drawdown_throttle=throttle))
@@ -241,7 +242,13 @@ def test_the_drawdown_throttle_stops_the_walk():
     assert curve["bets"].to_list()[:2] == [2, 0]
     assert curve["throttle"].to_list()[:2] == [1.0, 0.0]
     assert result.bets["stake"].to_list()[:2] == pytest.approx([83.33, 166.66])
-    assert result.summary.throttled_matchdays == 4
+    # day 2's draw (Kelly 0.2/3, halved) is followed on paper and wins +10 %: the record is
+    # back above its peak, so day 4 bets again (the stop is not absorbing); m6 loses 1/6 of
+    # the bankroll and day 5 is stopped again
+    assert curve["throttle"].to_list() == [1.0, 0.0, 1.0, 1.0, 0.0]
+    assert curve["bets"].to_list() == [2, 0, 0, 1, 0]
+    assert result.bets["match_id"].to_list() == [1, 2, 6]
+    assert result.summary.throttled_matchdays == 2
 
 
 def test_caps_and_minimum_stake_apply_to_each_matchday():
@@ -745,3 +752,52 @@ def test_cli_refuses_bad_options():
         ["bets", "backtest", "--league", "E0", "--seasons", "2023-2024", "--kelly", "2"],
     )
     assert result.exit_code == 2
+
+
+def test_cli_default_rule_on_confirmed_edges_beside_line_shopping(tmp_path: Path):
+    for season in ("2022-2023", "2023-2024"):
+        sample = SAMPLE_DIR / "E0" / f"{season}.csv"
+        assert (
+            invoke("ingest", "football-data", "--file", str(sample), "--no-summary").exit_code == 0
+        )
+    # a model that is Pinnacle's pre-closing probabilities blurred by noise
+    market = market_predictions(get_engine(), ["E0"], ["2022-2023", "2023-2024"])
+    rng = np.random.default_rng(11)
+    p = market.select("p_home", "p_draw", "p_away").to_numpy()
+    blurred = p * np.exp(rng.normal(0.0, 0.1, p.shape))
+    blurred /= blurred.sum(axis=1, keepdims=True)
+    predictions = tmp_path / "predictions.csv"
+    market.with_columns(
+        pl.Series("p_home", blurred[:, 0]),
+        pl.Series("p_draw", blurred[:, 1]),
+        pl.Series("p_away", blurred[:, 2]),
+    ).write_csv(predictions)
+    output, model_file = tmp_path / "bets.csv", tmp_path / "edge_model.json"
+    result = invoke(
+        "bets",
+        "backtest",
+        "--league",
+        "E0",
+        "--seasons",
+        "2022-2023:2023-2024",
+        "--predictions",
+        str(predictions),
+        "--output",
+        str(output),
+        "--edge-model",
+        str(model_file),
+        "--no-mlflow",
+    )
+    assert result.exit_code == 0, result.output
+    assert "the rules side by side" in result.output and "line-shopping rule" in result.output
+    assert "Stated against confirmed edge" in result.output and "expected yield" in result.output
+    bets = pl.read_csv(output, try_parse_dates=True)
+    assert bets.columns == list(BET_COLUMNS)
+    # the first season has nothing earlier to learn from: no bet
+    assert set(bets["season"].to_list()) <= {"2023-2024"}
+    if bets.height:
+        # staked on the confirmed edge, at least the default threshold; stated beside it
+        assert (bets["edge"] >= 0.042 - 1e-12).all() and (bets["stated_edge"] > 0).all()
+    # the model learned from both seasons, stored for the live path
+    stored = load_edge_model(model_file)
+    assert stored is not None and stored.seasons == ("2022-2023", "2023-2024")

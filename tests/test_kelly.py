@@ -256,6 +256,110 @@ def test_drawdown_throttle():
     assert "betting stopped" in stopped.warnings[0]
 
 
+def test_the_throttle_stops_and_resumes_with_hysteresis():
+    throttle = DrawdownThrottle(reduce_at=0.2, factor=0.5, stop_at=0.4, resume_at=0.3)
+    stopped = False
+    path = [0.0, 0.25, 0.41, 0.35, 0.31, 0.29, 0.15, 0.39, 0.42, 0.1]
+    seen = []
+    for drawdown in path:
+        factor, stopped = throttle.step(drawdown, stopped)
+        seen.append((factor, stopped))
+    assert seen == [
+        (1.0, False),
+        (0.5, False),  # reduced from 20 %
+        (0.0, True),  # stopped at 40 %
+        (0.0, True),  # 35 %: still above the resume level, still stopped
+        (0.0, True),
+        (0.5, False),  # below 30 %: resumes, at the reduced stakes
+        (1.0, False),  # below 20 %: full stakes
+        (0.5, False),  # 39 % without a stop first: reduced, not stopped
+        (0.0, True),
+        (1.0, False),  # a recovery below the resume level from a stop
+    ]
+    # the default resume level is halfway between reducing and stopping
+    assert DrawdownThrottle().resume_level == pytest.approx(0.3)
+    assert StakingRules().describe()["drawdown_throttle"]["resume_at"] == pytest.approx(0.3)
+    with pytest.raises(ValueError, match="resume_at"):
+        DrawdownThrottle(reduce_at=0.2, stop_at=0.4, resume_at=0.5)
+
+
+def test_the_per_bet_cap_scales_a_match_together():
+    # an arbitrage-like match: stakes on all three outcomes, the favourite's above the cap
+    frame = bets(
+        (1, "home", 0.55, 2.1, DAY1, "E0"),
+        (1, "draw", 0.27, 4.2, DAY1, "E0"),
+        (1, "away", 0.18, 6.5, DAY1, "E0"),
+        (2, "home", 0.52, 2.0, DAY1, "SP1"),  # another match, below the cap: untouched
+    )
+    uncapped = size_stakes(frame.filter(pl.col("match_id") == 1), 100_000.0, 100_000.0, NO_CAPS)
+    rules = StakingRules(
+        kelly_multiplier=1.0,
+        max_stake_per_bet=0.05,
+        max_stake_per_matchday=None,
+        max_stake_per_league=None,
+        min_stake=0.0,
+        drawdown_throttle=None,
+    )
+    capped = size_stakes(frame, 100_000.0, 100_000.0, rules)
+    before = {(s.match_id, s.outcome): s.stake for s in uncapped.stakes}
+    after = {(s.match_id, s.outcome): s.stake for s in capped.stakes}
+    assert set(before) | {(2, "home")} == set(after) and len(before) == 3
+    assert max(before[1, o] for o in ("home", "draw", "away")) > 5_000.0
+    assert all(stake <= 0.05 * 100_000.0 + 1e-9 for stake in after.values())
+    assert max(after[1, o] for o in ("home", "draw", "away")) == pytest.approx(5_000.0, abs=0.01)
+    # the match's stakes keep their ratios: a hedge stays a hedge
+    for outcome in ("draw", "away"):
+        assert after[1, outcome] / after[1, "home"] == pytest.approx(
+            before[1, outcome] / before[1, "home"], rel=1e-5
+        )
+    assert after[2, "home"] == pytest.approx(0.04 * 100_000.0)  # its own Kelly, 0.04: below
+    assert any("matches scaled together" in w for w in capped.warnings)
+
+
+def test_random_batches_never_exceed_the_per_bet_cap_and_keep_each_match_s_ratios():
+    rng = np.random.default_rng(7)
+    for _ in range(30):
+        rows = []
+        for match in range(int(rng.integers(1, 6))):
+            p = rng.dirichlet([4.0, 2.5, 2.0])
+            for outcome, prob in zip(("home", "draw", "away"), p, strict=True):
+                price = float(np.round(rng.uniform(1.02, 1.25) / prob, 2))
+                rows.append((match, outcome, float(prob), max(price, 1.01), DAY1, "E0"))
+        frame = bets(*rows)
+        cap = float(rng.uniform(0.01, 0.05))
+        common = dict(
+            kelly_multiplier=1.0,
+            max_stake_per_matchday=None,
+            max_stake_per_league=None,
+            min_stake=0.0,
+            stake_step=1e-6,
+            drawdown_throttle=None,
+        )
+        free = size_stakes(frame, 1000.0, 1000.0, StakingRules(max_stake_per_bet=None, **common))
+        capped = size_stakes(frame, 1000.0, 1000.0, StakingRules(max_stake_per_bet=cap, **common))
+        before = {(s.match_id, s.outcome): s.stake for s in free.stakes}
+        after = {(s.match_id, s.outcome): s.stake for s in capped.stakes}
+        assert all(stake <= cap * 1000.0 + 1e-6 for stake in after.values())
+        for match in {m for m, _ in after}:
+            keys = [k for k in after if k[0] == match]
+            top = max(keys, key=lambda k: before[k])
+            for key in keys:
+                assert after[key] * before[top] == pytest.approx(
+                    before[key] * after[top], rel=1e-4, abs=1e-6
+                )
+
+
+def test_stakes_are_sized_on_the_confirmed_probability_when_given():
+    frame = bets((1, "home", 0.6, 2.0, DAY1, "E0")).with_columns(
+        pl.lit(0.02).alias("confirmed_edge"), pl.lit(0.51).alias("p_confirmed")
+    )
+    (stake,) = size_stakes(frame, 1000.0, 1000.0, NO_CAPS).stakes
+    # Kelly on 0.51 at evens is 2 %, not the 20 % the stated 0.6 claims
+    assert stake.kelly_fraction == pytest.approx(0.02)
+    assert stake.stake == pytest.approx(20.0)
+    assert stake.edge == pytest.approx(0.02) and stake.p_model == pytest.approx(0.6)
+
+
 def test_minimum_stake_and_non_value_rows():
     frame = bets(
         (1, "home", 0.6, 2.0, DAY1, "E0"),

@@ -23,7 +23,7 @@ from __future__ import annotations
 import math
 import tempfile
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -32,18 +32,38 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import aliased
 
 from sabiscore_ml import prices
-from sabiscore_ml.betting.edges import MarketProbability, PriceChoice, ValueBetRules
+from sabiscore_ml.betting.confirmed import EdgeModel, save_edge_model
+from sabiscore_ml.betting.edges import (
+    SHARP_MARKET,
+    MarketProbability,
+    PriceChoice,
+    ValueBetRules,
+)
 from sabiscore_ml.betting.kelly import StakingRules
-from sabiscore_ml.betting.report import GROUPS, bankroll_figure
+from sabiscore_ml.betting.report import GROUPS, bankroll_figure, reliability_table
 from sabiscore_ml.betting.walk import (
     REFERENCE_RULES,
     RENAMES,
     WALKED_PREDICTION_COLUMNS,
     BankrollBacktest,
     kelly_runs,
+    learn_edge_model,
+    line_shopping_predictions,
     uncapped_staking,
 )
 from sabiscore_ml.warehouse.models import Match, Team
+
+#: The default rule's threshold on the confirmed edge (see the module notes): the number the
+#: live defaults (``PredictRequest.edge``, the DAG, ``sabiscore predict``) already use, now on
+#: the edge the closing line confirmed.
+CONFIRMED_EDGE = 0.042
+
+
+def default_rules(edge: float | None = None) -> ValueBetRules:
+    """The model's default value-bet rule: confirmed edge at least ``edge``, the usual guards."""
+    return ValueBetRules(
+        edge_threshold=CONFIRMED_EDGE if edge is None else edge, require_evidence=True
+    )
 
 
 def market_predictions(
@@ -100,6 +120,24 @@ def market_predictions(
     )
 
 
+@dataclass(frozen=True)
+class StrategyRuns:
+    """The walks of ``sabiscore bets backtest``.
+
+    ``runs``: the strategy's walks by Kelly multiplier; ``rules``: its value-bet
+    rules; ``reference``: the line-shopping rule walked on the same matches
+    with the same staking at the chosen multiplier (None for the market
+    strategy, which is that rule); ``edge_model``: with confirmed edges, the
+    model learned from every season walked (what the live path uses).
+    """
+
+    runs: dict[float, BankrollBacktest]
+    rules: ValueBetRules
+    reference: BankrollBacktest | None
+    edge_model: EdgeModel | None
+    confirmed: bool
+
+
 def strategy_runs(
     engine: Engine,
     predictions: pl.DataFrame,
@@ -110,27 +148,34 @@ def strategy_runs(
     kelly: float = 0.125,
     caps: bool = True,
     starting_bankroll: float = 1000.0,
-) -> tuple[dict[float, BankrollBacktest], ValueBetRules]:
+    confirmed: bool = True,
+) -> StrategyRuns:
     """The walks of ``sabiscore bets backtest``: at ``kelly``, full and quarter Kelly.
 
     Reads the predicted matches' pre-closing prices (to bet) and margin-free
-    closing prices (for the CLV) through :mod:`sabiscore_ml.prices`.  The
-    ``market`` strategy bets every outcome priced above Pinnacle's margin-free
-    probability (edge 0 unless given); ``model`` takes value bets at ``edge``
-    (default 0.042) against the market average.  ``caps``: the staking rules'
-    caps, minimum and throttle, else :func:`~sabiscore_ml.betting.walk.uncapped_staking`.
-    Returns the walks by Kelly multiplier and the value-bet rules used.
+    closing prices (for the CLV, and for the confirmed edges of later seasons)
+    through :mod:`sabiscore_ml.prices`.  The ``market`` strategy bets every
+    outcome priced above Pinnacle's margin-free probability (edge 0 unless
+    given).  ``model`` takes the default rule (:func:`default_rules`: confirmed
+    edge at least ``edge``, default :data:`CONFIRMED_EDGE`) or, with
+    ``confirmed=False``, the stated edge at least ``edge`` (default 0.042)
+    against the market average; beside it, the line-shopping rule on the same
+    matches.  ``caps``: the staking rules' caps, minimum and throttle, else
+    :func:`~sabiscore_ml.betting.walk.uncapped_staking`.
     """
     ids = predictions["match_id"].to_list()
     quotes = prices.preclose_quotes(engine, ids)
     closing = prices.closing_fair_prices(engine, ids)
+    staking = StakingRules(kelly_multiplier=kelly) if caps else uncapped_staking(kelly)
+    learn = strategy != "market" and confirmed
     if strategy == "market":
         rules = replace(REFERENCE_RULES, edge_threshold=0.0 if edge is None else edge)
-        market = MarketProbability("pinnacle")
+        market = SHARP_MARKET
+    elif confirmed:
+        rules, market = default_rules(edge), SHARP_MARKET
     else:
         rules = ValueBetRules(edge_threshold=0.042 if edge is None else edge)
         market = MarketProbability()
-    staking = StakingRules(kelly_multiplier=kelly) if caps else uncapped_staking(kelly)
     runs = kelly_runs(
         predictions,
         quotes,
@@ -142,8 +187,47 @@ def strategy_runs(
         market_probability=market,
         starting_bankroll=starting_bankroll,
         strategy_name=strategy,
+        learn_edges=learn,
     )
-    return runs, rules
+    reference = None
+    if strategy != "market":
+        shopping = line_shopping_predictions(predictions, quotes)
+        reference = kelly_runs(
+            shopping,
+            quotes,
+            closing,
+            multipliers=(kelly,),
+            price_choice=PriceChoice(price),
+            rules=REFERENCE_RULES,
+            staking=staking,
+            market_probability=SHARP_MARKET,
+            starting_bankroll=starting_bankroll,
+            strategy_name="line-shopping",
+        )[kelly]
+    model = None
+    if learn:
+        model = learn_edge_model(
+            predictions,
+            quotes,
+            closing,
+            price_choice=PriceChoice(price),
+            rules=rules,
+            market_probability=market,
+        )
+    return StrategyRuns(runs, rules, reference, model, learn)
+
+
+def save_walked_edge_model(walked: StrategyRuns, path: Path, **context: Any) -> Path | None:
+    """Store the edge model learned from every season walked, for the live path (None: none)."""
+    if walked.edge_model is None:
+        return None
+    return save_edge_model(
+        walked.edge_model,
+        path,
+        edge_threshold=walked.rules.edge_threshold,
+        market_probability=SHARP_MARKET.source,
+        **context,
+    )
 
 
 def log_to_mlflow(
@@ -152,6 +236,8 @@ def log_to_mlflow(
     model_version: str | None = None,
     params: Mapping[str, Any] | None = None,
     claim: pl.DataFrame | None = None,
+    comparison: pl.DataFrame | None = None,
+    edge_model: EdgeModel | None = None,
 ) -> str:
     """Log a backtest as a run of the ``betting`` experiment; returns the run id.
 
@@ -159,8 +245,11 @@ def log_to_mlflow(
     (``tables/by_<group>.csv``), the bets (``bets.csv``), the curve
     (``curve.csv``) and its plot (``bankroll.png``); ``claim`` (from
     :func:`~sabiscore_ml.betting.report.claim_comparison`) as
-    ``tables/claim.csv``.  Tagged with the strategy and ``model_version``: the
-    registered model version whose predictions were walked, when known.
+    ``tables/claim.csv``; ``comparison`` (the rules side by side,
+    :func:`~sabiscore_ml.betting.report.rule_comparison`) as
+    ``tables/rules.csv``; ``edge_model`` as ``edge_model.json``.  Tagged with
+    the strategy and ``model_version``: the registered model version whose
+    predictions were walked, when known.
     """
     import matplotlib.pyplot as plt
     import mlflow
@@ -181,8 +270,13 @@ def log_to_mlflow(
             tables.mkdir()
             for group in GROUPS:
                 result.by(group).write_csv(tables / f"by_{group}.csv")
+            reliability_table(result).write_csv(tables / "reliability.csv")
             if claim is not None:
                 claim.write_csv(tables / "claim.csv")
+            if comparison is not None:
+                comparison.write_csv(tables / "rules.csv")
+            if edge_model is not None:
+                save_edge_model(edge_model, folder / "edge_model.json")
             result.bets.write_csv(folder / "bets.csv")
             result.curve.write_csv(folder / "curve.csv")
             mlflow.log_artifacts(str(folder))

@@ -27,6 +27,18 @@ that rule's value in ``rule_value``): ``no_price`` (nothing quoted),
 A +20% edge at a price of 13 is thus ``excluded_by = "max_price"``,
 ``rule_value = 10``.
 
+**Confirmed edges.**  A stated edge is what the model claims; on the model's
+walk-forward value bets the closing line confirmed about a sixth of it.  Rules
+with an ``edge_model`` (:class:`~sabiscore_ml.betting.confirmed.EdgeModel`,
+learned on earlier seasons' closing-line value) add ``confirmed_edge`` (the
+edge the evidence supports) and ``p_confirmed = (1 + confirmed_edge) / price``
+(the probability stakes are sized on); the threshold then applies to the
+confirmed edge, the stated edge must be positive, and when the model's
+evidence does not support an edge at all (:attr:`EdgeModel.supported`) no
+outcome is a value bet: ``excluded_by = "no_evidence"``, checked right after
+``no_price``.  Rules with ``require_evidence`` and no model publish no value
+bet either (no evidence is no support).  ``edge`` stays the stated edge.
+
 Bookmaker ids are the warehouse's (``odds.bookmaker``): ``pinnacle``, ``b365``,
 ``william_hill``... and two aggregates football-data publishes,
 ``market_max`` (the best price across many books) and ``market_avg`` (their
@@ -36,10 +48,12 @@ average).  The aggregates are never counted as bookmakers quoting.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar
 
 import polars as pl
 
+from sabiscore_ml.betting.confirmed import EdgeModel, edge_model_path, load_edge_model
 from sabiscore_ml.odds import METHODS
 from sabiscore_ml.prices import (
     AGGREGATES,
@@ -62,6 +76,7 @@ F = TypeVar("F", "pl.DataFrame", "pd.DataFrame")
 
 BEST, AVERAGE, CONSENSUS = "best", MEAN, "consensus"
 NO_PRICE = "no_price"
+NO_EVIDENCE = "no_evidence"
 # The rules in the order an outcome is checked against them (the first failed is reported).
 EXCLUSION_ORDER: tuple[str, ...] = (
     NO_PRICE,
@@ -111,12 +126,30 @@ class MarketProbability:
 
 @dataclass(frozen=True)
 class ValueBetRules:
-    """When an outcome is a value bet: edge at least ``edge_threshold``, and the guards."""
+    """When an outcome is a value bet: edge at least ``edge_threshold``, and the guards.
+
+    ``edge_model``: the edge the closing line confirmed decides and sizes
+    (module notes); ``require_evidence`` without a model: no value bet.
+    """
 
     edge_threshold: float = 0.042
     min_probability: float = 0.10
     max_price: float = 10.0
     min_bookmakers: int = 3
+    edge_model: EdgeModel | None = None
+    require_evidence: bool = False
+
+    @property
+    def uses_evidence(self) -> bool:
+        """Whether value bets rest on the closing line's evidence (a model, or its absence)."""
+        return self.edge_model is not None or self.require_evidence
+
+    @property
+    def edge_supported(self) -> bool:
+        """Whether the rules may publish value bets at all (False: no evidence of an edge)."""
+        if self.edge_model is not None:
+            return self.edge_model.supported
+        return not self.require_evidence
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.min_probability <= 1.0:
@@ -132,7 +165,7 @@ class ValueBetRules:
         """The rules as a run publishes them (a JSON object), with where prices come from."""
         price_choice = price_choice or PriceChoice()
         market_probability = market_probability or MarketProbability()
-        return {
+        described: dict[str, Any] = {
             "edge_threshold": float(self.edge_threshold),
             "min_probability": float(self.min_probability),
             "max_price": float(self.max_price),
@@ -145,12 +178,26 @@ class ValueBetRules:
             "edge": "p_model * price - 1",
             "excluded_by": list(EXCLUSION_ORDER),
         }
+        if self.uses_evidence:
+            described["excluded_by"].insert(1, NO_EVIDENCE)
+            described["threshold_on"] = "confirmed_edge"
+            described["edge_supported"] = self.edge_supported
+            described["evidence"] = (
+                self.edge_model.describe()
+                if self.edge_model is not None
+                else {"supported": False, "statement": "no closing-line evidence learned"}
+            )
+        return described
 
     def exclusion(self) -> tuple[pl.Expr, pl.Expr]:
         """Expressions of the first rule an outcome fails (null: a value bet) and its value."""
-        failed = [
+        failed: list[tuple[pl.Expr, str, float | None]] = [
             (pl.col("price").is_null() | pl.col("edge").is_null(), NO_PRICE, None),
-            (pl.col("edge") < self.edge_threshold, "edge_threshold", self.edge_threshold),
+        ]
+        if self.uses_evidence:
+            failed.append((pl.lit(not self.edge_supported), NO_EVIDENCE, None))
+        failed += [
+            (self.edge_failed(), "edge_threshold", self.edge_threshold),
             (pl.col("price") > self.max_price, "max_price", self.max_price),
             (pl.col("p_model") < self.min_probability, "min_probability", self.min_probability),
             (
@@ -160,11 +207,68 @@ class ValueBetRules:
             ),
         ]
         rule: pl.Expr = pl.lit(None, pl.String)
-        value: pl.Expr = pl.lit(None, pl.Float64)
+        value = pl.lit(None, pl.Float64)
         for condition, name, limit in reversed(failed):
             rule = pl.when(condition).then(pl.lit(name)).otherwise(rule)
             value = pl.when(condition).then(pl.lit(limit, pl.Float64)).otherwise(value)
         return rule, value
+
+    def edge_failed(self) -> pl.Expr:
+        """An edge below the threshold: the confirmed one with a model, else the stated one."""
+        if self.edge_model is None:
+            return pl.col("edge") < self.edge_threshold
+        return (
+            pl.col("confirmed_edge").is_null()
+            | (pl.col("confirmed_edge") < self.edge_threshold)
+            | (pl.col("edge") <= 0.0)
+        )
+
+    def value_expr(self) -> pl.Expr:
+        """Whether an outcome is a value bet (null inputs: no)."""
+        is_value = (
+            self.edge_failed().not_()
+            & (pl.col("p_model") >= self.min_probability)
+            & (pl.col("price") <= self.max_price)
+            & (pl.col("n_bookmakers") >= self.min_bookmakers)
+        )
+        if self.uses_evidence and not self.edge_supported:
+            is_value = pl.lit(False)
+        return is_value.fill_null(False)
+
+
+def confirm_edges(edges: pl.DataFrame, rules: ValueBetRules) -> pl.DataFrame:
+    """Edges (rows of :func:`match_edges`) with ``rules``: confirmed edge, value and exclusion.
+
+    With an edge model: ``confirmed_edge`` and ``p_confirmed`` (module notes);
+    then ``is_value``, ``excluded_by`` and ``rule_value`` again, by ``rules``.
+    """
+    if rules.edge_model is not None:
+        edges = edges.with_columns(rules.edge_model.confirmed(edges)).with_columns(
+            ((1.0 + pl.col("confirmed_edge")) / pl.col("price")).alias("p_confirmed")
+        )
+    excluded_by, rule_value = rules.exclusion()
+    return edges.with_columns(rules.value_expr().alias("is_value")).with_columns(
+        pl.when(pl.col("is_value")).then(None).otherwise(excluded_by).alias("excluded_by"),
+        pl.when(pl.col("is_value")).then(None).otherwise(rule_value).alias("rule_value"),
+    )
+
+
+#: The market probability confirmed edges are learned and applied with: Pinnacle's pre-closing.
+SHARP_MARKET = MarketProbability("pinnacle")
+
+
+def evidence_rules(edge_threshold: float, home: Path, **guards: Any) -> ValueBetRules:
+    """The live rules: confirmed edge at least ``edge_threshold`` by the home's edge model.
+
+    The model is the one the bankroll backtest learned and stored
+    (:func:`~sabiscore_ml.betting.confirmed.edge_model_path`); without one the
+    rules require evidence they lack, and no outcome is a value bet
+    (``excluded_by = "no_evidence"``).  Use them with :data:`SHARP_MARKET`.
+    """
+    model = load_edge_model(edge_model_path(home))
+    return ValueBetRules(
+        edge_threshold=edge_threshold, edge_model=model, require_evidence=True, **guards
+    )
 
 
 def as_polars(frame: Frame) -> pl.DataFrame:
@@ -320,20 +424,12 @@ def match_edges(
             (pl.col("p_model") - pl.col("p_market")).alias("prob_edge"),
         )
     )
-    is_value = (
-        (pl.col("edge") >= rules.edge_threshold)
-        & (pl.col("p_model") >= rules.min_probability)
-        & (pl.col("price") <= rules.max_price)
-        & (pl.col("n_bookmakers") >= rules.min_bookmakers)
-    )
-    excluded_by, rule_value = rules.exclusion()
+    table = confirm_edges(table, rules)
+    confirmed = ("confirmed_edge", "p_confirmed") if rules.edge_model is not None else ()
     table = (
-        table.with_columns(is_value.fill_null(False).alias("is_value"))
-        .with_columns(
-            pl.when(pl.col("is_value")).then(None).otherwise(excluded_by).alias("excluded_by"),
-            pl.when(pl.col("is_value")).then(None).otherwise(rule_value).alias("rule_value"),
+        table.with_columns(
+            pl.col("outcome").replace_strict(order, return_dtype=pl.Int32).alias("_o")
         )
-        .with_columns(pl.col("outcome").replace_strict(order, return_dtype=pl.Int32).alias("_o"))
         .sort("match_id", "_o")
         .select(
             "match_id",
@@ -350,6 +446,7 @@ def match_edges(
             "is_value",
             "excluded_by",
             "rule_value",
+            *confirmed,
         )
     )
     return table if isinstance(predictions, pl.DataFrame) else table.to_pandas()

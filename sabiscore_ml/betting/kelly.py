@@ -20,10 +20,15 @@ every stake, which the formula allows (``sum p < 1``).
 **A batch of value bets** (:func:`size_stakes`): the simultaneous Kelly
 fractions of each match, times the Kelly multiplier (1/8 by default: full
 Kelly on estimated probabilities is far too aggressive), times the drawdown
-throttle; then the caps, as fractions of the bankroll: per bet (clipped), per
-league and matchday, then per matchday (a matchday is a match date; when the
-bets of a group exceed the cap they are all scaled down in proportion), and
-never more than the bankroll in total.  Stakes are rounded down to the stake
+throttle; then the caps, as fractions of the bankroll: per bet, per league and
+matchday, then per matchday (a matchday is a match date).  Every cap scales
+stakes down in proportion: when one outcome of a match exceeds the per-bet cap,
+all the stakes of that match are scaled by the same factor, so that a hedge
+(stakes on two or three outcomes of one match) stays a hedge; when the bets of
+a league-day or a day exceed their cap they are all scaled down together.
+Never more than the bankroll in total.  Probabilities: ``p_confirmed`` when
+the value bets carry it (the edge the closing line confirmed, see
+:mod:`sabiscore_ml.betting.edges`), else ``p_model``.  Stakes are rounded down to the stake
 step; those below the minimum stake are dropped.  Caps apply to the batch
 given: stakes already open on the same day are the caller's to account for.
 """
@@ -73,18 +78,48 @@ class DrawdownThrottle:
     """Stake less after losses: drawdown is ``1 - bankroll / peak bankroll``.
 
     From a drawdown of ``reduce_at`` stakes are multiplied by ``factor``; from
-    ``stop_at`` nothing is staked.
+    ``stop_at`` nothing is staked.  The stop has hysteresis: once stopped,
+    betting resumes (at ``factor``) only when the drawdown has fallen back
+    below ``resume_at`` (:meth:`step`).  A bankroll walk measures that drawdown
+    on the strategy's record, which keeps following the value bets on paper
+    (at the reduced stakes) while stopped, so a stop is never for ever
+    (:func:`sabiscore_ml.betting.walk.walk_bankroll`).
     """
 
     reduce_at: float = 0.20
     factor: float = 0.5
     stop_at: float = 0.40
+    resume_at: float | None = None  # default: halfway between reduce_at and stop_at
 
     def __post_init__(self) -> None:
         if not 0.0 < self.reduce_at <= self.stop_at <= 1.0:
             raise ValueError("need 0 < reduce_at <= stop_at <= 1")
         if not 0.0 <= self.factor <= 1.0:
             raise ValueError("the throttle factor must be within [0, 1]")
+        if self.resume_at is None:
+            # rounded: 0.3, not 0.30000000000000004, as the published rules show it
+            halfway = round((self.reduce_at + self.stop_at) / 2.0, 12)
+            object.__setattr__(self, "resume_at", halfway)
+        elif not 0.0 < self.resume_at <= self.stop_at:
+            raise ValueError("need 0 < resume_at <= stop_at")
+
+    @property
+    def resume_level(self) -> float:
+        """The drawdown below which a stopped throttle resumes."""
+        return self.resume_at if self.resume_at is not None else self.stop_at
+
+    def step(self, drawdown: float, stopped: bool) -> tuple[float, bool]:
+        """The stake multiplier at ``drawdown`` and whether betting is stopped afterwards.
+
+        ``stopped``: whether it was stopped before.  Stops at ``stop_at``;
+        resumes once the drawdown is below ``resume_at``; otherwise as
+        :meth:`factor_at`.
+        """
+        if stopped and drawdown >= self.resume_level:
+            return 0.0, True
+        if drawdown >= self.stop_at:
+            return 0.0, True
+        return self.factor_at(drawdown), False
 
     def factor_at(self, drawdown: float) -> float:
         """The stake multiplier at ``drawdown``."""
@@ -141,6 +176,7 @@ class StakingRules:
                 "reduce_at": throttle.reduce_at,
                 "factor": throttle.factor,
                 "stop_at": throttle.stop_at,
+                "resume_at": throttle.resume_level,
             },
         }
 
@@ -149,6 +185,9 @@ class StakingRules:
 class StakedBet:
     """One bet to place: what, at which price, and how much.
 
+    ``edge`` is the edge staked on: the confirmed edge when the value bets carry
+    one (``confirmed_edge``), else the stated ``p_model × price − 1``;
+    ``p_model`` stays the model's probability.
     ``kelly_fraction`` is the full simultaneous-Kelly fraction of the outcome;
     ``fraction`` the share of the bankroll finally staked (after the
     multiplier, the throttle and the caps); ``stake`` that share in money,
@@ -309,11 +348,27 @@ def _scale_groups(
                     fractions[i] *= scale
 
 
+def _cap_matches(fractions: list[float], keys: list[Any], cap: float, warnings: list[str]) -> None:
+    """Scale each match's fractions together so that none is above ``cap``."""
+    largest: dict[Any, float] = defaultdict(float)
+    for f, key in zip(fractions, keys, strict=True):
+        largest[key] = max(largest[key], f)
+    scaled = 0
+    for i, key in enumerate(keys):
+        if largest[key] > cap:
+            fractions[i] *= cap / largest[key]
+            scaled += 1
+    if scaled:
+        warnings.append(f"per-bet cap bound on {scaled} stake(s): their matches scaled together")
+
+
 def size_stakes(
     value_bets: Frame,
     bankroll: float,
     peak_bankroll: float,
     rules: StakingRules | None = None,
+    *,
+    throttle_factor: float | None = None,
 ) -> StakingResult:
     """Stakes for a batch of value bets (see the module notes for the steps).
 
@@ -325,7 +380,9 @@ def size_stakes(
     the matchday cap) and ``league_code`` (needed with ``match_date`` for the
     league cap): the output of :func:`sabiscore_ml.betting.edges.match_edges`
     fits.  ``bankroll`` is the money the fractions apply to; ``peak_bankroll``
-    its highest value so far, for the drawdown throttle.
+    its highest value so far, for the drawdown throttle; ``throttle_factor``,
+    when given, is the throttle's multiplier instead (a walk keeping the
+    throttle's state, :meth:`DrawdownThrottle.step`).
     """
     rules = rules or StakingRules()
     frame = as_polars(value_bets)
@@ -349,7 +406,10 @@ def size_stakes(
     warnings: list[str] = []
     peak = max(peak_bankroll, bankroll)
     drawdown = 1.0 - bankroll / peak if peak > 0.0 else 0.0
-    factor = rules.drawdown_throttle.factor_at(drawdown) if rules.drawdown_throttle else 1.0
+    if throttle_factor is not None:
+        factor = throttle_factor
+    else:
+        factor = rules.drawdown_throttle.factor_at(drawdown) if rules.drawdown_throttle else 1.0
     if bankroll <= 0.0:
         return StakingResult((), bankroll, drawdown, 0.0, ("no bankroll: nothing staked",))
     if factor == 0.0:
@@ -362,16 +422,20 @@ def size_stakes(
     for i, row in enumerate(rows):
         groups[(row["match_id"], row["market"])].append(i)
     full = [0.0] * len(rows)
+    column = "p_confirmed" if "p_confirmed" in frame.columns else "p_model"
     for members in groups.values():
-        kelly = simultaneous_kelly(
-            [rows[i]["p_model"] for i in members], [rows[i]["price"] for i in members]
-        )
+        probs = [max(0.0, min(1.0, float(rows[i][column] or 0.0))) for i in members]
+        total = sum(probs)
+        if total > 1.0:  # confirmed edges of every outcome of an arbitrage may overshoot
+            probs = [p / total for p in probs]
+        kelly = simultaneous_kelly(probs, [rows[i]["price"] for i in members])
         for i, f in zip(members, kelly.fractions, strict=True):
             full[i] = f
 
     fractions = [f * rules.kelly_multiplier * factor for f in full]
     if rules.max_stake_per_bet is not None:
-        fractions = [min(f, rules.max_stake_per_bet) for f in fractions]
+        keys = [(r["match_id"], r["market"]) for r in rows]
+        _cap_matches(fractions, keys, rules.max_stake_per_bet, warnings)
     if rules.max_stake_per_league is not None:
         keys = [(r["match_date"], r["league_code"]) for r in rows]
         _scale_groups(fractions, keys, rules.max_stake_per_league, "league", warnings)
@@ -395,7 +459,7 @@ def size_stakes(
             too_small += 1
             continue
         price, p_model = float(row["price"]), float(row["p_model"])
-        edge = row.get("edge")
+        edge = row.get("confirmed_edge", row.get("edge"))
         stakes.append(
             StakedBet(
                 match_id=int(row["match_id"]),

@@ -265,3 +265,132 @@ def bankroll_figure(curve: pl.DataFrame, title: str = "Bankroll") -> Figure:
     bottom.set(ylabel="drawdown", xlabel="date")
     fig.tight_layout()
     return fig
+
+
+# --- stated against confirmed edges, and the rules side by side -------------------------
+
+
+def reliability_table(result: BankrollBacktest, group: str = "stated_band") -> pl.DataFrame:
+    """Stated edge against confirmed edge, CLV and realised yield, per band.
+
+    ``group``: ``stated_band`` (the band of the model's stated edge, the
+    default), ``edge_band`` (of the edge staked on), ``price_band``,
+    ``league`` or ``bookmaker``.  Per group: bets, the mean stated edge, the
+    mean edge staked on (``confirmed_edge``), the mean CLV (± se) and the flat
+    ROI (± se, the realised yield of one unit per bet).
+    """
+    from sabiscore_ml.betting.walk import edge_bands
+
+    bets = result.bets
+    if group == "stated_band":
+        bets = bets.with_columns(edge_bands(bets["stated_edge"]).alias("stated_band"))
+    labels = EDGE_BAND_LABELS if group in ("stated_band", "edge_band") else None
+    if group == "price_band":
+        labels = PRICE_BAND_LABELS
+    rows = []
+    keys = sorted(set(bets[group].to_list()), key=(labels.index if labels else None))
+    for key in keys:
+        part = bets.filter(pl.col(group) == key)
+        won = part["won"].to_numpy().astype(bool)
+        flat, flat_se = mean_se(np.where(won, part["price"].to_numpy() - 1.0, -1.0))
+        clv, clv_se = mean_se(part["clv"].drop_nulls().to_numpy())
+        rows.append(
+            {
+                group: key,
+                "bets": part.height,
+                "stated_edge": mean_se(part["stated_edge"].to_numpy())[0],
+                "confirmed_edge": mean_se(part["edge"].to_numpy())[0],
+                "clv_mean": clv,
+                "clv_se": clv_se,
+                "flat_roi": flat,
+                "flat_roi_se": flat_se,
+            }
+        )
+    schema = {group: pl.String, "bets": pl.Int64}
+    schema |= {
+        c: pl.Float64
+        for c in (
+            "stated_edge",
+            "confirmed_edge",
+            "clv_mean",
+            "clv_se",
+            "flat_roi",
+            "flat_roi_se",
+        )
+    }
+    return pl.DataFrame(rows, schema=schema)
+
+
+def yield_check(result: BankrollBacktest) -> dict[str, float]:
+    """Expected against actual yield at flat stakes, with the t-statistics of the difference.
+
+    ``expected``: the mean edge staked on; ``stated``: the mean stated edge;
+    ``actual``: the flat ROI with its standard error; ``t`` and ``t_stated``:
+    ``(actual − expected) / se``; ``clv``: the mean CLV.
+    """
+    s = result.summary
+    se = s.flat_roi_se
+    ok = math.isfinite(se) and se > 0.0
+    return {
+        "bets": float(s.bets),
+        "expected": s.mean_edge,
+        "stated": s.mean_stated_edge,
+        "clv": s.clv_mean,
+        "actual": s.flat_roi,
+        "actual_se": se,
+        "t": (s.flat_roi - s.mean_edge) / se if ok else math.nan,
+        "t_stated": (s.flat_roi - s.mean_stated_edge) / se if ok else math.nan,
+    }
+
+
+def yield_lines(result: BankrollBacktest) -> list[str]:
+    """:func:`yield_check` as printable lines."""
+    y = yield_check(result)
+    return [
+        f"expected yield {_pct(y['expected'])} (stated {_pct(y['stated'])}), "
+        f"CLV {_pct(y['clv'])}, actual {_pct(y['actual'])} ± {_pct(y['actual_se'], sign=False)} "
+        f"over {int(y['bets']):,} bets: t = {y['t']:+.2f} (against the stated edge "
+        f"{y['t_stated']:+.2f})"
+    ]
+
+
+def rule_comparison(runs: Mapping[str, BankrollBacktest]) -> pl.DataFrame:
+    """Walks of several value-bet rules side by side (same matches, same staking).
+
+    One row per rule: bets, CLV (mean ± se and stake-weighted), mean stated
+    edge and edge staked on, flat ROI ± se, growth per season, maximum drawdown.
+    """
+    rows = []
+    for name, run in runs.items():
+        s = run.summary
+        rows.append(
+            {
+                "rule": name,
+                "bets": s.bets,
+                "clv_mean": s.clv_mean,
+                "clv_se": s.clv_se,
+                "clv_weighted": s.clv_weighted,
+                "stated_edge": s.mean_stated_edge,
+                "edge": s.mean_edge,
+                "flat_roi": s.flat_roi,
+                "flat_roi_se": s.flat_roi_se,
+                "growth_per_season": s.growth_per_season,
+                "max_drawdown": s.max_drawdown,
+            }
+        )
+    return pl.DataFrame(rows)
+
+
+def comparison_lines(table: pl.DataFrame) -> list[str]:
+    """:func:`rule_comparison` as printable lines."""
+    lines = []
+    for row in table.iter_rows(named=True):
+        lines.append(
+            f"  {row['rule']:<28} {row['bets']:>6,} bets, CLV {_pct(row['clv_mean'])} ± "
+            f"{_pct(row['clv_se'], sign=False)} (stake-weighted {_pct(row['clv_weighted'])}), "
+            f"edge stated {_pct(row['stated_edge'])} / staked {_pct(row['edge'])}, flat ROI "
+            f"{_pct(row['flat_roi'])} ± {_pct(row['flat_roi_se'], sign=False)}, growth per "
+            f"season {_pct(row['growth_per_season'])}, max drawdown "
+            f"{_pct(row['max_drawdown'], sign=False)}"
+        )
+    return lines

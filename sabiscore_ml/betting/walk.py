@@ -22,6 +22,19 @@ measure the closing-line value (CLV) of each bet: ``price / closing − 1``, whe
 closing price when Pinnacle's is missing (``closing_source`` says which;
 :func:`sabiscore_ml.prices.closing_fair_prices`).
 
+**Confirmed edges, walked forward** (``learn_edges``): the value bets of a
+season are decided and sized on the edge the closing line confirmed
+(:mod:`sabiscore_ml.betting.confirmed`), by an edge model learned from the
+earlier seasons of the same walk only: their outcomes' stated edges and their
+closing-line value.  A season with no earlier season to learn from, or whose
+evidence does not support an edge, bets nothing.
+
+**The drawdown throttle** keeps its state through the walk
+(:meth:`~sabiscore_ml.betting.kelly.DrawdownThrottle.step`): its drawdown is
+measured on the strategy's record, a bankroll index that follows the real
+bets while betting and, while stopped, the value bets on paper at the reduced
+stakes; betting resumes once that record is back above the resume level.
+
 Everything is deterministic: the same inputs give the same bets, bit for bit.
 Nothing here reads the warehouse or writes a file: the job is
 :mod:`sabiscore_ml.betting.backtest`, the tables and the figure are
@@ -39,11 +52,19 @@ from typing import TYPE_CHECKING, Any, cast
 import numpy as np
 import polars as pl
 
+from sabiscore_ml.betting.confirmed import (
+    PRICE_BANDS,
+    EdgeModel,
+    fit_edge_model,
+    training_outcomes,
+    with_clv,
+)
 from sabiscore_ml.betting.edges import (
     MarketProbability,
     PriceChoice,
     ValueBetRules,
     as_polars,
+    confirm_edges,
     match_edges,
 )
 from sabiscore_ml.betting.kelly import StakingRules, size_stakes
@@ -56,8 +77,6 @@ if TYPE_CHECKING:
 RESULT_OF = {"home": "H", "draw": "D", "away": "A"}
 #: Lower bounds of the edge bands (below the first: ``<0``; from the last: ``>=0.2``).
 EDGE_BANDS = (0.0, 0.01, 0.02, 0.042, 0.06, 0.1, 0.2)
-#: Lower bounds of the price bands after ``[1,1.5)`` (from the last: ``>=5``).
-PRICE_BANDS = (1.5, 2.0, 3.0, 5.0)
 #: The columns of the bets table and of ``sabiscore bets backtest --output``, in order.
 BET_COLUMNS = (
     "date",
@@ -83,6 +102,7 @@ BET_COLUMNS = (
     "clv",
     "edge_band",
     "price_band",
+    "stated_edge",
 )
 #: Every outcome whose price beats the model's fair price, with no guard (the reference setting).
 REFERENCE_RULES = ValueBetRules(
@@ -155,6 +175,28 @@ def uncapped_staking(kelly_multiplier: float) -> StakingRules:
     )
 
 
+def line_shopping_predictions(predictions: Frame, prices: Frame) -> pl.DataFrame:
+    """The line-shopping reference on the same matches: ``p_*`` from Pinnacle's pre-closing prices.
+
+    ``prices``: long pre-closing quotes (:func:`~sabiscore_ml.prices.preclose_quotes`);
+    Pinnacle's are de-margined multiplicatively; matches without them are dropped.
+    Walked with :data:`REFERENCE_RULES` against Pinnacle: every outcome whose
+    best price beats Pinnacle's margin-free pre-closing price.
+    """
+    from sabiscore_ml.prices import PRECLOSE, market_probabilities
+
+    frame = as_polars(predictions)
+    quotes = as_polars(prices)
+    if "timing" not in quotes.columns:
+        quotes = quotes.with_columns(pl.lit(PRECLOSE).alias("timing"))
+    fair = market_probabilities(quotes, "pinnacle", PRECLOSE)
+    return frame.drop(f"p_{o}" for o in OUTCOMES).join(
+        fair.with_columns(pl.col("match_id").cast(frame.schema["match_id"])),
+        on="match_id",
+        how="inner",
+    )
+
+
 def pinnacle_preclose_predictions(predictions: Frame) -> pl.DataFrame:
     """A model's predictions with ``p_*`` replaced by Pinnacle's pre-closing probabilities.
 
@@ -186,7 +228,10 @@ class BankrollSummary:
     below the previous peak: ``longest_under_water`` the longest run of them
     (and its span in calendar days), ``under_water_share`` their share of all
     matchdays.  CLV figures are over the bets with a closing price
-    (``clv_bets``); ``clv_se`` is the standard error of the mean.
+    (``clv_bets``); ``clv_se`` is the standard error of the mean and
+    ``clv_weighted`` the CLV weighted by the stakes.  ``mean_edge`` is the mean
+    edge staked on (the confirmed edge with an edge model), ``mean_stated_edge``
+    the model's own.
     """
 
     strategy: str
@@ -215,6 +260,8 @@ class BankrollSummary:
     mean_price: float
     mean_edge: float
     throttled_matchdays: int
+    clv_weighted: float = math.nan
+    mean_stated_edge: float = math.nan
 
     def metrics(self) -> dict[str, float]:
         """The numeric figures, by name (for MLflow)."""
@@ -232,7 +279,10 @@ class BankrollBacktest:
     ``bets``: one row per bet placed, the columns of :data:`BET_COLUMNS`.
     ``curve``: one row per matchday: date, season, bets, staked, pnl,
     bankroll (after the day's settlements), peak, drawdown, throttle (the
-    drawdown throttle's stake multiplier that day).
+    drawdown throttle's stake multiplier that day, 0 while stopped).
+    ``edge_models``: with confirmed edges, the model each season's bets used
+    (None: no evidence yet).  In ``bets``, ``edge`` is the edge staked on (the
+    confirmed one when there is an edge model) and ``stated_edge`` the model's.
     """
 
     strategy: str
@@ -240,6 +290,7 @@ class BankrollBacktest:
     curve: pl.DataFrame
     summary: BankrollSummary
     starting_bankroll: float
+    edge_models: tuple[tuple[str, EdgeModel | None], ...] = ()
 
     def by(self, group: str) -> pl.DataFrame:
         """Figures per league, season, edge band, price band or bookmaker (``report.GROUPS``).
@@ -329,6 +380,96 @@ def value_bets(
     return edges.filter(pl.col("is_value"))
 
 
+def confirmed_value_bets(
+    predictions: Frame,
+    prices: Frame,
+    closing: Frame | None,
+    *,
+    price_choice: PriceChoice | None = None,
+    rules: ValueBetRules | None = None,
+    market_probability: MarketProbability | None = None,
+) -> tuple[pl.DataFrame, tuple[tuple[str, EdgeModel | None], ...]]:
+    """The value bets of each season on edges confirmed by the earlier seasons only.
+
+    Each season's edge model is learned (:func:`~sabiscore_ml.betting.confirmed.fit_edge_model`)
+    from the outcomes of the seasons before it that ``rules`` could bet (a
+    positive stated edge, the guards) with their CLV at ``closing``; the
+    season's outcomes are then judged by ``rules`` with that model (a season
+    without one bets nothing).  Returns the value bets (as :func:`value_bets`,
+    with ``confirmed_edge`` and ``p_confirmed``) and the model of each season.
+    """
+    rules = rules or ValueBetRules()
+    base_rules = replace(rules, edge_model=None, require_evidence=False)
+    matches = _matches(predictions)
+    edges = match_edges(
+        matches.select(
+            "match_id",
+            *(f"p_{o}" for o in OUTCOMES),
+            pl.col("date").alias("match_date"),
+            pl.col("league").alias("league_code"),
+        ),
+        as_polars(prices),
+        price_choice=price_choice,
+        market_probability=market_probability,
+        rules=base_rules,
+    )
+    edges = edges.join(matches.select("match_id", "season"), on="match_id", how="left")
+    known = with_clv(edges, None if closing is None else as_polars(closing))
+    learnable = known.filter(
+        training_outcomes(
+            min_probability=rules.min_probability,
+            max_price=rules.max_price,
+            min_bookmakers=rules.min_bookmakers,
+        )
+    )
+    parts: list[pl.DataFrame] = []
+    models: list[tuple[str, EdgeModel | None]] = []
+    for season in sorted(matches["season"].unique().to_list()):
+        model = fit_edge_model(learnable.filter(pl.col("season") < season))
+        models.append((season, model))
+        season_rules = replace(rules, edge_model=model, require_evidence=True)
+        judged = confirm_edges(edges.filter(pl.col("season") == season), season_rules)
+        if model is None:
+            judged = judged.with_columns(
+                pl.lit(None, pl.Float64).alias("confirmed_edge"),
+                pl.lit(None, pl.Float64).alias("p_confirmed"),
+            )
+        parts.append(judged.filter(pl.col("is_value")).drop("season"))
+    bets = pl.concat(parts, how="vertical_relaxed") if parts else edges.drop("season").head(0)
+    return bets.sort("match_date", "match_id"), tuple(models)
+
+
+def learn_edge_model(
+    predictions: Frame,
+    prices: Frame,
+    closing: Frame | None,
+    *,
+    price_choice: PriceChoice | None = None,
+    rules: ValueBetRules | None = None,
+    market_probability: MarketProbability | None = None,
+) -> EdgeModel | None:
+    """The edge model learned from every season of ``predictions`` (for the live path)."""
+    rules = rules or ValueBetRules()
+    matches = _matches(predictions)
+    edges = match_edges(
+        matches.select("match_id", *(f"p_{o}" for o in OUTCOMES)),
+        as_polars(prices),
+        price_choice=price_choice,
+        market_probability=market_probability,
+        rules=replace(rules, edge_model=None, require_evidence=False),
+    ).join(matches.select("match_id", "season"), on="match_id", how="left")
+    known = with_clv(edges, None if closing is None else as_polars(closing))
+    return fit_edge_model(
+        known.filter(
+            training_outcomes(
+                min_probability=rules.min_probability,
+                max_price=rules.max_price,
+                min_bookmakers=rules.min_bookmakers,
+            )
+        )
+    )
+
+
 def run_bankroll_backtest(
     predictions: Frame,
     prices: Frame,
@@ -375,6 +516,7 @@ def walk_bankroll(
     staking: StakingRules,
     starting_bankroll: float = 1000.0,
     strategy_name: str = "model",
+    edge_models: tuple[tuple[str, EdgeModel | None], ...] = (),
 ) -> BankrollBacktest:
     """The walk itself, on value bets already found (:func:`value_bets`).
 
@@ -394,20 +536,32 @@ def walk_bankroll(
     seasons = matches.group_by("date").agg(pl.col("season").min())
     season_of = dict(zip(seasons["date"].to_list(), seasons["season"].to_list(), strict=True))
     bankroll = peak = float(starting_bankroll)
+    # the throttle's record: the real bankroll's returns while betting, the paper ones when stopped
+    record = record_peak = 1.0
+    stopped = False
+    throttle_rule = staking.drawdown_throttle
     placed: list[dict[str, Any]] = []
     curve: list[dict[str, Any]] = []
     for day in sorted(season_of):
         staked = day_pnl = 0.0
         count = 0
         # the throttle's multiplier at the drawdown the day starts with (bets or not)
-        throttle = (
-            staking.drawdown_throttle.factor_at(1.0 - bankroll / peak)
-            if staking.drawdown_throttle is not None
-            else 1.0
-        )
+        if throttle_rule is not None:
+            throttle, stopped = throttle_rule.step(1.0 - record / record_peak, stopped)
+        else:
+            throttle = 1.0
         part = by_day.get(day)
-        if part is not None and bankroll > 0.0:
-            result = size_stakes(part, bankroll, peak, staking)
+        if part is not None and bankroll > 0.0 and stopped and throttle_rule is not None:
+            paper = size_stakes(part, bankroll, peak, staking, throttle_factor=throttle_rule.factor)
+            paper_pnl = sum(
+                bet.stake * (bet.price - 1.0)
+                if RESULT_OF[bet.outcome] == results[bet.match_id]
+                else -bet.stake
+                for bet in paper.stakes
+            )
+            record *= 1.0 + paper_pnl / bankroll
+        elif part is not None and bankroll > 0.0:
+            result = size_stakes(part, bankroll, peak, staking, throttle_factor=throttle)
             for bet in result.stakes:
                 won = RESULT_OF[bet.outcome] == results[bet.match_id]
                 pnl = bet.stake * (bet.price - 1.0) if won else -bet.stake
@@ -430,8 +584,10 @@ def walk_bankroll(
                 staked += bet.stake
                 day_pnl += pnl
                 count += 1
+            record *= 1.0 + day_pnl / bankroll
         bankroll += day_pnl
         peak = max(peak, bankroll)
+        record_peak = max(record_peak, record)
         curve.append(
             {
                 "date": day,
@@ -469,7 +625,9 @@ def walk_bankroll(
         seasons=matches["season"].n_unique(),
         value_bets=candidates.filter(pl.col("match_id").is_in(list(results))).height,
     )
-    return BankrollBacktest(strategy_name, bets, curve_frame, summary, float(starting_bankroll))
+    return BankrollBacktest(
+        strategy_name, bets, curve_frame, summary, float(starting_bankroll), edge_models
+    )
 
 
 def _labels(breaks: Sequence[float], first: str) -> list[str]:
@@ -508,7 +666,9 @@ def _bets_frame(
         on="match_id",
         how="left",
     ).join(
-        candidates.select("match_id", "outcome", "p_market"), on=["match_id", "outcome"], how="left"
+        candidates.select("match_id", "outcome", "p_market", pl.col("edge").alias("stated_edge")),
+        on=["match_id", "outcome"],
+        how="left",
     )
     if closing is not None and as_polars(closing).height:
         fair = as_polars(closing).unpivot(
@@ -587,6 +747,13 @@ def _summary(
     flat = np.where(won, prices - 1.0, -1.0)
     clv = bets["clv"].drop_nulls().to_numpy()
     clv_mean, clv_se = mean_se(clv)
+    with_clv = bets.filter(pl.col("clv").is_not_null())
+    clv_stakes = sorted_sum(with_clv["stake"].to_numpy())
+    clv_weighted = (
+        sorted_sum((with_clv["clv"] * with_clv["stake"]).to_numpy()) / clv_stakes
+        if clv_stakes > 0.0
+        else math.nan
+    )
     flat_roi, flat_roi_se = mean_se(flat)
     ratio = final / starting_bankroll
     log_growth = math.log(ratio) if ratio > 0.0 else -math.inf
@@ -619,6 +786,8 @@ def _summary(
         mean_price=mean_se(prices)[0],
         mean_edge=mean_se(bets["edge"].to_numpy())[0],
         throttled_matchdays=int((curve["throttle"] < 1.0).sum()) if curve.height else 0,
+        clv_weighted=clv_weighted,
+        mean_stated_edge=mean_se(bets["stated_edge"].drop_nulls().to_numpy())[0],
     )
 
 
@@ -637,16 +806,32 @@ def kelly_runs(
     market_probability: MarketProbability | None = None,
     starting_bankroll: float = 1000.0,
     strategy_name: str = "model",
+    learn_edges: bool = False,
 ) -> dict[float, BankrollBacktest]:
-    """The same value bets walked at several Kelly multipliers (other staking rules kept)."""
+    """The same value bets walked at several Kelly multipliers (other staking rules kept).
+
+    ``learn_edges``: value bets on edges confirmed walk-forward
+    (:func:`confirmed_value_bets`), else on the stated edges (:func:`value_bets`).
+    """
     staking = staking or StakingRules()
-    candidates = value_bets(
-        predictions,
-        prices,
-        price_choice=price_choice,
-        rules=rules,
-        market_probability=market_probability,
-    )
+    models: tuple[tuple[str, EdgeModel | None], ...] = ()
+    if learn_edges:
+        candidates, models = confirmed_value_bets(
+            predictions,
+            prices,
+            closing,
+            price_choice=price_choice,
+            rules=rules,
+            market_probability=market_probability,
+        )
+    else:
+        candidates = value_bets(
+            predictions,
+            prices,
+            price_choice=price_choice,
+            rules=rules,
+            market_probability=market_probability,
+        )
     matches = _matches(predictions)
     return {
         multiplier: walk_bankroll(
@@ -656,6 +841,7 @@ def kelly_runs(
             staking=replace(staking, kelly_multiplier=multiplier),
             starting_bankroll=starting_bankroll,
             strategy_name=strategy_name,
+            edge_models=models,
         )
         for multiplier in dict.fromkeys(multipliers)
     }

@@ -67,6 +67,27 @@ def _bankroll_table(summary: BankrollSummary) -> Table:
     return table
 
 
+def _reliability_table(reliability: pl.DataFrame) -> Table:
+    table = Table(title="Stated against confirmed edge (by stated edge band)")
+    columns = ("stated band", "bets", "stated", "confirmed", "CLV", "flat ROI")
+    for column in columns:
+        table.add_column(column, justify="left" if column == "stated band" else "right")
+
+    def pct(value: float | None) -> str:
+        return "-" if value is None or value != value else f"{value:+.2%}"
+
+    for row in reliability.iter_rows(named=True):
+        table.add_row(
+            row["stated_band"],
+            f"{row['bets']:,}",
+            pct(row["stated_edge"]),
+            pct(row["confirmed_edge"]),
+            f"{pct(row['clv_mean'])} ± {pct(row['clv_se']).lstrip('+')}",
+            f"{pct(row['flat_roi'])} ± {pct(row['flat_roi_se']).lstrip('+')}",
+        )
+    return table
+
+
 def _season_table(seasons: pl.DataFrame) -> Table:
     table = Table(title="Per season")
     columns = ("season", "bets", "turnover", "profit", "ROI", "CLV", "growth", "max drawdown")
@@ -100,8 +121,32 @@ def bets_backtest(
     ] = "best",
     edge: Annotated[
         float | None,
-        typer.Option("--edge", help="Minimum edge (default: 0.042 for model, 0 for market)"),
+        typer.Option(
+            "--edge",
+            help="Minimum edge (default 0.042: the confirmed edge for model, the stated edge with "
+            "--edges stated, 0 for market)",
+        ),
     ] = None,
+    edges: Annotated[
+        str,
+        typer.Option(
+            "--edges",
+            help="model: confirmed (the edge the closing line confirmed on earlier seasons) "
+            "or stated (the model's own)",
+        ),
+    ] = "confirmed",
+    edge_model: Annotated[
+        Path | None,
+        typer.Option(
+            "--edge-model",
+            help="Where to store the edge model learned from every season walked, for live "
+            "predictions (default: <SABISCORE_HOME>/betting/edge_model.json)",
+        ),
+    ] = None,
+    save_edge_model: Annotated[
+        bool,
+        typer.Option("--save-edge-model/--no-save-edge-model", help="Store the edge model"),
+    ] = True,
     output: Annotated[
         Path | None, typer.Option("--output", help="CSV of the bets, one row per bet")
     ] = None,
@@ -130,10 +175,15 @@ def bets_backtest(
     """Bankroll backtest: value bets staked and settled matchday by matchday, in date order.
 
     Pre-closing prices choose and price the bets; the results settle them;
-    Pinnacle's margin-free closing prices only measure their CLV.  Runs the
-    chosen Kelly multiplier and, on the same value bets, full and 1/4 Kelly,
-    and sets the design's claim beside them.  The market strategy bets every
-    outcome whose best pre-closing price beats Pinnacle's margin-free one.
+    Pinnacle's margin-free closing prices measure their CLV and, for the
+    model, the edge the close confirmed on earlier seasons, on which each
+    season's bets are chosen and sized (walk-forward).  Runs the chosen Kelly
+    multiplier and, on the same value bets, full and 1/4 Kelly, and sets the
+    design's claim beside them; the model's rule is set beside the
+    line-shopping rule on the same matches, with the stated edge against the
+    confirmed edge, CLV and yield.  The market strategy (the line-shopping
+    rule) bets every outcome whose best pre-closing price beats Pinnacle's
+    margin-free one.
 
     Examples:
     [bold]sabiscore bets backtest --league E0 --seasons 2015-2016:2023-2024 --output bets.csv[/]
@@ -143,6 +193,8 @@ def bets_backtest(
     """
     if strategy not in ("model", "market"):
         raise typer.BadParameter("model or market", param_hint="--strategy")
+    if edges not in ("confirmed", "stated"):
+        raise typer.BadParameter("confirmed or stated", param_hint="--edges")
     if not 0.0 < kelly <= 1.0:
         raise typer.BadParameter("a multiplier within (0, 1]", param_hint="--kelly")
     if bankroll <= 0.0:
@@ -160,7 +212,7 @@ def bets_backtest(
     init_warehouse()
     frame = _bets_predictions(strategy, league, season_codes, predictions)
     step(f"{frame.height:,} matches: reading pre-closing and closing prices")
-    runs, rules = bk.strategy_runs(
+    walked = bk.strategy_runs(
         get_engine(),
         frame,
         strategy=strategy,
@@ -169,7 +221,9 @@ def bets_backtest(
         kelly=kelly,
         caps=caps,
         starting_bankroll=bankroll,
+        confirmed=edges == "confirmed",
     )
+    runs, rules = walked.runs, walked.rules
     result = runs[kelly]
     claim = report.claim_comparison(runs)
     if output is not None:
@@ -180,6 +234,33 @@ def bets_backtest(
     console.print(_season_table(result.by("season")))
     for line in report.claim_lines(claim):
         console.print(escape(line))
+    comparison = None
+    if walked.reference is not None:
+        label = "default rule (confirmed edge)" if walked.confirmed else "stated edge"
+        comparison = report.rule_comparison({label: result, "line-shopping rule": walked.reference})
+        console.print(f"the rules side by side, same matches, {report.kelly_label(kelly)}:")
+        for line in report.comparison_lines(comparison):
+            console.print(escape(line))
+    if strategy == "model":
+        console.print(_reliability_table(report.reliability_table(result)))
+        for line in report.yield_lines(result):
+            console.print(escape(line))
+    if walked.edge_model is not None:
+        console.print(escape(walked.edge_model.statement()))
+        if save_edge_model:
+            from sabiscore_ml.betting.confirmed import edge_model_path
+            from sabiscore_ml.settings import get_core_settings
+
+            target = edge_model or edge_model_path(get_core_settings().home_dir)
+            bk.save_walked_edge_model(
+                walked,
+                target,
+                leagues=list(league),
+                seasons=seasons,
+                predictions=str(predictions) if predictions else "walk-forward",
+                model_version=model_version,
+            )
+            console.print(f"edge model for live predictions written to {target}")
     if mlflow:
         params = {
             "strategy": strategy,
@@ -187,6 +268,7 @@ def bets_backtest(
             "seasons": seasons,
             "price": price,
             "edge_threshold": rules.edge_threshold,
+            "edges": edges if strategy == "model" else "market",
             "min_probability": rules.min_probability,
             "max_price": rules.max_price,
             "min_bookmakers": rules.min_bookmakers,
@@ -195,5 +277,12 @@ def bets_backtest(
             "starting_bankroll": bankroll,
             "predictions": str(predictions) if predictions else "walk-forward",
         }
-        run_id = bk.log_to_mlflow(result, model_version=model_version, params=params, claim=claim)
+        run_id = bk.log_to_mlflow(
+            result,
+            model_version=model_version,
+            params=params,
+            claim=claim,
+            comparison=comparison,
+            edge_model=walked.edge_model,
+        )
         console.print(f"logged to MLflow (experiment betting, run {run_id})")

@@ -42,7 +42,13 @@ import polars as pl
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import aliased
 
-from sabiscore_ml.betting.edges import PriceChoice, ValueBetRules, match_edges
+from sabiscore_ml.betting.edges import (
+    SHARP_MARKET,
+    PriceChoice,
+    ValueBetRules,
+    evidence_rules,
+    match_edges,
+)
 from sabiscore_ml.betting.kelly import StakingRules, size_stakes
 from sabiscore_ml.betting.portfolio import (
     PortfolioError,
@@ -181,7 +187,9 @@ def priced_edges(
     The prices are :func:`sabiscore_ml.prices.preclose_quotes`, those the
     bankroll backtest takes, in their long shape: the edges (a row per match and
     outcome) keep it through the stakes to the published documents.  A
-    backtest figure speaks of this path.
+    backtest figure speaks of this path.  Rules resting on the closing line's
+    evidence (an edge model) take the market probability it was learned with,
+    Pinnacle's pre-closing one, as the bankroll backtest does.
     """
     quotes = preclose_quotes(engine, predictions["match_id"].to_list())
     return match_edges(
@@ -189,6 +197,7 @@ def priced_edges(
         quotes,
         price_choice=price_choice,
         rules=rules,
+        market_probability=SHARP_MARKET if rules.uses_evidence else None,
     )
 
 
@@ -293,7 +302,9 @@ def predict(
         )
         .join(_fixture_names(engine, ids), on="match_id", how="left")
     )
-    price_choice, rules = PriceChoice(request.price), ValueBetRules(edge_threshold=request.edge)
+    # value bets on the edge the closing line confirmed, by the model the bankroll backtest stored
+    price_choice = PriceChoice(request.price)
+    rules = evidence_rules(request.edge, get_core_settings().home_dir)
     edges = priced_edges(engine, predictions, price_choice, rules)
     state = bankroll_state(engine, portfolio)
     staking_rules = StakingRules(kelly_multiplier=request.kelly)
@@ -334,7 +345,7 @@ def predict(
         predictions=predictions,
         edges=edges.drop("match_date", "league_code"),
         stakes=stakes,
-        value_bet_rules=rules.describe(price_choice),
+        value_bet_rules=rules.describe(price_choice, SHARP_MARKET),
         staking=staking_document(staking_rules, request.portfolio, state.equity, state.peak_equity),
     )
 
