@@ -226,11 +226,19 @@ class Edge(BaseModel):
     is_value: bool = Field(description="Whether the edge makes it a value bet")
     n_bookmakers: int | None
     excluded_by: (
-        Literal["no_price", "edge_threshold", "max_price", "min_probability", "min_bookmakers"]
+        Literal[
+            "no_price",
+            "no_evidence",
+            "edge_threshold",
+            "max_price",
+            "min_probability",
+            "min_bookmakers",
+        ]
         | None
     ) = Field(
         description="The first value-bet rule the outcome fails (null: a value bet, or a run "
-        "published before exclusions were)"
+        "published before exclusions were); no_evidence: no closing-line evidence supports an "
+        "edge for the model yet (no edge model learned by `sabiscore bets backtest`)"
     )
     rule_value: float | None = Field(description="That rule's value (null for no_price)")
 
