@@ -45,6 +45,7 @@ from sabiscore_ml.betting.report import (
     claim_comparison,
     claim_lines,
     comparison_lines,
+    group_table,
     kelly_label,
     reliability_table,
     rule_comparison,
@@ -102,7 +103,7 @@ def print_runs(title: str, runs: dict[float, BankrollBacktest], seconds: float) 
 
 def print_groups(run: BankrollBacktest) -> None:
     for group in GROUPS:
-        table = run.by(group)
+        table = group_table(run, group)
         print(f"\n  by {group.replace('_', ' ')} ({kelly_label(run.summary.kelly_multiplier)})")
         extra = group == "season"
         print(

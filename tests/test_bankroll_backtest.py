@@ -26,6 +26,7 @@ from sabiscore_ml.betting.report import (
     bankroll_figure,
     claim_comparison,
     claim_lines,
+    group_table,
 )
 from sabiscore_ml.betting.walk import (
     BET_COLUMNS,
@@ -186,25 +187,25 @@ def test_clv_by_hand():
 
 def test_groups_by_hand():
     result = hand_run()
-    leagues = result.by("league")
+    leagues = group_table(result, "league")
     assert leagues.select("league", "bets").rows() == [("E0", 4), ("SP1", 1)]
     e0 = leagues.row(0, named=True)
     assert e0["turnover"] == pytest.approx(50 + 38.4 + 107.52 + 96.76)
     assert e0["profit"] == pytest.approx(60 + 115.2 - 107.52 - 96.76)
     assert e0["clv_mean"] == pytest.approx((0.1 + 0.0 + 0.25) / 3)
     # edges 0.1, 0.25, 0.2 - 2e-17 (0.3 × 4.0 - 1 in floating point), 0.25, 0.25
-    edges = result.by("edge_band")
+    edges = group_table(result, "edge_band")
     assert edges.select("edge_band", "bets").rows() == [("[0.1,0.2)", 2), (">=0.2", 3)]
-    prices = result.by("price_band")
+    prices = group_table(result, "price_band")
     assert prices.select("price_band", "bets").rows() == [("[2,3)", 4), ("[3,5)", 1)]
-    season = result.by("season").row(0, named=True)
+    season = group_table(result, "season").row(0, named=True)
     assert season["bankroll_start"] == 1000.0
     assert season["bankroll_end"] == pytest.approx(870.92)
     assert season["growth"] == pytest.approx(-0.12908)
     assert season["season_max_drawdown"] == pytest.approx(1 - 870.92 / 1075.20)
-    assert result.by("bookmaker")["bookmaker"].to_list() == ["b365"]
+    assert group_table(result, "bookmaker")["bookmaker"].to_list() == ["b365"]
     with pytest.raises(ValueError, match="unknown group"):
-        result.by("team")
+        group_table(result, "team")
 
 
 def test_bands_are_left_closed():
@@ -428,7 +429,7 @@ def test_kelly_runs_walk_the_same_value_bets():
         CLAIMED_GROWTH,
         CLAIMED_MAX_DRAWDOWN,
     )
-    seasons = runs[1.0].by("season")
+    seasons = group_table(runs[1.0], "season")
     assert row["worst_season"] == pytest.approx(seasons["growth"].min())
     lines = claim_lines(table)
     assert lines[0].startswith("design claim: +18% ") and "-9% maximum drawdown" in lines[0]

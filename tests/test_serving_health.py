@@ -187,13 +187,6 @@ def _library_imports() -> dict[str, set[str]]:
     return graph
 
 
-# The one cycle known and left to its own change: betting.walk imports betting.report's
-# group_table inside a function.
-KNOWN_CYCLES = [
-    {"sabiscore_ml.betting.report", "sabiscore_ml.betting.walk"},
-]
-
-
 def test_the_library_has_no_import_cycle() -> None:
     """No two ``sabiscore_ml`` modules import each other, even through function-level imports."""
     graph = _library_imports()
@@ -214,7 +207,7 @@ def test_the_library_has_no_import_cycle() -> None:
             cycle = {start, *back}
             cycles.append(cycle)
             index.update(dict.fromkeys(cycle, len(cycles)))
-    assert [c for c in cycles if c not in KNOWN_CYCLES] == []
+    assert cycles == []
     assert graph["sabiscore_ml.jobs.ingest"].isdisjoint(
         {m for m in graph if m.startswith("sabiscore_ml.jobs.") and m != "sabiscore_ml.jobs"}
     )

@@ -40,7 +40,12 @@ from sabiscore_ml.betting.edges import (
     ValueBetRules,
 )
 from sabiscore_ml.betting.kelly import StakingRules
-from sabiscore_ml.betting.report import GROUPS, bankroll_figure, reliability_table
+from sabiscore_ml.betting.report import (
+    GROUPS,
+    bankroll_figure,
+    group_table,
+    reliability_table,
+)
 from sabiscore_ml.betting.walk import (
     REFERENCE_RULES,
     RENAMES,
@@ -269,7 +274,7 @@ def log_to_mlflow(
             tables = folder / "tables"
             tables.mkdir()
             for group in GROUPS:
-                result.by(group).write_csv(tables / f"by_{group}.csv")
+                group_table(result, group).write_csv(tables / f"by_{group}.csv")
             reliability_table(result).write_csv(tables / "reliability.csv")
             if claim is not None:
                 claim.write_csv(tables / "claim.csv")

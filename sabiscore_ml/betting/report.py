@@ -192,7 +192,7 @@ def claim_comparison(runs: Mapping[float, BankrollBacktest]) -> pl.DataFrame:
     """
     rows = []
     for multiplier, run in runs.items():
-        seasons = run.by("season")
+        seasons = group_table(run, "season")
         growth = seasons["growth"].drop_nulls()
         s = run.summary
         rows.append(

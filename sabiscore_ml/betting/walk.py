@@ -292,17 +292,6 @@ class BankrollBacktest:
     starting_bankroll: float
     edge_models: tuple[tuple[str, EdgeModel | None], ...] = ()
 
-    def by(self, group: str) -> pl.DataFrame:
-        """Figures per league, season, edge band, price band or bookmaker (``report.GROUPS``).
-
-        Bets, turnover, profit, ROI, flat ROI, hit rate, mean price and edge,
-        CLV; per season also the bankroll's growth over the season and its
-        largest drawdown within it (from the season's opening peak).
-        """
-        from sabiscore_ml.betting.report import group_table
-
-        return group_table(self, group)
-
 
 def _matches(predictions: Frame) -> pl.DataFrame:
     """The predictions' keys, teams, result and probabilities, in the backtest CSV's names."""

@@ -231,7 +231,7 @@ def bets_backtest(
         result.bets.write_csv(output)
         console.print(f"wrote {result.bets.height:,} bets to {output}")
     console.print(_bankroll_table(result.summary))
-    console.print(_season_table(result.by("season")))
+    console.print(_season_table(report.group_table(result, "season")))
     for line in report.claim_lines(claim):
         console.print(escape(line))
     comparison = None
