@@ -373,13 +373,24 @@ def _group_alive(pgid: int) -> bool:
     return False
 
 
+def _running(stack: Stack, name: str) -> bool:
+    """Whether the pid file of ``name`` names a live process of ours."""
+    pid_file = stack.path("pids", f"{name}.pid")
+    if not pid_file.exists():
+        return False
+    pid, started = pid_file.read_text().split()
+    return _alive(int(pid), started)
+
+
+def _service_names(stack: Stack) -> list[str]:
+    return [service.name for service in services(stack)]
+
+
 def start(stack: Stack, service: Service) -> int:
     """Start ``service`` in its own session (pid = process group id); write its pid file."""
     pid_file = stack.path("pids", f"{service.name}.pid")
-    if pid_file.exists():
-        pid, started = pid_file.read_text().split()
-        if _alive(int(pid), started):
-            raise SystemExit(f"{service.name} is already running (pid {pid}): stack.py down first")
+    if _running(stack, service.name):
+        raise SystemExit(f"{service.name} is already running: stack.py down first")
     log = stack.path("logs", f"{service.name}.log")
     log.parent.mkdir(parents=True, exist_ok=True)
     pid_file.parent.mkdir(parents=True, exist_ok=True)
@@ -737,6 +748,10 @@ def main(argv: list[str] | None = None) -> int:
         stack.extra_env.update(_parse_set(args.set))
         if not re.fullmatch(r"[a-z_][a-z0-9_]{0,40}", stack.name):
             raise SystemExit(f"--name must be a lower-case identifier: {stack.name!r}")
+        running = [name for name in _service_names(stack) if _running(stack, name)]
+        if running:
+            print(f"already running in {state_dir}: {', '.join(running)} (stack.py down first)")
+            return 1
         try:
             up(stack)
         except BaseException:

@@ -312,3 +312,18 @@ def test_a_foreign_pid_file_is_left_alone(stack):
     finally:
         other.kill()
         other.wait()
+
+
+def test_up_leaves_a_running_stack_alone(stack, capsys):
+    """A second ``up`` on a running state dir neither starts nor stops anything."""
+    stack.save()
+    sleeper = stack_module.Service("worker", "airflow-worker", ("/bin/sleep", "300"))
+    pid = stack_module.start(stack, sleeper)
+    try:
+        assert stack_module.main(["up", "--state-dir", str(stack.state_dir)]) == 1
+        assert "already running" in capsys.readouterr().out
+        assert stack_module._running(stack, "worker")
+        assert not stack.path("logs", "mlflow.log").exists()
+    finally:
+        assert stack_module.stop(stack, "worker") == "stopped"
+        os.waitpid(pid, 0)
