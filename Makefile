@@ -70,8 +70,8 @@ airflow: install ## Start Airflow standalone (UI on :8080) on dags/ and plugins/
 
 STACK_DIR ?= $(CURDIR)/.stack
 
-stack: install ## The compose services as local processes (Airflow Celery, MLflow, API) on local PostgreSQL/Redis
-	$(PY) deploy/stack.py up --state-dir $(STACK_DIR)
+stack: install ## The compose services as local processes on local PostgreSQL/Redis (STACK_ARGS: deploy/stack.py options)
+	$(PY) deploy/stack.py up --state-dir $(STACK_DIR) $(STACK_ARGS)
 
 stack-down: ## Stop what `make stack` started (DROP=1: also drop its databases, Redis keys and .stack)
 	$(PY) deploy/stack.py down --state-dir $(STACK_DIR) $(if $(DROP),--drop)
