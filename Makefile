@@ -16,7 +16,7 @@ export AIRFLOW__CORE__PARALLELISM ?= 4
 # OpenMP threads (LightGBM, XGBoost) sleep instead of spinning while they wait
 export OMP_WAIT_POLICY ?= PASSIVE
 
-.PHONY: help install run serve test test-fast lint airflow lock bench clean browser
+.PHONY: help install run serve test test-fast lint airflow stack stack-down stack-status lock bench clean browser
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -61,12 +61,23 @@ test-fast: install ## Tests without the slow end-to-end ones
 	$(PY) -m pytest -n 2 --dist loadgroup -m "not slow"
 
 lint: install ## ruff on the code, then mypy on the library, the feature store and the API
-	$(VENV)/bin/ruff check sabiscore_ml feature_store serving dags plugins tests bench
+	$(VENV)/bin/ruff check sabiscore_ml feature_store serving dags plugins tests bench deploy
 	$(VENV)/bin/mypy
 
 airflow: install ## Start Airflow standalone (UI on :8080) on dags/ and plugins/
 	$(VENV)/bin/sabiscore init
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/airflow standalone
+
+STACK_DIR ?= $(CURDIR)/.stack
+
+stack: install ## The compose services as local processes on local PostgreSQL/Redis (STACK_ARGS: deploy/stack.py options)
+	$(PY) deploy/stack.py up --state-dir $(STACK_DIR) $(STACK_ARGS)
+
+stack-down: ## Stop what `make stack` started (DROP=1: also drop its databases, Redis keys and .stack)
+	$(PY) deploy/stack.py down --state-dir $(STACK_DIR) $(if $(DROP),--drop)
+
+stack-status: ## The state and health of each service `make stack` started
+	$(PY) deploy/stack.py status --state-dir $(STACK_DIR)
 
 lock: ## Re-resolve requirements.lock (runtime) and requirements-dev.lock from setup.cfg
 	$(VENV)/bin/uv pip compile --python-version 3.11 setup.cfg -o requirements.lock

@@ -123,11 +123,38 @@ def url(value: str):
     return urlsplit(placeholder(value))
 
 
+def env_files_of(name: str) -> list[Path]:
+    """The service's ``env_file:`` entries, relative to the compose file."""
+    files = services()[name].get("env_file") or []
+    if isinstance(files, (str, dict)):
+        files = [files]
+    paths = [entry["path"] if isinstance(entry, dict) else entry for entry in files]
+    return [COMPOSE_FILE.parent / str(path) for path in paths]
+
+
+def read_env_file(path: Path) -> dict[str, str]:
+    """KEY=VALUE lines of an env file (comments and blank lines skipped; no quoting used)."""
+    values = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        key, sep, value = line.partition("=")
+        assert sep, f"malformed line in {path.name}: {line!r}"
+        values[key.strip()] = value.strip()
+    return values
+
+
 def env_of(name: str) -> dict[str, str]:
+    """The container environment: its env files, then ``environment:`` (which wins)."""
+    merged: dict[str, str] = {}
+    for path in env_files_of(name):
+        merged.update(read_env_file(path))
     env = services()[name].get("environment") or {}
     if isinstance(env, list):
         env = dict(item.split("=", 1) if "=" in item else (item, "") for item in env)
-    return {str(k): str(v) for k, v in env.items()}
+    merged.update({str(k): str(v) for k, v in env.items()})
+    return merged
 
 
 def depends_on(service: dict) -> dict[str, dict]:

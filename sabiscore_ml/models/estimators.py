@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, Self, TypeAlias, cast
 
 import numpy as np
 import pandas as pd
+from joblib import parallel_config
 from scipy.optimize import minimize, minimize_scalar
 from scipy.special import expit, log_softmax
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
@@ -274,16 +275,24 @@ def make_member(name: str, params: Params | None = None, random_state: int = 0) 
     raise ValueError(f"unknown ensemble member {name!r} (rf, xgb, lgbm, market)")
 
 
+# The forest's loops run on threads, but it sizes its predictions with joblib's active
+# backend, loky by default, which in a daemonic process (a Celery worker's pool process)
+# allows one job ("Loky-backed parallel loops cannot be called in a multiprocessing"):
+# the members run under the threading backend, so they use their n_jobs everywhere.
+
+
 def _member_probs(model: Member, X: pd.DataFrame) -> np.ndarray:
     if isinstance(model, _OutcomeClassifier):
         return model.predict_proba(X)
-    return _normalise(np.asarray(model.predict_proba(X.to_numpy(dtype=np.float32))))
+    with parallel_config(backend="threading"):
+        return _normalise(np.asarray(model.predict_proba(X.to_numpy(dtype=np.float32))))
 
 
 def _fit_member(model: Member, X: pd.DataFrame, outcome: np.ndarray) -> Member:
     if isinstance(model, _OutcomeClassifier):
         return model.fit(X, CLASSES[outcome])
-    return model.fit(X.to_numpy(dtype=np.float32), outcome)
+    with parallel_config(backend="threading"):
+        return model.fit(X.to_numpy(dtype=np.float32), outcome)
 
 
 class LogLinearPool:
