@@ -330,6 +330,8 @@ def services(stack: Stack) -> list[Service]:
                 "--port",
                 str(stack.ports["serving"]),
                 "--no-proxy-headers",
+                "--timeout-graceful-shutdown",
+                "10",
             ),
         ),
     ]
