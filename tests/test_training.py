@@ -90,6 +90,7 @@ def test_train_register_promote_recalibrate(sample_features, monkeypatch):
         "p_btts",
         "xg_home",
         "xg_away",
+        "correct_score",
     ]
     np.testing.assert_allclose(out[["p_home", "p_draw", "p_away"]].sum(axis=1), 1.0, atol=1e-9)
     assert ((out["p_over25"] > 0) & (out["p_over25"] < 1)).all()
