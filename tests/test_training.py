@@ -57,7 +57,11 @@ def test_train_register_promote_recalibrate(sample_features, monkeypatch):
     engine = sample_features
     request = TrainRequest(leagues=("E0", "E1"), as_of=AS_OF)
     first = train(request, engine=engine)
-    assert (first.version, first.alias, first.decision) == ("1", "champion", "no champion yet")
+    assert (first.version, first.alias, first.decision) == (
+        "1",
+        "champion",
+        "no champion yet: promoted",
+    )
     # nothing after the as-of date reached the training snapshot
     run = registry.client().get_run(first.run_id)
     assert run.data.tags["data.last_match"] < AS_OF
