@@ -42,6 +42,7 @@ from mlflow.exceptions import MlflowException
 from mlflow.pyfunc.model import PythonModel, PythonModelContext
 from mlflow.tracking import MlflowClient
 
+from sabiscore_ml.library_logs import route_library_logs
 from sabiscore_ml.models.bundle import ModelBundle
 from sabiscore_ml.models.metrics import (
     expected_calibration_error,
@@ -51,6 +52,8 @@ from sabiscore_ml.models.metrics import (
 )
 from sabiscore_ml.models.walkforward import PREDICTION_COLUMNS
 from sabiscore_ml.settings import get_mlflow_settings, get_model_settings
+
+route_library_logs()  # MLflow, just imported, logs to stderr: an ERROR in an Airflow task
 
 CHAMPION, CHALLENGER = "champion", "challenger"
 MODEL_PATH = "model"
@@ -70,6 +73,7 @@ def use_mlflow_store() -> str:
 
     The embedded store is created (or migrated) on first use in the process.
     """
+    route_library_logs()
     settings = get_mlflow_settings()
     key = (settings.uri, settings.registry_uri)
     embedded = settings.tracking_uri is None
