@@ -296,6 +296,11 @@ def joint_markets(
     :data:`CORRECT_SCORE_LABELS` order) and the expected goals (``xg_home``,
     ``xg_away``: the rates).  ``residual`` is each match's largest difference
     between the grid's 1X2 and the target.
+
+    Two rates for two equations: the 1X2 is matched exactly (where reachable),
+    and the total goals follow from its draw probability rather than from the
+    goals model (``bench/score_grid.py`` measures what that costs over 2.5 and
+    BTTS, and the alternative of anchoring the total).
     """
     fitted_h, fitted_a = fit_rates(p_home, p_away, rho, lam_home, lam_away, max_goals)
     matrix = score_matrix(fitted_h, fitted_a, rho, max_goals)
