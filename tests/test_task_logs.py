@@ -4,7 +4,7 @@ An Airflow 3 task runs in a subprocess whose stderr its supervisor reads line by
 line and logs at ERROR (``task.stderr``), while log records reach the task log
 through the root logger at their own level.  The test runs what a training task
 does with MLflow (open the embedded store, log a run's evaluation, read it back as
-the promote step does) in a fresh interpreter set up that way: a handler on the
+the promote step does, register a model) in a fresh interpreter set up that way: a handler on the
 root logger keeps every record, stderr is a pipe.  Whatever lands on stderr would
 be an ERROR in the task log.  Airflow is not imported into the pytest process.
 """
@@ -41,6 +41,12 @@ TASK = textwrap.dedent(
     with mlflow.start_run(experiment_id=registry.experiment("1x2")) as run:
         mlflow.log_artifact(str(registry.write_predictions(frame)), "evaluation")
     assert registry.evaluation_predictions(run.info.run_id).height == 50_000
+    # registering: MLflow prints its notice ("Successfully registered model ...") once the
+    # name exists; the version then fails (an evaluation is no model), which is no matter here
+    try:
+        mlflow.register_model(f"runs:/{run.info.run_id}/evaluation", "sabiscore-test")
+    except mlflow.exceptions.MlflowException:
+        pass
     print(json.dumps(records))
     """
 )
@@ -71,6 +77,8 @@ def test_mlflow_logs_at_their_level_and_draws_no_progress_bar_in_a_task(tmp_path
         "INFO",
         "Creating initial MLflow database tables...",
     ] in created
+    notices = [r for r in records if r[0] == "mlflow" and "sabiscore-test" in r[2]]
+    assert ["mlflow", "INFO", "Successfully registered model 'sabiscore-test'."] in notices
     assert all(level in ("DEBUG", "INFO", "WARNING") for _, level, _ in records), records
     assert not (tmp_path / "mlruns").exists()
 
