@@ -577,6 +577,8 @@ def judge(
             f"{compared}: only {n} paired matches (need {settings.promotion_min_matches}): {KEPT}",
             evidence,
         )
+    if not math.isfinite(diff.mean):
+        return Decision(False, f"{compared}: no paired RPS to compare: {KEPT}", evidence)
     se = f"se {figure(diff.se)}"
     z = f", {abs(diff.z):.1f} se" if diff.se > 0 else ""
     if diff.mean > rps_tolerance:
