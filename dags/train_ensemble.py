@@ -171,7 +171,7 @@ def train_ensemble() -> None:
 
         outcome = run(state, registered, evaluated)
         if not outcome["promoted"]:
-            raise AirflowSkipException(f"kept as challenger: {outcome['reason']}")
+            raise AirflowSkipException(outcome["reason"])  # it ends "kept as challenger"
         context = get_current_context()
         context["outlet_events"][MODEL_CHAMPION].extra = {
             "version": outcome["version"],

@@ -279,7 +279,10 @@ class ModelSettings(BaseSettings):
     history_from: str = "2000-2001"  # earliest season trained on
     optuna_storage: str | None = None  # default: SQLite under SABISCORE_HOME
     promotion_min_matches: int = Field(300, gt=0)
-    ece_tolerance: float = Field(0.0, ge=0)  # a challenger's ECE may exceed the champion's by this
+    # A challenger's mean RPS and calibration error may exceed the champion's by these and
+    # still count as equal (two fits of one model on the same data differ by less).
+    promotion_rps_tolerance: float = Field(0.0001, ge=0)
+    ece_tolerance: float = Field(0.001, ge=0)
     recalibration_matches: int = Field(600, gt=100)  # recent matches the recalibration uses
     # Threads per tree model.  LightGBM's OpenMP threads spin while they wait, so
     # more threads than free cores (two trainings at once) slows it down badly.

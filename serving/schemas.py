@@ -39,11 +39,23 @@ _MATCH: JsonDict = {
     "p_home": 0.612345,
     "p_draw": 0.221,
     "p_away": 0.166655,
-    "p_over25": 0.571,
-    "p_btts": 0.48,
-    "xg_home": 1.92,
-    "xg_away": 0.87,
+    "p_over25": 0.561576,
+    "p_btts": 0.531995,
+    "xg_home": 1.990024,
+    "xg_away": 0.942745,
 }
+# The grid of the example's markets (its sums give them, to the 6 decimals' rounding).
+_CORRECT_SCORE: JsonDict = {
+    "0-0": 0.058245, "0-1": 0.045206, "0-2": 0.023663, "0-3": 0.007436, "0-4": 0.001753,
+    "0-5": 0.00033, "1-0": 0.100973, "1-1": 0.104896, "1-2": 0.047091, "1-3": 0.014798,
+    "1-4": 0.003488, "1-5": 0.000658, "2-0": 0.10544, "2-1": 0.099403, "2-2": 0.046856,
+    "2-3": 0.014724, "2-4": 0.00347, "2-5": 0.000654, "3-0": 0.069943, "3-1": 0.065938,
+    "3-2": 0.031081, "3-3": 0.009767, "3-4": 0.002302, "3-5": 0.000434, "4-0": 0.034797,
+    "4-1": 0.032805, "4-2": 0.015463, "4-3": 0.004859, "4-4": 0.001145, "4-5": 0.000216,
+    "5-0": 0.013849, "5-1": 0.013056, "5-2": 0.006154, "5-3": 0.001934, "5-4": 0.000456,
+    "5-5": 8.6e-05, "6+-0": 0.00631, "0-6+": 6e-05, "other_home": 0.009883,
+    "other_draw": 5e-06, "other_away": 0.000372,
+}  # fmt: skip
 _RUN: JsonDict = {
     "model_name": "sabiscore-1x2",
     "model_version": "7",
@@ -156,10 +168,27 @@ class CompactPrediction(BaseModel):
 
 
 class Prediction(CompactPrediction):
-    """A match's prediction with the model version and the run that published it."""
+    """A match's prediction with the model version and the run that published it.
 
-    model_config = ConfigDict(json_schema_extra={"examples": [{**_MATCH, **_RUN}]})
+    Its markets come from one score grid, published as ``correct_score``: 1X2,
+    over 2.5 goals and both teams to score are sums of its probabilities (to
+    their 6 decimals' rounding), so no two of them contradict.
+    """
 
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{**_MATCH, "correct_score": _CORRECT_SCORE, **_RUN}]}
+    )
+
+    correct_score: dict[str, Probability] | None = Field(
+        description=(
+            "The probability of each correct score, when published: every score up to 5-5 "
+            "(`h-a`, home goals first), then `6+-0` (home 6 or more, away none), `0-6+`, and "
+            "`other_home`, `other_draw`, `other_away` (any other home win, draw, away win, "
+            "both sides scoring). Summing to 1; p_home, p_draw, p_away, p_over25 and p_btts "
+            "are its sums"
+        ),
+        examples=[_CORRECT_SCORE],
+    )
     model_name: str
     model_version: str
     created_at: UtcTime = Field(description="When the run was published (its creation time)")
@@ -296,6 +325,7 @@ class Insight(Prediction):
             "examples": [
                 {
                     **_MATCH,
+                    "correct_score": _CORRECT_SCORE,
                     **_RUN,
                     "value_bet_rules": _VALUE_BET_RULES,
                     "staking": _STAKING,

@@ -225,6 +225,67 @@ def test_goals_model_gives_consistent_markets(league):
         E.GoalsModel().fit(league.X(), league.y())
 
 
+def test_a_bundle_publishes_every_market_from_one_grid(league):
+    """The 1X2 is the outcome model's; the goals markets and correct scores are its grid's."""
+    import json
+
+    from sabiscore_ml.models.bundle import OUTPUT_COLUMNS, ModelBundle
+    from sabiscore_ml.publish import PublishedRun
+    from sabiscore_ml.publish.contract import correct_score_markets
+
+    train, test = league.frame.head(2500), league.frame.tail(300)
+    features = tuple(f for f in league.features if not f.startswith(("mkt_", "dc_")))
+    outcome = E.CalibratedModel(
+        E.TreeEnsemble(members=("lgbm",), weights={"lgbm": 1}, **SMALL), method=None
+    ).fit(league.X(train)[list(features)], league.y(train))
+    goals = E.GoalsModel(lgbm_params={"n_estimators": 60, "n_jobs": 1}).fit(
+        league.X(train)[list(features)], league.goals(train)
+    )
+    bundle = ModelBundle(
+        features=features,
+        outcome=outcome,
+        goals=goals,
+        catalog_version="test",
+        trained_until=train["match_date"].max(),
+        trained_at=dt.datetime(2024, 1, 1),
+    )
+    out = bundle.predict(test)
+    assert list(out.columns) == [*OUTPUT_COLUMNS, "correct_score"]
+    X = bundle.matrix(test)
+    ensemble = outcome.predict_proba(X)
+    gap = np.abs(out[["p_home", "p_draw", "p_away"]].to_numpy() - ensemble).max(axis=1)
+    # matched wherever the grid can reach (a draw rarer than rates up to 4.5 give cannot be)
+    assert (gap < 1e-9).mean() > 0.95
+    far = gap >= 1e-9
+    assert (out["p_draw"].to_numpy()[far] > ensemble[far, 1]).all()
+    # the goals model's own markets contradict the ensemble's 1X2; the bundle's do not
+    own = goals.predict_markets(X)
+    assert np.abs(own["p_home"].to_numpy() - ensemble[:, 0]).max() > 0.02
+    assert not np.allclose(out["xg_home"], own["lambda_home"], atol=1e-3)
+    for _, row in out.iterrows():
+        grid = json.loads(row["correct_score"])
+        assert sum(grid.values()) == pytest.approx(1.0, abs=1e-12)
+        for market, value in correct_score_markets(grid).items():
+            assert value == pytest.approx(row[market], abs=1e-12), market
+    # ... and the publisher, which refuses contradicting markets, takes them as they are
+    predictions = test.select("match_id", "league_code", "season_code", "match_date").with_columns(
+        *(pl.Series(c, out[c].to_numpy()) for c in out.columns),
+        pl.lit("Home").alias("home_team"),
+        pl.lit("Away").alias("away_team"),
+    )
+    run = PublishedRun(
+        "r-1", "m", "1", dt.datetime(2024, 1, 1), dt.date(2024, 1, 1), "live",
+        predictions, pl.DataFrame(), pl.DataFrame(),
+    )  # fmt: skip
+    assert all(p["correct_score"] for p in run.records.predictions)
+
+    without_goals = ModelBundle(
+        features, outcome, None, "test", train["match_date"].max(), dt.datetime(2024, 1, 1)
+    ).predict(test)
+    np.testing.assert_allclose(without_goals[["p_home", "p_draw", "p_away"]], ensemble)
+    assert without_goals["p_over25"].isna().all() and without_goals["correct_score"].isna().all()
+
+
 # --- walk-forward --------------------------------------------------------------------
 
 

@@ -49,6 +49,7 @@ def test_every_document_has_the_fields_the_contract_lists() -> None:
     assert insights
     for insight in insights:
         assert set(insight) == {"run_id", *COMPACT_FIELDS, *RUN_FIELDS, *RULE_FIELDS} | {
+            "correct_score",
             "drivers",
             "edges",
             "value_bets",

@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 import pytest
 import redis
@@ -29,6 +30,7 @@ import sabiscore_ml.publish.redis_store as redis_store
 import sabiscore_ml.publish.warehouse as publish_warehouse
 from sabiscore_ml.betting.edges import ValueBetRules, match_edges
 from sabiscore_ml.betting.kelly import StakingRules, size_stakes
+from sabiscore_ml.models.score_grid import CORRECT_SCORE_LABELS, joint_markets
 from sabiscore_ml.publish import (
     InvalidRun,
     PublishedRun,
@@ -50,6 +52,7 @@ from sabiscore_ml.publish import (
     warehouse_document,
     warehouse_leagues,
 )
+from sabiscore_ml.publish.contract import CORRECT_SCORE_KEYS, correct_score_markets
 from sabiscore_ml.settings import clear_settings_cache
 from sabiscore_ml.warehouse.engine import alembic_config
 from sabiscore_ml.warehouse.models import Match, RawFile, Season, Team
@@ -168,7 +171,9 @@ def scored_run(
 ) -> PublishedRun:
     """A run scored by the real edge and stake code: every other match holds a value bet.
 
-    ``shift`` moves probability from the draw to the home side, so runs differ.
+    ``shift`` moves probability from the draw to the home side, so runs differ.  From
+    the third match on, the markets are a bundle's: one score grid matched to the 1X2,
+    with its correct scores.
     """
     rows = []
     for i, f in enumerate(fixtures):
@@ -193,8 +198,11 @@ def scored_run(
                 "drivers": None
                 if i == 1
                 else json.dumps([{"feature": "elo_diff", "value": 31.123456789 + i}]),
+                "correct_score": None,
             }
         )
+        if i >= 2:
+            rows[-1].update(grid_markets_of(p_home, p_away))
     predictions = pl.DataFrame(rows)
     # Even matches: the home side priced 10%, 20% or 30% above the model's fair price (a value
     # bet); every other price 5% below it.
@@ -240,6 +248,17 @@ def scored_run(
         value_bet_rules=VALUE_BET_RULES,
         staking=STAKING,
     )
+
+
+def grid_markets_of(p_home: float, p_away: float) -> dict[str, object]:
+    """The goals markets, expected goals and correct scores of the grid giving this 1X2."""
+    joint = joint_markets(np.array([p_home]), np.array([p_away]), -0.06, np.ones(1), np.ones(1))
+    assert joint["residual"][0] < 1e-9
+    scores = dict(zip(CORRECT_SCORE_LABELS, joint["correct_score"][0].tolist(), strict=True))
+    return {
+        **{k: float(joint[k][0]) for k in ("p_over25", "p_btts", "xg_home", "xg_away")},
+        "correct_score": json.dumps(scores),
+    }
 
 
 def snapshot(engine: Engine) -> dict[str, list[tuple]]:
@@ -353,6 +372,70 @@ def test_a_run_is_checked_and_put_in_canonical_form():
     for message, change in refused.items():
         with pytest.raises(InvalidRun, match=re.escape(message)):
             rebuilt(**change)
+
+
+def test_the_published_correct_scores_give_every_published_market():
+    run = scored_run("r-1", loose_fixtures())
+    documents = {(d.kind, d.key): json.loads(d.body) for d in run_documents(run)}
+    insights = [d for (kind, _), d in documents.items() if kind == "prediction"]
+    graded = [d for d in insights if d["correct_score"] is not None]
+    assert (len(insights), len(graded)) == (6, 4)
+    # 41 probabilities rounded to 6 decimals each, the market itself once more
+    rounding = len(CORRECT_SCORE_KEYS) * 5e-7
+    for insight in graded:
+        scores = insight["correct_score"]
+        assert list(scores) == sorted(CORRECT_SCORE_KEYS)
+        assert sum(scores.values()) == pytest.approx(1.0, abs=rounding)
+        for market, value in correct_score_markets(scores).items():
+            assert value == pytest.approx(insight[market], abs=rounding + 5e-7), market
+    # the markets differ from match to match, so the check above is no coincidence
+    assert len({d["p_over25"] for d in graded}) == 4
+    # the compact lists stay compact
+    assert all("correct_score" not in m for m in documents[("upcoming", "all")])
+
+
+def test_a_correct_score_grid_contradicting_its_markets_is_refused():
+    run = scored_run("r-1", loose_fixtures())
+    match_id = run.predictions.filter(pl.col("correct_score").is_not_null())["match_id"][0]
+    row = pl.col("match_id") == match_id
+    scores = json.loads(run.predictions.filter(row)["correct_score"][0])
+
+    def with_scores(value: object) -> pl.DataFrame:
+        text = value if isinstance(value, str) else json.dumps(value)
+        return run.predictions.with_columns(
+            pl.when(row)
+            .then(pl.lit(text))
+            .otherwise(pl.col("correct_score"))
+            .alias("correct_score")
+        )
+
+    # a home win moved to a draw: 1X2 contradicted, the goals markets not
+    shifted = {**scores, "1-0": scores["1-0"] - 0.01, "1-1": scores["1-1"] + 0.01}
+    refused = {
+        f"correct_score of match {match_id} is not JSON": with_scores("{"),
+        "a JSON object of the 41 scores 0-0 ... other_away": with_scores(
+            {k: v for k, v in scores.items() if k != "other_draw"}
+        ),
+        "probabilities in [0, 1]": with_scores(
+            {**scores, "5-5": -0.001, "0-0": scores["0-0"] + 0.001}
+        ),
+        "sums to 1.01": with_scores({**scores, "0-0": scores["0-0"] + 0.01}),
+        "gives p_home": with_scores(shifted),
+        "gives p_over25": run.predictions.with_columns(
+            pl.when(row).then(pl.col("p_over25") + 0.01).otherwise(pl.col("p_over25"))
+        ),
+        "the prediction none": run.predictions.with_columns(
+            pl.when(row).then(None).otherwise(pl.col("p_btts")).alias("p_btts")
+        ),
+    }
+    for message, predictions in refused.items():
+        with pytest.raises(InvalidRun, match=re.escape(message)):
+            PublishedRun("r-9", "m", "1", T0, SATURDAY, "live", predictions, run.edges, run.stakes)
+    # the grid as given passes, and its markets are published from it
+    accepted = PublishedRun(
+        "r-9", "m", "1", T0, SATURDAY, "live", with_scores(scores), run.edges, run.stakes
+    )
+    assert sum(p["correct_score"] is not None for p in accepted.records.predictions) == 4
 
 
 def test_documents_are_deterministic_compact_json():

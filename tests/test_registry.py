@@ -165,3 +165,131 @@ def test_a_run_is_labelled_with_the_version_it_scored_with(
     by_first = registry.load_bundle(first.version).predict(frame)["p_home"].to_numpy()
     by_second = registry.load_bundle(second.version).predict(frame)["p_home"].to_numpy()
     assert np.allclose(scored, by_first) and not np.allclose(scored, by_second)
+
+
+# --- promotion decisions: what was compared, the tolerance, the verdict -----------------
+
+
+def _season(n: int = 400) -> tuple[np.ndarray, ...]:
+    """Results (45% home, 27.5% draw, 27.5% away in blocks of 40) and three forecasts.
+
+    The base rates (calibrated), a sharp calibrated forecast (0.9 home, 0.1 draw on
+    the first half of a block, which holds its 18 home wins and 2 draws; 0.45 draw,
+    0.55 away on the other), and a sharp miscalibrated one (0.9 home where home wins
+    come, 0.3 home elsewhere).
+    """
+    outcome = np.array((([0] * 18 + [1] * 11 + [2] * 11) * n)[:n])
+    base = np.tile([0.45, 0.275, 0.275], (n, 1))  # off the calibration bins' edges
+    first_half = (np.arange(n) % 40 < 20)[:, None]
+    calibrated = np.where(first_half, [0.9, 0.1, 0.0], [0.0, 0.45, 0.55])
+    sharp = np.where((outcome == 0)[:, None], [0.9, 0.05, 0.05], [0.3, 0.35, 0.35])
+    return outcome, base, calibrated, sharp
+
+
+def test_an_equal_challenger_reads_equal_whatever_the_rounding(monkeypatch) -> None:
+    from sabiscore_ml.settings import clear_settings_cache
+
+    monkeypatch.delenv("SABISCORE_MODEL_PROMOTION_RPS_TOLERANCE", raising=False)
+    clear_settings_cache()
+    outcome, base, _, _ = _season()
+    # a refit on unchanged data: the same forecast up to noise in the 7th decimal
+    noise = np.random.default_rng(0).normal(0, 1e-6, base.shape)
+    refit = (base + noise) / (base + noise).sum(axis=1, keepdims=True)
+    decision = registry.judge(refit, base, outcome, matches="E0 2023-2024", champion_version="3")
+    gap = decision.evidence["rps_challenger_minus_champion"]
+    assert gap != 0 and abs(gap) < 1e-4
+    assert decision.promote
+    rps = decision.evidence["rps_champion"]
+    assert decision.reason.startswith(
+        f"RPS {rps:.5f} vs champion v3's {rps:.5f} on 400 matches of E0 2023-2024: "
+        "equal within 0.0001 (difference "
+    )
+    assert "worse" not in decision.reason and "0.0000," not in decision.reason
+    assert decision.reason.endswith(
+        "calibration error 0.00000 vs 0.00000: equal within 0.001: promoted"
+    )
+    assert f"difference {'+' if gap > 0 else '-'}0.0000" in decision.reason
+
+
+def test_better_worse_and_miscalibrated_challengers(monkeypatch) -> None:
+    from sabiscore_ml.settings import clear_settings_cache
+
+    monkeypatch.setenv("SABISCORE_MODEL_ECE_TOLERANCE", "0.01")
+    clear_settings_cache()
+    outcome, base, calibrated, sharp = _season()
+    better = registry.judge(calibrated, base, outcome, matches="E0 2023-2024")
+    assert better.promote, better.reason
+    diff, se = (better.evidence[k] for k in ("rps_challenger_minus_champion", "rps_difference_se"))
+    assert diff < -0.01
+    assert f": better by {registry.figure(-diff)} (se {registry.figure(se)}, " in better.reason
+    assert better.reason.endswith(": promoted") and "vs champion " in better.reason
+
+    worse = registry.judge(base, calibrated, outcome, matches="E0 2023-2024")
+    assert not worse.promote
+    assert f": worse by {registry.figure(-diff)} (se " in worse.reason
+    assert worse.reason.endswith("tolerance 0.0001): kept as challenger")
+    assert "calibration" not in worse.reason  # decided on RPS alone
+
+    # better on RPS than the calibrated base rates, but its calibration error is far worse
+    miscalibrated = registry.judge(sharp, base, outcome, matches="E0 2023-2024")
+    assert not miscalibrated.promote
+    ece_new, ece_old = (miscalibrated.evidence[k] for k in ("ece_challenger", "ece_champion"))
+    assert ece_new - ece_old > 0.01
+    assert ": better by " in miscalibrated.reason
+    assert miscalibrated.reason.endswith(
+        f"; calibration error {ece_new:.5f} vs {ece_old:.5f}: worse by "
+        f"{registry.figure(ece_new - ece_old)} (tolerance 0.01): kept as challenger"
+    )
+
+
+def test_a_tiny_difference_beyond_a_zero_tolerance_is_printed_in_full(monkeypatch) -> None:
+    from sabiscore_ml.settings import clear_settings_cache
+
+    monkeypatch.setenv("SABISCORE_MODEL_PROMOTION_RPS_TOLERANCE", "0")
+    clear_settings_cache()
+    outcome, base, _, _ = _season()
+    worse = base.copy()
+    # a home win 0.1% less likely than the base rates: the RPS is worse by about 5e-7 (at a
+    # calibrated forecast the first-order change is nil)
+    worse[:, 0] -= 1e-3
+    worse[:, 1] += 1e-3
+    decision = registry.judge(worse, base, outcome)
+    assert not decision.promote
+    gap = decision.evidence["rps_challenger_minus_champion"]
+    assert 1e-7 < gap < 1e-6
+    printed = decision.reason.split("worse by ")[1].split(" ")[0]
+    assert printed.startswith("0.000000") and float(printed) == pytest.approx(gap, rel=0.1)
+    assert " on 400 paired matches: worse by " in decision.reason
+    assert decision.reason.endswith("; tolerance 0): kept as challenger")
+    assert (registry.figure(3e-7), registry.figure(0.0012), registry.figure(0.0)) == (
+        "0.00000030",
+        "0.0012",
+        "0.0000",
+    )
+
+
+def test_decide_names_the_matches_and_too_few_are_kept() -> None:
+    outcome, base, _, sharp = _season(120)
+    labels = np.array(["H", "D", "A"])[outcome]
+    frame = pl.DataFrame(
+        {
+            "match_id": np.arange(120),
+            "league_code": ["E0"] * 60 + ["E1"] * 60,
+            "season_code": ["2023-2024"] * 120,
+            "match_date": [dt.date(2024, 1, 1) + dt.timedelta(days=int(d)) for d in range(120)],
+            "result": labels,
+        }
+    )
+    challenger = frame.with_columns(
+        *(pl.Series(c, sharp[:, k]) for k, c in enumerate(("p_home", "p_draw", "p_away")))
+    )
+    champion = frame.with_columns(
+        *(pl.Series(c, base[:, k]) for k, c in enumerate(("p_home", "p_draw", "p_away")))
+    )
+    decision = registry.decide(challenger, champion, champion_version="4")
+    assert not decision.promote
+    rps = decision.evidence["rps_champion"]
+    assert f" vs champion v4's {rps:.5f} on 120 matches of E0, E1 2023-2024: " in decision.reason
+    assert decision.reason.endswith(": only 120 paired matches (need 300): kept as challenger")
+    assert decision.evidence["leagues"] == ["E0", "E1"]
+    assert registry.decide(challenger, None).reason == "no champion yet: promoted"

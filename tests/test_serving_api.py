@@ -21,7 +21,11 @@ from sqlalchemy import Engine
 from test_publishing import SATURDAY, SUNDAY, scored_run
 
 from sabiscore_ml.publish import encode_document, publish, run_predictions, run_value_bets
-from sabiscore_ml.publish.contract import PREDICTION_FIELDS
+from sabiscore_ml.publish.contract import (
+    CORRECT_SCORE_KEYS,
+    PREDICTION_FIELDS,
+    correct_score_markets,
+)
 from sabiscore_ml.warehouse.api_keys import revoke_api_key
 from serving import schemas
 
@@ -131,6 +135,30 @@ def test_every_endpoint_answers_what_was_published(world: World, api: TestClient
     assert 'sabiscore_api_request_duration_seconds_bucket{le="0.015",route="/v1/leagues"}' in text
     assert 'sabiscore_api_cache_total{cache="documents",result="hit"}' in text
     assert 'sabiscore_api_store_reads_total{result="found",store="redis"}' in text
+
+
+def test_the_correct_scores_round_trip_through_the_api(world: World, api: TestClient) -> None:
+    """Published correct scores come back as published, from Redis and from the warehouse."""
+    pro = world.headers("pro")
+    published = {p["match_id"]: p for p in world.run.records.predictions}
+    graded = [m for m, p in published.items() if p["correct_score"] is not None]
+    assert len(graded) == 4
+    rounding = (len(CORRECT_SCORE_KEYS) + 1) * 5e-7
+    for match_id in world.match_ids():
+        for route in ("predictions", "insights"):
+            body = api.get(f"/v1/{route}/{match_id}", headers=pro).json()
+            assert body["correct_score"] == published[match_id]["correct_score"]
+            if match_id in graded:
+                markets = correct_score_markets(body["correct_score"])
+                for market, value in markets.items():
+                    assert value == pytest.approx(body[market], abs=rounding), market
+    # the warehouse's copy, once Redis has lost the documents
+    world.redis.delete(*world.redis.keys(f"{world.prefix}:pub:{world.run.run_id}:prediction:*"))
+    with world.client() as fresh:
+        for match_id in graded:
+            body = fresh.get(f"/v1/predictions/{match_id}", headers=pro).json()
+            assert body["correct_score"] == published[match_id]["correct_score"]
+            schemas.Prediction.model_validate(body)
 
 
 def test_documents_come_from_redis_then_from_the_cache(world: World, api: TestClient) -> None:

@@ -120,9 +120,10 @@ def test_a_prediction_is_its_insight_trimmed() -> None:
         b'"p_over25":0.55,"run_id":"r","season_code":"2023-2024","stakes":[],"value_bets":[],'
         b'"xg_away":null,"xg_home":1.25}'
     )
+    # an insight published before correct scores were: the prediction says null
     assert prediction_view(insight) == (
-        b'{"as_of":"2024-03-01","away_team":"B","created_at":"2024-03-01T09:00:00",'
-        b'"home_team":"A","kickoff_utc":null,"league_code":"E0","match_date":"2024-03-02",'
+        b'{"as_of":"2024-03-01","away_team":"B","correct_score":null,'
+        b'"created_at":"2024-03-01T09:00:00","home_team":"A","kickoff_utc":null,"league_code":"E0","match_date":"2024-03-02",'
         b'"match_id":3,"mode":"live","model_name":"m","model_version":"7","p_away":0.2,'
         b'"p_btts":null,"p_draw":0.3,"p_home":0.5,"p_over25":0.55,"run_id":"r",'
         b'"season_code":"2023-2024","xg_away":null,"xg_home":1.25}'

@@ -57,7 +57,11 @@ def test_train_register_promote_recalibrate(sample_features, monkeypatch):
     engine = sample_features
     request = TrainRequest(leagues=("E0", "E1"), as_of=AS_OF)
     first = train(request, engine=engine)
-    assert (first.version, first.alias, first.decision) == ("1", "champion", "no champion yet")
+    assert (first.version, first.alias, first.decision) == (
+        "1",
+        "champion",
+        "no champion yet: promoted",
+    )
     # nothing after the as-of date reached the training snapshot
     run = registry.client().get_run(first.run_id)
     assert run.data.tags["data.last_match"] < AS_OF
@@ -90,6 +94,7 @@ def test_train_register_promote_recalibrate(sample_features, monkeypatch):
         "p_btts",
         "xg_home",
         "xg_away",
+        "correct_score",
     ]
     np.testing.assert_allclose(out[["p_home", "p_draw", "p_away"]].sum(axis=1), 1.0, atol=1e-9)
     assert ((out["p_over25"] > 0) & (out["p_over25"] < 1)).all()

@@ -297,7 +297,9 @@ def predict(
     predictions = (
         frame.select("match_id", "league_code", "season_code", "match_date")
         .with_columns(
-            *(pl.Series(c, probs[c].to_numpy()) for c in probs.columns),
+            *(pl.Series(c, probs[c].to_numpy()) for c in probs.columns if c != "correct_score"),
+            # JSON text, or None for every match of a bundle without a goals model
+            pl.Series("correct_score", probs["correct_score"].tolist(), dtype=pl.String),
             pl.Series("drivers", _drivers(bundle, frame)),
         )
         .join(_fixture_names(engine, ids), on="match_id", how="left")

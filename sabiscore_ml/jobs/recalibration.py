@@ -92,7 +92,14 @@ def recalibrate(
     }
     if new_ll >= old_ll:
         return result | {"status": "kept", "reason": "no log-loss gain on the hold-out"}
-    decision = registry.judge(new_probs, old_probs, outcome, {"holdout": "recalibration"})
+    decision = registry.judge(
+        new_probs,
+        old_probs,
+        outcome,
+        {"holdout": "recalibration"},
+        matches="the recalibration hold-out",
+        champion_version=champion.version,
+    )
     first, last = match_dates(fit_part.frame)
     new_bundle = bundle.with_outcome(
         new_outcome,

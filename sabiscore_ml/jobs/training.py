@@ -536,23 +536,29 @@ def promote(
     if champion is not None and champion.version != registered["version"]:
         champion_preds = registry.evaluation_predictions(champion.run_id)
     preds = pl.read_parquet(evaluated["predictions_path"])
-    decision = registry.decide(preds, champion_preds)
+    decision = registry.decide(
+        preds, champion_preds, champion_version=champion.version if champion else None
+    )
     if (
         champion is not None
         and champion.version != registered["version"]
         and champion_preds is None
     ):
         decision = registry.Decision(
-            False, f"champion v{champion.version} has no evaluation to pair with", {}
+            False,
+            f"champion v{champion.version} has no walk-forward evaluation to pair with: "
+            f"nothing compared: {registry.KEPT}",
+            {},
         )
     decision.evidence["champion_version"] = champion.version if champion else None
     request = TrainRequest.from_dict(state["request"])
     promoted = decision.promote and request.promote
-    reason = (
-        decision.reason
-        if request.promote or not decision.promote
-        else (f"{decision.reason}; promotion disabled for this run")
-    )
+    reason = decision.reason
+    if decision.promote and not request.promote:
+        # the comparison's verdict stands; the decision is the request's
+        compared = reason.removesuffix(f": {registry.PROMOTED}")
+        reason = f"{compared}: promotion disabled for this run: {registry.KEPT}"
+    log.info("v%s %s", registered["version"], reason)
     tags = decision.tags() | {
         "promotion.reason": reason,
         "promotion.decision": "promoted" if promoted else "kept challenger",

@@ -8,6 +8,8 @@ so it can be used and tested without a tracking store.
 from __future__ import annotations
 
 import datetime as dt
+import json
+import logging
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -18,9 +20,12 @@ import pandas as pd
 import polars as pl
 
 from sabiscore_ml.models.data import features_matrix
+from sabiscore_ml.models.score_grid import CORRECT_SCORE_LABELS, joint_markets
 
 if TYPE_CHECKING:
     from sabiscore_ml.models.estimators import GoalsModel
+
+log = logging.getLogger(__name__)
 
 
 class ProbabilityModel(Protocol):
@@ -78,19 +83,45 @@ class ModelBundle:
         return features_matrix(frame, self.features)
 
     def predict(self, frame: pd.DataFrame | pl.DataFrame) -> pd.DataFrame:
-        """Probabilities of every published market, one row per input row."""
+        """Probabilities of every published market, one row per input row.
+
+        Every market comes from one Dixon-Coles grid per match, so none
+        contradicts another: the grid whose scoring rates reproduce the outcome
+        model's 1X2 (:func:`~sabiscore_ml.models.score_grid.joint_markets`, from
+        the goals model's rates and with its ``rho``).  ``p_home``, ``p_draw`` and
+        ``p_away`` are the grid's (the outcome model's to 1e-9 wherever the grid
+        can reach them), ``p_over25``, ``p_btts`` and the correct scores its
+        sums, ``xg_home`` and ``xg_away`` its rates.  ``correct_score`` is a JSON
+        object of the grid's probabilities by score (``h-a`` up to 5-5, then the
+        buckets of :data:`~sabiscore_ml.models.score_grid.OTHER_SCORES`).
+        Without a goals model: the outcome model's 1X2, the other markets NaN and
+        ``correct_score`` None.
+        """
         X = self.matrix(frame)
         probs = self.outcome.predict_proba(X)
         out = pd.DataFrame(probs, columns=list(OUTPUT_COLUMNS[:3]))
-        if self.goals is not None:
-            markets = self.goals.predict_markets(X)
-            out["p_over25"] = markets["p_over25"].to_numpy()
-            out["p_btts"] = markets["p_btts"].to_numpy()
-            out["xg_home"] = markets["lambda_home"].to_numpy()
-            out["xg_away"] = markets["lambda_away"].to_numpy()
-        else:
+        if self.goals is None:
             for column in OUTPUT_COLUMNS[3:]:
                 out[column] = np.nan
+            out["correct_score"] = None
+            return out
+        lam_home, lam_away = self.goals.rates(X)
+        joint = joint_markets(probs[:, 0], probs[:, 2], self.goals.rho_, lam_home, lam_away)
+        unmatched = joint["residual"] > 1e-6
+        if unmatched.any():
+            log.warning(
+                "%d of %d 1X2 forecasts out of the score grid's reach: "
+                "published as the nearest grid, up to %.6f away",
+                int(unmatched.sum()),
+                len(out),
+                float(joint["residual"].max()),
+            )
+        for column in OUTPUT_COLUMNS:
+            out[column] = joint[column]
+        out["correct_score"] = [
+            json.dumps(dict(zip(CORRECT_SCORE_LABELS, row.tolist(), strict=True)))
+            for row in joint["correct_score"]
+        ]
         return out
 
     def with_outcome(

@@ -22,6 +22,7 @@ the ``champion`` is the one the prediction jobs load.
 from __future__ import annotations
 
 import json
+import math
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,6 +42,7 @@ from mlflow.exceptions import MlflowException
 from mlflow.pyfunc.model import PythonModel, PythonModelContext
 from mlflow.tracking import MlflowClient
 
+from sabiscore_ml.library_logs import route_library_logs
 from sabiscore_ml.models.bundle import ModelBundle
 from sabiscore_ml.models.metrics import (
     expected_calibration_error,
@@ -50,6 +52,8 @@ from sabiscore_ml.models.metrics import (
 )
 from sabiscore_ml.models.walkforward import PREDICTION_COLUMNS
 from sabiscore_ml.settings import get_mlflow_settings, get_model_settings
+
+route_library_logs()  # MLflow, just imported, logs to stderr: an ERROR in an Airflow task
 
 CHAMPION, CHALLENGER = "champion", "challenger"
 MODEL_PATH = "model"
@@ -69,6 +73,7 @@ def use_mlflow_store() -> str:
 
     The embedded store is created (or migrated) on first use in the process.
     """
+    route_library_logs()
     settings = get_mlflow_settings()
     key = (settings.uri, settings.registry_uri)
     embedded = settings.tracking_uri is None
@@ -444,17 +449,30 @@ class Evidence(TypedDict, total=False):
 
     season: str  # the challenger's latest evaluation season (training)
     holdout: str  # what the matches are (recalibration)
+    leagues: list[str]  # the paired matches' leagues (training)
     n: int  # paired matches
+    rps_challenger: float
+    rps_champion: float
     rps_challenger_minus_champion: float
     rps_difference_se: float
+    rps_tolerance: float
     ece_challenger: float
     ece_champion: float
+    ece_tolerance: float
     champion_version: str | None  # set by the training's promote step
+
+
+PROMOTED, KEPT = "promoted", "kept as challenger"
 
 
 @dataclass(frozen=True)
 class Decision:
-    """Whether a challenger becomes champion, why, and the figures behind it."""
+    """Whether a challenger becomes champion, why, and the figures behind it.
+
+    ``reason`` says what was compared, on which matches, against which
+    tolerance, the verdict and the decision (its last words, ``promoted`` or
+    ``kept as challenger``).
+    """
 
     promote: bool
     reason: str
@@ -469,19 +487,35 @@ class Decision:
         }
 
 
-def decide(challenger: pl.DataFrame, champion: pl.DataFrame | None) -> Decision:
+def figure(value: float, decimals: int = 4) -> str:
+    """``value`` with ``decimals`` decimals, or as many more as show two significant digits.
+
+    A difference that is not zero never reads as ``0.0000``.
+    """
+    if value == 0 or not math.isfinite(value):
+        return f"{value:.{decimals}f}"
+    needed = 1 - math.floor(math.log10(abs(value)))
+    return f"{value:.{min(max(decimals, needed), 15)}f}"
+
+
+def decide(
+    challenger: pl.DataFrame, champion: pl.DataFrame | None, champion_version: str | None = None
+) -> Decision:
     """Compare walk-forward predictions on the challenger's latest evaluation season.
 
     The challenger is promoted when there is no champion, or when, on the same
     matches (at least ``SABISCORE_MODEL_PROMOTION_MIN_MATCHES``), its mean RPS is
-    no worse than the champion's and its calibration error is not worse (up to
-    ``SABISCORE_MODEL_ECE_TOLERANCE``).  Both sets of predictions are out of
-    sample: each season was predicted by a model fitted only on earlier data.
+    no worse than the champion's (worse by at most
+    ``SABISCORE_MODEL_PROMOTION_RPS_TOLERANCE``) and its calibration error not
+    worse (up to ``SABISCORE_MODEL_ECE_TOLERANCE``).  Both sets of predictions
+    are out of sample: each season was predicted by a model fitted only on
+    earlier data.  The reason names the matches (leagues and season) and
+    ``champion_version`` when given.
     """
     latest = challenger.sort("match_date")["season_code"][-1]
     mine = challenger.filter(pl.col("season_code") == latest)
     if champion is None:
-        return Decision(True, "no champion yet", {"season": latest, "n": mine.height})
+        return Decision(True, f"no champion yet: {PROMOTED}", {"season": latest, "n": mine.height})
     both = mine.join(
         champion.select(
             "match_id", *(pl.col(c).alias(f"champion_{c}") for c in PREDICTION_COLUMNS)
@@ -489,39 +523,85 @@ def decide(challenger: pl.DataFrame, champion: pl.DataFrame | None) -> Decision:
         on="match_id",
         how="inner",
     )
-    evidence: Evidence = {"season": latest}
+    leagues = sorted(set(both["league_code"].to_list())) if "league_code" in both.columns else []
+    evidence: Evidence = {"season": latest, "leagues": leagues}
     outcome = outcome_index(both["result"].to_list())
     new = both.select(PREDICTION_COLUMNS).to_numpy()
     old = both.select(f"champion_{c}" for c in PREDICTION_COLUMNS).to_numpy()
-    return judge(new, old, outcome, evidence)
+    matches = " ".join([", ".join(leagues), latest]) if leagues else latest
+    return judge(new, old, outcome, evidence, matches=matches, champion_version=champion_version)
 
 
 def judge(
-    new: np.ndarray, old: np.ndarray, outcome: np.ndarray, evidence: Evidence | None = None
+    new: np.ndarray,
+    old: np.ndarray,
+    outcome: np.ndarray,
+    evidence: Evidence | None = None,
+    *,
+    matches: str = "",
+    champion_version: str | None = None,
 ) -> Decision:
-    """The promotion rule on paired probabilities of the same matches: RPS, then calibration."""
+    """The promotion rule on paired probabilities of the same matches: RPS, then calibration.
+
+    The reason reads e.g. ``RPS 0.19441 vs champion v3's 0.19441 on 380 matches
+    of E0 2023-2024: equal within 0.0001 (difference +0.0000004, se 0.0000031);
+    calibration error 0.03431 vs 0.03430: equal within 0.001: promoted``.
+    Differences are printed to two significant digits at least, and a
+    difference within its tolerance is ``equal``, never ``worse``.
+    """
     settings = get_model_settings()
     evidence = evidence.copy() if evidence is not None else {}
-    evidence["n"] = len(outcome)
-    diff = paired_difference(rps_per_match(new, outcome), rps_per_match(old, outcome))
+    n = len(outcome)
+    evidence["n"] = n
+    rps_new, rps_old = rps_per_match(new, outcome), rps_per_match(old, outcome)
+    diff = paired_difference(rps_new, rps_old)
     ece_new = expected_calibration_error(new, outcome)
     ece_old = expected_calibration_error(old, outcome)
-    evidence["rps_challenger_minus_champion"] = round(diff.mean, 6)
-    evidence["rps_difference_se"] = round(diff.se, 6)
+    rps_tolerance, ece_tolerance = settings.promotion_rps_tolerance, settings.ece_tolerance
+    evidence["rps_challenger"] = round(float(np.nanmean(rps_new)), 6)
+    evidence["rps_champion"] = round(float(np.nanmean(rps_old)), 6)
+    evidence["rps_challenger_minus_champion"] = round(diff.mean, 9)
+    evidence["rps_difference_se"] = round(diff.se, 9)
+    evidence["rps_tolerance"] = rps_tolerance
     evidence["ece_challenger"] = round(ece_new, 6)
     evidence["ece_champion"] = round(ece_old, 6)
-    if len(outcome) < settings.promotion_min_matches:
+    evidence["ece_tolerance"] = ece_tolerance
+    champion = f"champion v{champion_version}'s" if champion_version else "champion"
+    compared = (
+        f"RPS {evidence['rps_challenger']:.5f} vs {champion} {evidence['rps_champion']:.5f} "
+        f"on {n} {f'matches of {matches}' if matches else 'paired matches'}"
+    )
+    if n < settings.promotion_min_matches:
         return Decision(
             False,
-            f"only {len(outcome)} paired matches (need {settings.promotion_min_matches})",
+            f"{compared}: only {n} paired matches (need {settings.promotion_min_matches}): {KEPT}",
             evidence,
         )
-    if diff.mean > 0:
-        return Decision(False, f"RPS worse than the champion's by {diff.mean:.4f}", evidence)
-    if ece_new > ece_old + settings.ece_tolerance:
-        return Decision(
-            False,
-            f"calibration error {ece_new:.4f} worse than the champion's {ece_old:.4f}",
-            evidence,
+    if not math.isfinite(diff.mean):
+        return Decision(False, f"{compared}: no paired RPS to compare: {KEPT}", evidence)
+    se = f"se {figure(diff.se)}"
+    z = f", {abs(diff.z):.1f} se" if diff.se > 0 else ""
+    if diff.mean > rps_tolerance:
+        rps_verdict = f"worse by {figure(diff.mean)} ({se}{z}; tolerance {rps_tolerance:g})"
+        return Decision(False, f"{compared}: {rps_verdict}: {KEPT}", evidence)
+    if diff.mean < -rps_tolerance:
+        rps_verdict = f"better by {figure(-diff.mean)} ({se}{z})"
+    else:
+        rps_verdict = (
+            f"equal within {rps_tolerance:g} "
+            f"(difference {'+' if diff.mean >= 0 else ''}{figure(diff.mean)}, {se})"
         )
-    return Decision(True, f"RPS {diff.mean:+.4f} and ECE {ece_new:.4f} <= {ece_old:.4f}", evidence)
+    ece_gap = ece_new - ece_old
+    calibration = f"calibration error {ece_new:.5f} vs {ece_old:.5f}"
+    if ece_gap > ece_tolerance:
+        ece_verdict = f"worse by {figure(ece_gap)} (tolerance {ece_tolerance:g})"
+        promote = False
+    elif ece_gap < -ece_tolerance:
+        ece_verdict, promote = f"better by {figure(-ece_gap)}", True
+    else:
+        ece_verdict, promote = f"equal within {ece_tolerance:g}", True
+    return Decision(
+        promote,
+        f"{compared}: {rps_verdict}; {calibration}: {ece_verdict}: {PROMOTED if promote else KEPT}",
+        evidence,
+    )

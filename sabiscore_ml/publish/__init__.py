@@ -26,7 +26,10 @@ The same run gives the same bytes, from Redis or rebuilt from the warehouse
   ``bookmaker``, ``price``, ``p_model``, ``p_market``, ``edge``,
   ``prob_edge``, ``n_bookmakers``, ``stakes`` (portfolio → stake, ``{}`` when
   no portfolio staked it);
-- *insight* (one match): the compact prediction plus ``model_name``,
+- *prediction* (one match, trimmed from its insight): the compact prediction
+  plus ``correct_score`` and the run's ``model_name``, ``model_version``,
+  ``created_at``, ``as_of`` and ``mode``;
+- *insight* (one match): the compact prediction plus ``correct_score``, ``model_name``,
   ``model_version``, ``created_at``, ``as_of``, ``mode``, ``value_bet_rules``
   and ``staking`` (the run's, below), ``drivers`` (the JSON the job gave, or
   null), ``edges`` (``market``, ``outcome``, ``bookmaker``, ``price``,
@@ -39,7 +42,14 @@ The same run gives the same bytes, from Redis or rebuilt from the warehouse
   ``as_of``, ``mode``, ``value_bet_rules``, ``staking``, ``n_predictions``,
   ``n_value_bets``, ``content_sha256``.
 
-**What the numbers mean.**  ``edge`` is ``p_model × price − 1`` at the price
+**What the numbers mean.**  ``correct_score`` (null when unknown) is the
+probability of every score up to 5-5 (``h-a``, home goals first), of ``6+-0``
+(home 6 or more, away none), ``0-6+``, and of ``other_home``, ``other_draw``
+and ``other_away`` (any other home win, draw and away win, both sides
+scoring): it sums to 1, and ``p_home``, ``p_draw``, ``p_away``,
+``p_over25`` and ``p_btts`` are its sums (to within the rounding of its 41
+probabilities to 6 decimals; :func:`~sabiscore_ml.publish.contract.correct_score_markets`),
+so no two published markets contradict.  ``edge`` is ``p_model × price − 1`` at the price
 taken; ``prob_edge`` is ``p_model − p_market`` (the market's margin-free
 probability).  ``value_bet_rules`` (:meth:`ValueBetRules.describe
 <sabiscore_ml.betting.edges.ValueBetRules.describe>`): an outcome is a value

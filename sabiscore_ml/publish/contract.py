@@ -227,13 +227,53 @@ STAKE_FIELDS = (
     "fraction",
     "stake",
 )
+# The correct scores of a prediction and of its insight (not of the compact lists): the
+# probability of every score up to 5-5 (``h-a``, home goals first) and of five buckets of
+# the others, each on one side of every published market: ``6+-0`` (home 6 or more, away
+# none), ``0-6+``, ``other_home``, ``other_draw`` and ``other_away`` (any other home win,
+# draw, away win, both sides scoring).  ``sabiscore_ml.models.score_grid`` makes them.
+CORRECT_SCORE_GOALS = 5
+CORRECT_SCORE_OTHERS = ("6+-0", "0-6+", "other_home", "other_draw", "other_away")
+CORRECT_SCORE_KEYS: tuple[str, ...] = (
+    *(f"{h}-{a}" for h in range(CORRECT_SCORE_GOALS + 1) for a in range(CORRECT_SCORE_GOALS + 1)),
+    *CORRECT_SCORE_OTHERS,
+)
 # A match's prediction trimmed from its insight: the fixture, probabilities, model and run.
-PREDICTION_FIELDS = ("run_id", *COMPACT_FIELDS, *RUN_FIELDS)
+PREDICTION_FIELDS = ("run_id", *COMPACT_FIELDS, "correct_score", *RUN_FIELDS)
 
 # Outcomes in reading order; others sort after them, alphabetically.
 OUTCOME_ORDER = {o: i for i, o in enumerate(("home", "draw", "away", "over", "under", "yes", "no"))}
 
 Record = dict[str, Any]
+
+
+def correct_score_markets(correct_score: dict[str, float]) -> dict[str, float]:
+    """1X2, over 2.5 and both-teams-to-score as sums of a published correct-score grid.
+
+    ``correct_score`` has the keys :data:`CORRECT_SCORE_KEYS`; every market is
+    the sum of the scores on its side, so a prediction whose grid gives its own
+    ``p_home`` ... ``p_btts`` has no two markets contradicting each other.
+    """
+    if set(correct_score) != set(CORRECT_SCORE_KEYS):
+        raise ValueError(
+            f"a correct-score grid has the keys {CORRECT_SCORE_KEYS[0]} ... "
+            f"{CORRECT_SCORE_KEYS[-1]} ({len(CORRECT_SCORE_KEYS)}), got {len(correct_score)} keys"
+        )
+    markets = dict.fromkeys(("p_home", "p_draw", "p_away", "p_over25", "p_btts"), 0.0)
+    listed = range(CORRECT_SCORE_GOALS + 1)
+    for h in listed:
+        for a in listed:
+            p = correct_score[f"{h}-{a}"]
+            markets["p_home" if h > a else "p_draw" if h == a else "p_away"] += p
+            markets["p_over25"] += p if h + a > 2 else 0.0
+            markets["p_btts"] += p if h > 0 and a > 0 else 0.0
+    markets["p_home"] += correct_score["6+-0"] + correct_score["other_home"]
+    markets["p_draw"] += correct_score["other_draw"]
+    markets["p_away"] += correct_score["0-6+"] + correct_score["other_away"]
+    others = sum(correct_score[k] for k in CORRECT_SCORE_OTHERS)  # 6 goals or more
+    markets["p_over25"] += others
+    markets["p_btts"] += others - correct_score["6+-0"] - correct_score["0-6+"]
+    return markets
 
 
 def outcome_rank(outcome: str) -> tuple[int, str]:
@@ -344,6 +384,7 @@ def insight_document(
     return {
         **compact_prediction(header, prediction),
         **header.fields(),
+        "correct_score": prediction["correct_score"],
         "drivers": prediction["drivers"],
         "edges": [{f: e[f] for f in EDGE_FIELDS} for e in edges],
         "value_bets": value_bet_entries(header, [prediction], edges, stakes),
@@ -375,4 +416,5 @@ def meta_document(
 def prediction_view(insight: bytes) -> bytes:
     """A match's prediction from its insight's bytes: probabilities, fixture, model and run."""
     document = json.loads(insight)
-    return encode_document({field: document[field] for field in PREDICTION_FIELDS})
+    # An insight published before correct scores were has none: null, as for a run without.
+    return encode_document({field: document.get(field) for field in PREDICTION_FIELDS})

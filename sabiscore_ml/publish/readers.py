@@ -125,6 +125,8 @@ def _prediction_records(rows: Iterable[Any]) -> list[Record]:
     for row in rows:
         record = {f: getattr(row, f) for f in _PREDICTION_FIELDS}
         record["drivers"] = None if row.drivers_json is None else json.loads(row.drivers_json)
+        scores = row.correct_score_json
+        record["correct_score"] = None if scores is None else json.loads(scores)
         records.append(record)
     return records
 

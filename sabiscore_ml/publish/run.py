@@ -22,10 +22,12 @@ import polars as pl
 
 from sabiscore_ml.errors import SabiscoreError
 from sabiscore_ml.publish.contract import (
+    CORRECT_SCORE_KEYS,
     OUTCOME_ORDER,
     POINTER,
     Record,
     RunHeader,
+    correct_score_markets,
     encode_document,
     rounded,
 )
@@ -51,8 +53,19 @@ PREDICTION_COLUMNS: dict[str, Any] = {
     "xg_home": pl.Float64,
     "xg_away": pl.Float64,
     "drivers": pl.String,
+    "correct_score": pl.String,
 }
-PREDICTION_OPTIONAL = ("kickoff_utc", "p_over25", "p_btts", "xg_home", "xg_away", "drivers")
+PREDICTION_OPTIONAL = (
+    "kickoff_utc",
+    "p_over25",
+    "p_btts",
+    "xg_home",
+    "xg_away",
+    "drivers",
+    "correct_score",
+)
+#: How far a correct-score grid may be from summing to 1 and from the prediction's markets.
+CORRECT_SCORE_TOLERANCE = 1e-6
 
 EDGE_COLUMNS: dict[str, Any] = {
     "match_id": pl.Int64,
@@ -99,7 +112,7 @@ class RunConflict(SabiscoreError):
 class RunRecords:
     """A run's rows as plain Python values, floats rounded, in key order.
 
-    A prediction's ``drivers`` is the parsed JSON value (or None).
+    A prediction's ``drivers`` and ``correct_score`` are the parsed JSON values (or None).
     """
 
     predictions: tuple[Record, ...]
@@ -126,8 +139,14 @@ class PublishedRun:
     ``predictions``: one row per match (``match_id``, ``league_code``,
     ``season_code``, ``match_date``, ``home_team``, ``away_team``, ``p_home``,
     ``p_draw``, ``p_away``; optional and nullable: ``kickoff_utc``,
-    ``p_over25``, ``p_btts``, ``xg_home``, ``xg_away`` and ``drivers``, a JSON
-    text of the features behind the prediction).  ``edges``: rows of
+    ``p_over25``, ``p_btts``, ``xg_home``, ``xg_away``, ``drivers``, a JSON
+    text of the features behind the prediction, and ``correct_score``, a JSON
+    object of the probability of each of
+    :data:`~sabiscore_ml.publish.contract.CORRECT_SCORE_KEYS`, as
+    :meth:`ModelBundle.predict <sabiscore_ml.models.bundle.ModelBundle.predict>`
+    gives it).  A correct-score grid must sum to 1 and give the row's 1X2, over
+    2.5 and both-teams-to-score (within :data:`CORRECT_SCORE_TOLERANCE`): the
+    published markets of a match never contradict each other.  ``edges``: rows of
     :func:`sabiscore_ml.betting.edges.match_edges` (one per match, market and
     outcome; the columns it carries through are ignored).  ``stakes``: rows of
     :meth:`sabiscore_ml.betting.kelly.StakingResult.to_frame` with a
@@ -213,8 +232,9 @@ class PublishedRun:
         """The rows as Python values, floats rounded to 6 decimals."""
         predictions = []
         for row in self.predictions.iter_rows(named=True):
-            drivers = row.pop("drivers")
-            row["drivers"] = None if drivers is None else json.loads(drivers)
+            for name in ("drivers", "correct_score"):
+                value = row.pop(name)
+                row[name] = None if value is None else json.loads(value)
             predictions.append(rounded(row))
         return RunRecords(
             predictions=tuple(predictions),
@@ -240,9 +260,13 @@ class PublishedRun:
             {k: v for k, v in e.items() if k not in EDGE_OPTIONAL or v is not None}
             for e in self.records.edges
         ]
+        predictions = [
+            {k: v for k, v in p.items() if k != "correct_score" or v is not None}
+            for p in self.records.predictions
+        ]
         body = {
             "header": header,
-            "predictions": self.records.predictions,
+            "predictions": predictions,
             "edges": edges,
             "stakes": self.records.stakes,
         }
@@ -357,6 +381,7 @@ def _check(
             raise InvalidRun(
                 f"{where}: predictions: drivers of match {match_id} is not JSON: {exc}"
             ) from exc
+    _check_correct_scores(where, predictions)
     if predictions.filter(pl.col("league_code") == "all").height:
         raise InvalidRun(f"{where}: predictions: 'all' is not a league code")
     known = set(predictions["match_id"].to_list())
@@ -373,3 +398,37 @@ def _check(
             f"{where}: edges: value bets without a price, bookmaker or edge: "
             f"{unpriced.select('match_id', 'market', 'outcome').head(5).rows()}"
         )
+
+
+def _check_correct_scores(where: str, predictions: pl.DataFrame) -> None:
+    """Refuse a correct-score grid that does not give its prediction's markets.
+
+    The published keys, probabilities in [0, 1] summing to 1, and the row's
+    1X2, over 2.5 and both-teams-to-score as its sums.
+    """
+    rows = predictions.filter(pl.col("correct_score").is_not_null()).select(
+        "match_id", "correct_score", "p_home", "p_draw", "p_away", "p_over25", "p_btts"
+    )
+    for row in rows.iter_rows(named=True):
+        match = f"{where}: predictions: correct_score of match {row['match_id']}"
+        try:
+            grid = json.loads(row["correct_score"])
+        except ValueError as exc:
+            raise InvalidRun(f"{match} is not JSON: {exc}") from exc
+        if not isinstance(grid, dict) or set(grid) != set(CORRECT_SCORE_KEYS):
+            raise InvalidRun(
+                f"{match}: a JSON object of the {len(CORRECT_SCORE_KEYS)} scores "
+                f"{CORRECT_SCORE_KEYS[0]} ... {CORRECT_SCORE_KEYS[-1]} expected"
+            )
+        values = list(grid.values())
+        if not all(isinstance(v, int | float) and 0 <= v <= 1 for v in values):
+            raise InvalidRun(f"{match}: probabilities in [0, 1] expected")
+        if abs(sum(values) - 1) > CORRECT_SCORE_TOLERANCE:
+            raise InvalidRun(f"{match} sums to {sum(values):.8f}, not 1")
+        for market, value in correct_score_markets(grid).items():
+            stated = row[market]
+            if stated is None or abs(stated - value) > CORRECT_SCORE_TOLERANCE:
+                raise InvalidRun(
+                    f"{match} gives {market} {value:.6f}, the prediction "
+                    f"{'none' if stated is None else f'{stated:.6f}'}: markets contradicting"
+                )

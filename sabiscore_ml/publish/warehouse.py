@@ -85,9 +85,10 @@ def _write(connection: Connection, run: PublishedRun, status: str = PUBLISHED) -
     records = run.records
     predictions = []
     for p in records.predictions:
-        row = {k: v for k, v in p.items() if k != "drivers"}
-        drivers = p["drivers"]
-        row["drivers_json"] = None if drivers is None else encode_document(drivers).decode()
+        row = {k: v for k, v in p.items() if k not in ("drivers", "correct_score")}
+        for name in ("drivers", "correct_score"):
+            value = p[name]
+            row[f"{name}_json"] = None if value is None else encode_document(value).decode()
         predictions.append({**row, "run_id": run.run_id, "created_at": run.created_at})
     _insert_rows(connection, RunPrediction, predictions)
     _insert_rows(connection, RunEdge, [{**e, "run_id": run.run_id} for e in records.edges])

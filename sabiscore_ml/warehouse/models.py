@@ -647,6 +647,7 @@ class RunPrediction(Base):
     xg_away: Mapped[float | None] = mapped_column(Float)
     drivers_json: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    correct_score_json: Mapped[str | None] = mapped_column(Text)
 
 
 class RunEdge(Base):

@@ -55,8 +55,12 @@ async def prediction(
 ) -> Response:
     """A match's prediction in the current run.
 
-    1X2 probabilities (and over 2.5 goals, both teams to score, expected goals where
-    published), the model name and version, and when the run was published (`created_at`).
+    1X2 probabilities (and over 2.5 goals, both teams to score, expected goals and the
+    correct scores where published), the model name and version, and when the run was
+    published (`created_at`).  The markets come from one score grid, published as
+    `correct_score` (every score up to 5-5, then `6+-0`, `0-6+`, `other_home`,
+    `other_draw`, `other_away`): each market is the sum of its scores, so none
+    contradicts another.
     """
     document = _found(await state.repository.prediction(match_id), match_id)
     return document_response(
@@ -75,9 +79,9 @@ async def insight(
 ) -> Response:
     """Everything published about a match.
 
-    The prediction with every priced outcome (the market's margin-free probability, the
-    edge at the best price), the value bets with the stake each portfolio's rules sized, and
-    the features that drove the prediction (`drivers`).
+    The prediction (with its correct scores) with every priced outcome (the market's
+    margin-free probability, the edge at the best price), the value bets with the stake each
+    portfolio's rules sized, and the features that drove the prediction (`drivers`).
 
     A free key may read 5 insights in any 24 hours (a `304` does not count).
     """
