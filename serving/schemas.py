@@ -79,6 +79,8 @@ _VALUE_BET: JsonDict = {
     "p_market": 0.52,
     "edge": 0.132838,
     "prob_edge": 0.092345,
+    "confirmed_edge": 0.051,
+    "p_confirmed": 0.568108,
     "n_bookmakers": 3,
     "stakes": {"strategy:value": 21.5},
 }
@@ -91,6 +93,8 @@ _EDGE: JsonDict = {
     "p_market": 0.52,
     "edge": 0.132838,
     "prob_edge": 0.092345,
+    "confirmed_edge": 0.051,
+    "p_confirmed": 0.568108,
     "is_value": True,
     "n_bookmakers": 3,
     "excluded_by": None,
@@ -104,6 +108,8 @@ _EXCLUDED_EDGE: JsonDict = {
     "p_market": 0.071,
     "edge": 0.205997,
     "prob_edge": 0.021769,
+    "confirmed_edge": 0.012,
+    "p_confirmed": 0.077846,
     "is_value": False,
     "excluded_by": "max_price",
     "rule_value": 10.0,
@@ -250,8 +256,17 @@ class Edge(BaseModel):
     price: float | None = Field(description="Decimal odds taken")
     p_model: Probability
     p_market: Probability | None = Field(description="The market's probability, margin removed")
-    edge: float | None = Field(description="p_model x price - 1")
+    edge: float | None = Field(description="p_model x price - 1: the model's stated edge")
     prob_edge: float | None = Field(description="p_model - p_market")
+    confirmed_edge: float | None = Field(
+        None,
+        description="The edge earlier seasons' closing-line value supports for this stated edge "
+        "and price (the run's edge model); value bets are chosen and staked on it. Null: no "
+        "edge model, or a run published before edges were confirmed",
+    )
+    p_confirmed: Probability | None = Field(
+        None, description="(1 + confirmed_edge) / price: the probability staked on"
+    )
     is_value: bool = Field(description="Whether the edge makes it a value bet")
     n_bookmakers: int | None
     excluded_by: (
@@ -292,6 +307,8 @@ class ValueBet(BaseModel):
     p_market: Probability | None
     edge: float
     prob_edge: float | None
+    confirmed_edge: float | None = Field(None, description="The edge it was chosen and staked on")
+    p_confirmed: Probability | None = None
     n_bookmakers: int | None
     stakes: dict[str, float] = Field(
         description="portfolio -> stake, in the staking unit ({} when none staked it)"

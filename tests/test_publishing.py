@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import os
@@ -1129,3 +1130,35 @@ def test_a_publisher_killed_at_any_step_leaves_one_current_run(
     alerted = [e for e in client.xrange(f"{prefix}:alerts") if e[1][b"run_id"] == b"run-b"]
     assert len(alerted) == newer.records.n_value_bets  # sent once, by whichever publication
     assert len(run_predictions(warehouse, "run-b")) == len(fixtures) - 1
+
+
+def test_confirmed_edges_are_published_beside_the_stated_ones(
+    warehouse: Engine, fixtures: list[Fixture], cache
+):
+    """With an edge model the edges carry the confirmed edge, in Redis and the warehouse alike."""
+    client, prefix = cache
+    plain = scored_run("run-a", fixtures)
+    edges = plain.edges.with_columns(
+        (pl.col("edge") * 0.25).alias("confirmed_edge"),
+        ((1 + pl.col("edge") * 0.25) / pl.col("price")).alias("p_confirmed"),
+    )
+    run = dataclasses.replace(plain, edges=edges)
+    assert run.content_sha256 != plain.content_sha256
+    publish(run, engine=warehouse, redis_client=client, prefix=prefix)
+    match = next(e["match_id"] for e in run.records.edges if e["is_value"])
+    body = read_document(client, prefix, "run-a", "prediction", match)
+    assert body is not None
+    assert warehouse_document(warehouse, "run-a", "prediction", match) == body
+    insight = json.loads(body)
+    for edge in insight["edges"]:
+        if edge["edge"] is None:
+            assert edge["confirmed_edge"] is None
+        else:
+            assert edge["confirmed_edge"] == pytest.approx(edge["edge"] * 0.25, abs=2e-6)
+            assert edge["p_confirmed"] == pytest.approx(
+                (1 + edge["confirmed_edge"]) / edge["price"], abs=2e-6
+            )
+    bets = json.loads(read_document(client, prefix, "run-a", "value-bets"))
+    assert bets and all(b["confirmed_edge"] is not None for b in bets)
+    # without an edge model the fields are null and the digest is the one runs always had
+    assert all(e["confirmed_edge"] is None for e in plain.records.edges)

@@ -33,8 +33,11 @@ The same run gives the same bytes, from Redis or rebuilt from the warehouse
   ``model_version``, ``created_at``, ``as_of``, ``mode``, ``value_bet_rules``
   and ``staking`` (the run's, below), ``drivers`` (the JSON the job gave, or
   null), ``edges`` (``market``, ``outcome``, ``bookmaker``, ``price``,
-  ``p_model``, ``p_market``, ``edge``, ``prob_edge``, ``is_value``,
-  ``n_bookmakers``, ``excluded_by``, ``rule_value``), ``value_bets`` (value
+  ``p_model``, ``p_market``, ``edge``, ``prob_edge``, ``confirmed_edge``,
+  ``p_confirmed``, ``is_value``, ``n_bookmakers``, ``excluded_by``,
+  ``rule_value``; ``confirmed_edge`` is the edge the run's edge model says the
+  closing line supports, on which value bets are chosen and staked, null
+  without one), ``value_bets`` (value
   bet documents) and ``stakes`` (``market``, ``outcome``, ``portfolio``,
   ``bookmaker``, ``price``, ``p_model``, ``edge``, ``kelly_fraction``,
   ``fraction``, ``stake``);

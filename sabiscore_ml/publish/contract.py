@@ -198,6 +198,8 @@ EDGE_FIELDS = (
     "p_market",
     "edge",
     "prob_edge",
+    "confirmed_edge",
+    "p_confirmed",
     "is_value",
     "n_bookmakers",
     "excluded_by",

@@ -81,9 +81,12 @@ EDGE_COLUMNS: dict[str, Any] = {
     "is_value": pl.Boolean,
     "excluded_by": pl.String,
     "rule_value": pl.Float64,
+    "confirmed_edge": pl.Float64,
+    "p_confirmed": pl.Float64,
 }
 EDGE_NULLABLE = ("price", "bookmaker", "n_bookmakers", "p_market", "edge", "prob_edge")
-EDGE_OPTIONAL = ("excluded_by", "rule_value")  # the rule keeping an outcome from value
+# the rule keeping an outcome from value; the edge the closing line's evidence supports
+EDGE_OPTIONAL = ("excluded_by", "rule_value", "confirmed_edge", "p_confirmed")
 
 STAKE_COLUMNS: dict[str, Any] = {
     "match_id": pl.Int64,

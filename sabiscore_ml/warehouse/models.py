@@ -674,6 +674,9 @@ class RunEdge(Base):
     n_bookmakers: Mapped[int | None] = mapped_column(Integer)
     excluded_by: Mapped[str | None] = mapped_column(String(24))
     rule_value: Mapped[float | None] = mapped_column(Float)
+    # the edge the closing line's evidence supports, and its probability (with an edge model)
+    confirmed_edge: Mapped[float | None] = mapped_column(Float)
+    p_confirmed: Mapped[float | None] = mapped_column(Float)
 
 
 class RunStake(Base):
