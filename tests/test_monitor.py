@@ -405,6 +405,28 @@ def test_drivers_give_the_most_important_features_and_their_values() -> None:
     assert values.rows() == [(1, 12.5, None), (2, None, 0.4), (3, None, None)]
 
 
+def test_per_match_drivers_rank_features_by_how_far_they_move_the_market() -> None:
+    frame = pl.DataFrame(
+        {
+            "match_id": [1, 2],
+            "drivers_json": [
+                '[{"feature":"elo_diff","value":12.5,'
+                '"contribution":{"home":0.02,"draw":-0.01,"away":-0.01}},'
+                '{"feature":"form","value":1.0,'
+                '"contribution":{"home":-0.09,"draw":0.04,"away":0.05}}]',
+                '[{"feature":"elo_diff","value":-3.0,'
+                '"contribution":{"home":-0.03,"draw":0.0,"away":0.03}}]',
+            ],
+        }
+    )
+    names, values = drivers_frame(frame, top=1)
+    # form moved one match by 0.09 (0.045 a match); elo_diff two by 0.02 and 0.03 (0.025)
+    assert names == ["form"]
+    assert values.rows() == [(1, 1.0), (2, None)]
+    names, _ = drivers_frame(frame, top=2)
+    assert names == ["form", "elo_diff"]
+
+
 def test_the_command_prints_the_figures_and_fails_on_a_breach(
     warehouse: Engine, history, monkeypatch: pytest.MonkeyPatch
 ) -> None:

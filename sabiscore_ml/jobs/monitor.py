@@ -479,11 +479,15 @@ def population_stability(reference: np.ndarray, current: np.ndarray, bins: int =
 def drivers_frame(predictions: pl.DataFrame, top: int) -> tuple[list[str], pl.DataFrame]:
     """The ``top`` most important features published as drivers, and their values per match.
 
-    The importance of a feature is the one its drivers carry (the model's);
-    answers the names (most important first) and ``match_id`` with a column per
-    feature (null where the prediction gave none or no value).
+    The importance of a feature is the one its drivers carry (the model's
+    global importance) or, for per-match drivers, the mean over the published
+    matches of the largest move it gave an outcome's log-probability from the
+    market's (``contribution``); answers the names (most important first) and
+    ``match_id`` with a column per feature (null where the prediction gave none
+    or no value).
     """
     importance: dict[str, float] = {}
+    moves: dict[str, list[float]] = {}
     rows: list[dict[str, Any]] = []
     for match_id, text in zip(
         predictions["match_id"].to_list(), predictions["drivers_json"].to_list(), strict=True
@@ -496,9 +500,16 @@ def drivers_frame(predictions: pl.DataFrame, top: int) -> tuple[list[str], pl.Da
             weight = driver.get("importance")
             if isinstance(weight, int | float):
                 importance[name] = max(importance.get(name, 0.0), float(weight))
+            contribution = driver.get("contribution")
+            if isinstance(contribution, dict):
+                sizes = [abs(v) for v in contribution.values() if isinstance(v, int | float)]
+                if sizes:
+                    moves.setdefault(name, []).append(max(sizes))
             value = driver.get("value")
             row[name] = float(value) if isinstance(value, int | float) else None
         rows.append(row)
+    for name, sizes in moves.items():
+        importance.setdefault(name, sum(sizes) / len(predictions))
     names = sorted(importance, key=lambda n: (-importance[n], n))[:top]
     frame = pl.DataFrame(
         [{"match_id": r["match_id"], **{n: r.get(n) for n in names}} for r in rows],
