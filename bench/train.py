@@ -3,13 +3,14 @@
 Usage: python bench/train.py [--seasons 2015-2016:2023-2024] [--pooled-seasons A:B]
                              [--weights stacking|design] [--anchor none|market]
                              [--output-dir DIR] [--skip-pooled] [--skip-retrain]
-       python bench/train.py --compare A.csv B.csv ...
+       python bench/train.py --compare A.csv B.csv ... [--blend]
 
 ``--anchor market`` walks the market-anchored ensemble (``ModelConfig(anchor="market")``).
 ``--output-dir`` writes each walk's predictions in the ``sabiscore backtest --output``
 format.  ``--compare`` reads such files and prints every model's RPS paired against
 Pinnacle's pre-closing and closing prices, and against the first file, on the matches all
-of them predicted.
+of them predicted; ``--blend`` adds each model pooled with the pre-closing market by
+weights learnt walking forward (each season from the earlier seasons' predictions).
 
 Reads the warehouse and the offline feature store of ``SABISCORE_HOME`` (build
 them first: ``sabiscore ingest football-data --from-dir .../football-data`` then
@@ -37,7 +38,7 @@ import polars as pl
 from sabiscore_ml.jobs.backtest import csv_frame, history_leagues, season_range
 from sabiscore_ml.models.config import ModelConfig
 from sabiscore_ml.models.data import load_training_set
-from sabiscore_ml.models.estimators import EloOrderedLogit
+from sabiscore_ml.models.estimators import EloOrderedLogit, LogLinearPool
 from sabiscore_ml.models.evaluation import REFERENCE, compare, with_markets
 from sabiscore_ml.models.metrics import outcome_index, paired_difference, rps_per_match
 from sabiscore_ml.models.walkforward import PREDICTION_COLUMNS, walk_forward
@@ -71,7 +72,7 @@ def _walk(engine, leagues, seasons, make, history_from, label, output=None):
     return preds
 
 
-def compare_files(paths: list[str]) -> None:
+def compare_files(paths: list[str], blend: bool = False) -> None:
     """RPS of each file's model paired against Pinnacle and the first file, same matches."""
     frames = [pl.read_csv(p, infer_schema_length=None) for p in paths]
     common = set(frames[0]["match_id"].to_list())
@@ -91,14 +92,42 @@ def compare_files(paths: list[str]) -> None:
     print(f"  Pinnacle pre-closing RPS {rps_pre.mean():.5f}, closing {rps_close.mean():.5f}")
     print(f"  pre-closing − closing {paired_difference(rps_pre, rps_close)}")
     print(f"  {'model':<44} {'RPS':>8} {'− Pinnacle pre':>22} {'− Pinnacle close':>22}")
+    rows = []
     for path, frame in zip(paths, frames, strict=True):
         assert frame["match_id"].to_list() == first["match_id"].to_list()
-        rps = rps_per_match(frame.select(PREDICTION_COLUMNS).to_numpy()[have], outcome[have])
+        probs = frame.select(PREDICTION_COLUMNS).to_numpy()
+        rows.append((Path(path).name, probs))
+        if blend:
+            seasons = frame["season"].to_numpy().astype(str)
+            rows.append((f"  {Path(path).name} ⊕ market", _blend(probs, pre, outcome, seasons)))
+    for name, probs in rows:
+        rps = rps_per_match(probs[have], outcome[have])
         print(
-            f"  {Path(path).name:<44} {rps.mean():8.5f} {str(paired_difference(rps, rps_pre)):>22}"
+            f"  {name:<44} {rps.mean():8.5f} {str(paired_difference(rps, rps_pre)):>22}"
             f" {str(paired_difference(rps, rps_close)):>22}   − first "
             f"{paired_difference(rps, reference)}"
         )
+
+
+def _blend(probs, market, outcome, seasons):
+    """A walk-forward log-linear pool of a model and the market, season by season.
+
+    Each season's weights are fitted on the earlier seasons' (walk-forward)
+    predictions only; the first season takes the geometric mean.  Matches
+    without a pre-closing price keep the model's probabilities.
+    """
+    out = probs.copy()
+    quoted = ~np.isnan(market).any(axis=1)
+    for season in sorted(set(seasons)):
+        now, before = (seasons == season) & quoted, (seasons < season) & quoted
+        parts = np.stack([probs, np.nan_to_num(market, nan=1.0 / 3)])
+        if before.sum() >= 200:
+            pool = LogLinearPool().fit(parts[:, before], outcome[before])
+        else:
+            pool = LogLinearPool()
+            pool.coef_ = np.array([0.5, 0.5, 0.0, 0.0])
+        out[now] = pool.predict_proba(parts[:, now])
+    return out
 
 
 def _rps_vs_close(frame: pl.DataFrame, prefix: str = ""):
@@ -161,9 +190,14 @@ def main() -> None:
     parser.add_argument("--output-dir", type=Path)
     parser.add_argument("--label", default="", help="name of the predictions files")
     parser.add_argument("--compare", nargs="+", metavar="CSV")
+    parser.add_argument(
+        "--blend",
+        action="store_true",
+        help="with --compare: also each model pooled with the market",
+    )
     args = parser.parse_args()
     if args.compare:
-        compare_files(args.compare)
+        compare_files(args.compare, args.blend)
         return
     engine = get_engine()
     config = ModelConfig(

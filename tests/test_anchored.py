@@ -236,3 +236,22 @@ def test_walk_forward_never_trains_the_anchored_model_on_its_block(league):
     for season, (rows, _) in zip(seasons, seen, strict=True):
         start = league.frame.filter(pl.col("season_code") == season)["match_date"].min()
         assert rows == league.frame.filter(pl.col("match_date") < start).height
+
+
+def test_published_drivers_are_each_matchs_own(league):
+    import json
+
+    from sabiscore_ml.jobs.predict import DRIVERS, _drivers
+
+    biased = _biased(league)
+    bundle = _bundle(biased, ModelConfig(anchor="market", **SMALL, goals=False))
+    rows = biased.frame.tail(5)
+    published = [json.loads(d) for d in _drivers(bundle, rows)]
+    assert len(published) == 5 and all(len(p) == DRIVERS for p in published)
+    assert set(published[0][0]) == {"feature", "value", "contribution"}
+    assert set(published[0][0]["contribution"]) == {"home", "draw", "away"}
+    assert published[0] != published[1]
+    unanchored = _bundle(league, ModelConfig(**SMALL, goals=False))
+    same = [json.loads(d) for d in _drivers(unanchored, rows)]
+    assert [d["feature"] for d in same[0]] == [d["feature"] for d in same[1]]
+    assert "importance" in same[0][0]

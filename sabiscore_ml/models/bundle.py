@@ -50,6 +50,7 @@ class Estimator(ProbabilityModel, Protocol):
         """Fit on the feature matrix and the targets."""
         ...
 
+
 #: Columns of every prediction, in order.
 OUTPUT_COLUMNS = ("p_home", "p_draw", "p_away", "p_over25", "p_btts", "xg_home", "xg_away")
 

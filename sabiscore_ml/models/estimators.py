@@ -457,11 +457,11 @@ class TreeEnsemble(_OutcomeClassifier):
 #: (the boosters' ``n_estimators`` is a ceiling: they stop early).
 ANCHORED_DEFAULTS: dict[str, dict[str, Any]] = {
     "rf": dict(
-        n_estimators=60,
+        n_estimators=40,
         min_samples_leaf=300,
-        max_features=0.2,
-        max_samples=0.2,
-        max_depth=6,
+        max_features=0.1,
+        max_samples=0.15,
+        max_depth=5,
     ),
     "xgb": dict(
         n_estimators=300,
@@ -811,9 +811,7 @@ class Calibrator:
             logp = np.log(np.clip(probs, _CLIP, 1.0))
 
             def nll(t: float) -> float:
-                return float(
-                    -log_softmax(logp / t, axis=1)[np.arange(len(outcome)), outcome].sum()
-                )
+                return float(-log_softmax(logp / t, axis=1)[np.arange(len(outcome)), outcome].sum())
 
             self.temperature_ = float(minimize_scalar(nll, bounds=(0.2, 5.0), method="bounded").x)
         return self
