@@ -34,11 +34,13 @@ from pathlib import Path
 
 import numpy as np
 import polars as pl
+from scipy.optimize import minimize
+from scipy.special import log_softmax
 
 from sabiscore_ml.jobs.backtest import csv_frame, history_leagues, season_range
 from sabiscore_ml.models.config import ModelConfig
 from sabiscore_ml.models.data import load_training_set
-from sabiscore_ml.models.estimators import EloOrderedLogit, LogLinearPool
+from sabiscore_ml.models.estimators import EloOrderedLogit
 from sabiscore_ml.models.evaluation import REFERENCE, compare, with_markets
 from sabiscore_ml.models.metrics import outcome_index, paired_difference, rps_per_match
 from sabiscore_ml.models.walkforward import PREDICTION_COLUMNS, walk_forward
@@ -72,9 +74,17 @@ def _walk(engine, leagues, seasons, make, history_from, label, output=None):
     return preds
 
 
+def read_predictions(path: str) -> pl.DataFrame:
+    """A predictions CSV, every probability column as floats (a column may be all empty)."""
+    frame = pl.read_csv(path, infer_schema_length=None)
+    return frame.with_columns(
+        pl.col(c).cast(pl.Float64) for c in frame.columns if c.startswith("p_") or "_p_" in c
+    )
+
+
 def compare_files(paths: list[str], blend: bool = False) -> None:
     """RPS of each file's model paired against Pinnacle and the first file, same matches."""
-    frames = [pl.read_csv(p, infer_schema_length=None) for p in paths]
+    frames = [read_predictions(p) for p in paths]
     common = set(frames[0]["match_id"].to_list())
     for frame in frames[1:]:
         common &= set(frame["match_id"].to_list())
@@ -112,21 +122,30 @@ def compare_files(paths: list[str], blend: bool = False) -> None:
 def _blend(probs, market, outcome, seasons):
     """A walk-forward log-linear pool of a model and the market, season by season.
 
-    Each season's weights are fitted on the earlier seasons' (walk-forward)
-    predictions only; the first season takes the geometric mean.  Matches
-    without a pre-closing price keep the model's probabilities.
+    ``p ∝ model^a · market^b``: each season's two weights are fitted by log
+    loss on the earlier seasons' (walk-forward) predictions only, without
+    intercepts (one season of draws is too few to learn a draw rate from); the
+    first season takes the geometric mean.  Matches without a pre-closing price
+    keep the model's probabilities.
     """
     out = probs.copy()
     quoted = ~np.isnan(market).any(axis=1)
+    logp = np.log(np.clip(np.stack([probs, np.nan_to_num(market, nan=1.0 / 3)]), 1e-6, 1.0))
+
+    def pooled(weights, rows):
+        return log_softmax(np.tensordot(weights, logp[:, rows], axes=1), axis=1)
+
     for season in sorted(set(seasons)):
         now, before = (seasons == season) & quoted, (seasons < season) & quoted
-        parts = np.stack([probs, np.nan_to_num(market, nan=1.0 / 3)])
+        weights = np.array([0.5, 0.5])
         if before.sum() >= 200:
-            pool = LogLinearPool().fit(parts[:, before], outcome[before])
-        else:
-            pool = LogLinearPool()
-            pool.coef_ = np.array([0.5, 0.5, 0.0, 0.0])
-        out[now] = pool.predict_proba(parts[:, now])
+            labels = outcome[before]
+
+            def loss(w, rows=before, labels=labels):
+                return -pooled(w, rows)[np.arange(len(labels)), labels].mean()
+
+            weights = minimize(loss, weights, method="L-BFGS-B").x
+        out[now] = np.exp(pooled(weights, now))
     return out
 
 
@@ -144,7 +163,7 @@ def _rps_vs_close(frame: pl.DataFrame, prefix: str = ""):
     )
 
 
-def report(name: str, model: pl.DataFrame, elo: pl.DataFrame) -> None:
+def report(name: str, model: pl.DataFrame, elo: pl.DataFrame | None) -> None:
     """Print the paired table of one evaluation."""
     result = compare(model)
     print(
@@ -158,7 +177,8 @@ def report(name: str, model: pl.DataFrame, elo: pl.DataFrame) -> None:
         f"  {'market average pre-closing':<28} "
         f"{str(_rps_vs_close(model, 'market_avg_preclose')):>26}"
     )
-    print(f"  {'Elo + ordered logit':<28} {str(_rps_vs_close(elo)):>26}")
+    if elo is not None:
+        print(f"  {'Elo + ordered logit':<28} {str(_rps_vs_close(elo)):>26}")
     joined = model.select(
         "match_id",
         *PREDICTION_COLUMNS,
@@ -225,7 +245,7 @@ def main() -> None:
             output("E0", seasons),
         )
         elo = (
-            model
+            None
             if args.skip_elo
             else _walk(engine, ["E0"], seasons, EloOrderedLogit, args.history_from, "E0 Elo")
         )
@@ -246,17 +266,21 @@ def main() -> None:
                     output(league, seasons),
                 )
             )
-            elos.append(
-                models[-1]
-                if args.skip_elo
-                else _walk(
-                    engine, [league], seasons, EloOrderedLogit, args.history_from, f"{league} Elo"
+            if not args.skip_elo:
+                elos.append(
+                    _walk(
+                        engine,
+                        [league],
+                        seasons,
+                        EloOrderedLogit,
+                        args.history_from,
+                        f"{league} Elo",
+                    )
                 )
-            )
         report(
             f"Pooled SP1, D1, I1, F1 {seasons[0]} to {seasons[-1]}",
             pl.concat(models),
-            pl.concat(elos),
+            pl.concat(elos) if elos else None,
         )
 
     if not args.skip_retrain:

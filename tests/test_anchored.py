@@ -216,6 +216,8 @@ def test_unanchored_bundle_has_no_per_match_explanation(league):
 def test_config_builds_and_logs_the_anchor():
     config = ModelConfig(anchor="market")
     assert isinstance(config.outcome_model().base, E.AnchoredEnsemble)
+    assert config.outcome_model().base.n_folds == 1
+    assert ModelConfig().outcome_model().base.n_folds == 2
     assert config.as_params()["anchor"] == "market"
     assert isinstance(ModelConfig(anchor=None).outcome_model().base, E.TreeEnsemble)
     with pytest.raises(ValueError, match="anchor must be"):

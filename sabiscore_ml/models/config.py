@@ -29,8 +29,8 @@ class ModelConfig:
     weights: str = "stacking"  # or "design" (40/35/25 over rf, xgb, lgbm)
     calibration: str | None = "temperature"  # isotonic, sigmoid, or None
     calibration_fraction: float = 0.15
-    n_folds: int = 2
-    oof_fraction: float = 0.4
+    n_folds: int | None = None  # stacking folds; None: the ensemble's own (2, anchored 1)
+    oof_fraction: float | None = None  # rows predicted out of fold; None: 0.4, anchored 0.3
     meta_c: float = 1.0
     rf_params: dict[str, Any] = field(default_factory=dict)
     xgb_params: dict[str, Any] = field(default_factory=dict)
@@ -55,8 +55,8 @@ class ModelConfig:
         if self.anchor == "market":
             ensemble = AnchoredEnsemble(
                 members=tuple(m for m in self.members if m != "market"),
-                n_folds=self.n_folds,
-                oof_fraction=self.oof_fraction,
+                n_folds=1 if self.n_folds is None else self.n_folds,
+                oof_fraction=0.3 if self.oof_fraction is None else self.oof_fraction,
                 meta_c=self.meta_c,
                 rf_params=dict(self.rf_params),
                 xgb_params=dict(self.xgb_params),
@@ -67,8 +67,8 @@ class ModelConfig:
         ensemble = TreeEnsemble(
             members=self.members,
             weights=self.weights,
-            n_folds=self.n_folds,
-            oof_fraction=self.oof_fraction,
+            n_folds=2 if self.n_folds is None else self.n_folds,
+            oof_fraction=0.4 if self.oof_fraction is None else self.oof_fraction,
             meta_c=self.meta_c,
             rf_params=dict(self.rf_params),
             xgb_params=dict(self.xgb_params),
