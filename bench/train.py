@@ -5,7 +5,8 @@ Usage: python bench/train.py [--seasons 2015-2016:2023-2024] [--pooled-seasons A
                              [--output-dir DIR] [--skip-pooled] [--skip-retrain]
        python bench/train.py --compare A.csv B.csv ... [--blend]
 
-``--anchor market`` walks the market-anchored ensemble (``ModelConfig(anchor="market")``).
+``--anchor`` chooses the 1X2 model: ``market`` (the default, the market-anchored ensemble)
+or ``none`` (the unanchored tree ensemble, the default before 2026-12-07).
 ``--output-dir`` writes each walk's predictions in the ``sabiscore backtest --output``
 format.  ``--compare`` reads such files and prints every model's RPS paired against
 Pinnacle's pre-closing and closing prices, and against the first file, on the matches all
@@ -206,7 +207,7 @@ def main() -> None:
     parser.add_argument("--skip-retrain", action="store_true")
     parser.add_argument("--skip-e0", action="store_true")
     parser.add_argument("--skip-elo", action="store_true")
-    parser.add_argument("--anchor", default="none", choices=("none", "market"))
+    parser.add_argument("--anchor", default="market", choices=("none", "market"))
     parser.add_argument("--output-dir", type=Path)
     parser.add_argument("--label", default="", help="name of the predictions files")
     parser.add_argument("--compare", nargs="+", metavar="CSV")
@@ -226,7 +227,7 @@ def main() -> None:
         anchor=None if args.anchor == "none" else args.anchor,
     )
     print(f"model: {config.as_params()}")
-    label = args.label or ("anchored" if config.anchor else "default")
+    label = args.label or ("anchored" if config.anchor else "unanchored")
 
     def output(league: str, seasons: list[str]) -> Path | None:
         if args.output_dir is None:

@@ -208,7 +208,7 @@ def test_bundle_explains_each_match_its_own_way(league, tmp_path):
 
 
 def test_unanchored_bundle_has_no_per_match_explanation(league):
-    bundle = _bundle(league, ModelConfig(**SMALL, goals=False))
+    bundle = _bundle(league, ModelConfig(anchor=None, **SMALL, goals=False))
     with pytest.raises(TypeError, match="no per-match contributions"):
         bundle.explain(league.frame.head(3))
 
@@ -217,7 +217,9 @@ def test_config_builds_and_logs_the_anchor():
     config = ModelConfig(anchor="market")
     assert isinstance(config.outcome_model().base, E.AnchoredEnsemble)
     assert config.outcome_model().base.n_folds == 1
-    assert ModelConfig().outcome_model().base.n_folds == 2
+    assert ModelConfig(anchor=None).outcome_model().base.n_folds == 2
+    assert isinstance(ModelConfig().outcome_model().base, E.AnchoredEnsemble)
+    assert ModelConfig(weights="design").anchor is None
     assert config.as_params()["anchor"] == "market"
     assert isinstance(ModelConfig(anchor=None).outcome_model().base, E.TreeEnsemble)
     with pytest.raises(ValueError, match="anchor must be"):
@@ -253,7 +255,7 @@ def test_published_drivers_are_each_matchs_own(league):
     assert set(published[0][0]) == {"feature", "value", "contribution"}
     assert set(published[0][0]["contribution"]) == {"home", "draw", "away"}
     assert published[0] != published[1]
-    unanchored = _bundle(league, ModelConfig(**SMALL, goals=False))
+    unanchored = _bundle(league, ModelConfig(anchor=None, **SMALL, goals=False))
     same = [json.loads(d) for d in _drivers(unanchored, rows)]
     assert [d["feature"] for d in same[0]] == [d["feature"] for d in same[1]]
     assert "importance" in same[0][0]

@@ -19,10 +19,11 @@ from sabiscore_ml.models.estimators import (
 class ModelConfig:
     """The 1X2 model: tree ensemble, blend and calibration; plus the goals model.
 
-    ``anchor="market"`` builds the :class:`AnchoredEnsemble`: the members learn
-    the pre-closing market's error from its log-probabilities (smaller trees,
-    ``ANCHORED_DEFAULTS``, overridden by the member dicts), and the stacking pool
-    blends them with the market.  ``anchor=None`` is the unanchored ensemble.
+    ``anchor="market"`` (the default) builds the :class:`AnchoredEnsemble`: the
+    members learn the pre-closing market's error from its log-probabilities
+    (smaller trees, ``ANCHORED_DEFAULTS``, overridden by the member dicts), and
+    the stacking pool blends them with the market.  ``anchor=None`` is the
+    unanchored ensemble (``weights="design"`` implies it).
     """
 
     members: tuple[str, ...] = ("rf", "xgb", "lgbm")
@@ -37,17 +38,16 @@ class ModelConfig:
     lgbm_params: dict[str, Any] = field(default_factory=dict)
     goals: bool = True
     random_state: int = 0
-    anchor: str | None = None  # "market": learn the pre-closing market's error
+    anchor: str | None = "market"  # learn the pre-closing market's error; None: unanchored
 
     def __post_init__(self) -> None:
         if self.weights not in ("stacking", "design"):
             raise ValueError(f"weights must be stacking or design, not {self.weights!r}")
         if self.anchor not in (None, "market"):
             raise ValueError(f"anchor must be market or None, not {self.anchor!r}")
-        if self.anchor is not None and self.weights != "stacking":
-            raise ValueError("the anchored ensemble blends by stacking only")
-        if self.weights == "design":
+        if self.weights == "design":  # the design's fixed blend of the unanchored trees
             object.__setattr__(self, "members", ("rf", "xgb", "lgbm"))
+            object.__setattr__(self, "anchor", None)
 
     def outcome_model(self) -> CalibratedModel:
         """An unfitted 1X2 estimator."""
