@@ -346,7 +346,13 @@ class Insight(Prediction):
                     **_RUN,
                     "value_bet_rules": _VALUE_BET_RULES,
                     "staking": _STAKING,
-                    "drivers": [{"feature": "elo_diff", "value": 112.5}],
+                    "drivers": [
+                        {
+                            "feature": "elo_diff",
+                            "value": 112.5,
+                            "contribution": {"home": 0.031, "draw": -0.004, "away": -0.027},
+                        }
+                    ],
                     "edges": [_EDGE, _EXCLUDED_EDGE],
                     "value_bets": [_VALUE_BET],
                     "stakes": [_STAKE],
@@ -361,7 +367,14 @@ class Insight(Prediction):
     staking: Staking | None = Field(
         description="The bankroll, unit and rules the stakes were sized by (null: not published)"
     )
-    drivers: Any = Field(description="The features that drove the prediction, as published")
+    drivers: Any = Field(
+        description=(
+            "The match's features that moved the forecast away from the pre-closing market, "
+            "largest first: each {feature, value, contribution: {home, draw, away}}, the move "
+            "of the centred log-probabilities (a model without per-match attributions gives "
+            "{feature, importance, value})"
+        )
+    )
     edges: list[Edge]
     value_bets: list[ValueBet]
     stakes: list[Stake]

@@ -79,10 +79,11 @@ def backtest(
         progress=progress,
     )
     preds = with_markets(engine, preds)
-    return Backtest(_csv_frame(engine, preds), compare(preds), by_group(preds, ("season_code",)))
+    return Backtest(csv_frame(engine, preds), compare(preds), by_group(preds, ("season_code",)))
 
 
-def _csv_frame(engine: Engine, preds: pl.DataFrame) -> pl.DataFrame:
+def csv_frame(engine: Engine, preds: pl.DataFrame) -> pl.DataFrame:
+    """Walk-forward predictions with the markets joined, as ``--output`` writes them."""
     ids = sorted(set(preds["home_team_id"].to_list()) | set(preds["away_team_id"].to_list()))
     with engine.connect() as connection:
         names = dict(connection.execute(select(Team.id, Team.name).where(Team.id.in_(ids))).all())

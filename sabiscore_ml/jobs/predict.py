@@ -223,6 +223,34 @@ def _fixture_names(engine: Engine, match_ids: Sequence[int]) -> pl.DataFrame:
 
 
 def _drivers(bundle: ModelBundle, frame: pl.DataFrame) -> list[str]:
+    """Each match's own drivers (JSON): the features moving its forecast from the market.
+
+    Every object is ``{"feature", "value", "contribution": {"home", "draw", "away"}}``
+    (:meth:`ModelBundle.explain`: the move of the market's centred log-probabilities).
+    A model without per-match attributions lists its most important features
+    instead, the same for every match, as ``{"feature", "importance", "value"}``.
+    """
+    try:
+        explained = bundle.explain(frame, top=DRIVERS)
+    except TypeError:
+        return _global_drivers(bundle, frame)
+    return [
+        json.dumps(
+            [
+                {
+                    "feature": d["feature"],
+                    "value": None if d["value"] is None else round(d["value"], 6),
+                    "contribution": {k: round(v, 6) for k, v in d["contribution"].items()},
+                }
+                for d in row["drivers"]
+            ],
+            separators=(",", ":"),
+        )
+        for row in explained
+    ]
+
+
+def _global_drivers(bundle: ModelBundle, frame: pl.DataFrame) -> list[str]:
     """The most important features of the model, with each match's values (JSON)."""
     importance = bundle.outcome.feature_importance().head(DRIVERS)
     names = [n for n in importance.index if n in frame.columns]

@@ -55,6 +55,7 @@ class Estimator(ProbabilityModel, Protocol):
         """Fit on the feature matrix and the targets."""
         ...
 
+
 #: Columns of every prediction, in order.
 OUTPUT_COLUMNS = ("p_home", "p_draw", "p_away", "p_over25", "p_btts", "xg_home", "xg_away")
 
@@ -122,6 +123,46 @@ class ModelBundle:
             json.dumps(dict(zip(CORRECT_SCORE_LABELS, row.tolist(), strict=True)))
             for row in joint["correct_score"]
         ]
+        return out
+
+    def explain(self, frame: pd.DataFrame | pl.DataFrame, top: int = 8) -> list[dict[str, Any]]:
+        """Why each match's 1X2 forecast differs from its baseline (the pre-closing market).
+
+        Per input row: ``baseline`` (the probabilities the model started from:
+        the market's margin-free ones, else Dixon-Coles or the frequencies),
+        ``drivers`` (the ``top`` features by their largest move, each
+        ``{"feature", "value", "contribution": {"home", "draw", "away"}}``, the
+        move of the centred log-probabilities), and ``rest`` (what no feature
+        carries: the forest, biases, the blend's intercepts).  Baseline log-odds
+        plus every feature's contribution plus ``rest`` give the forecast's.
+        Raises ``TypeError`` for an outcome model without per-match contributions.
+        """
+        X = self.matrix(frame)
+        contributions = getattr(self.outcome, "contributions", None)
+        if contributions is None:
+            raise TypeError(f"{type(self.outcome).__name__} gives no per-match contributions")
+        baseline, per, rest = contributions(X)
+        size = np.abs(per).max(axis=2)
+        order = np.argsort(-size, axis=1, kind="stable")[:, :top]
+        values = X.to_numpy(dtype=np.float64)
+        sides = ("home", "draw", "away")
+        out = []
+        for i in range(len(X)):
+            drivers = [
+                {
+                    "feature": self.features[j],
+                    "value": None if np.isnan(values[i, j]) else float(values[i, j]),
+                    "contribution": {s: float(per[i, j, k]) for k, s in enumerate(sides)},
+                }
+                for j in order[i]
+            ]
+            out.append(
+                {
+                    "baseline": {f"p_{s}": float(baseline[i, k]) for k, s in enumerate(sides)},
+                    "drivers": drivers,
+                    "rest": {s: float(rest[i, k]) for k, s in enumerate(sides)},
+                }
+            )
         return out
 
     def with_outcome(

@@ -7,39 +7,68 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
-from sabiscore_ml.models.estimators import CalibratedModel, GoalsModel, TreeEnsemble
+from sabiscore_ml.models.estimators import (
+    AnchoredEnsemble,
+    CalibratedModel,
+    GoalsModel,
+    TreeEnsemble,
+)
 
 
 @dataclass(frozen=True)
 class ModelConfig:
-    """The 1X2 model: tree ensemble, blend and calibration; plus the goals model."""
+    """The 1X2 model: tree ensemble, blend and calibration; plus the goals model.
+
+    ``anchor="market"`` (the default) builds the :class:`AnchoredEnsemble`: the
+    members learn the pre-closing market's error from its log-probabilities
+    (smaller trees, ``ANCHORED_DEFAULTS``, overridden by the member dicts), and
+    the stacking pool blends them with the market.  ``anchor=None`` is the
+    unanchored ensemble (``weights="design"`` implies it).
+    """
 
     members: tuple[str, ...] = ("rf", "xgb", "lgbm")
     weights: str = "stacking"  # or "design" (40/35/25 over rf, xgb, lgbm)
     calibration: str | None = "temperature"  # isotonic, sigmoid, or None
     calibration_fraction: float = 0.15
-    n_folds: int = 2
-    oof_fraction: float = 0.4
+    n_folds: int | None = None  # stacking folds; None: the ensemble's own (2, anchored 1)
+    oof_fraction: float | None = None  # rows predicted out of fold; None: 0.4, anchored 0.3
     meta_c: float = 1.0
     rf_params: dict[str, Any] = field(default_factory=dict)
     xgb_params: dict[str, Any] = field(default_factory=dict)
     lgbm_params: dict[str, Any] = field(default_factory=dict)
     goals: bool = True
     random_state: int = 0
+    anchor: str | None = "market"  # learn the pre-closing market's error; None: unanchored
 
     def __post_init__(self) -> None:
         if self.weights not in ("stacking", "design"):
             raise ValueError(f"weights must be stacking or design, not {self.weights!r}")
-        if self.weights == "design":
+        if self.anchor not in (None, "market"):
+            raise ValueError(f"anchor must be market or None, not {self.anchor!r}")
+        if self.weights == "design":  # the design's fixed blend of the unanchored trees
             object.__setattr__(self, "members", ("rf", "xgb", "lgbm"))
+            object.__setattr__(self, "anchor", None)
 
     def outcome_model(self) -> CalibratedModel:
         """An unfitted 1X2 estimator."""
+        ensemble: TreeEnsemble | AnchoredEnsemble
+        if self.anchor == "market":
+            ensemble = AnchoredEnsemble(
+                members=tuple(m for m in self.members if m != "market"),
+                n_folds=1 if self.n_folds is None else self.n_folds,
+                oof_fraction=0.3 if self.oof_fraction is None else self.oof_fraction,
+                meta_c=self.meta_c,
+                rf_params=dict(self.rf_params),
+                xgb_params=dict(self.xgb_params),
+                lgbm_params=dict(self.lgbm_params),
+                random_state=self.random_state,
+            )
+            return CalibratedModel(ensemble, self.calibration, self.calibration_fraction)
         ensemble = TreeEnsemble(
             members=self.members,
             weights=self.weights,
-            n_folds=self.n_folds,
-            oof_fraction=self.oof_fraction,
+            n_folds=2 if self.n_folds is None else self.n_folds,
+            oof_fraction=0.4 if self.oof_fraction is None else self.oof_fraction,
             meta_c=self.meta_c,
             rf_params=dict(self.rf_params),
             xgb_params=dict(self.xgb_params),

@@ -460,6 +460,334 @@ class TreeEnsemble(_OutcomeClassifier):
         return series.sort_values(ascending=False)
 
 
+# --- the market-anchored ensemble ---------------------------------------------------
+
+#: Smaller trees for the anchored members: they learn a correction, not the match
+#: (the boosters' ``n_estimators`` is a ceiling: they stop early).
+ANCHORED_DEFAULTS: dict[str, dict[str, Any]] = {
+    "rf": dict(
+        n_estimators=40,
+        min_samples_leaf=300,
+        max_features=0.1,
+        max_samples=0.15,
+        max_depth=5,
+    ),
+    "xgb": dict(
+        n_estimators=300,
+        learning_rate=0.05,
+        max_depth=2,
+        subsample=0.7,
+        colsample_bytree=0.5,
+        min_child_weight=100.0,
+        reg_lambda=20.0,
+        max_bin=64,
+    ),
+    "lgbm": dict(
+        n_estimators=300,
+        learning_rate=0.05,
+        num_leaves=4,
+        min_child_samples=300,
+        subsample=0.7,
+        subsample_freq=1,
+        colsample_bytree=0.5,
+        reg_lambda=20.0,
+        max_bin=63,
+    ),
+}
+
+_SIDES = ("home", "draw", "away")
+
+
+def _centred(values: np.ndarray) -> np.ndarray:
+    """Log-odds vectors with their mean over the outcomes (last axis) removed."""
+    centred: np.ndarray = values - values.mean(axis=-1, keepdims=True)
+    return centred
+
+
+class MarketBaseline(_OutcomeClassifier):
+    """The anchor of :class:`AnchoredEnsemble`: the pre-closing market, where it quoted.
+
+    Per match the first complete source of ``sources`` (as :class:`MarketImplied`);
+    a match with no quote takes the feature store's Dixon-Coles probabilities
+    (``dc_p_*``) when present, else the training outcome frequencies.
+    ``quoted(X)`` tells which rows the market anchored.
+    """
+
+    def __init__(self, sources: Sequence[str] = MARKET_SOURCES, method: str = "proportional"):
+        self.sources = sources
+        self.method = method
+
+    def fit(self, X: pd.DataFrame, y: Results) -> MarketBaseline:
+        """Learn the last fallback: the outcome frequencies."""
+        outcome = self._start_fit(X, y)
+        self.market_ = MarketImplied(self.sources, self.method).fit(X, CLASSES[outcome])
+        self.prior_ = self.market_.prior_
+        return self
+
+    def quoted(self, X: pd.DataFrame) -> np.ndarray:
+        """Whether the market quoted each match (the anchor is the market's)."""
+        quoted: np.ndarray = ~np.isnan(self.market_.market_probabilities(X)).any(axis=1)
+        return quoted
+
+    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
+        """Market probabilities, else Dixon-Coles, else the frequencies."""
+        probs = self.market_.market_probabilities(X)
+        if set(DixonColes.columns) <= set(X.columns):
+            rating = X[list(DixonColes.columns)].to_numpy(dtype=np.float64)
+            missing = np.isnan(probs).any(axis=1)
+            probs[missing] = rating[missing]
+        return _normalise(_fill_rows(probs, self.prior_))
+
+    def log_proba(self, X: pd.DataFrame) -> np.ndarray:
+        """Log-probabilities of :meth:`predict_proba` (the boosters' base margin)."""
+        logp: np.ndarray = np.log(self.predict_proba(X))
+        return logp
+
+
+class AnchoredEnsemble(_OutcomeClassifier):
+    """RandomForest, XGBoost and LightGBM learning only the market's error, stacked.
+
+    Every member starts from the :class:`MarketBaseline`'s log-probabilities:
+    LightGBM boosts from them (``init_score``), XGBoost too (``base_margin``),
+    and the forest regresses the residual (one-hot result minus the baseline's
+    probabilities), added back to the baseline.  A member whose trees say
+    nothing therefore returns the market.  The meta-learner (a
+    :class:`LogLinearPool`) blends the members *and* the baseline itself on
+    out-of-fold rows, so the walk-forward learns how far to move from the market.
+
+    :meth:`contributions` gives, per match and feature, what the boosters moved
+    the market's (centred) log-probabilities by, weighted as the pool weighs them.
+    """
+
+    def __init__(
+        self,
+        members: Sequence[str] = ("rf", "xgb", "lgbm"),
+        n_folds: int = 1,
+        oof_fraction: float = 0.3,
+        meta_c: float = 1.0,
+        rf_params: Params | None = None,
+        xgb_params: Params | None = None,
+        lgbm_params: Params | None = None,
+        sources: Sequence[str] = MARKET_SOURCES,
+        early_stopping: float = 0.2,
+        patience: int = 20,
+        random_state: int = 0,
+    ) -> None:
+        self.members = members
+        self.early_stopping = early_stopping
+        self.patience = patience
+        self.n_folds = n_folds
+        self.oof_fraction = oof_fraction
+        self.meta_c = meta_c
+        self.rf_params = rf_params
+        self.xgb_params = xgb_params
+        self.lgbm_params = lgbm_params
+        self.sources = sources
+        self.random_state = random_state
+
+    def _new_member(self, name: str) -> Any:
+        given = {"rf": self.rf_params, "xgb": self.xgb_params, "lgbm": self.lgbm_params}
+        if name not in given:
+            raise ValueError(f"unknown anchored member {name!r} (rf, xgb, lgbm)")
+        params = {**ANCHORED_DEFAULTS[name], **(given[name] or {})}
+        threads = get_model_settings().threads
+        if name == "rf":
+            from sklearn.ensemble import RandomForestRegressor
+
+            return RandomForestRegressor(
+                **{"n_jobs": threads, **params}, random_state=self.random_state
+            )
+        return make_member(name, params, self.random_state)
+
+    def _fit_members(
+        self,
+        X: pd.DataFrame,
+        outcome: np.ndarray,
+        base: np.ndarray,
+        rounds: Mapping[str, int] | None = None,
+    ) -> dict[str, Any]:
+        """Fit every member; boosters stop early on the latest rows unless ``rounds`` is given.
+
+        Without ``rounds`` a booster trains on the first ``1 - early_stopping``
+        of the rows and stops when the log loss of the rest has not improved for
+        ``patience`` rounds (its ``best_iteration_`` is kept); with ``rounds`` it
+        trains that many rounds on every row.
+        """
+        data = X.to_numpy(dtype=np.float32)
+        cut = int(len(X) * (1.0 - self.early_stopping)) if rounds is None else len(X)
+        fit, held = slice(0, cut), slice(cut, len(X))
+        fitted: dict[str, Any] = {}
+        for name in self.members:
+            model = self._new_member(name)
+            if name == "rf":
+                model.fit(data, np.eye(3)[outcome] - np.exp(base))
+            elif rounds is not None:
+                model.set_params(n_estimators=max(1, rounds[name]))
+                if name == "lgbm":
+                    model.fit(data, outcome, init_score=base)
+                else:
+                    model.fit(data, outcome, base_margin=base)
+            elif name == "lgbm":
+                from lightgbm import early_stopping
+
+                model.fit(
+                    data[fit],
+                    outcome[fit],
+                    init_score=base[fit],
+                    eval_X=(data[held],),
+                    eval_y=(outcome[held],),
+                    eval_init_score=[base[held]],
+                    callbacks=[early_stopping(self.patience, verbose=False)],
+                )
+            else:
+                model.set_params(early_stopping_rounds=self.patience)
+                model.fit(
+                    data[fit],
+                    outcome[fit],
+                    base_margin=base[fit],
+                    eval_set=[(data[held], outcome[held])],
+                    base_margin_eval_set=[base[held]],
+                    verbose=False,
+                )
+            fitted[name] = model
+        return fitted
+
+    @staticmethod
+    def _rounds(fitted: Mapping[str, Any]) -> dict[str, int]:
+        """The boosters' early-stopped numbers of rounds."""
+        out = {}
+        for name, model in fitted.items():
+            if name == "lgbm":
+                out[name] = int(model.best_iteration_ or model.n_estimators)
+            elif name == "xgb":
+                out[name] = int(model.best_iteration) + 1
+        return out
+
+    @staticmethod
+    def _margin(name: str, model: Any, data: np.ndarray, base: np.ndarray) -> np.ndarray:
+        """A booster's correction of the base log-odds (raw scores, base excluded)."""
+        if name == "lgbm":
+            raw: np.ndarray = np.asarray(model.booster_.predict(data, raw_score=True))
+            return raw
+        from xgboost import DMatrix
+
+        matrix = DMatrix(data, base_margin=base)
+        margin = np.asarray(model.get_booster().predict(matrix, output_margin=True))
+        correction: np.ndarray = margin - base
+        return correction
+
+    def _member_log_probs(
+        self, fitted: Mapping[str, Any], X: pd.DataFrame, base: np.ndarray
+    ) -> dict[str, np.ndarray]:
+        data = X.to_numpy(dtype=np.float32)
+        out = {"market": base}
+        for name, model in fitted.items():
+            if name == "rf":
+                residual = np.asarray(model.predict(data)).reshape(len(X), 3)
+                out[name] = np.log(_normalise(np.exp(base) + residual))
+            else:
+                out[name] = log_softmax(base + self._margin(name, model, data, base), axis=1)
+        return out
+
+    def fit(self, X: pd.DataFrame, y: Results) -> AnchoredEnsemble:
+        """Fit the baseline, the pool on out-of-fold rows, then every member on all rows."""
+        outcome = self._start_fit(X, y)
+        if not self.members:
+            raise ValueError("an anchored ensemble needs at least one member")
+        self.baseline_ = MarketBaseline(self.sources).fit(X, CLASSES[outcome])
+        base = self.baseline_.log_proba(X)
+        start = int(len(X) * (1.0 - self.oof_fraction))
+        bounds = np.linspace(start, len(X), self.n_folds + 1).astype(int)
+        if bounds[0] < 200 or bounds[1] - bounds[0] < 50:
+            raise ValueError(f"{len(X)} matches are too few for {self.n_folds} stacking folds")
+        oof, labels = [], []
+        for k in range(self.n_folds):
+            train, test = slice(0, bounds[k]), slice(bounds[k], bounds[k + 1])
+            if len(np.unique(outcome[train])) < 3:
+                continue
+            fitted = self._fit_members(X.iloc[train], outcome[train], base[train])
+            rounds = self._rounds(fitted)
+            parts = self._member_log_probs(fitted, X.iloc[test], base[test])
+            oof.append(np.exp(np.stack(list(parts.values()))))
+            labels.append(outcome[test])
+        if not oof:
+            raise ValueError("no stacking fold saw all three outcomes")
+        self.meta_ = LogLinearPool(self.meta_c).fit(
+            np.concatenate(oof, axis=1), np.concatenate(labels)
+        )
+        # the last fold's early-stopped rounds, trained on every row
+        self.rounds_ = rounds
+        self.members_ = self._fit_members(X, outcome, base, rounds)
+        self.pool_names_ = ("market", *self.members)
+        return self
+
+    def member_probabilities(self, X: pd.DataFrame) -> dict[str, np.ndarray]:
+        """The baseline's and each member's probabilities."""
+        base = self.baseline_.log_proba(X)
+        return {k: np.exp(v) for k, v in self._member_log_probs(self.members_, X, base).items()}
+
+    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
+        """The pooled probabilities."""
+        parts = self.member_probabilities(X)
+        return _normalise(self.meta_.predict_proba(np.stack([parts[n] for n in self.pool_names_])))
+
+    def booster_contributions(self, name: str, X: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        """One booster's per-feature contributions to its correction, and its bias.
+
+        Shapes ``(n, features, 3)`` and ``(n, 3)``: their sum over features plus
+        the bias is the booster's raw correction of the base log-odds.
+        """
+        model = self.members_[name]
+        data = X.to_numpy(dtype=np.float32)
+        base = self.baseline_.log_proba(X)
+        n, f = data.shape
+        if name == "lgbm":
+            raw = np.asarray(model.booster_.predict(data, pred_contrib=True))
+            per = raw.reshape(n, 3, f + 1).transpose(0, 2, 1)
+            return per[:, :f, :], per[:, f, :]
+        if name == "xgb":
+            from xgboost import DMatrix
+
+            matrix = DMatrix(data, base_margin=base)
+            raw = np.asarray(model.get_booster().predict(matrix, pred_contribs=True))
+            per = raw.transpose(0, 2, 1)  # (n, f + 1, 3)
+            return per[:, :f, :], per[:, f, :] - base
+        raise ValueError(f"{name!r} is not a booster member (xgb, lgbm)")
+
+    def contributions(self, X: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        """Per match and feature, the pooled boosters' move of the market's centred log-odds.
+
+        Returns ``(contributions, rest)`` of shapes ``(n, features, 3)`` and
+        ``(n, 3)``, centred over the outcomes: the baseline's centred
+        log-probabilities plus the contributions summed over features plus
+        ``rest`` (the forest, the boosters' biases, the pool's intercepts and
+        its weight on the market) equal the ensemble's centred log-probabilities.
+        """
+        weights = dict(zip(self.pool_names_, self.meta_.weights_, strict=True))
+        base_c = _centred(self.baseline_.log_proba(X))
+        total = np.zeros((len(X), self.n_features_in_, 3))
+        for name in self.members:
+            if name in ("xgb", "lgbm"):
+                per, _ = self.booster_contributions(name, X)
+                total += weights[name] * _centred(per)
+        contributions = _centred(total)
+        final = _centred(np.log(self.predict_proba(X)))
+        rest: np.ndarray = final - base_c - contributions.sum(axis=1)
+        return contributions, rest
+
+    def feature_importance(self) -> pd.Series[float]:
+        """Mean normalised importance over the tree members, by feature."""
+        scores = []
+        for model in self.members_.values():
+            values = getattr(model, "feature_importances_", None)
+            if values is not None and np.sum(values) > 0:
+                scores.append(np.asarray(values, dtype=float) / np.sum(values))
+        if not scores:
+            return pd.Series(dtype=float)
+        series = pd.Series(np.mean(scores, axis=0), index=self.feature_names_in_, dtype=float)
+        return series.sort_values(ascending=False)
+
+
 # --- calibration -------------------------------------------------------------------
 
 
@@ -492,9 +820,7 @@ class Calibrator:
             logp = np.log(np.clip(probs, _CLIP, 1.0))
 
             def nll(t: float) -> float:
-                return float(
-                    -log_softmax(logp / t, axis=1)[np.arange(len(outcome)), outcome].sum()
-                )
+                return float(-log_softmax(logp / t, axis=1)[np.arange(len(outcome)), outcome].sum())
 
             self.temperature_ = float(minimize_scalar(nll, bounds=(0.2, 5.0), method="bounded").x)
         return self
@@ -580,6 +906,29 @@ class CalibratedModel(_OutcomeClassifier):
         new.method = method or self.method or "isotonic"
         new.calibrator_ = Calibrator(new.method).fit(self.base_.predict_proba(X), outcome)
         return new
+
+    def contributions(self, X: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per-match attributions against the base model's baseline, after calibration.
+
+        Returns ``(baseline, contributions, rest)``: the baseline's probabilities
+        ``(n, 3)``, each feature's move of the centred log-probabilities
+        ``(n, features, 3)`` (the base model's, divided by the temperature), and
+        the remainder ``(n, 3)``: centred log baseline + contributions summed
+        over features + rest = centred log of :meth:`predict_proba`.  Needs a
+        base model with ``contributions`` (:class:`AnchoredEnsemble`).
+        """
+        explain = getattr(self.base_, "contributions", None)
+        baseline = getattr(self.base_, "baseline_", None)
+        if explain is None or baseline is None:
+            raise TypeError(f"{type(self.base_).__name__} gives no per-match contributions")
+        per, _ = explain(X)
+        calibrator = self.calibrator_
+        if calibrator is not None and calibrator.method == "temperature":
+            per = per / calibrator.temperature_
+        base = baseline.predict_proba(X)
+        final = _centred(np.log(self.predict_proba(X)))
+        rest: np.ndarray = final - _centred(np.log(base)) - per.sum(axis=1)
+        return base, per, rest
 
     def feature_importance(self) -> pd.Series[float]:
         """The base model's feature importance, when it has one."""

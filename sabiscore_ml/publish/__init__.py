@@ -32,7 +32,11 @@ The same run gives the same bytes, from Redis or rebuilt from the warehouse
 - *insight* (one match): the compact prediction plus ``correct_score``, ``model_name``,
   ``model_version``, ``created_at``, ``as_of``, ``mode``, ``value_bet_rules``
   and ``staking`` (the run's, below), ``drivers`` (the JSON the job gave, or
-  null), ``edges`` (``market``, ``outcome``, ``bookmaker``, ``price``,
+  null: a list of ``{feature, value, contribution: {home, draw, away}}``, the
+  match's own features moving its forecast away from the pre-closing market
+  (``p_market``), largest first, in centred log-probability; a model without
+  per-match attributions gives ``{feature, importance, value}``), ``edges``
+  (``market``, ``outcome``, ``bookmaker``, ``price``,
   ``p_model``, ``p_market``, ``edge``, ``prob_edge``, ``confirmed_edge``,
   ``p_confirmed``, ``is_value``, ``n_bookmakers``, ``excluded_by``,
   ``rule_value``; ``confirmed_edge`` is the edge the run's edge model says the
