@@ -259,3 +259,33 @@ def test_published_drivers_are_each_matchs_own(league):
     same = [json.loads(d) for d in _drivers(unanchored, rows)]
     assert [d["feature"] for d in same[0]] == [d["feature"] for d in same[1]]
     assert "importance" in same[0][0]
+
+
+def _fit_in_a_daemonic_process(queue) -> None:  # noqa: ANN001 - a multiprocessing queue
+    import warnings
+
+    import pandas as pd
+
+    rng = np.random.default_rng(3)
+    n = 600
+    market = rng.dirichlet([4.0, 2.5, 3.0], size=n)
+    X = pd.DataFrame(market, columns=MARKET).assign(a=rng.normal(size=n), b=rng.normal(size=n))
+    y = np.array(["H", "D", "A"])[[rng.choice(3, p=p) for p in market]]
+    params = dict(SMALL, rf_params={"n_estimators": 8, "n_jobs": 2})
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        E.AnchoredEnsemble(**params).fit(X, y).predict_proba(X)
+    queue.put([str(w.message) for w in caught if "multiprocessing" in str(w.message)])
+
+
+def test_the_anchored_forest_keeps_its_threads_in_a_daemonic_process() -> None:
+    """A Celery pool process is daemonic: joblib's processes are refused there, threads are not."""
+    import multiprocessing as mp
+
+    context = mp.get_context("fork")
+    queue = context.Queue()
+    child = context.Process(target=_fit_in_a_daemonic_process, args=(queue,), daemon=True)
+    child.start()
+    warned = queue.get(timeout=120)
+    child.join(timeout=30)
+    assert warned == []

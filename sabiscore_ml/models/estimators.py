@@ -620,7 +620,8 @@ class AnchoredEnsemble(_OutcomeClassifier):
         for name in self.members:
             model = self._new_member(name)
             if name == "rf":
-                model.fit(data, np.eye(3)[outcome] - np.exp(base))
+                with parallel_config(backend="threading"):  # see _fit_member
+                    model.fit(data, np.eye(3)[outcome] - np.exp(base))
             elif rounds is not None:
                 model.set_params(n_estimators=max(1, rounds[name]))
                 if name == "lgbm":
@@ -683,7 +684,8 @@ class AnchoredEnsemble(_OutcomeClassifier):
         out = {"market": base}
         for name, model in fitted.items():
             if name == "rf":
-                residual = np.asarray(model.predict(data)).reshape(len(X), 3)
+                with parallel_config(backend="threading"):  # see _member_probs
+                    residual = np.asarray(model.predict(data)).reshape(len(X), 3)
                 out[name] = np.log(_normalise(np.exp(base) + residual))
             else:
                 out[name] = log_softmax(base + self._margin(name, model, data, base), axis=1)
