@@ -61,6 +61,7 @@ from sabiscore_ml.warehouse.models import (
     RunPrediction,
     RunStake,
 )
+from sabiscore_ml.warehouse.queries import AnySelect
 
 log = logging.getLogger(__name__)
 Progress = Callable[[str], None]
@@ -209,31 +210,46 @@ def published_predictions(
         .join(Match, Match.id == RunPrediction.match_id)
         .where(PredictionRun.status == PUBLISHED, PredictionRun.model_name == model_name)
     )
+    schema = {
+        "model_version": pl.String,
+        "run_id": pl.String,
+        "created_at": pl.Datetime("us"),
+        "as_of": pl.Date,
+        "match_id": pl.Int64,
+        "league_code": pl.String,
+        "match_date": pl.Date,
+        "p_home": pl.Float64,
+        "p_draw": pl.Float64,
+        "p_away": pl.Float64,
+        "drivers_json": pl.String,
+        "result": pl.String,
+    }
+    return _latest_rows(
+        engine, query, schema, ["model_version", "match_id"], leagues=leagues, version=version
+    )
+
+
+def _latest_rows(
+    engine: Engine,
+    query: AnySelect,
+    schema: dict[str, Any],
+    keys: list[str],
+    *,
+    leagues: Sequence[str],
+    version: str | None,
+) -> pl.DataFrame:
+    """A query's rows over published runs as a frame, the latest run's per ``keys``.
+
+    Only ``leagues`` and the model ``version`` when given.
+    """
     if leagues:
         query = query.where(RunPrediction.league_code.in_(list(leagues)))
     if version is not None:
         query = query.where(PredictionRun.model_version == version)
     with engine.connect() as connection:
         rows = connection.execute(query).all()
-    frame = pl.DataFrame(
-        [tuple(r) for r in rows],
-        schema={
-            "model_version": pl.String,
-            "run_id": pl.String,
-            "created_at": pl.Datetime("us"),
-            "as_of": pl.Date,
-            "match_id": pl.Int64,
-            "league_code": pl.String,
-            "match_date": pl.Date,
-            "p_home": pl.Float64,
-            "p_draw": pl.Float64,
-            "p_away": pl.Float64,
-            "drivers_json": pl.String,
-            "result": pl.String,
-        },
-        orient="row",
-    )
-    return _latest_run(frame, ["model_version", "match_id"])
+    frame = pl.DataFrame([tuple(r) for r in rows], schema=schema, orient="row")
+    return _latest_run(frame, keys)
 
 
 def _latest_run(frame: pl.DataFrame, keys: list[str]) -> pl.DataFrame:
@@ -280,29 +296,26 @@ def published_value_bets(
             RunEdge.market == "1x2",
         )
     )
-    if leagues:
-        query = query.where(RunPrediction.league_code.in_(list(leagues)))
-    if version is not None:
-        query = query.where(PredictionRun.model_version == version)
-    with engine.connect() as connection:
-        rows = connection.execute(query).all()
-    frame = pl.DataFrame(
-        [tuple(r) for r in rows],
-        schema={
-            "model_version": pl.String,
-            "run_id": pl.String,
-            "created_at": pl.Datetime("us"),
-            "match_id": pl.Int64,
-            "league_code": pl.String,
-            "match_date": pl.Date,
-            "outcome": pl.String,
-            "bookmaker": pl.String,
-            "price": pl.Float64,
-            "result": pl.String,
-        },
-        orient="row",
+    schema = {
+        "model_version": pl.String,
+        "run_id": pl.String,
+        "created_at": pl.Datetime("us"),
+        "match_id": pl.Int64,
+        "league_code": pl.String,
+        "match_date": pl.Date,
+        "outcome": pl.String,
+        "bookmaker": pl.String,
+        "price": pl.Float64,
+        "result": pl.String,
+    }
+    return _latest_rows(
+        engine,
+        query,
+        schema,
+        ["model_version", "match_id", "outcome"],
+        leagues=leagues,
+        version=version,
     )
-    return _latest_run(frame, ["model_version", "match_id", "outcome"])
 
 
 def published_stakes(
@@ -336,30 +349,27 @@ def published_stakes(
             RunStake.market == "1x2",
         )
     )
-    if leagues:
-        query = query.where(RunPrediction.league_code.in_(list(leagues)))
-    if version is not None:
-        query = query.where(PredictionRun.model_version == version)
-    with engine.connect() as connection:
-        rows = connection.execute(query).all()
-    frame = pl.DataFrame(
-        [tuple(r) for r in rows],
-        schema={
-            "model_version": pl.String,
-            "run_id": pl.String,
-            "created_at": pl.Datetime("us"),
-            "match_id": pl.Int64,
-            "league_code": pl.String,
-            "match_date": pl.Date,
-            "outcome": pl.String,
-            "portfolio": pl.String,
-            "price": pl.Float64,
-            "stake": pl.Float64,
-            "result": pl.String,
-        },
-        orient="row",
+    schema = {
+        "model_version": pl.String,
+        "run_id": pl.String,
+        "created_at": pl.Datetime("us"),
+        "match_id": pl.Int64,
+        "league_code": pl.String,
+        "match_date": pl.Date,
+        "outcome": pl.String,
+        "portfolio": pl.String,
+        "price": pl.Float64,
+        "stake": pl.Float64,
+        "result": pl.String,
+    }
+    return _latest_rows(
+        engine,
+        query,
+        schema,
+        ["model_version", "match_id", "outcome", "portfolio"],
+        leagues=leagues,
+        version=version,
     )
-    return _latest_run(frame, ["model_version", "match_id", "outcome", "portfolio"])
 
 
 # --- the figures --------------------------------------------------------------------------------
