@@ -10,6 +10,7 @@ import datetime as dt
 from typing import Any
 
 from airflow.sdk import Asset, Param, dag, task
+from sabiscore_airflow.common import START_DATE, default_args, list_param
 
 MATCHES = Asset("sabiscore://warehouse/matches")  # results and closing prices (football-data)
 MONITOR = Asset("sabiscore://monitor/figures")
@@ -57,23 +58,16 @@ An empty Param is null (the trigger form's empty field) or, for a list, `[]`.
     dag_id="monitor",
     description="Score the published predictions and value bets once results are in",
     doc_md=DOC_MD,
-    start_date=dt.datetime(2024, 1, 1, tzinfo=dt.UTC),
+    start_date=START_DATE,
     schedule=MATCHES,
     catchup=False,
     max_active_runs=1,
-    default_args={
-        "owner": "sabiscore",
-        "retries": 1,
-        "retry_delay": dt.timedelta(minutes=5),
-        "execution_timeout": dt.timedelta(minutes=30),
-    },
+    default_args=default_args(
+        retries=1, retry_delay=dt.timedelta(minutes=5), execution_timeout=dt.timedelta(minutes=30)
+    ),
     params={
-        "leagues": Param(
-            None,
-            type=["null", "array"],
-            items={"type": "string"},
-            title="Leagues",
-            description="League codes, one a line; empty: every league published.",
+        "leagues": list_param(
+            "Leagues", "League codes, one a line; empty: every league published."
         ),
         "model_version": Param(
             None,
