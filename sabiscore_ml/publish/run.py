@@ -205,12 +205,15 @@ class PublishedRun:
             self.edges, "edges", EDGE_COLUMNS, optional=EDGE_OPTIONAL, nullable=EDGE_NULLABLE
         )
         stakes = _conform(self.stakes, "stakes", STAKE_COLUMNS)
-        _check(self.run_id, predictions, edges, stakes)
+        predictions = predictions.sort("match_id")
+        documents = _decoded(self.run_id, predictions)
+        _check(self.run_id, predictions, edges, stakes, documents)
         for name in ("value_bet_rules", "staking"):
             object.__setattr__(self, name, _rules(self.run_id, name, getattr(self, name)))
         object.__setattr__(self, "created_at", created_at)
         object.__setattr__(self, "as_of", as_of)
-        object.__setattr__(self, "predictions", predictions.sort("match_id"))
+        object.__setattr__(self, "predictions", predictions)
+        object.__setattr__(self, "_documents", documents)
         object.__setattr__(self, "edges", _sorted(edges, "match_id", "market", "outcome"))
         object.__setattr__(
             self, "stakes", _sorted(stakes, "match_id", "market", "outcome", "portfolio")
@@ -233,11 +236,11 @@ class PublishedRun:
     @cached_property
     def records(self) -> RunRecords:
         """The rows as Python values, floats rounded to 6 decimals."""
+        documents: dict[str, list[Any]] = getattr(self, "_documents")  # noqa: B009
         predictions = []
-        for row in self.predictions.iter_rows(named=True):
-            for name in ("drivers", "correct_score"):
-                value = row.pop(name)
-                row[name] = None if value is None else json.loads(value)
+        for i, row in enumerate(self.predictions.iter_rows(named=True)):
+            for name in DOCUMENT_COLUMNS:
+                row[name] = documents[name][i]
             predictions.append(rounded(row))
         return RunRecords(
             predictions=tuple(predictions),
@@ -350,8 +353,34 @@ def _duplicates(frame: pl.DataFrame, keys: list[str]) -> list[tuple[Any, ...]]:
     return dup.head(5).rows()
 
 
+#: Prediction columns holding a JSON document each (text in the frame, decoded once).
+DOCUMENT_COLUMNS = ("drivers", "correct_score")
+
+
+def _decoded(run_id: str, predictions: pl.DataFrame) -> dict[str, list[Any]]:
+    """Each document column's values decoded (None for null), in the frame's row order."""
+    decoded: dict[str, list[Any]] = {}
+    for name in DOCUMENT_COLUMNS:
+        values: list[Any] = []
+        for text, match_id in zip(
+            predictions[name].to_list(), predictions["match_id"].to_list(), strict=True
+        ):
+            try:
+                values.append(None if text is None else json.loads(text))
+            except ValueError as exc:
+                raise InvalidRun(
+                    f"run {run_id}: predictions: {name} of match {match_id} is not JSON: {exc}"
+                ) from exc
+        decoded[name] = values
+    return decoded
+
+
 def _check(
-    run_id: str, predictions: pl.DataFrame, edges: pl.DataFrame, stakes: pl.DataFrame
+    run_id: str,
+    predictions: pl.DataFrame,
+    edges: pl.DataFrame,
+    stakes: pl.DataFrame,
+    documents: dict[str, list[Any]],
 ) -> None:
     where = f"run {run_id}"
     for frame, name, keys in (
@@ -373,18 +402,7 @@ def _check(
             f"{where}: predictions: 1X2 probabilities outside [0, 1] or not summing to 1 "
             f"for matches {bad['match_id'].head(5).to_list()}"
         )
-    for drivers, match_id in zip(
-        predictions["drivers"].to_list(), predictions["match_id"].to_list(), strict=True
-    ):
-        if drivers is None:
-            continue
-        try:
-            json.loads(drivers)
-        except ValueError as exc:
-            raise InvalidRun(
-                f"{where}: predictions: drivers of match {match_id} is not JSON: {exc}"
-            ) from exc
-    _check_correct_scores(where, predictions)
+    _check_correct_scores(where, predictions, documents["correct_score"])
     if predictions.filter(pl.col("league_code") == "all").height:
         raise InvalidRun(f"{where}: predictions: 'all' is not a league code")
     known = set(predictions["match_id"].to_list())
@@ -403,21 +421,17 @@ def _check(
         )
 
 
-def _check_correct_scores(where: str, predictions: pl.DataFrame) -> None:
+def _check_correct_scores(where: str, predictions: pl.DataFrame, grids: list[Any]) -> None:
     """Refuse a correct-score grid that does not give its prediction's markets.
 
     The published keys, probabilities in [0, 1] summing to 1, and the row's
     1X2, over 2.5 and both-teams-to-score as its sums.
     """
-    rows = predictions.filter(pl.col("correct_score").is_not_null()).select(
-        "match_id", "correct_score", "p_home", "p_draw", "p_away", "p_over25", "p_btts"
-    )
-    for row in rows.iter_rows(named=True):
+    rows = predictions.select("match_id", "p_home", "p_draw", "p_away", "p_over25", "p_btts")
+    for row, grid in zip(rows.iter_rows(named=True), grids, strict=True):
+        if grid is None:
+            continue
         match = f"{where}: predictions: correct_score of match {row['match_id']}"
-        try:
-            grid = json.loads(row["correct_score"])
-        except ValueError as exc:
-            raise InvalidRun(f"{match} is not JSON: {exc}") from exc
         if not isinstance(grid, dict) or set(grid) != set(CORRECT_SCORE_KEYS):
             raise InvalidRun(
                 f"{match}: a JSON object of the {len(CORRECT_SCORE_KEYS)} scores "
