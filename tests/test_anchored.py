@@ -261,31 +261,66 @@ def test_published_drivers_are_each_matchs_own(league):
     assert "importance" in same[0][0]
 
 
-def _fit_in_a_daemonic_process(queue) -> None:  # noqa: ANN001 - a multiprocessing queue
-    import warnings
+DAEMONIC_PROBE = """
+import json, multiprocessing as mp, warnings
 
+def fit(queue):
+    import numpy as np
     import pandas as pd
+    from sabiscore_ml.models import estimators as E
 
+    market_columns = MARKET_COLUMNS
     rng = np.random.default_rng(3)
     n = 600
     market = rng.dirichlet([4.0, 2.5, 3.0], size=n)
-    X = pd.DataFrame(market, columns=MARKET).assign(a=rng.normal(size=n), b=rng.normal(size=n))
+    X = pd.DataFrame(market, columns=market_columns).assign(
+        a=rng.normal(size=n), b=rng.normal(size=n)
+    )
     y = np.array(["H", "D", "A"])[[rng.choice(3, p=p) for p in market]]
-    params = dict(SMALL, rf_params={"n_estimators": 8, "n_jobs": 2})
+    params = dict(
+        rf_params={"n_estimators": 8, "n_jobs": 2},
+        xgb_params={"n_estimators": 30, "n_jobs": 1},
+        lgbm_params={"n_estimators": 30, "n_jobs": 1},
+    )
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         E.AnchoredEnsemble(**params).fit(X, y).predict_proba(X)
     queue.put([str(w.message) for w in caught if "multiprocessing" in str(w.message)])
 
+def guarded(queue):
+    try:
+        fit(queue)
+    except BaseException:
+        import traceback
 
-def test_the_anchored_forest_keeps_its_threads_in_a_daemonic_process() -> None:
-    """A Celery pool process is daemonic: joblib's processes are refused there, threads are not."""
-    import multiprocessing as mp
+        queue.put({"error": traceback.format_exc()})
 
-    context = mp.get_context("fork")
-    queue = context.Queue()
-    child = context.Process(target=_fit_in_a_daemonic_process, args=(queue,), daemon=True)
+if __name__ == "__main__":
+    mp.set_start_method("fork")
+    queue = mp.Queue()
+    child = mp.Process(target=guarded, args=(queue,), daemon=True)  # a Celery pool process
     child.start()
-    warned = queue.get(timeout=120)
+    print(json.dumps(queue.get(timeout=150)))
     child.join(timeout=30)
+""".replace("MARKET_COLUMNS", repr(MARKET))
+
+
+def test_the_anchored_forest_keeps_its_threads_in_a_daemonic_process(tmp_path) -> None:
+    """A Celery pool process is daemonic: joblib's processes are refused there, threads are not.
+
+    The daemonic child is forked from a fresh interpreter, as a Celery worker forks its pool,
+    not from the test process, whose OpenMP threads a fork cannot carry.
+    """
+    import json
+    import subprocess
+    import sys
+
+    script = tmp_path / "probe.py"
+    script.write_text(DAEMONIC_PROBE)
+    done = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=240
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    warned = json.loads(done.stdout.strip().splitlines()[-1])
+    assert not isinstance(warned, dict), warned["error"]
     assert warned == []
