@@ -35,6 +35,7 @@ pre-closing only), never through :func:`read_quotes`.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
@@ -43,7 +44,7 @@ import polars as pl
 from sqlalchemy import Engine, select
 
 from sabiscore_ml.odds import implied_probabilities
-from sabiscore_ml.warehouse.models import Odds
+from sabiscore_ml.warehouse.models import Odds, OddsSnapshot
 
 OUTCOMES: tuple[str, ...] = ("home", "draw", "away")
 PRECLOSE, CLOSE = "preclose", "close"
@@ -61,6 +62,9 @@ QUOTE_SCHEMA: dict[str, Any] = {
     "price": pl.Float64,
 }
 
+#: :data:`QUOTE_SCHEMA` and the moment each quote was taken (odds snapshots).
+SNAPSHOT_SCHEMA: dict[str, Any] = {**QUOTE_SCHEMA, "taken_at": pl.Datetime("us")}
+
 _CHUNK = 20_000  # match ids per query: below every database's parameter limit
 
 
@@ -72,12 +76,27 @@ def read_quotes(
     timings: Sequence[str] = (PRECLOSE,),
     bookmakers: Sequence[str] | None = None,
     outcomes: Sequence[str] = OUTCOMES,
+    as_of: dt.datetime | None = None,
 ) -> pl.DataFrame:
     """The quotes of ``match_ids`` in ``market`` at ``timings``, long (:data:`QUOTE_SCHEMA`).
 
     Only the ``outcomes`` given and, when given, the ``bookmakers``; sorted by
-    match, timing, bookmaker and outcome.
+    match, timing, bookmaker and outcome.  Without ``as_of``, the current
+    prices (``odds``, each quote's latest snapshot); with it (naive UTC), the
+    prices as they stood then: per match and timing, the quotes of the latest
+    snapshot taken at or before ``as_of`` (:func:`quotes_as_of`).
     """
+    if as_of is not None:
+        frame = quotes_as_of(
+            engine,
+            match_ids,
+            as_of,
+            market=market,
+            timings=timings,
+            bookmakers=bookmakers,
+            outcomes=outcomes,
+        )
+        return frame.drop("taken_at")
     ids = sorted({int(m) for m in match_ids})
     rows: list[Any] = []
     with engine.connect() as connection:
@@ -101,6 +120,104 @@ def read_quotes(
             rows += connection.execute(query).all()
     return pl.DataFrame(rows, schema=QUOTE_SCHEMA, orient="row").sort(
         "match_id", "timing", "bookmaker", "outcome"
+    )
+
+
+def read_snapshots(
+    engine: Engine,
+    match_ids: Sequence[int],
+    *,
+    market: str = "1x2",
+    timings: Sequence[str] = (PRECLOSE,),
+    bookmakers: Sequence[str] | None = None,
+    outcomes: Sequence[str] = OUTCOMES,
+    before: dt.datetime | None = None,
+    until: dt.datetime | None = None,
+) -> pl.DataFrame:
+    """Every snapshot of the quotes of ``match_ids``, long (:data:`SNAPSHOT_SCHEMA`).
+
+    Only snapshots taken strictly before ``before`` and at or before ``until``,
+    when given (naive UTC).  Sorted by match, timing, moment, bookmaker and outcome.
+    """
+    ids = sorted({int(m) for m in match_ids})
+    rows: list[Any] = []
+    with engine.connect() as connection:
+        for start in range(0, len(ids), _CHUNK):
+            query = (
+                select(
+                    OddsSnapshot.match_id,
+                    OddsSnapshot.market,
+                    OddsSnapshot.outcome,
+                    OddsSnapshot.bookmaker,
+                    OddsSnapshot.timing,
+                    OddsSnapshot.price,
+                    OddsSnapshot.taken_at,
+                )
+                .where(OddsSnapshot.match_id.in_(ids[start : start + _CHUNK]))
+                .where(OddsSnapshot.market == market)
+                .where(OddsSnapshot.timing.in_(list(timings)))
+                .where(OddsSnapshot.outcome.in_(list(outcomes)))
+            )
+            if bookmakers is not None:
+                query = query.where(OddsSnapshot.bookmaker.in_(list(bookmakers)))
+            if before is not None:
+                query = query.where(OddsSnapshot.taken_at < before)
+            if until is not None:
+                query = query.where(OddsSnapshot.taken_at <= until)
+            rows += connection.execute(query).all()
+    return pl.DataFrame(rows, schema=SNAPSHOT_SCHEMA, orient="row").sort(
+        "match_id", "timing", "taken_at", "bookmaker", "outcome"
+    )
+
+
+def quotes_as_of(
+    engine: Engine,
+    match_ids: Sequence[int],
+    as_of: dt.datetime,
+    *,
+    market: str = "1x2",
+    timings: Sequence[str] = (PRECLOSE,),
+    bookmakers: Sequence[str] | None = None,
+    outcomes: Sequence[str] = OUTCOMES,
+) -> pl.DataFrame:
+    """The prices as they stood at ``as_of``, with when each was taken (:data:`SNAPSHOT_SCHEMA`).
+
+    Per match and timing, every quote of the latest snapshot moment at or before
+    ``as_of``: a copy replaces the whole price set before it, as it does in
+    ``odds`` (a bookmaker a later copy no longer lists is gone).
+    """
+    every = read_snapshots(
+        engine,
+        match_ids,
+        market=market,
+        timings=timings,
+        bookmakers=bookmakers,
+        outcomes=outcomes,
+        until=as_of,
+    )
+    latest = every.group_by("match_id", "timing").agg(pl.col("taken_at").max())
+    return every.join(latest, on=["match_id", "timing", "taken_at"]).sort(
+        "match_id", "timing", "bookmaker", "outcome"
+    )
+
+
+def last_seen(
+    engine: Engine,
+    match_ids: Sequence[int],
+    *,
+    market: str = "1x2",
+    as_of: dt.datetime | None = None,
+) -> pl.DataFrame:
+    """When each bookmaker's pre-closing price of a match was last seen.
+
+    Columns ``match_id``, ``bookmaker``, ``last_update`` (naive UTC; at or
+    before ``as_of`` when given).
+    """
+    every = read_snapshots(engine, match_ids, market=market, until=as_of)
+    return (
+        every.group_by("match_id", "bookmaker")
+        .agg(pl.col("taken_at").max().alias("last_update"))
+        .sort("match_id", "bookmaker")
     )
 
 

@@ -293,7 +293,6 @@ class ModelSettings(BaseSettings):
         return self.optuna_storage or f"sqlite:///{core.home_dir / 'optuna.db'}"
 
 
-
 class MonitorSettings(BaseSettings):
     """The monitoring of what was published (``sabiscore monitor``, the ``monitor`` DAG).
 

@@ -71,6 +71,18 @@ def iso_date(text: str, option: str) -> str:
         ) from None
 
 
+def iso_datetime(text: str, option: str) -> str:
+    """``text`` as an ISO date-time, or a usage error naming ``option``."""
+    import datetime as dt
+
+    try:
+        return dt.datetime.fromisoformat(text).isoformat()
+    except ValueError:
+        raise typer.BadParameter(
+            f"{text!r} is not a date-time (YYYY-MM-DDTHH:MM[:SS][+HH:MM])", param_hint=option
+        ) from None
+
+
 def known_leagues(codes: list[str] | None) -> list[str] | None:
     """``--league`` codes checked against :data:`sabiscore_ml.leagues.LEAGUES` (upper-cased).
 

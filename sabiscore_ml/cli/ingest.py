@@ -15,6 +15,7 @@ from sabiscore_ml.cli.common import (
     err_console,
     init_warehouse,
     iso_date,
+    iso_datetime,
     load,
     print_coverage,
     print_outcomes,
@@ -58,6 +59,13 @@ def ingest_football_data(
         str | None,
         typer.Option(help="--fixtures-file: the day the copy was taken (default today)."),
     ] = None,
+    taken_at: Annotated[
+        str | None,
+        typer.Option(
+            help="--fixtures-file: the moment the copy was taken (ISO, UTC unless an offset "
+            "is given; default now), which its odds snapshots carry."
+        ),
+    ] = None,
 ) -> None:
     """Load football-data.co.uk results and odds: downloaded, or offline from files.
 
@@ -66,9 +74,11 @@ def ingest_football_data(
 
     --fixtures downloads fixtures.csv (the upcoming matches of every league with
     their current pre-closing odds; only if it changed since the archived copy,
-    --refresh forces it) and --fixtures-file loads a copy from disk (taken today,
-    or on --taken-on): unplayed matches for live predictions, all leagues in one
-    transaction, played matches never changed.  A copy listing fixtures more than
+    --refresh forces it) and --fixtures-file loads a copy from disk (taken now,
+    on --taken-on or at --taken-at): unplayed matches for live predictions, all
+    leagues in one transaction, played matches never changed.  Every copy's
+    prices are kept as odds snapshots taken at that moment; the latest copy's
+    are a fixture's current prices.  A copy listing fixtures more than
     3 days before the day it was taken is rejected as stale.  Offline,
     `sabiscore replay` reloads the archived copies as of the day each was taken.
 
@@ -89,15 +99,20 @@ def ingest_football_data(
     """
     from sabiscore_ml.jobs.football_data import plan_football_data
 
-    if taken_on and not fixtures_file:
-        raise typer.BadParameter("--taken-on dates a --fixtures-file copy")
+    if (taken_on or taken_at) and not fixtures_file:
+        raise typer.BadParameter("--taken-on / --taken-at date a --fixtures-file copy")
+    if taken_on and taken_at:
+        raise typer.BadParameter("give --taken-on or --taken-at, not both")
     if fixtures or fixtures_file:
         if league or season or from_dir or file or (fixtures and fixtures_file):
             raise typer.BadParameter(
                 "--fixtures / --fixtures-file load every league of one file: give one, alone"
             )
         day = iso_date(taken_on, "--taken-on") if taken_on else None
-        raise typer.Exit(_ingest_fixtures(fixtures_file, refresh=refresh, taken_on=day))
+        moment = iso_datetime(taken_at, "--taken-at") if taken_at else None
+        raise typer.Exit(
+            _ingest_fixtures(fixtures_file, refresh=refresh, taken_on=day, taken_at=moment)
+        )
     try:
         items = plan_football_data(
             leagues=league or None,
@@ -121,7 +136,13 @@ def ingest_football_data(
     raise typer.Exit(loaded.status)
 
 
-def _ingest_fixtures(path: Path | None, *, refresh: bool, taken_on: str | None = None) -> int:
+def _ingest_fixtures(
+    path: Path | None,
+    *,
+    refresh: bool,
+    taken_on: str | None = None,
+    taken_at: str | None = None,
+) -> int:
     """Load fixtures.csv (downloaded, or ``path``); print the fixtures per league-season."""
     import datetime as dt
 
@@ -134,7 +155,8 @@ def _ingest_fixtures(path: Path | None, *, refresh: bool, taken_on: str | None =
     started = time.perf_counter()
     if path is not None:
         day = dt.date.fromisoformat(taken_on) if taken_on else None
-        outcome = ingest_football_data_fixtures_file(path, today=day)
+        moment = dt.datetime.fromisoformat(taken_at) if taken_at else None
+        outcome = ingest_football_data_fixtures_file(path, today=day, taken_at=moment)
     else:
         step("downloading fixtures.csv")
         outcome = ingest_football_data_fixtures_remote(refresh=refresh)

@@ -253,6 +253,7 @@ def ingest_football_data_fixtures_bytes(
     engine: Engine | None = None,
     fetched_at: dt.datetime | None = None,
     today: dt.date | None = None,
+    taken_at: dt.datetime | None = None,
     archive_extra: dict[str, object] | None = None,
 ) -> IngestOutcome:
     """Archive, parse, validate and load one ``fixtures.csv`` body: every league in one go.
@@ -266,11 +267,13 @@ def ingest_football_data_fixtures_bytes(
     (default: the day it was fetched, else the current date): fixtures more than
     a few days before it reject the copy as not current.  The body is archived
     with ``fixtures`` and that day (``taken_on``) in its manifest, so a replay
-    loads it with this function and judges it as of the same day.
+    loads it with this function and judges it as of the same day.  Its quotes
+    are kept as odds snapshots taken at ``taken_at`` (:func:`fixtures_taken_at`),
+    also in the manifest.
     """
-    taken = today or min(now_utc().date(), (fetched_at or now_utc()).date())
+    moment = fixtures_taken_at(fetched_at=fetched_at, today=today, taken_at=taken_at)
     return ingest_bytes(
-        FootballDataFixtures(taken),
+        FootballDataFixtures(today or moment.date(), moment),
         raw,
         uri,
         engine=engine,
@@ -279,11 +282,37 @@ def ingest_football_data_fixtures_bytes(
     )
 
 
+def fixtures_taken_at(
+    *,
+    fetched_at: dt.datetime | None = None,
+    today: dt.date | None = None,
+    taken_at: dt.datetime | None = None,
+) -> dt.datetime:
+    """The moment a ``fixtures.csv`` copy was taken (naive UTC, to the second).
+
+    ``taken_at`` when given (an aware time is converted to UTC); else the moment
+    it was fetched, unless ``today`` names another day, whose start it then is
+    (a copy dated by its day only); else now.
+    """
+    if taken_at is not None:
+        if taken_at.tzinfo is not None:
+            taken_at = taken_at.astimezone(dt.UTC).replace(tzinfo=None)
+        return taken_at.replace(microsecond=0)
+    moment = min(now_utc(), fetched_at or now_utc())
+    if today is not None and moment.date() != today:
+        return dt.datetime.combine(today, dt.time())
+    return moment
+
+
 @dataclass(frozen=True, slots=True)
 class FootballDataFixtures:
-    """The pipeline's adapter of ``fixtures.csv``, taken on ``taken`` (every league at once)."""
+    """The pipeline's adapter of ``fixtures.csv``, taken on ``taken`` (every league at once).
+
+    ``taken_at`` is the moment the copy was taken, which its odds snapshots carry.
+    """
 
     taken: dt.date
+    taken_at: dt.datetime
     source: str = SOURCE
     league_hint: str | None = None
     rejects_while_loading: bool = False
@@ -294,7 +323,12 @@ class FootballDataFixtures:
 
     def manifest(self, archive_extra: dict[str, object] | None) -> dict[str, object] | None:
         """``fixtures`` and the day it was taken, so a replay judges it as of the same day."""
-        return {"fixtures": True, "taken_on": self.taken.isoformat(), **(archive_extra or {})}
+        return {
+            "fixtures": True,
+            "taken_on": self.taken.isoformat(),
+            "taken_at": self.taken_at.isoformat(),
+            **(archive_extra or {}),
+        }
 
     def prepare(self, raw: bytes, uri: str, sha256: str) -> Prepared:
         """Parse the file, then check each league-season's dates and odds."""
@@ -306,13 +340,20 @@ class FootballDataFixtures:
             validate_football_data_fixtures(group, as_of=taken)
 
         def load(connection: Connection, outcome: IngestOutcome, batch: int) -> None:
-            report = load_football_data_fixtures(connection, parsed, batch_size=batch)
+            report = load_football_data_fixtures(
+                connection, parsed, taken_at=self.taken_at, batch_size=batch
+            )
             outcome.matches, outcome.odds = report.matches, report.odds
             outcome.per_league_season = report.per_league_season
             if report.played:
                 outcome.warnings.append(
                     f"{len(report.played)} fixture(s) already played in the warehouse, left "
                     "as they are: " + "; ".join(report.played[:5])
+                )
+            if report.superseded:
+                outcome.warnings.append(
+                    f"{report.superseded} fixture(s) priced by a copy taken after this one: "
+                    "their current prices kept, this copy's kept as snapshots"
                 )
             if report.moved:
                 outcome.warnings.append(
@@ -332,13 +373,19 @@ class FootballDataFixtures:
 
 
 def ingest_football_data_fixtures_file(
-    path: str | Path, *, engine: Engine | None = None, today: dt.date | None = None
+    path: str | Path,
+    *,
+    engine: Engine | None = None,
+    today: dt.date | None = None,
+    taken_at: dt.datetime | None = None,
 ) -> IngestOutcome:
-    """Load a ``fixtures.csv`` from disk (``today``: the day it was taken; default today)."""
+    """Load a ``fixtures.csv`` from disk, taken at ``taken_at`` or on ``today`` (default now)."""
     raw = read_input(Path(path), engine=engine)
     if isinstance(raw, IngestOutcome):
         return raw
-    return ingest_football_data_fixtures_bytes(raw, str(path), engine=engine, today=today)
+    return ingest_football_data_fixtures_bytes(
+        raw, str(path), engine=engine, today=today, taken_at=taken_at
+    )
 
 
 def ingest_football_data_fixtures_remote(

@@ -181,11 +181,15 @@ def replay_items(sources: list[str] | None = None) -> list[dict[str, str]]:
                 item["league"] = manifest["league"]
             if manifest.get("fixtures"):  # a fixtures.csv, judged as of the day it was taken
                 item["taken_on"] = str(manifest.get("taken_on") or manifest["fetched_at"][:10])
+                if manifest.get("taken_at"):
+                    item["taken_at"] = str(manifest["taken_at"])
                 fixtures.append(item)
                 continue
             items.append(item)
         # after the season files, oldest first: the latest copy's odds end up current
-        items.extend(sorted(fixtures, key=lambda i: (i["taken_on"], i["path"])))
+        items.extend(
+            sorted(fixtures, key=lambda i: (i["taken_on"], i.get("taken_at", ""), i["path"]))
+        )
         fixtures.clear()
     return items
 
@@ -197,7 +201,11 @@ def run_replay_item(item: dict[str, str], *, engine: Engine | None = None) -> In
         return raw
     if item["source"] == "football-data" and item.get("taken_on"):
         return ingest_football_data_fixtures_bytes(
-            raw, item["uri"], engine=engine, today=dt.date.fromisoformat(item["taken_on"])
+            raw,
+            item["uri"],
+            engine=engine,
+            today=dt.date.fromisoformat(item["taken_on"]),
+            taken_at=dt.datetime.fromisoformat(item["taken_at"]) if "taken_at" in item else None,
         )
     if item["source"] == "football-data":
         return ingest_football_data_bytes(raw, item["uri"], engine=engine)

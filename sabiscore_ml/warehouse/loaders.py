@@ -17,7 +17,8 @@ from sabiscore_ml.sources.football_data import (
     ParsedFile,
     ParsedFixtures,
 )
-from sabiscore_ml.warehouse.models import Match, Odds, RawFile, Season
+from sabiscore_ml.warehouse.models import Match, Odds, OddsSnapshot, RawFile, Season
+from sabiscore_ml.warehouse.snapshots import season_quote_time, write_snapshots
 from sabiscore_ml.warehouse.teams import resolve_teams
 from sabiscore_ml.warehouse.upsert import upsert
 
@@ -67,6 +68,9 @@ def _season_and_teams(connection: Connection, parsed: ParsedFile) -> dict[str, i
     )
     names = {m.home_team for m in parsed.matches} | {m.away_team for m in parsed.matches}
     return resolve_teams(connection, source=SOURCE, country=league.country, names=names)
+
+
+ODDS_KEY = ["match_id", "bookmaker", "market", "timing", "line", "outcome"]
 
 
 def _odds_row(match_id: int, quote: OddsQuote, sha256: str) -> dict[str, object]:
@@ -126,11 +130,18 @@ def load_football_data(
         )
     }
     odds_rows: list[dict[str, object]] = []
-    for m in parsed.matches:
+    snapshot_rows: list[dict[str, object]] = []
+    for m, row in zip(parsed.matches, match_rows, strict=True):
         match_id = ids[(m.match_date, team_ids[m.home_team], team_ids[m.away_team])]
-        odds_rows.extend(_odds_row(match_id, q, parsed.sha256) for q in m.odds)
-    odds_key = ["match_id", "bookmaker", "market", "timing", "line", "outcome"]
-    upsert(connection, Odds.__table__, odds_rows, odds_key, batch_size=batch_size)
+        kickoff = row["kickoff_utc"]
+        assert kickoff is None or isinstance(kickoff, dt.datetime)
+        times = {t: season_quote_time(m.match_date, kickoff, t) for t in ("preclose", "close")}
+        for q in m.odds:
+            odds_row = _odds_row(match_id, q, parsed.sha256)
+            odds_rows.append(odds_row)
+            snapshot_rows.append({**odds_row, "taken_at": times[q.timing]})
+    upsert(connection, Odds.__table__, odds_rows, ODDS_KEY, batch_size=batch_size)
+    write_snapshots(connection, snapshot_rows, batch_size=batch_size)
     return len(match_rows), len(odds_rows)
 
 
@@ -149,6 +160,22 @@ class FixturesLoad:
     odds: int = 0  # pre-closing quotes written
     played: list[str] = field(default_factory=list)  # listed, but the warehouse has the result
     moved: list[str] = field(default_factory=list)  # an unplayed fixture moved to another day
+    superseded: int = 0  # priced fixtures whose current prices come from a later copy
+
+
+def _priced_after(connection: Connection, match_ids: list[int], taken_at: dt.datetime) -> set[int]:
+    """The matches of ``match_ids`` with a pre-closing snapshot taken after ``taken_at``."""
+    later: set[int] = set()
+    for start in range(0, len(match_ids), 20_000):
+        later.update(
+            connection.execute(
+                select(OddsSnapshot.match_id)
+                .where(OddsSnapshot.match_id.in_(match_ids[start : start + 20_000]))
+                .where(OddsSnapshot.timing == "preclose", OddsSnapshot.taken_at > taken_at)
+                .distinct()
+            ).scalars()
+        )
+    return later
 
 
 def _describe(day: dt.date, home: str, away: str) -> str:
@@ -156,7 +183,11 @@ def _describe(day: dt.date, home: str, away: str) -> str:
 
 
 def load_football_data_fixtures(
-    connection: Connection, parsed: ParsedFixtures, *, batch_size: int = 5000
+    connection: Connection,
+    parsed: ParsedFixtures,
+    *,
+    taken_at: dt.datetime,
+    batch_size: int = 5000,
 ) -> FixturesLoad:
     """Load upcoming fixtures and their current pre-closing odds; never touch a played match.
 
@@ -172,9 +203,12 @@ def load_football_data_fixtures(
       is the same fixture rescheduled: it is moved to the new day (``moved``)
       instead of leaving a second, phantom fixture.
 
-    Odds: the file's quotes are the *current* pre-closing prices.  For every
-    unplayed fixture the file prices, they replace all its earlier ``preclose``
-    quotes (a line or bookmaker no longer quoted goes); a fixture listed without
+    Odds: every quote of the file is kept as a snapshot taken at ``taken_at``
+    (naive UTC; the same copy loaded again adds nothing).  The file's quotes
+    are also the *current* pre-closing prices (``odds``) of every unplayed
+    fixture it prices, replacing all its earlier ``preclose`` quotes (a line or
+    bookmaker no longer quoted goes), unless a copy taken later already priced
+    it (a replay of an older copy: ``superseded``); a fixture listed without
     prices keeps its earlier ones.  Closing prices are never written from here.
     The caller owns the transaction and must have recorded the raw file.
     """
@@ -258,22 +292,26 @@ def load_football_data_fixtures(
                 )
             )
         }
-        priced: list[int] = []
-        odds_rows: list[dict[str, object]] = []
+        quoted: dict[int, list[dict[str, object]]] = {}
         for m in kept:
             match_id = ids[(m.match_date, team_ids[m.home_team], team_ids[m.away_team])]
-            if not m.odds:
-                continue
-            priced.append(match_id)
-            odds_rows.extend(
-                _odds_row(match_id, q, parsed.sha256) for q in m.odds if q.timing == "preclose"
-            )
+            rows = [_odds_row(match_id, q, parsed.sha256) for q in m.odds if q.timing == "preclose"]
+            if rows:
+                quoted[match_id] = rows
+        write_snapshots(
+            connection,
+            [{**row, "taken_at": taken_at} for rows in quoted.values() for row in rows],
+            batch_size=batch_size,
+        )
+        later = _priced_after(connection, list(quoted), taken_at)
+        report.superseded += len(later)
+        priced = [match_id for match_id in quoted if match_id not in later]
+        odds_rows = [row for match_id in priced for row in quoted[match_id]]
         if priced:
             connection.execute(
                 delete(Odds).where(Odds.match_id.in_(priced), Odds.timing == "preclose")
             )
-        odds_key = ["match_id", "bookmaker", "market", "timing", "line", "outcome"]
-        upsert(connection, Odds.__table__, odds_rows, odds_key, batch_size=batch_size)
+        upsert(connection, Odds.__table__, odds_rows, ODDS_KEY, batch_size=batch_size)
         report.per_league_season[f"{group.league} {group.season}"] = len(kept)
         report.matches += len(kept)
         report.inserted += len(inserts)

@@ -21,6 +21,7 @@ from sqlalchemy import (
     Float,
     ForeignKey,
     ForeignKeyConstraint,
+    Index,
     Integer,
     MetaData,
     String,
@@ -195,6 +196,32 @@ class Odds(Base):
     timing: Mapped[str] = mapped_column(String(8), primary_key=True)
     line: Mapped[float] = mapped_column(Float, primary_key=True)
     outcome: Mapped[str] = mapped_column(String(8), primary_key=True)
+    price: Mapped[float] = mapped_column(Float)
+    raw_sha256: Mapped[str] = mapped_column(ForeignKey("raw_files.sha256"))
+
+
+class OddsSnapshot(Base):
+    """One price as quoted at ``taken_at``: every copy of every quote, never replaced.
+
+    ``odds`` holds each quote's *current* price (its latest snapshot); this table
+    keeps them all.  A season file's pre-closing block is stamped with the time
+    football-data collected it and its closing block with the kick-off
+    (:func:`sabiscore_ml.warehouse.snapshots.season_quote_time`); a ``fixtures.csv``
+    copy with the moment it was taken.  The same copy loaded twice adds nothing
+    (``taken_at`` is part of the key).  On PostgreSQL the table is partitioned by
+    month of ``taken_at``; the index serves "quotes of these matches before T".
+    """
+
+    __tablename__ = "odds_snapshots"
+    __table_args__ = (Index("ix_odds_snapshots_match_taken", "match_id", "taken_at"),)
+
+    match_id: Mapped[int] = mapped_column(ForeignKey("matches.id"), primary_key=True)
+    bookmaker: Mapped[str] = mapped_column(String(24), primary_key=True)
+    market: Mapped[str] = mapped_column(String(8), primary_key=True)
+    timing: Mapped[str] = mapped_column(String(8), primary_key=True)
+    line: Mapped[float] = mapped_column(Float, primary_key=True)
+    outcome: Mapped[str] = mapped_column(String(8), primary_key=True)
+    taken_at: Mapped[dt.datetime] = mapped_column(DateTime, primary_key=True)  # naive UTC
     price: Mapped[float] = mapped_column(Float)
     raw_sha256: Mapped[str] = mapped_column(ForeignKey("raw_files.sha256"))
 

@@ -120,9 +120,7 @@ def coverage_summary(
         ]
 
 
-def _fetch_rows(
-    connection: Connection, stmt: AnySelect
-) -> tuple[list[str], list[tuple[Any, ...]]]:
+def _fetch_rows(connection: Connection, stmt: AnySelect) -> tuple[list[str], list[tuple[Any, ...]]]:
     """Run ``stmt`` on the raw DBAPI cursor: column names and rows (no Result objects)."""
     sql = str(stmt.compile(dialect=connection.dialect, compile_kwargs={"literal_binds": True}))
     cursor = connection.connection.cursor()
