@@ -97,30 +97,53 @@ def read_quotes(
             outcomes=outcomes,
         )
         return frame.drop("taken_at")
+    rows = _select_quotes(engine, Odds, match_ids, market, timings, bookmakers, outcomes)
+    return pl.DataFrame(rows, schema=QUOTE_SCHEMA, orient="row").sort(
+        "match_id", "timing", "bookmaker", "outcome"
+    )
+
+
+def _select_quotes(
+    engine: Engine,
+    table: type[Odds] | type[OddsSnapshot],
+    match_ids: Sequence[int],
+    market: str,
+    timings: Sequence[str],
+    bookmakers: Sequence[str] | None,
+    outcomes: Sequence[str],
+    before: dt.datetime | None = None,
+    until: dt.datetime | None = None,
+) -> list[Any]:
+    """Rows in :data:`QUOTE_SCHEMA` order (and ``taken_at`` for snapshots), by chunks of ids."""
+    columns: list[Any] = [
+        table.match_id,
+        table.market,
+        table.outcome,
+        table.bookmaker,
+        table.timing,
+        table.price,
+    ]
+    if table is OddsSnapshot:
+        columns.append(OddsSnapshot.taken_at)
     ids = sorted({int(m) for m in match_ids})
     rows: list[Any] = []
     with engine.connect() as connection:
         for start in range(0, len(ids), _CHUNK):
             query = (
-                select(
-                    Odds.match_id,
-                    Odds.market,
-                    Odds.outcome,
-                    Odds.bookmaker,
-                    Odds.timing,
-                    Odds.price,
-                )
-                .where(Odds.market == market)
-                .where(Odds.timing.in_(list(timings)))
-                .where(Odds.outcome.in_(list(outcomes)))
-                .where(Odds.match_id.in_(ids[start : start + _CHUNK]))
+                select(*columns)
+                .where(table.match_id.in_(ids[start : start + _CHUNK]))
+                .where(table.market == market)
+                .where(table.timing.in_(list(timings)))
+                .where(table.outcome.in_(list(outcomes)))
             )
             if bookmakers is not None:
-                query = query.where(Odds.bookmaker.in_(list(bookmakers)))
+                query = query.where(table.bookmaker.in_(list(bookmakers)))
+            if before is not None:
+                query = query.where(OddsSnapshot.taken_at < before)
+            if until is not None:
+                query = query.where(OddsSnapshot.taken_at <= until)
             rows += connection.execute(query).all()
-    return pl.DataFrame(rows, schema=QUOTE_SCHEMA, orient="row").sort(
-        "match_id", "timing", "bookmaker", "outcome"
-    )
+    return rows
 
 
 def read_snapshots(
@@ -139,32 +162,9 @@ def read_snapshots(
     Only snapshots taken strictly before ``before`` and at or before ``until``,
     when given (naive UTC).  Sorted by match, timing, moment, bookmaker and outcome.
     """
-    ids = sorted({int(m) for m in match_ids})
-    rows: list[Any] = []
-    with engine.connect() as connection:
-        for start in range(0, len(ids), _CHUNK):
-            query = (
-                select(
-                    OddsSnapshot.match_id,
-                    OddsSnapshot.market,
-                    OddsSnapshot.outcome,
-                    OddsSnapshot.bookmaker,
-                    OddsSnapshot.timing,
-                    OddsSnapshot.price,
-                    OddsSnapshot.taken_at,
-                )
-                .where(OddsSnapshot.match_id.in_(ids[start : start + _CHUNK]))
-                .where(OddsSnapshot.market == market)
-                .where(OddsSnapshot.timing.in_(list(timings)))
-                .where(OddsSnapshot.outcome.in_(list(outcomes)))
-            )
-            if bookmakers is not None:
-                query = query.where(OddsSnapshot.bookmaker.in_(list(bookmakers)))
-            if before is not None:
-                query = query.where(OddsSnapshot.taken_at < before)
-            if until is not None:
-                query = query.where(OddsSnapshot.taken_at <= until)
-            rows += connection.execute(query).all()
+    rows = _select_quotes(
+        engine, OddsSnapshot, match_ids, market, timings, bookmakers, outcomes, before, until
+    )
     return pl.DataFrame(rows, schema=SNAPSHOT_SCHEMA, orient="row").sort(
         "match_id", "timing", "taken_at", "bookmaker", "outcome"
     )

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -63,24 +64,22 @@ def iso_date(text: str, option: str) -> str:
     """``text`` as an ISO date, or a usage error naming ``option``."""
     import datetime as dt
 
-    try:
-        return dt.date.fromisoformat(text).isoformat()
-    except ValueError:
-        raise typer.BadParameter(
-            f"{text!r} is not a date (YYYY-MM-DD)", param_hint=option
-        ) from None
+    return _iso(text, option, dt.date.fromisoformat, "a date (YYYY-MM-DD)")
 
 
 def iso_datetime(text: str, option: str) -> str:
     """``text`` as an ISO date-time, or a usage error naming ``option``."""
     import datetime as dt
 
+    shape = "a date-time (YYYY-MM-DDTHH:MM[:SS][+HH:MM])"
+    return _iso(text, option, dt.datetime.fromisoformat, shape)
+
+
+def _iso(text: str, option: str, parse: Callable[[str], date], shape: str) -> str:
     try:
-        return dt.datetime.fromisoformat(text).isoformat()
+        return parse(text).isoformat()
     except ValueError:
-        raise typer.BadParameter(
-            f"{text!r} is not a date-time (YYYY-MM-DDTHH:MM[:SS][+HH:MM])", param_hint=option
-        ) from None
+        raise typer.BadParameter(f"{text!r} is not {shape}", param_hint=option) from None
 
 
 def known_leagues(codes: list[str] | None) -> list[str] | None:
