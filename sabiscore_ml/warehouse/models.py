@@ -704,6 +704,9 @@ class RunEdge(Base):
     # the edge the closing line's evidence supports, and its probability (with an edge model)
     confirmed_edge: Mapped[float | None] = mapped_column(Float)
     p_confirmed: Mapped[float | None] = mapped_column(Float)
+    # when the price taken was last seen (naive UTC); a withdrawn bet's price when published
+    last_update: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    published_price: Mapped[float | None] = mapped_column(Float)
 
 
 class RunStake(Base):
