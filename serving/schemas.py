@@ -504,6 +504,9 @@ _PERFORMANCE_ENTRY: JsonDict = {
     "clv": -0.008312,
     "clv_se": 0.011507,
     "n_clv": 12,
+    "early_clv": -0.003105,
+    "early_clv_se": 0.006421,
+    "n_early_clv": 14,
     "flat_profit": 1.43,
     "flat_roi": 0.119167,
     "staked_profit": 9.87,
@@ -550,6 +553,16 @@ class LeaguePerformance(BaseModel):
     )
     clv_se: float | None = Field(description="Its standard error")
     n_clv: int | None = Field(description="Value bets with a closing price")
+    early_clv: float | None = Field(
+        None,
+        description="Mean early closing-line value of every published value bet, played or "
+        "not: price / margin-free price of the latest pre-closing prices seen after the run "
+        "and before kick-off - 1 (known before the closing prices are)",
+    )
+    early_clv_se: float | None = Field(None, description="Its standard error")
+    n_early_clv: int | None = Field(
+        None, description="Value bets with a later pre-closing price before kick-off"
+    )
     flat_profit: float | None = Field(description="Profit of one unit on every value bet")
     flat_roi: float | None = Field(description="That profit per unit staked")
     staked_profit: float | None = Field(

@@ -1,10 +1,13 @@
-"""Re-pricing between matchdays: a newer fixtures copy withdraws the bets its prices undo.
+"""Re-pricing between matchdays: a newer fixtures copy withdraws the bets its prices undo,
+and measures the published bets' early closing-line value.
 
 The copies are the real ``fixtures_2024-08-08.csv`` rows (see its provenance note):
 the one taken at 09:00, then one taken an hour later in which every home price of
 Burnley v Man City is a tenth lower (9.50 best, then 8.55).  The model gives Burnley
 0.115 (a fair price of 8.70) and Man City 0.80: at 9.50 the home side is a value bet
 (edge 0.0925), at 8.55 it is none (edge -0.0168), and the away side's 1.39 holds.
+A season file of that match (the later copy's pre-closing prices, a result and
+closing prices) then brings the closing line.
 """
 
 from __future__ import annotations
@@ -22,12 +25,16 @@ import redis
 from conftest import FOOTBALL_DATA_FIXTURES
 from fastapi.testclient import TestClient
 from pydantic import TypeAdapter
-from serving_support import REDIS_URL, configure
+from serving_support import REDIS_URL, add_champion, configure
 from sqlalchemy import Engine, select
 
 from sabiscore_ml import prices
 from sabiscore_ml.betting.edges import PriceChoice, ValueBetRules
-from sabiscore_ml.jobs.football_data import ingest_football_data_fixtures_bytes
+from sabiscore_ml.jobs.football_data import (
+    ingest_football_data_bytes,
+    ingest_football_data_fixtures_bytes,
+)
+from sabiscore_ml.jobs.monitor import MonitorRequest, bet_clv, monitor
 from sabiscore_ml.jobs.predict import (
     _fixture_names,
     previous_value_bets,
@@ -35,8 +42,9 @@ from sabiscore_ml.jobs.predict import (
     withdraw_moved,
 )
 from sabiscore_ml.publish import PublishedRun, publish, read_document, warehouse_document
+from sabiscore_ml.publish.performance import performance_document
 from sabiscore_ml.warehouse.api_keys import create_api_key
-from sabiscore_ml.warehouse.models import Match, Team
+from sabiscore_ml.warehouse.models import Match, RunBetClv, Team
 from serving import schemas
 from serving.main import create_app
 
@@ -228,3 +236,111 @@ def test_a_newer_copy_withdraws_the_value_bet_its_price_undoes(
     third = scored(warehouse, "run-t3", match, T2 + dt.timedelta(minutes=10))
     assert by_outcome(third)["home"]["excluded_by"] == "edge_threshold"
     assert by_outcome(third)["away"]["is_value"]
+
+
+# --- early CLV --------------------------------------------------------------------------------
+
+CLOSING = {"PSCH": "9.20", "PSCD": "5.90", "PSCA": "1.33", "AvgCH": "8.80", "AvgCD": "5.60"}
+CLOSING |= {"AvgCA": "1.31"}
+
+
+def season_file(raw: bytes, home: str = "Burnley") -> bytes:
+    """A season file of ``home``'s match from a fixtures copy: its pre-closing prices, a
+    result (0-3) and closing prices (``CLOSING``)."""
+    rows = list(csv.reader(io.StringIO(raw.decode("utf-8-sig"))))
+    header = rows[0]
+    (row,) = [r for r in rows[1:] if r[header.index("HomeTeam")] == home]
+    row = row + [""] * (len(header) - len(row))
+    for column, value in CLOSING.items():
+        row[header.index(column)] = value
+    at = header.index("AwayTeam") + 1
+    header = [*header[:at], "FTHG", "FTAG", "FTR", *header[at:]]
+    row = [*row[:at], "0", "3", "A", *row[at:]]
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\r\n").writerows([header, row])
+    return out.getvalue().encode()
+
+
+def fair(prices_: tuple[float, float, float]) -> tuple[float, ...]:
+    """Multiplicative de-margining: each price times the sum of the implied probabilities."""
+    overround = sum(1.0 / p for p in prices_)
+    return tuple(p * overround for p in prices_)
+
+
+def clv_rows(engine: Engine) -> dict[str, dict]:
+    with engine.connect() as connection:
+        rows = connection.execute(select(RunBetClv.__table__)).mappings().all()
+    return {row["outcome"]: dict(row) for row in rows}
+
+
+def test_early_clv_from_a_later_copy_then_clv_once_the_season_file_closes(
+    warehouse: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    raw = FIXTURES_FILE.read_bytes()
+    ingest(raw, warehouse, T1)
+    match = burnley(warehouse)
+    publish(scored(warehouse, "run-t1", match, T1 + dt.timedelta(minutes=5)), engine=warehouse)
+    # no copy after the run yet: nothing to measure the bets against
+    before = bet_clv(warehouse, model_name="sabiscore-1x2")
+    assert before["outcome"].to_list() == ["away", "home"]
+    assert before["early_clv"].null_count() == before["clv"].null_count() == 2
+
+    later = home_moved(raw)
+    ingest(later, warehouse, T2)
+    request = MonitorRequest(log_mlflow=False, fail_on_breach=False)
+    monitor(request, engine=warehouse)
+    # Pinnacle at T2: 7.72 (8.58 moved a tenth down), 5.51, 1.37, margin removed
+    latest = dict(zip(("home", "draw", "away"), fair((7.72, 5.51, 1.37)), strict=True))
+    rows = clv_rows(warehouse)
+    for outcome, price in (("home", 9.5), ("away", 1.39)):
+        row = rows[outcome]
+        assert (row["run_id"], row["match_id"], row["market"]) == ("run-t1", match, "1x2")
+        assert (row["price_taken"], row["latest_source"]) == (price, "pinnacle")
+        assert row["latest_taken_at"] == T2
+        assert row["latest_price"] == pytest.approx(latest[outcome])
+        assert row["early_clv"] == pytest.approx(price / latest[outcome] - 1)
+        assert row["closing_price"] is None and row["clv"] is None
+    early = [price / latest[o] - 1 for o, price in (("home", 9.5), ("away", 1.39))]
+    document = performance_document(warehouse, "sabiscore-1x2", "7")
+    assert document is not None
+    entry = next(e for e in document["leagues"] if (e["league_code"], e["window"]) == ("E0", "all"))
+    assert entry["early_clv"] == pytest.approx(sum(early) / 2)
+    assert entry["n_early_clv"] == 2 and entry["early_clv_se"] is not None
+    assert entry["clv"] is None and entry["n_bets"] == 0
+
+    # the season's file as football-data has it the Monday after: its first result in
+    outcome = ingest_football_data_bytes(
+        season_file(later), "E0/2024-2025.csv", engine=warehouse, today=dt.date(2024, 8, 12)
+    )
+    assert outcome.status == "loaded", outcome.message
+    monitor(request, engine=warehouse)
+    closing = dict(zip(("home", "draw", "away"), fair((9.2, 5.9, 1.33)), strict=True))
+    rows = clv_rows(warehouse)
+    for outcome_, price in (("home", 9.5), ("away", 1.39)):
+        row = rows[outcome_]
+        # the season file's pre-closing block (the same prices, Friday afternoon) is the latest
+        assert row["latest_taken_at"] == dt.datetime(2024, 8, 9, 14, 0)
+        assert row["early_clv"] == pytest.approx(price / latest[outcome_] - 1)
+        assert row["closing_source"] == "pinnacle"
+        assert row["clv"] == pytest.approx(price / closing[outcome_] - 1)
+    document = performance_document(warehouse, "sabiscore-1x2", "7")
+    assert document is not None
+    entry = next(e for e in document["leagues"] if (e["league_code"], e["window"]) == ("E0", "all"))
+    assert entry["early_clv"] == pytest.approx(sum(early) / 2) and entry["n_early_clv"] == 2
+    clv = [price / closing[o] - 1 for o, price in (("home", 9.5), ("away", 1.39))]
+    assert entry["clv"] == pytest.approx(sum(clv) / 2) and entry["n_clv"] == 2
+
+    add_champion(warehouse)
+    key = create_api_key(warehouse, owner="pro-owner", tier="pro").key
+    configure(monkeypatch, SABISCORE_REDIS_URL=None)
+    with TestClient(create_app()) as api:
+        answer = api.get("/v1/models/current/performance", headers={"X-API-Key": key})
+        assert answer.status_code == 200
+        schemas.ModelPerformance.model_validate(answer.json())
+        served = next(
+            e for e in answer.json()["leagues"] if (e["league_code"], e["window"]) == ("E0", "all")
+        )
+        assert served["early_clv"] == pytest.approx(sum(early) / 2, abs=1e-6)
+        assert served["n_early_clv"] == 2
+        metrics = api.get("/metrics").text
+        assert 'figure="early_clv"' in metrics
