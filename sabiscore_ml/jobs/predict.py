@@ -24,8 +24,10 @@ The steps of the ``predict_and_publish`` DAG and of ``sabiscore predict`` /
    when ``SABISCORE_REDIS_URL`` is set.
 
 The run id hashes the model version, the as-of date, the mode and the scored
-numbers: the same inputs give the same run, and publishing it again changes
-nothing.
+numbers (predictions, edges at their prices with when each was seen, stakes):
+the same inputs give the same run, and publishing it again changes nothing; a
+later copy of the prices on the same day makes another run, which re-prices
+the previous one's value bets.
 """
 
 from __future__ import annotations
@@ -445,6 +447,11 @@ def predict(
             sort_keys=True,
         ).encode()
         + predictions.drop("drivers").write_csv().encode()
+        # the prices and when they were seen: a later copy of them makes another run
+        + edges.drop("match_date", "league_code")
+        .sort("match_id", "market", "outcome")
+        .write_csv()
+        .encode()
         + stakes.write_csv().encode()
     ).hexdigest()[:24]
     return PublishedRun(
