@@ -329,6 +329,11 @@ def test_early_clv_from_a_later_copy_then_clv_once_the_season_file_closes(
     assert entry["early_clv"] == pytest.approx(sum(early) / 2) and entry["n_early_clv"] == 2
     clv = [price / closing[o] - 1 for o, price in (("home", 9.5), ("away", 1.39))]
     assert entry["clv"] == pytest.approx(sum(clv) / 2) and entry["n_clv"] == 2
+    # a computation of another league leaves these bets' rows as they are
+    monitor(
+        MonitorRequest(leagues=("SP1",), log_mlflow=False, fail_on_breach=False), engine=warehouse
+    )
+    assert clv_rows(warehouse) == rows
 
     add_champion(warehouse)
     key = create_api_key(warehouse, owner="pro-owner", tier="pro").key

@@ -807,7 +807,10 @@ def bet_clv(
 
 
 def store_bet_clv(engine: Engine, clv: pl.DataFrame, computed_at: dt.datetime) -> int:
-    """Replace the ``run_bet_clv`` rows of the runs in ``clv`` (one transaction)."""
+    """Replace the ``run_bet_clv`` rows of the runs and matches in ``clv`` (one transaction).
+
+    A computation of some leagues (or one model version) leaves the others' rows.
+    """
     if clv.is_empty():
         return 0
     rows = [
@@ -820,9 +823,12 @@ def store_bet_clv(engine: Engine, clv: pl.DataFrame, computed_at: dt.datetime) -
         }
         for row in clv.iter_rows(named=True)
     ]
-    runs = sorted(set(clv["run_id"].to_list()))
+    matches = clv.group_by("run_id").agg(pl.col("match_id").unique().sort()).sort("run_id")
     with engine.begin() as connection:
-        connection.execute(delete(RunBetClv).where(RunBetClv.run_id.in_(runs)))
+        for run_id, ids in matches.iter_rows():
+            connection.execute(
+                delete(RunBetClv).where(RunBetClv.run_id == run_id, RunBetClv.match_id.in_(ids))
+            )
         connection.execute(insert(RunBetClv), rows)
     return len(rows)
 
