@@ -50,6 +50,7 @@ from sabiscore_ml.publish.contract import (
     PREDICTION,
     UPCOMING,
     VALUE_BETS,
+    WITHDRAWN,
     document_key,
     encode_document,
     pointer_key,
@@ -70,6 +71,7 @@ T = TypeVar("T")
 REDIS, WAREHOUSE = "redis", "warehouse"
 CHAMPION = "champion"
 MODEL_CACHE_SECONDS = 10.0
+
 
 class StoreUnavailable(Exception):
     """No store could answer (Redis down or without the document, and the warehouse down)."""
@@ -306,6 +308,23 @@ class Repository:
                 None,
                 ("filter", league, min_edge),
                 lambda body: _filtered(body, keep),
+            )
+        return document or Document.of(b"[]", run_id)
+
+    async def withdrawn(self, league: str | None) -> Document:
+        """The previous run's value bets the current run withdraws, by kickoff (of a league)."""
+        run_id = await self.current_run_id()
+        if run_id is None:
+            return EMPTY_LIST
+        if league is None:
+            document = await self.document(run_id, WITHDRAWN)
+        else:
+            document = await self.view(
+                run_id,
+                WITHDRAWN,
+                None,
+                ("filter", league),
+                lambda body: _filtered(body, lambda entry: entry["league_code"] == league),
             )
         return document or Document.of(b"[]", run_id)
 

@@ -82,7 +82,26 @@ _VALUE_BET: JsonDict = {
     "confirmed_edge": 0.051,
     "p_confirmed": 0.568108,
     "n_bookmakers": 3,
+    "last_update": "2024-03-01T08:45:00Z",
     "stakes": {"strategy:value": 21.5},
+}
+_WITHDRAWN: JsonDict = {
+    "run_id": "2024-03-01-v8",
+    "match_id": 1042,
+    "league_code": "E0",
+    "match_date": "2024-03-02",
+    "kickoff_utc": "2024-03-02T15:00:00Z",
+    "home_team": "Arsenal",
+    "away_team": "Everton",
+    "market": "1x2",
+    "outcome": "home",
+    "bookmaker": "pinnacle",
+    "published_price": 1.85,
+    "price": 1.62,
+    "last_update": "2024-03-01T13:45:00Z",
+    "p_model": 0.612345,
+    "edge": -0.008001,
+    "confirmed_edge": -0.02,
 }
 _EDGE: JsonDict = {
     "market": "1x2",
@@ -99,6 +118,8 @@ _EDGE: JsonDict = {
     "n_bookmakers": 3,
     "excluded_by": None,
     "rule_value": None,
+    "last_update": "2024-03-01T08:45:00Z",
+    "published_price": None,
 }
 _EXCLUDED_EDGE: JsonDict = {
     **_EDGE,
@@ -277,14 +298,26 @@ class Edge(BaseModel):
             "max_price",
             "min_probability",
             "min_bookmakers",
+            "withdrawn",
         ]
         | None
     ) = Field(
         description="The first value-bet rule the outcome fails (null: a value bet, or a run "
         "published before exclusions were); no_evidence: no closing-line evidence supports an "
-        "edge for the model yet (no edge model learned by `sabiscore bets backtest`)"
+        "edge for the model yet (no edge model learned by `sabiscore bets backtest`); "
+        "withdrawn: a value bet of the previous published run that is none at this run's price"
     )
-    rule_value: float | None = Field(description="That rule's value (null for no_price)")
+    rule_value: float | None = Field(
+        description="That rule's value (null for no_price and withdrawn)"
+    )
+    last_update: UtcTime | None = Field(
+        None,
+        description="When the price taken was last seen (null: no price, or a run published "
+        "before prices were dated)",
+    )
+    published_price: float | None = Field(
+        None, description="A withdrawn bet's price when the previous run published it"
+    )
 
 
 class ValueBet(BaseModel):
@@ -310,9 +343,36 @@ class ValueBet(BaseModel):
     confirmed_edge: float | None = Field(None, description="The edge it was chosen and staked on")
     p_confirmed: Probability | None = None
     n_bookmakers: int | None
+    last_update: UtcTime | None = Field(
+        None,
+        description="When the price was last seen (null: a run published before prices were dated)",
+    )
     stakes: dict[str, float] = Field(
         description="portfolio -> stake, in the staking unit ({} when none staked it)"
     )
+
+
+class WithdrawnBet(BaseModel):
+    """A value bet of the previous published run that the current run's prices withdraw."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [_WITHDRAWN]})
+
+    run_id: str = Field(description="The run withdrawing it")
+    match_id: int
+    league_code: str
+    match_date: dt.date
+    kickoff_utc: UtcTime | None
+    home_team: str
+    away_team: str
+    market: str
+    outcome: str
+    bookmaker: str | None = Field(description="Where the best price is now found")
+    published_price: float = Field(description="The price the previous run published it at")
+    price: float | None = Field(description="The price on offer now (null: none quoted)")
+    last_update: UtcTime | None = Field(description="When that price was last seen")
+    p_model: Probability
+    edge: float | None = Field(description="p_model x price - 1 at the price now")
+    confirmed_edge: float | None = Field(description="The confirmed edge at the price now")
 
 
 class Stake(BaseModel):
@@ -444,6 +504,9 @@ _PERFORMANCE_ENTRY: JsonDict = {
     "clv": -0.008312,
     "clv_se": 0.011507,
     "n_clv": 12,
+    "early_clv": -0.003105,
+    "early_clv_se": 0.006421,
+    "n_early_clv": 14,
     "flat_profit": 1.43,
     "flat_roi": 0.119167,
     "staked_profit": 9.87,
@@ -490,6 +553,16 @@ class LeaguePerformance(BaseModel):
     )
     clv_se: float | None = Field(description="Its standard error")
     n_clv: int | None = Field(description="Value bets with a closing price")
+    early_clv: float | None = Field(
+        None,
+        description="Mean early closing-line value of every published value bet, played or "
+        "not: price / margin-free price of the latest pre-closing prices seen after the run "
+        "and before kick-off - 1 (known before the closing prices are)",
+    )
+    early_clv_se: float | None = Field(None, description="Its standard error")
+    n_early_clv: int | None = Field(
+        None, description="Value bets with a later pre-closing price before kick-off"
+    )
     flat_profit: float | None = Field(description="Profit of one unit on every value bet")
     flat_roi: float | None = Field(description="That profit per unit staked")
     staked_profit: float | None = Field(

@@ -459,6 +459,7 @@ def test_documents_are_deterministic_compact_json():
         ("meta", None),
         ("leagues", None),
         ("value-bets", None),
+        ("withdrawn", None),
         ("upcoming", "all"),
         ("upcoming", "E0"),
         ("upcoming", "SP1"),
@@ -470,6 +471,7 @@ def test_documents_are_deterministic_compact_json():
     classes = {key: d.ttl_class for key, d in documents.items()}
     assert {k for k, c in classes.items() if c == "odds"} == {
         ("value-bets", None),
+        ("withdrawn", None),
         *(("prediction", str(i)) for i in (1, 2, 3, 4)),
     }
     upcoming = json.loads(documents["upcoming", "all"].body)
@@ -708,7 +710,9 @@ def test_publish_writes_every_key_under_the_run_then_switches(
     for key, body in expected.items():
         assert state[key][0] == body
         kind = key.split(":")[3]
-        assert state[key][1] == ("odds" if kind in ("prediction", "value-bets") else "static"), key
+        assert state[key][1] == (
+            "odds" if kind in ("prediction", "value-bets", "withdrawn") else "static"
+        ), key
     assert 900 - 5 < client.ttl(f"{prefix}:pub:run-a:value-bets") <= 900
     assert 3600 - 5 < client.ttl(f"{prefix}:pub:run-a:meta") <= 3600
     # The serving tier's reader, and the warehouse giving the same bytes.
@@ -1117,7 +1121,7 @@ def test_a_publisher_killed_at_any_step_leaves_one_current_run(
         warehouse_current = latest_run(warehouse).run_id
     assert warehouse_current == redis_current, step
     # Whichever run is current, both stores hold the same bytes of it.
-    for kind in ("meta", "value-bets", "leagues"):
+    for kind in ("meta", "value-bets", "withdrawn", "leagues"):
         body = read_document(client, prefix, redis_current, kind)
         assert body == warehouse_document(warehouse, redis_current, kind), (step, kind)
 

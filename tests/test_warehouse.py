@@ -56,7 +56,7 @@ def test_migration_creates_the_schema(warehouse: Engine) -> None:
         "api_keys",
         "alembic_version",
     } <= tables
-    assert current_revision(str(warehouse.url.render_as_string(hide_password=False))) == "0015"
+    assert current_revision(str(warehouse.url.render_as_string(hide_password=False))) == "0016"
     columns = {c["name"] for c in inspect(warehouse).get_columns("run_predictions")}
     assert {"p_over25", "p_btts", "drivers_json", "correct_score_json"} <= columns
     assert count(warehouse, "leagues") == 22

@@ -17,6 +17,13 @@ latest one):
   each) and the profit of the stakes the runs sized (every portfolio), with
   the turnover and ROI.  A bet published again by a later run of the version
   counts once, as the latest run gave it.
+- **early CLV**: the same price against the latest pre-closing prices seen
+  after the run and before kick-off (Pinnacle's margin-free, else the market
+  average's; ``price / latest − 1``), known as soon as a later copy of the
+  prices is loaded, before the match is played or its closing prices are in:
+  ``early_clv`` (mean, ``early_clv_se``, ``n_early_clv``) over every published
+  bet, played or not.  Every run's bets with both CLVs are kept in
+  ``run_bet_clv`` (:func:`bet_clv`).
 - **input drift**: the population stability index of the model's most
   important features (those published with each prediction as its drivers,
   with their importance) between the published matches and the offline
@@ -47,9 +54,10 @@ from typing import Any
 
 import numpy as np
 import polars as pl
-from sqlalchemy import Engine, insert, select
+from sqlalchemy import Engine, delete, insert, select
 
 from sabiscore_ml.errors import SabiscoreError
+from sabiscore_ml.prices import MARKET_AVG
 from sabiscore_ml.publish.performance import ALL
 from sabiscore_ml.settings import MonitorSettings, get_model_settings, get_monitor_settings
 from sabiscore_ml.warehouse.engine import get_engine
@@ -57,6 +65,7 @@ from sabiscore_ml.warehouse.models import (
     Match,
     MonitorFigure,
     PredictionRun,
+    RunBetClv,
     RunEdge,
     RunPrediction,
     RunStake,
@@ -262,13 +271,19 @@ def _latest_run(frame: pl.DataFrame, keys: list[str]) -> pl.DataFrame:
 
 
 def published_value_bets(
-    engine: Engine, *, model_name: str, leagues: Sequence[str] = (), version: str | None = None
+    engine: Engine,
+    *,
+    model_name: str,
+    leagues: Sequence[str] = (),
+    version: str | None = None,
+    every_run: bool = False,
 ) -> pl.DataFrame:
     """Every published 1X2 value bet, the latest run's per model version, match and outcome.
 
     Columns ``model_version``, ``run_id``, ``created_at``, ``match_id``,
-    ``league_code``, ``match_date``, ``outcome``, ``bookmaker``, ``price``,
-    ``result``.
+    ``league_code``, ``match_date``, ``kickoff_utc``, ``outcome``,
+    ``bookmaker``, ``price``, ``result``.  ``every_run``: the bets of every
+    run, not only the latest run's.
     """
     query = (
         select(
@@ -278,6 +293,7 @@ def published_value_bets(
             RunEdge.match_id,
             RunPrediction.league_code,
             RunPrediction.match_date,
+            Match.kickoff_utc,
             RunEdge.outcome,
             RunEdge.bookmaker,
             RunEdge.price,
@@ -303,6 +319,7 @@ def published_value_bets(
         "match_id": pl.Int64,
         "league_code": pl.String,
         "match_date": pl.Date,
+        "kickoff_utc": pl.Datetime("us"),
         "outcome": pl.String,
         "bookmaker": pl.String,
         "price": pl.Float64,
@@ -312,7 +329,9 @@ def published_value_bets(
         engine,
         query,
         schema,
-        ["model_version", "match_id", "outcome"],
+        ["run_id", "match_id", "outcome"]
+        if every_run
+        else ["model_version", "match_id", "outcome"],
         leagues=leagues,
         version=version,
     )
@@ -456,6 +475,18 @@ def bet_figures(bets: pl.DataFrame, stakes: pl.DataFrame) -> dict[str, tuple[flo
             stakes.height,
         )
     return out
+
+
+def early_clv_figures(bets: pl.DataFrame) -> dict[str, tuple[float | None, int]]:
+    """The early CLV of value bets (``early_clv`` of :func:`bet_clv`): mean, its se, and n.
+
+    The price taken against the latest pre-closing prices seen after the run,
+    before kick-off: known while the matches are still to be played.
+    """
+    values = bets["early_clv"].cast(pl.Float64).fill_null(float("nan")).to_numpy()
+    k = int((~np.isnan(values)).sum())
+    mean, se = _mean_se(values.astype(np.float64))
+    return {"n_early_clv": (float(k), k), "early_clv": (mean, k), "early_clv_se": (se, k)}
 
 
 def population_stability(reference: np.ndarray, current: np.ndarray, bins: int = 10) -> float:
@@ -655,18 +686,171 @@ def _closing(engine: Engine, bets: pl.DataFrame) -> pl.DataFrame:
     )
 
 
+CLV_SCHEMA: dict[str, Any] = {
+    "run_id": pl.String,
+    "match_id": pl.Int64,
+    "market": pl.String,
+    "outcome": pl.String,
+    "bookmaker": pl.String,
+    "price_taken": pl.Float64,
+    "latest_source": pl.String,
+    "latest_price": pl.Float64,
+    "latest_taken_at": pl.Datetime("us"),
+    "early_clv": pl.Float64,
+    "closing_source": pl.String,
+    "closing_price": pl.Float64,
+    "clv": pl.Float64,
+}
+_FAIR_SOURCES = ("pinnacle", MARKET_AVG)  # as for the closing prices: Pinnacle's, else the average
+
+
+def _latest_fair(engine: Engine, bets: pl.DataFrame) -> pl.DataFrame:
+    """Per run, match and outcome: the fair price of the latest pre-closing prices.
+
+    Those seen after the run was made and before kick-off (``latest_source``,
+    ``latest_taken_at``, ``latest_price``): Pinnacle's, else the market
+    average's, margin removed as for the closing prices.
+    """
+    from sabiscore_ml.prices import fair_quotes, read_snapshots
+
+    schema: dict[str, Any] = {
+        "run_id": pl.String,
+        "match_id": pl.Int64,
+        "outcome": pl.String,
+        "latest_source": pl.String,
+        "latest_taken_at": pl.Datetime("us"),
+        "latest_price": pl.Float64,
+    }
+    if bets.is_empty():
+        return pl.DataFrame(schema=schema)
+    windows = bets.select(
+        "run_id",
+        "match_id",
+        pl.col("created_at").alias("_after"),
+        # a match without a kickoff time: the prices seen before its day ends
+        pl.coalesce(
+            "kickoff_utc", pl.col("match_date").cast(pl.Datetime("us")) + pl.duration(days=1)
+        ).alias("_before"),
+    ).unique(["run_id", "match_id"])
+    snapshots = read_snapshots(
+        engine, windows["match_id"].unique().to_list(), bookmakers=_FAIR_SOURCES
+    )
+    seen = (
+        windows.join(snapshots, on="match_id")
+        .filter((pl.col("taken_at") > pl.col("_after")) & (pl.col("taken_at") < pl.col("_before")))
+        .filter(
+            pl.col("taken_at") == pl.col("taken_at").max().over("run_id", "match_id", "bookmaker")
+        )
+    )
+    if seen.is_empty():
+        return pl.DataFrame(schema=schema)
+    fair = fair_quotes(
+        seen.select("run_id", "match_id", "bookmaker", "taken_at", "outcome", "price"),
+        by=("run_id", "match_id", "bookmaker", "taken_at"),
+    )
+    rank = pl.when(pl.col("bookmaker") == "pinnacle").then(0).otherwise(1)
+    chosen = (
+        fair.select("run_id", "match_id", "bookmaker", "taken_at")
+        .unique()
+        .sort("run_id", "match_id", rank)
+        .unique(["run_id", "match_id"], keep="first", maintain_order=True)
+    )
+    return fair.join(chosen, on=["run_id", "match_id", "bookmaker", "taken_at"]).select(
+        pl.col("run_id").cast(pl.String),
+        pl.col("match_id").cast(pl.Int64),
+        pl.col("outcome").cast(pl.String),
+        pl.col("bookmaker").cast(pl.String).alias("latest_source"),
+        pl.col("taken_at").cast(pl.Datetime("us")).alias("latest_taken_at"),
+        (1.0 / pl.col("p")).alias("latest_price"),
+    )
+
+
+def bet_clv(
+    engine: Engine, *, model_name: str, leagues: Sequence[str] = (), version: str | None = None
+) -> pl.DataFrame:
+    """The CLV of every published 1X2 value bet of every run (:data:`CLV_SCHEMA`).
+
+    ``early_clv``: ``price_taken / latest_price - 1``, against the latest
+    pre-closing prices seen after the run and before kick-off (known as soon as
+    a later copy of the prices arrives; null before); ``clv``:
+    ``price_taken / closing_price - 1``, the CLV of the monitor's figures
+    (null until the closing prices are loaded).  Fair prices as
+    :func:`sabiscore_ml.prices.closing_fair_prices` makes them.
+    """
+    from sabiscore_ml.prices import closing_fair_prices
+
+    bets = published_value_bets(
+        engine, model_name=model_name, leagues=leagues, version=version, every_run=True
+    )
+    if bets.is_empty():
+        return pl.DataFrame(schema=CLV_SCHEMA)
+    closing = closing_fair_prices(engine, bets["match_id"].unique().to_list())
+    closing = closing.unpivot(
+        index=["match_id", "closing_source"],
+        on=[f"closing_{o}" for o in _OUTCOMES],
+        variable_name="outcome",
+        value_name="closing_price",
+    ).with_columns(pl.col("outcome").str.strip_prefix("closing_"))
+    frame = (
+        bets.join(_latest_fair(engine, bets), on=["run_id", "match_id", "outcome"], how="left")
+        .join(closing, on=["match_id", "outcome"], how="left")
+        .with_columns(
+            pl.lit("1x2").alias("market"),
+            pl.col("price").alias("price_taken"),
+            (pl.col("price") / pl.col("latest_price") - 1.0).alias("early_clv"),
+            (pl.col("price") / pl.col("closing_price") - 1.0).alias("clv"),
+        )
+    )
+    return frame.select(pl.col(c).cast(t) for c, t in CLV_SCHEMA.items()).sort(
+        "run_id", "match_id", "outcome"
+    )
+
+
+def store_bet_clv(engine: Engine, clv: pl.DataFrame, computed_at: dt.datetime) -> int:
+    """Replace the ``run_bet_clv`` rows of the runs and matches in ``clv`` (one transaction).
+
+    A computation of some leagues (or one model version) leaves the others' rows.
+    """
+    if clv.is_empty():
+        return 0
+    rows = [
+        {
+            **{
+                k: None if isinstance(v, float) and not math.isfinite(v) else v
+                for k, v in row.items()
+            },
+            "computed_at": computed_at,
+        }
+        for row in clv.iter_rows(named=True)
+    ]
+    matches = clv.group_by("run_id").agg(pl.col("match_id").unique().sort()).sort("run_id")
+    with engine.begin() as connection:
+        for run_id, ids in matches.iter_rows():
+            connection.execute(
+                delete(RunBetClv).where(RunBetClv.run_id == run_id, RunBetClv.match_id.in_(ids))
+            )
+        connection.execute(insert(RunBetClv), rows)
+    return len(rows)
+
+
 def compute_figures(
     engine: Engine,
     request: MonitorRequest,
     settings: MonitorSettings,
     *,
     model_name: str,
+    clv: pl.DataFrame | None = None,
 ) -> tuple[list[Figure], int, int]:
-    """Every figure of every model version, league and window; and the settled counts."""
+    """Every figure of every model version, league and window; and the settled counts.
+
+    ``clv``: :func:`bet_clv` (computed here when not given).
+    """
     from sabiscore_ml.models.evaluation import market_probabilities
 
     days = request.window_days or settings.window_days
     leagues, only = request.leagues, request.model_version
+    if clv is None:
+        clv = bet_clv(engine, model_name=model_name, leagues=leagues, version=only)
     predictions = published_predictions(
         engine, model_name=model_name, leagues=leagues, version=only
     )
@@ -684,12 +868,21 @@ def compute_figures(
         pl.col("result").is_not_null()
     )
     bets = bets.join(_closing(engine, bets), on=["match_id", "outcome"], how="left")
+    # the early CLV of the bets the figures speak of, the latest run's, played or not
+    early = _latest_run(
+        clv.join(
+            published_value_bets(engine, model_name=model_name, leagues=leagues, version=only),
+            on=["run_id", "match_id", "outcome"],
+        ),
+        ["model_version", "match_id", "outcome"],
+    )
     figures: list[Figure] = []
     for version in sorted(predictions["model_version"].unique().to_list()):
         published = predictions.filter(pl.col("model_version") == version)
         scored = settled.filter(pl.col("model_version") == version)
         version_bets = bets.filter(pl.col("model_version") == version)
         version_stakes = stakes.filter(pl.col("model_version") == version)
+        version_early = early.filter(pl.col("model_version") == version)
         names, drivers = drivers_frame(published, settings.drift_features)
         current = published.select("match_id", "league_code", "match_date").join(
             drivers, on="match_id", how="left"
@@ -712,6 +905,9 @@ def compute_figures(
                 values |= bet_figures(
                     _in(version_bets, league, start, end), _in(version_stakes, league, start, end)
                 )
+                # the whole history: every bet published, its match played or not
+                bounds = (None, None) if window == ALL else (start, end)
+                values |= early_clv_figures(_in(version_early, league, *bounds))
                 if reference.height:
                     ref = (
                         reference
@@ -884,7 +1080,13 @@ def monitor(
     settings = get_monitor_settings()
     model_name = get_model_settings().name
     computed_at = dt.datetime.now(dt.UTC).replace(tzinfo=None)
-    raw, settled, n_bets = compute_figures(engine, request, settings, model_name=model_name)
+    clv = bet_clv(
+        engine, model_name=model_name, leagues=request.leagues, version=request.model_version
+    )
+    stored_clv = store_bet_clv(engine, clv, computed_at)
+    raw, settled, n_bets = compute_figures(
+        engine, request, settings, model_name=model_name, clv=clv
+    )
     figures: list[Figure] = []
     breaches: list[Breach] = []
     for figure in raw:
@@ -895,7 +1097,8 @@ def monitor(
     written = store_figures(engine, figures, computed_at, model_name)
     say(
         f"monitor: {settled} settled published prediction(s), {n_bets} value bet(s); "
-        f"{written} figure(s) stored as of {computed_at:%Y-%m-%d %H:%M:%S} UTC"
+        f"{written} figure(s) and the CLV of {stored_clv} published bet(s) stored as of "
+        f"{computed_at:%Y-%m-%d %H:%M:%S} UTC"
     )
     report = MonitorReport(computed_at, figures, breaches, settled, n_bets)
     if request.log_mlflow and figures:

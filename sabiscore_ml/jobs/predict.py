@@ -14,7 +14,9 @@ The steps of the ``predict_and_publish`` DAG and of ``sabiscore predict`` /
    fixture are hidden, so nothing from after that date is used;
 3. the champion's probabilities (1X2, over/under 2.5, both teams to score,
    expected goals) and the features that weigh most in it, with their values;
-4. edges at the pre-closing prices on offer, value bets, and fractional-Kelly
+4. edges at the pre-closing prices on offer (with when each price was last
+   seen), value bets, the previous published run's value bets these prices
+   withdraw (``excluded_by = "withdrawn"``), and fractional-Kelly
    stakes for the portfolio against its current bankroll and peak; the rules
    used (value-bet rules, bankroll, unit, Kelly multiplier, caps) go with the
    run into its published meta and insight documents;
@@ -22,8 +24,10 @@ The steps of the ``predict_and_publish`` DAG and of ``sabiscore predict`` /
    when ``SABISCORE_REDIS_URL`` is set.
 
 The run id hashes the model version, the as-of date, the mode and the scored
-numbers: the same inputs give the same run, and publishing it again changes
-nothing.
+numbers (predictions, edges at their prices with when each was seen, stakes):
+the same inputs give the same run, and publishing it again changes nothing; a
+later copy of the prices on the same day makes another run, which re-prices
+the previous one's value bets.
 """
 
 from __future__ import annotations
@@ -43,6 +47,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import aliased
 
 from sabiscore_ml.betting.edges import (
+    AVERAGE,
     SHARP_MARKET,
     PriceChoice,
     ValueBetRules,
@@ -58,7 +63,8 @@ from sabiscore_ml.betting.portfolio import (
     create_portfolio,
     find_portfolio,
 )
-from sabiscore_ml.prices import preclose_quotes
+from sabiscore_ml.prices import last_seen, preclose_quotes
+from sabiscore_ml.publish.contract import WITHDRAWN_BY
 from sabiscore_ml.settings import get_core_settings, get_model_settings
 from sabiscore_ml.warehouse.engine import get_engine
 from sabiscore_ml.warehouse.models import Match, Team
@@ -191,13 +197,89 @@ def priced_edges(
     evidence (an edge model) take the market probability it was learned with,
     Pinnacle's pre-closing one, as the bankroll backtest does.
     """
-    quotes = preclose_quotes(engine, predictions["match_id"].to_list())
-    return match_edges(
+    ids = predictions["match_id"].to_list()
+    quotes = preclose_quotes(engine, ids)
+    edges = match_edges(
         predictions.select("match_id", "match_date", "league_code", "p_home", "p_draw", "p_away"),
         quotes,
         price_choice=price_choice,
         rules=rules,
         market_probability=SHARP_MARKET if rules.uses_evidence else None,
+    )
+    return with_last_update(edges, last_seen(engine, ids))
+
+
+def with_last_update(edges: pl.DataFrame, seen: pl.DataFrame) -> pl.DataFrame:
+    """``edges`` with ``last_update``: when the price taken was last seen (naive UTC).
+
+    ``seen``: :func:`sabiscore_ml.prices.last_seen` rows.  The moment of the
+    bookmaker whose price was taken; for a price averaged over bookmakers
+    (``avg``) the latest of the match's; null without a price.
+    """
+    seen = seen.select(
+        pl.col("match_id").cast(pl.Int64),
+        pl.col("bookmaker").cast(pl.String),
+        pl.col("last_update").cast(pl.Datetime("us")),
+    )
+    latest = seen.group_by("match_id").agg(pl.col("last_update").max().alias("_latest"))
+    return (
+        edges.join(seen, on=["match_id", "bookmaker"], how="left")
+        .join(latest, on="match_id", how="left")
+        .with_columns(
+            pl.when(pl.col("price").is_null())
+            .then(None)
+            .when(pl.col("bookmaker") == AVERAGE)
+            .then(pl.col("_latest"))
+            .otherwise(pl.col("last_update"))
+            .alias("last_update")
+        )
+        .drop("_latest")
+    )
+
+
+def previous_value_bets(engine: Engine, mode: str, as_of: dt.date) -> pl.DataFrame:
+    """The value bets of the latest published run of ``mode`` made on or before ``as_of``.
+
+    Columns ``match_id``, ``market``, ``outcome``, ``published_price``; empty
+    when there is no such run.
+    """
+    from sabiscore_ml.publish import latest_run
+    from sabiscore_ml.warehouse.models import RunEdge
+
+    schema = {
+        "match_id": pl.Int64,
+        "market": pl.String,
+        "outcome": pl.String,
+        "published_price": pl.Float64,
+    }
+    previous = latest_run(engine, mode=mode)
+    if previous is None or previous.as_of > as_of:
+        return pl.DataFrame(schema=schema)
+    with engine.connect() as connection:
+        rows = connection.execute(
+            select(RunEdge.match_id, RunEdge.market, RunEdge.outcome, RunEdge.price).where(
+                RunEdge.run_id == previous.run_id, RunEdge.is_value.is_(True)
+            )
+        ).all()
+    return pl.DataFrame([tuple(r) for r in rows], schema=schema, orient="row")
+
+
+def withdraw_moved(edges: pl.DataFrame, published: pl.DataFrame) -> pl.DataFrame:
+    """``edges`` with the value bets of ``published`` no longer value bets marked withdrawn.
+
+    ``published``: :func:`previous_value_bets`.  An outcome that was a
+    published value bet and is none at the current prices (its price moved
+    down, below what the rules ask) gets ``excluded_by = "withdrawn"``,
+    ``rule_value`` null and ``published_price``; the others keep their
+    exclusion, and ``published_price`` is null.  Bets still holding stay value bets.
+    """
+    key = ["match_id", "market", "outcome"]
+    joined = edges.join(published.select(*key, "published_price"), on=key, how="left")
+    withdrawn = pl.col("published_price").is_not_null() & pl.col("is_value").not_()
+    return joined.with_columns(
+        pl.when(withdrawn).then(pl.lit(WITHDRAWN_BY)).otherwise("excluded_by").alias("excluded_by"),
+        pl.when(withdrawn).then(None).otherwise("rule_value").alias("rule_value"),
+        pl.when(withdrawn).then("published_price").otherwise(None).alias("published_price"),
     )
 
 
@@ -336,6 +418,8 @@ def predict(
     price_choice = PriceChoice(request.price)
     rules = evidence_rules(request.edge, get_core_settings().home_dir)
     edges = priced_edges(engine, predictions, price_choice, rules)
+    # the previous run's value bets the current prices no longer make value bets
+    edges = withdraw_moved(edges, previous_value_bets(engine, request.mode, as_of))
     state = bankroll_state(engine, portfolio)
     staking_rules = StakingRules(kelly_multiplier=request.kelly)
     staking = size_stakes(edges, state.equity, state.peak_equity, staking_rules)
@@ -363,6 +447,11 @@ def predict(
             sort_keys=True,
         ).encode()
         + predictions.drop("drivers").write_csv().encode()
+        # the prices and when they were seen: a later copy of them makes another run
+        + edges.drop("match_date", "league_code")
+        .sort("match_id", "market", "outcome")
+        .write_csv()
+        .encode()
         + stakes.write_csv().encode()
     ).hexdigest()[:24]
     return PublishedRun(

@@ -24,8 +24,15 @@ The same run gives the same bytes, from Redis or rebuilt from the warehouse
 - *value bet*: ``run_id``, ``match_id``, ``league_code``, ``match_date``,
   ``kickoff_utc``, ``home_team``, ``away_team``, ``market``, ``outcome``,
   ``bookmaker``, ``price``, ``p_model``, ``p_market``, ``edge``,
-  ``prob_edge``, ``n_bookmakers``, ``stakes`` (portfolio → stake, ``{}`` when
-  no portfolio staked it);
+  ``prob_edge``, ``n_bookmakers``, ``last_update`` (when the price was last
+  seen, null when not known), ``stakes`` (portfolio → stake, ``{}`` when no
+  portfolio staked it);
+- *withdrawn bet*: a value bet of the previous published run that this run's
+  prices no longer make one: ``run_id``, ``match_id``, the fixture fields of a
+  value bet, ``market``, ``outcome``, ``bookmaker``, ``published_price`` (the
+  price it was published at), ``price`` (the price on offer now, null when
+  none is quoted), ``last_update``, ``p_model``, ``edge`` (at ``price``) and
+  ``confirmed_edge``;
 - *prediction* (one match, trimmed from its insight): the compact prediction
   plus ``correct_score`` and the run's ``model_name``, ``model_version``,
   ``created_at``, ``as_of`` and ``mode``;
@@ -39,10 +46,10 @@ The same run gives the same bytes, from Redis or rebuilt from the warehouse
   (``market``, ``outcome``, ``bookmaker``, ``price``,
   ``p_model``, ``p_market``, ``edge``, ``prob_edge``, ``confirmed_edge``,
   ``p_confirmed``, ``is_value``, ``n_bookmakers``, ``excluded_by``,
-  ``rule_value``; ``confirmed_edge`` is the edge the run's edge model says the
-  closing line supports, on which value bets are chosen and staked, null
-  without one), ``value_bets`` (value
-  bet documents) and ``stakes`` (``market``, ``outcome``, ``portfolio``,
+  ``rule_value``, ``last_update``, ``published_price``; ``confirmed_edge`` is
+  the edge the run's edge model says the closing line supports, on which value
+  bets are chosen and staked, null without one), ``value_bets`` (value bet
+  documents) and ``stakes`` (``market``, ``outcome``, ``portfolio``,
   ``bookmaker``, ``price``, ``p_model``, ``edge``, ``kelly_fraction``,
   ``fraction``, ``stake``);
 - *meta*: ``run_id``, ``model_name``, ``model_version``, ``created_at``,
@@ -69,7 +76,13 @@ bet names the first rule it fails, checked in the order of the rules'
 ``excluded_by`` list (``no_price``, ``edge_threshold``, ``max_price``,
 ``min_probability``, ``min_bookmakers``), in ``excluded_by``, with that
 rule's value in ``rule_value`` (null for ``no_price``); both are null for a
-value bet.  ``staking``: ``portfolio``, the ``bankroll`` (and
+value bet.  A value bet of the previous published run (the latest of the same
+mode) that is no longer one at this run's prices is *withdrawn*:
+``excluded_by = "withdrawn"``, ``rule_value`` null and ``published_price``
+the price it was published at.  ``last_update`` is when the price taken was
+last seen in a copy of the prices (the bookmaker's, or the match's latest for
+a price averaged over bookmakers), as The Odds API gives it.  ``staking``:
+``portfolio``, the ``bankroll`` (and
 ``peak_bankroll``) the stakes were sized against, their ``unit``
 (``units``: no currency is kept), ``kelly_multiplier`` (the share of full
 Kelly), the caps ``max_stake_per_bet``, ``max_stake_per_league`` (per league
@@ -87,6 +100,7 @@ key                                             value                           
 =============================================== ================================ =======
 ``<prefix>:pub:<run_id>:prediction:<match_id>`` insight document                 odds
 ``<prefix>:pub:<run_id>:value-bets``            value bets, largest edge first   odds
+``<prefix>:pub:<run_id>:withdrawn``             withdrawn bets, by kickoff       odds
 ``<prefix>:pub:<run_id>:upcoming:<league>``     the league's compact predictions static
 ``<prefix>:pub:<run_id>:upcoming:all``          every league's, by kickoff       static
 ``<prefix>:pub:<run_id>:leagues``               league_code, n_predictions       static
@@ -197,6 +211,7 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
         "run_prediction",
         "run_predictions",
         "run_value_bets",
+        "run_withdrawn",
         "warehouse_document",
         "warehouse_leagues",
     ),
@@ -226,6 +241,7 @@ if TYPE_CHECKING:  # the names as the checker sees them (at run time, __getattr_
     from sabiscore_ml.publish.readers import run_prediction as run_prediction
     from sabiscore_ml.publish.readers import run_predictions as run_predictions
     from sabiscore_ml.publish.readers import run_value_bets as run_value_bets
+    from sabiscore_ml.publish.readers import run_withdrawn as run_withdrawn
     from sabiscore_ml.publish.readers import warehouse_document as warehouse_document
     from sabiscore_ml.publish.readers import warehouse_leagues as warehouse_leagues
     from sabiscore_ml.publish.redis_store import RedisPublish as RedisPublish

@@ -86,20 +86,22 @@ def encode_document(document: Any) -> bytes:
 
 # --- Kinds and keys ---
 
-PREDICTION, UPCOMING, VALUE_BETS, LEAGUES, META = (
+PREDICTION, UPCOMING, VALUE_BETS, WITHDRAWN, LEAGUES, META = (
     "prediction",
     "upcoming",
     "value-bets",
+    "withdrawn",
     "leagues",
     "meta",
 )
-KINDS: tuple[str, ...] = (PREDICTION, UPCOMING, VALUE_BETS, LEAGUES, META)
+KINDS: tuple[str, ...] = (PREDICTION, UPCOMING, VALUE_BETS, WITHDRAWN, LEAGUES, META)
 KEYED_KINDS: tuple[str, ...] = (PREDICTION, UPCOMING)  # a match id, a league code or ``all``
 ALL_LEAGUES = "all"  # the key of the upcoming list of every league
 ODDS, STATIC = "odds", "static"  # TTL classes: prices inside, or not
 TTL_CLASS: dict[str, str] = {
     PREDICTION: ODDS,
     VALUE_BETS: ODDS,
+    WITHDRAWN: ODDS,
     UPCOMING: STATIC,
     LEAGUES: STATIC,
     META: STATIC,
@@ -137,7 +139,8 @@ def document_key(prefix: str, run_id: str, kind: str, key: str | int | None = No
     """The Redis key of a document of a run.
 
     ``kind``: ``prediction`` (``key`` the match id), ``upcoming`` (``key`` a
-    league code or ``all``), ``value-bets``, ``leagues`` or ``meta`` (no key).
+    league code or ``all``), ``value-bets``, ``withdrawn``, ``leagues`` or
+    ``meta`` (no key).
     """
     if kind not in KINDS:
         raise ValueError(f"unknown document kind {kind!r}; one of {KINDS}")
@@ -204,9 +207,13 @@ EDGE_FIELDS = (
     "n_bookmakers",
     "excluded_by",
     "rule_value",
+    "last_update",
+    "published_price",
 )
+#: ``excluded_by`` of a value bet of the previous published run no longer one at its price.
+WITHDRAWN_BY = "withdrawn"
 # An edge's fields that a value bet does not repeat (always true and null there).
-NOT_IN_VALUE_BETS = ("is_value", "excluded_by", "rule_value")
+NOT_IN_VALUE_BETS = ("is_value", "excluded_by", "rule_value", "published_price")
 # The fixture a value bet names (after its match_id).
 VALUE_BET_FIXTURE_FIELDS = ("league_code", "match_date", "kickoff_utc", "home_team", "away_team")
 VALUE_BET_FIELDS = (
@@ -216,6 +223,20 @@ VALUE_BET_FIELDS = (
     *(f for f in EDGE_FIELDS if f not in NOT_IN_VALUE_BETS),
     "stakes",
 )
+# A value bet of the previous published run that this run withdraws: the price it was
+# published at, the price on offer now (null when none is quoted) and when that was seen.
+WITHDRAWN_EDGE_FIELDS = (
+    "market",
+    "outcome",
+    "bookmaker",
+    "published_price",
+    "price",
+    "last_update",
+    "p_model",
+    "edge",
+    "confirmed_edge",
+)
+WITHDRAWN_FIELDS = ("run_id", "match_id", *VALUE_BET_FIXTURE_FIELDS, *WITHDRAWN_EDGE_FIELDS)
 # A stake of an insight document.
 STAKE_FIELDS = (
     "market",
@@ -369,6 +390,32 @@ def value_bet_entries(
     entries.sort(
         key=lambda e: (-e["edge"], e["match_id"], e["market"], *outcome_rank(e["outcome"]))
     )
+    return entries
+
+
+def withdrawn_entries(
+    header: RunHeader, predictions: Iterable[Record], edges: Iterable[Record]
+) -> list[dict[str, Any]]:
+    """The value bets of the previous published run that ``edges`` withdraw, by kickoff.
+
+    An edge with ``excluded_by = "withdrawn"``: each with its fixture, the
+    price it was published at (``published_price``) and the price now.
+    """
+    fixtures = {p["match_id"]: p for p in predictions}
+    entries = []
+    for edge in edges:
+        if edge["excluded_by"] != WITHDRAWN_BY:
+            continue
+        fixture = fixtures[edge["match_id"]]
+        entries.append(
+            {
+                "run_id": header.run_id,
+                "match_id": edge["match_id"],
+                **{f: fixture[f] for f in VALUE_BET_FIXTURE_FIELDS},
+                **{f: edge[f] for f in WITHDRAWN_EDGE_FIELDS},
+            }
+        )
+    entries.sort(key=lambda e: (*kickoff_order(e), e["market"], *outcome_rank(e["outcome"])))
     return entries
 
 

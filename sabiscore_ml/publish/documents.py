@@ -20,6 +20,7 @@ from sabiscore_ml.publish.contract import (
     TTL_CLASS,
     UPCOMING,
     VALUE_BETS,
+    WITHDRAWN,
     Record,
     encode_document,
     insight_document,
@@ -27,6 +28,7 @@ from sabiscore_ml.publish.contract import (
     meta_document,
     upcoming_list,
     value_bet_entries,
+    withdrawn_entries,
 )
 from sabiscore_ml.publish.run import PublishedRun
 
@@ -74,6 +76,8 @@ def run_documents(run: PublishedRun) -> tuple[RunDocument, ...]:
         documents.append(RunDocument.of(UPCOMING, code, upcoming_list(header, chosen)))
     value_bets = value_bet_entries(header, records.predictions, records.edges, records.stakes)
     documents.append(RunDocument.of(VALUE_BETS, None, value_bets))
+    withdrawn = withdrawn_entries(header, records.predictions, records.edges)
+    documents.append(RunDocument.of(WITHDRAWN, None, withdrawn))
     for p in records.predictions:
         edges, stakes = by_match[p["match_id"]]
         insight = insight_document(header, p, edges, stakes)

@@ -41,6 +41,9 @@ DOCUMENT_FIGURES: tuple[str, ...] = (
     "clv",
     "clv_se",
     "n_clv",
+    "early_clv",
+    "early_clv_se",
+    "n_early_clv",
     "flat_profit",
     "flat_roi",
     "staked_profit",
@@ -49,7 +52,7 @@ DOCUMENT_FIGURES: tuple[str, ...] = (
     "psi_max",
 )
 #: Figures that count something: published as integers.
-COUNTS = frozenset({"n", "n_market", "n_close", "n_bets", "n_clv"})
+COUNTS = frozenset({"n", "n_market", "n_close", "n_bets", "n_clv", "n_early_clv"})
 
 
 def _latest(engine: Engine, model_name: str, model_version: str | None) -> dt.datetime | None:

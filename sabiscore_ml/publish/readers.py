@@ -32,6 +32,8 @@ from sabiscore_ml.publish.contract import (
     RUN_FIELDS,
     UPCOMING,
     VALUE_BETS,
+    WITHDRAWN,
+    WITHDRAWN_BY,
     Record,
     RunHeader,
     document_key,
@@ -42,6 +44,7 @@ from sabiscore_ml.publish.contract import (
     outcome_rank,
     upcoming_list,
     value_bet_entries,
+    withdrawn_entries,
 )
 from sabiscore_ml.warehouse.models import PredictionRun, RunEdge, RunPrediction, RunStake
 
@@ -197,6 +200,30 @@ def run_value_bets(
     return value_bet_entries(info.header, predictions, edges, stakes)
 
 
+def run_withdrawn(engine: Engine, run_id: str, league: str | None = None) -> list[dict[str, Any]]:
+    """The value bets of the previous published run a run withdraws (of ``league``), by kickoff.
+
+    Without a league, the ``withdrawn`` document.  Empty when the run is unknown.
+    """
+    with engine.connect() as connection:
+        info = _stored(connection, run_id)
+        if info is None:
+            return []
+        predictions = _predictions(connection, run_id, league)
+        on_match = and_(
+            RunPrediction.run_id == RunEdge.run_id, RunPrediction.match_id == RunEdge.match_id
+        )
+        query = (
+            select(RunEdge)
+            .join(RunPrediction, on_match)
+            .where(RunEdge.run_id == run_id, RunEdge.excluded_by == WITHDRAWN_BY)
+        )
+        if league is not None:
+            query = query.where(RunPrediction.league_code == league)
+        edges = _records(connection.execute(query), _EDGE_COLUMNS)
+    return withdrawn_entries(info.header, predictions, edges)
+
+
 def run_prediction(engine: Engine, run_id: str, match_id: int) -> dict[str, Any] | None:
     """The insight document of one match of a run (prediction, edges, stakes), or None."""
     with engine.connect() as connection:
@@ -258,6 +285,8 @@ def warehouse_document(
         document = warehouse_leagues(engine, run_id)
     elif kind == VALUE_BETS:
         document = run_value_bets(engine, run_id)
+    elif kind == WITHDRAWN:
+        document = run_withdrawn(engine, run_id)
     elif kind == UPCOMING:
         league = None if str(key) == ALL_LEAGUES else str(key)
         document = run_predictions(engine, run_id, league=league)

@@ -83,10 +83,20 @@ EDGE_COLUMNS: dict[str, Any] = {
     "rule_value": pl.Float64,
     "confirmed_edge": pl.Float64,
     "p_confirmed": pl.Float64,
+    "last_update": pl.Datetime("us"),
+    "published_price": pl.Float64,
 }
 EDGE_NULLABLE = ("price", "bookmaker", "n_bookmakers", "p_market", "edge", "prob_edge")
-# the rule keeping an outcome from value; the edge the closing line's evidence supports
-EDGE_OPTIONAL = ("excluded_by", "rule_value", "confirmed_edge", "p_confirmed")
+# the rule keeping an outcome from value; the edge the closing line's evidence supports;
+# when the price taken was last seen, and the price a withdrawn value bet was published at
+EDGE_OPTIONAL = (
+    "excluded_by",
+    "rule_value",
+    "confirmed_edge",
+    "p_confirmed",
+    "last_update",
+    "published_price",
+)
 
 STAKE_COLUMNS: dict[str, Any] = {
     "match_id": pl.Int64,
@@ -156,7 +166,11 @@ class PublishedRun:
     ``portfolio`` column naming whose stakes they are.  Edges and stakes must
     belong to predicted matches.  Any frame may be empty.  An edge's optional
     ``excluded_by`` and ``rule_value`` name the rule that kept a non-value
-    outcome from being a value bet and that rule's value (null for value bets).
+    outcome from being a value bet and that rule's value (null for value bets);
+    ``excluded_by = "withdrawn"`` marks a value bet of the previous published run
+    that is no longer one at the current price, with ``published_price`` the
+    price it was published at.  An edge's optional ``last_update`` is when the
+    price taken was last seen (UTC).
 
     ``value_bet_rules``: the rules deciding value bets (a JSON object, e.g.
     :meth:`sabiscore_ml.betting.edges.ValueBetRules.describe`); ``staking``:

@@ -704,6 +704,42 @@ class RunEdge(Base):
     # the edge the closing line's evidence supports, and its probability (with an edge model)
     confirmed_edge: Mapped[float | None] = mapped_column(Float)
     p_confirmed: Mapped[float | None] = mapped_column(Float)
+    # when the price taken was last seen (naive UTC); a withdrawn bet's price when published
+    last_update: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    published_price: Mapped[float | None] = mapped_column(Float)
+
+
+class RunBetClv(Base):
+    """The closing-line value of a run's published value bet, early and at the close.
+
+    ``latest_price``: the fair price (margin removed; Pinnacle's, else the
+    market average's) of the latest pre-closing prices seen after the run was
+    made and before kick-off, taken at ``latest_taken_at``; ``closing_price``
+    the fair closing price.  ``early_clv`` and ``clv`` are ``price_taken /
+    fair price - 1`` against each (null until known).  The monitor writes them.
+    """
+
+    __tablename__ = "run_bet_clv"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["run_id", "match_id"], ["run_predictions.run_id", "run_predictions.match_id"]
+        ),
+    )
+
+    run_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    match_id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    market: Mapped[str] = mapped_column(String(8), primary_key=True)
+    outcome: Mapped[str] = mapped_column(String(8), primary_key=True)
+    bookmaker: Mapped[str | None] = mapped_column(String(24))
+    price_taken: Mapped[float] = mapped_column(Float)
+    latest_source: Mapped[str | None] = mapped_column(String(24))
+    latest_price: Mapped[float | None] = mapped_column(Float)
+    latest_taken_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    early_clv: Mapped[float | None] = mapped_column(Float)
+    closing_source: Mapped[str | None] = mapped_column(String(24))
+    closing_price: Mapped[float | None] = mapped_column(Float)
+    clv: Mapped[float | None] = mapped_column(Float)
+    computed_at: Mapped[dt.datetime] = mapped_column(DateTime)
 
 
 class RunStake(Base):

@@ -65,9 +65,11 @@ async def current_performance(request: Request, state: StateDep, caller: CallerD
     Per league (`all`: every league) and window (`all`: every settled match, and the rolling
     window of the last days): the model's realised `rps`, `log_loss` and `ece`, Pinnacle's
     margin-free pre-closing and closing RPS on the same matches with the paired difference
-    and its standard error, the value bets' closing-line value (`clv`) and profit, flat and
-    staked, the largest input drift (`psi_max`), `n` and the figures that crossed a
-    threshold (`breaches`). As the `monitor` job stored them.
+    and its standard error, the value bets' closing-line value (`clv`), their early
+    closing-line value against the latest pre-closing prices seen before kick-off
+    (`early_clv`, known before the closing prices are), their profit, flat and staked, the
+    largest input drift (`psi_max`), `n` and the figures that crossed a threshold
+    (`breaches`). As the `monitor` job stored them.
     """
     document = await state.repository.performance(state.model_name)
     if document is None:

@@ -17,7 +17,7 @@ from serving.responses import (
     document_response,
     ok,
 )
-from serving.schemas import ValueBet
+from serving.schemas import ValueBet, WithdrawnBet
 
 router = APIRouter(tags=["value bets"])
 
@@ -57,6 +57,31 @@ async def value_bets(
     document = await state.repository.value_bets(
         league, None if min_edge is None else round(min_edge, 6)
     )
+    return document_response(
+        request.headers.get("if-none-match"), document, max_age=state.settings.odds_cache_seconds
+    )
+
+
+@router.get(
+    "/value-bets/withdrawn",
+    response_model=list[WithdrawnBet],
+    summary="The previous run's value bets the current prices withdraw",
+    responses={200: ok("Withdrawn bets, by kickoff")}
+    | NOT_MODIFIED
+    | UNAUTHORIZED
+    | BAD_PARAMETERS
+    | RATE_LIMITED
+    | UNAVAILABLE,
+)
+async def withdrawn_bets(
+    request: Request, state: StateDep, caller: CallerDep, league: LeagueQuery = None
+) -> Response:
+    """The value bets of the previous published run that are none at the current run's prices.
+
+    Each with its fixture, the price it was published at, the price on offer now and
+    when that price was last seen; a bet whose price still holds stays among the value bets.
+    """
+    document = await state.repository.withdrawn(league)
     return document_response(
         request.headers.get("if-none-match"), document, max_age=state.settings.odds_cache_seconds
     )
