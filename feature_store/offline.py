@@ -41,6 +41,7 @@ from sabiscore_ml.warehouse.models import (
     Match,
     MatchXg,
     Odds,
+    OddsSnapshot,
     Shot,
     SquadValue,
     TeamMatchLog,
@@ -71,8 +72,11 @@ def fingerprints(engine: Engine) -> dict[tuple[str, str], str]:
     season the team match logs and squad values; the odds of played matches come
     from the raw files their matches name.  Unplayed matches (football-data's
     fixtures.csv) count with their day and every quote: a newer copy of the
-    fixtures moves them or changes their prices without a new result.  Loading a
-    new or changed raw file changes the digest; re-loading the same file does not.
+    fixtures moves them or changes their prices without a new result.  The
+    pre-closing 1X2 odds snapshots count by number, latest moment and price
+    sum: every new copy of the fixtures adds a moment, prices moved or
+    not.  Loading a new or changed raw file changes the digest; re-loading the
+    same file does not.
     """
     parts: dict[tuple[str, str], list[str]] = {}
     per_season: dict[str, list[str]] = {}
@@ -115,6 +119,18 @@ def fingerprints(engine: Engine) -> dict[tuple[str, str], str]:
             func.sum(case((Shot.situation == "Penalty", 0), else_=func.coalesce(Shot.xg, 0))),
         )
         .join(Match, Match.id == Shot.match_id)
+        .group_by(Match.league_code, Match.season_code),
+        # the snapshots the movement features read: a new fixtures copy adds some
+        # (a new moment) even where it changes no current price in ``odds``
+        "snapshots": select(
+            Match.league_code,
+            Match.season_code,
+            func.count(),
+            func.max(OddsSnapshot.taken_at),
+            func.sum(OddsSnapshot.price),
+        )
+        .join(Match, Match.id == OddsSnapshot.match_id)
+        .where(OddsSnapshot.market == "1x2", OddsSnapshot.timing == "preclose")
         .group_by(Match.league_code, Match.season_code),
     }
     season_queries = {
