@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import TypedDict
 
 import polars as pl
-from sqlalchemy import Engine, case, delete, func, insert, select
+from sqlalchemy import Engine, Integer, case, cast, delete, func, insert, select
 
 from feature_store.build import build_frame
 from feature_store.catalog import CATALOG_VERSION, FAMILIES, feature_names, frame_schema
@@ -89,6 +89,19 @@ def fingerprints(engine: Engine) -> dict[tuple[str, str], str]:
         func.coalesce(getattr(Match, c), 0)
         for c in ("home_shots", "away_shots", "home_corners", "away_corners", "home_fouls")
     )
+    # grouped by match first: SQLite walks the primary key in match order
+    per_match = (
+        select(
+            OddsSnapshot.match_id,
+            func.count().label("quotes"),
+            func.max(OddsSnapshot.taken_at).label("latest"),
+            # whole hundredths: an integer sum does not depend on the order of the rows
+            func.sum(cast(func.round(OddsSnapshot.price * 100), Integer)).label("total"),
+        )
+        .where(OddsSnapshot.market == "1x2", OddsSnapshot.timing == "preclose")
+        .group_by(OddsSnapshot.match_id)
+        .subquery()
+    )
     queries = {
         "matches": select(
             Match.league_code,
@@ -125,12 +138,11 @@ def fingerprints(engine: Engine) -> dict[tuple[str, str], str]:
         "snapshots": select(
             Match.league_code,
             Match.season_code,
-            func.count(),
-            func.max(OddsSnapshot.taken_at),
-            func.sum(OddsSnapshot.price),
+            func.sum(per_match.c.quotes),
+            func.max(per_match.c.latest),
+            func.sum(per_match.c.total),
         )
-        .join(Match, Match.id == OddsSnapshot.match_id)
-        .where(OddsSnapshot.market == "1x2", OddsSnapshot.timing == "preclose")
+        .join(Match, Match.id == per_match.c.match_id)
         .group_by(Match.league_code, Match.season_code),
     }
     season_queries = {

@@ -22,6 +22,7 @@ from conftest import FOOTBALL_DATA_FIXTURES, SAMPLE_DIR
 from sqlalchemy import Engine, text
 
 from feature_store import movement
+from feature_store.api import build_features, scoring_features
 from feature_store.build import build_frame
 from feature_store.catalog import feature_names
 from feature_store.common import Family
@@ -221,12 +222,14 @@ def test_the_leakage_guard_covers_the_movement_features(warehouse: Engine):
         check_point_in_time(inputs, cutoff, build=lambda i: build_frame(i, (family,)))
 
 
-def test_a_new_copy_makes_the_fixtures_partition_stale(warehouse: Engine):
-    from feature_store.api import build_features
-
+def test_a_new_copy_makes_the_fixtures_partition_and_online_vectors_stale(warehouse: Engine):
     load(warehouse, (T1, T2))
     build_features(engine=warehouse, as_of=T1.date())
     assert plan_build(warehouse).reasons == {}
+    until = dt.date(2024, 8, 19)
+    online = scoring_features(T1.date(), until, engine=warehouse)
+    assert online.source == "online", online.reason
+    assert online.frame.height == 20 and online.frame["mv_n_snapshots"].min() == 2
     # the same prices taken again an hour later: no current price changes, a moment is added
     raw = moved(FIXTURES_FILE.read_bytes(), MOVES[T2])
     outcome = ingest_football_data_fixtures_bytes(
@@ -237,3 +240,9 @@ def test_a_new_copy_makes_the_fixtures_partition_stale(warehouse: Engine):
         ("E0", "2024-2025"): "data changed",
         ("SP1", "2024-2025"): "data changed",
     }
+    again = scoring_features(T1.date(), until, engine=warehouse)
+    assert again.source == "recomputed" and "inputs fingerprint" in again.reason
+    assert again.frame["mv_n_snapshots"].min() == 3
+    build_features(engine=warehouse, as_of=T1.date())
+    rebuilt = scoring_features(T1.date(), until, engine=warehouse)
+    assert rebuilt.source == "online" and rebuilt.frame.equals(again.frame)
