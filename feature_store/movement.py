@@ -20,7 +20,7 @@ Definitions, per match and outcome ``o`` (home, draw, away):
   bookmaker joining or leaving is not a move).
 * ``mv_p_{o}_24h``: the same from the *reference* moment, the latest snapshot
   taken at or before the as-of moment minus 24 hours, to the latest one; null
-  when no snapshot is that old.
+  when no snapshot is that old, zero when none was taken since.
 * ``mv_dispersion_change_{o}``: the standard deviation (``ddof = 1``) of the
   panel's probabilities at the latest moment minus the one at the first (null
   with fewer than two bookmakers in the panel).
