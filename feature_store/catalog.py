@@ -12,7 +12,7 @@ import hashlib
 
 import polars as pl
 
-from feature_store import context, fatigue, form, home, market, ratings, squad
+from feature_store import context, fatigue, form, home, market, movement, ratings, squad
 from feature_store.common import Family, FeatureDef
 
 FAMILIES: tuple[Family, ...] = (
@@ -21,6 +21,7 @@ FAMILIES: tuple[Family, ...] = (
     fatigue.FAMILY,
     home.FAMILY,
     market.FAMILY,
+    movement.FAMILY,
     squad.FAMILY,
     context.FAMILY,
 )

@@ -20,6 +20,10 @@ from feature_store.inputs import MATCH_STATS, ColumnType, Inputs
 # What a feature may use, relative to the match it describes.
 BEFORE_KICKOFF_RESULTS = "results and statistics of matches on earlier dates"
 BEFORE_KICKOFF_ODDS = "pre-closing odds, quoted before kick-off (never closing odds)"
+BEFORE_KICKOFF_SNAPSHOTS = (
+    "pre-closing odds snapshots taken before kick-off (the match day's start when the "
+    "kick-off is unknown); never closing odds"
+)
 BEFORE_KICKOFF_VALUES = "squad market values dated before the match date"
 BEFORE_KICKOFF_GAMES = "games in any competition on earlier dates"
 SCHEDULE = "the fixture itself: league, season, date and teams (known in advance)"

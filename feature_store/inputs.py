@@ -3,8 +3,10 @@
 This module is the only place the feature store reads the warehouse, and it
 selects **pre-closing odds only**: closing prices are quoted at kick-off and
 exist for evaluation, so they never enter :class:`Inputs` and no feature can
-see them.  Rows are read straight from the DBAPI cursor (no ORM objects), which
-keeps a full-archive read to a few seconds.
+see them.  The same holds for the odds snapshots (every copy of a quote with
+the moment it was taken): only pre-closing 1X2 snapshots are read.  Rows are
+read straight from the DBAPI cursor (no ORM objects), which keeps a
+full-archive read to a few seconds.
 """
 
 from __future__ import annotations
@@ -34,6 +36,10 @@ ColumnType = type[pl.DataType] | pl.DataType
 """A column's polars type: the class (``pl.Float64``) or an instance (``pl.Datetime("us")``)."""
 
 PRECLOSE = "preclose"
+# The aggregates football-data publishes next to the bookmakers' prices.
+AGGREGATES = ("market_max", "market_avg")
+# Outcomes of the 1X2 snapshots, one price column each.
+SNAPSHOT_OUTCOMES = ("home", "draw", "away")
 # Pre-closing prices are read one row per match, bookmaker, market and line,
 # with a column per outcome (1X2: home/draw/away; over/under; handicap: home/away).
 ODDS_OUTCOMES = ("home", "draw", "away", "over", "under")
@@ -62,7 +68,12 @@ class Inputs:
     competition (league matches and FBref match-log rows: cups, Europe), for
     fatigue.  ``squad_values``: squad market values by date.  ``team_stats``:
     Understat's per team-match figures (non-penalty xG, deep completions, PPDA),
-    by team and date.
+    by team and date.  ``snapshots``: the pre-closing 1X2 snapshots of the
+    bookmakers (no aggregates) of the matches quoted at two moments or more, a
+    row per match, bookmaker and moment ``taken_at`` (naive UTC) with a price
+    column per outcome (:func:`_read_snapshots`).  ``matches`` carries each
+    match's ``kickoff_utc`` (null when unknown), the moment its snapshots are
+    cut at.
     """
 
     matches: pl.DataFrame
@@ -72,6 +83,7 @@ class Inputs:
     team_games: pl.DataFrame
     squad_values: pl.DataFrame
     team_stats: pl.DataFrame
+    snapshots: pl.DataFrame
 
 
 _LEAGUE_FRAME = pl.DataFrame(
@@ -149,7 +161,7 @@ def _filtered(stmt: Select[*Ts], where: ColumnElement[bool] | None) -> Select[*T
 
 @dataclass(frozen=True)
 class SeasonFacts:
-    """The facts that belong to league-seasons: matches, odds, xG, non-penalty xG.
+    """The facts that belong to league-seasons: matches, odds, xG, non-penalty xG, odds snapshots.
 
     They can be read (and cached) one league-season at a time; see
     :mod:`feature_store.snapshots`.
@@ -159,8 +171,9 @@ class SeasonFacts:
     odds: pl.DataFrame
     xg: pl.DataFrame
     npxg: pl.DataFrame
+    snapshots: pl.DataFrame
 
-    KINDS = ("matches", "odds", "xg", "npxg")
+    KINDS = ("matches", "odds", "xg", "npxg", "snapshots")
 
     @staticmethod
     def concat(parts: Sequence[SeasonFacts]) -> SeasonFacts:
@@ -171,7 +184,7 @@ class SeasonFacts:
 
 
 def read_season_facts(engine: Engine, where: ColumnElement[bool] | None = None) -> SeasonFacts:
-    """Matches, pre-closing odds, xG and non-penalty xG of the matches ``where`` selects."""
+    """Matches, pre-closing odds, xG, non-penalty xG and odds snapshots of the chosen matches."""
     stat_columns = [column for pair in MATCH_STATS.values() for column in pair]
     match_schema: dict[str, ColumnType] = {
         "match_id": pl.Int64,
@@ -182,6 +195,7 @@ def read_season_facts(engine: Engine, where: ColumnElement[bool] | None = None) 
         "away_team_id": pl.Int64,
         **{column: pl.Int32 for column in stat_columns},
         "attendance": pl.Int64,
+        "kickoff_utc": pl.Datetime("us"),
     }
     matches = _read(
         engine,
@@ -195,6 +209,7 @@ def read_season_facts(engine: Engine, where: ColumnElement[bool] | None = None) 
                 Match.away_team_id,
                 *(getattr(Match, column) for column in stat_columns),
                 Match.attendance,
+                Match.kickoff_utc,
             ),
             where,
         ),
@@ -227,6 +242,7 @@ def read_season_facts(engine: Engine, where: ColumnElement[bool] | None = None) 
         odds=_read_odds(engine, where),
         xg=xg.sort("match_id", "source"),
         npxg=_npxg(matches, shots).sort("match_id"),
+        snapshots=_read_snapshots(engine, where),
     )
 
 
@@ -248,6 +264,7 @@ def complete_inputs(engine: Engine, facts: SeasonFacts) -> Inputs:
         team_games=_team_games(engine, matches),
         squad_values=squad_values,
         team_stats=_understat_team_stats(engine),
+        snapshots=facts.snapshots,
     )
 
 
@@ -294,9 +311,7 @@ def _read_odds(engine: Engine, where: ColumnElement[bool] | None) -> pl.DataFram
         f"WHERE o.timing = '{PRECLOSE}' AND (o.market <> 'ou' OR o.line = 2.5)"
     )
     if where is not None:
-        chosen = select(Match.id).where(where)
-        compiled = chosen.compile(dialect=engine.dialect, compile_kwargs={"literal_binds": True})
-        sql += f" AND o.match_id IN ({compiled})"
+        sql += f" AND o.match_id IN ({_chosen_ids(engine, where)})"
     quotes = _read_sql(
         engine,
         sql,
@@ -325,6 +340,80 @@ def _read_odds(engine: Engine, where: ColumnElement[bool] | None) -> pl.DataFram
             for o in ODDS_OUTCOMES
         ),
     ).sort("match_id", "bookmaker", "market", "line")
+
+
+def _chosen_ids(engine: Engine, where: ColumnElement[bool]) -> str:
+    """SQL selecting the ids of the matches ``where`` selects (literal values bound)."""
+    chosen = select(Match.id).where(where)
+    return str(chosen.compile(dialect=engine.dialect, compile_kwargs={"literal_binds": True}))
+
+
+SNAPSHOT_SCHEMA: dict[str, ColumnType] = {
+    "match_id": pl.Int64,
+    "bookmaker": pl.String,
+    "taken_at": pl.Datetime("us"),
+    **{o: pl.Float64 for o in SNAPSHOT_OUTCOMES},
+}
+"""The columns of :attr:`Inputs.snapshots`: a row per match, bookmaker and moment."""
+
+
+def _read_snapshots(engine: Engine, where: ColumnElement[bool] | None) -> pl.DataFrame:
+    """Pre-closing 1X2 snapshots of the bookmakers, one row per match, bookmaker and moment.
+
+    Only the matches quoted at two moments or more are read: a single moment
+    shows no movement (the usual case for season-file history, whose only
+    pre-closing snapshot is the collection before the match).  A first pass
+    finds them on the primary key alone (on SQLite, a covering index scan,
+    under a second for the ~5 million snapshots of the full archive, where
+    transferring every pre-closing 1X2 row would take ten); the second reads
+    their rows through the match index.  The moments are counted on every
+    pre-closing snapshot; the features count only those before each match's
+    kick-off.  The aggregates (``market_max``, ``market_avg``) are not
+    bookmakers and are not read.
+    """
+    aggregates = ", ".join(f"'{a}'" for a in AGGREGATES)
+    outcomes = ", ".join(f"'{o}'" for o in SNAPSHOT_OUTCOMES)
+    chosen = f"market = '1x2' AND timing = '{PRECLOSE}' AND outcome IN ({outcomes}) " + (
+        f"AND bookmaker NOT IN ({aggregates})"
+    )
+    if where is not None:
+        chosen += f" AND match_id IN ({_chosen_ids(engine, where)})"
+    moving = (
+        f"SELECT match_id FROM odds_snapshots WHERE {chosen} "
+        "GROUP BY match_id HAVING MIN(taken_at) < MAX(taken_at)"
+    )
+    sql = (
+        "SELECT match_id, bookmaker, taken_at, outcome, price FROM odds_snapshots "
+        f"WHERE {chosen} AND match_id IN ({moving})"
+    )
+    quotes = _read_sql(
+        engine,
+        sql,
+        {
+            "match_id": pl.Int64,
+            "bookmaker": pl.String,
+            "taken_at": pl.Datetime("us"),
+            "outcome": pl.String,
+            "price": pl.Float64,
+        },
+    )
+    if quotes.is_empty():
+        return pl.DataFrame(schema=SNAPSHOT_SCHEMA)
+    wide = quotes.pivot(
+        on="outcome",
+        index=["match_id", "bookmaker", "taken_at"],
+        values="price",
+        aggregate_function="first",
+    )
+    return wide.select(
+        "match_id",
+        "bookmaker",
+        "taken_at",
+        *(
+            pl.col(o) if o in wide.columns else pl.lit(None, dtype=pl.Float64).alias(o)
+            for o in SNAPSHOT_OUTCOMES
+        ),
+    ).sort("match_id", "taken_at", "bookmaker")
 
 
 def _with_fbref_attendance(
@@ -393,6 +482,16 @@ def _team_games(engine: Engine, matches: pl.DataFrame) -> pl.DataFrame:
     return pl.concat([league, logs]).unique().sort("team_id", "match_date")
 
 
+def as_of_moment() -> pl.Expr:
+    """The moment a match's features are as of (naive UTC), on a frame of matches.
+
+    Its kick-off (``kickoff_utc``), or the start of its match day when the
+    kick-off is unknown.  Odds snapshots of the match taken at or after it are
+    its future.
+    """
+    return pl.coalesce(pl.col("kickoff_utc"), pl.col("match_date").cast(pl.Datetime("us")))
+
+
 def hidden_from(inputs: Inputs, cutoff: dt.date) -> Inputs:
     """``inputs`` as they stood on the morning of ``cutoff``: later facts removed.
 
@@ -402,6 +501,9 @@ def hidden_from(inputs: Inputs, cutoff: dt.date) -> Inputs:
     statistics and other competitions' games dated from ``cutoff`` on are
     dropped.  Features built from this copy for fixtures after ``cutoff`` use
     nothing that happened after it (a replay of the prediction made that day).
+    Odds snapshots taken after the cut-off day are dropped too: a prediction
+    made that day sees the copies of the fixtures taken until then (and each
+    match's features only those taken before its own kick-off).
     """
     later = pl.col("match_date") >= cutoff
     stat_columns = [column for pair in MATCH_STATS.values() for column in pair]
@@ -418,6 +520,9 @@ def hidden_from(inputs: Inputs, cutoff: dt.date) -> Inputs:
         team_games=inputs.team_games.filter(~later),
         squad_values=inputs.squad_values.filter(pl.col("as_of") < cutoff),
         team_stats=inputs.team_stats.filter(~later),
+        snapshots=inputs.snapshots.filter(
+            pl.col("taken_at") < dt.datetime.combine(cutoff + dt.timedelta(days=1), dt.time())
+        ),
     )
 
 
@@ -428,7 +533,11 @@ def perturbed_after(inputs: Inputs, cutoff: dt.date, *, seed: int = 7) -> Inputs
     second match after the cut-off day is deleted outright, the odds of matches
     after the cut-off day are scaled (a match's own pre-closing odds are quoted
     before its kick-off, so the cut-off day's stay), and xG, squad values and
-    team games dated from ``cutoff`` on are altered.  Features of matches dated
+    team games dated from ``cutoff`` on are altered.  Odds snapshots are moved
+    (home and away prices scaled apart) for the matches after the cut-off day
+    and, for every match, where they were taken at or after its kick-off
+    (:func:`as_of_moment`): a feature reading a match's snapshots from its own
+    future changes.  Features of matches dated
     up to and including ``cutoff`` built from this copy must equal those built
     from the original: a match's features
     may use neither the future nor the match's own day (see
@@ -483,8 +592,23 @@ def perturbed_after(inputs: Inputs, cutoff: dt.date, *, seed: int = 7) -> Inputs
         pl.when(later_stats).then(pl.col(c) * 3 + 1).otherwise(pl.col(c)).alias(c)
         for c in TEAM_STATS
     )
+    moments = matches.select("match_id", as_of_moment().alias("_as_of"))
+    after = pl.col("match_id").is_in(after_ids["match_id"].implode())
+    future = after | (pl.col("taken_at") >= pl.col("_as_of")).fill_null(True)
+    # home and away scaled apart: a margin-free probability ignores a common factor
+    factors = {"home": 1.37, "draw": 1.0, "away": 0.8}
+    snapshots = (
+        inputs.snapshots.join(moments, on="match_id", how="left")
+        .with_columns(
+            pl.when(future).then(pl.col(o) * factors[o]).otherwise(pl.col(o)).alias(o)
+            for o in SNAPSHOT_OUTCOMES
+        )
+        .drop("_as_of")
+        .join(kept, on="match_id", how="semi")
+    )
     return Inputs(
         team_stats=team_stats,
+        snapshots=snapshots,
         matches=changed,
         odds=scaled(inputs.odds, list(ODDS_OUTCOMES), 1.37, after_ids),
         xg=scaled(inputs.xg, ["home_xg", "away_xg"], 2.0),

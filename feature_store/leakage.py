@@ -2,7 +2,8 @@
 
 :func:`check_point_in_time` builds the features twice, from the inputs and
 from a copy in which every result, statistic, odds quote, xG figure, squad
-value and game dated on or after ``cutoff`` is changed or deleted
+value and game dated on or after ``cutoff`` is changed or deleted, and every
+odds snapshot taken at or after its match's kick-off is moved
 (:func:`~feature_store.inputs.perturbed_after`).  Every feature of every match
 dated up to and including ``cutoff`` must come out bit-for-bit identical: the
 matches of the cut-off day itself check that no feature uses its own match's

@@ -193,5 +193,5 @@ FAMILY = Family(
     "market",
     _definitions(),
     compute,
-    notes="pre-closing odds only; no price-movement feature: one pre-kick-off quote per book",
+    notes="pre-closing odds only (the latest quote of each book); movement: feature_store.movement",
 )

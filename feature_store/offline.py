@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import TypedDict
 
 import polars as pl
-from sqlalchemy import Engine, case, delete, func, insert, select
+from sqlalchemy import Engine, Integer, case, cast, delete, func, insert, select
 
 from feature_store.build import build_frame
 from feature_store.catalog import CATALOG_VERSION, FAMILIES, feature_names, frame_schema
@@ -41,6 +41,7 @@ from sabiscore_ml.warehouse.models import (
     Match,
     MatchXg,
     Odds,
+    OddsSnapshot,
     Shot,
     SquadValue,
     TeamMatchLog,
@@ -71,8 +72,11 @@ def fingerprints(engine: Engine) -> dict[tuple[str, str], str]:
     season the team match logs and squad values; the odds of played matches come
     from the raw files their matches name.  Unplayed matches (football-data's
     fixtures.csv) count with their day and every quote: a newer copy of the
-    fixtures moves them or changes their prices without a new result.  Loading a
-    new or changed raw file changes the digest; re-loading the same file does not.
+    fixtures moves them or changes their prices without a new result.  The
+    pre-closing 1X2 odds snapshots count by number, latest moment and price
+    sum: every new copy of the fixtures adds a moment, prices moved or
+    not.  Loading a new or changed raw file changes the digest; re-loading the
+    same file does not.
     """
     parts: dict[tuple[str, str], list[str]] = {}
     per_season: dict[str, list[str]] = {}
@@ -84,6 +88,19 @@ def fingerprints(engine: Engine) -> dict[tuple[str, str], str]:
     stats = sum(
         func.coalesce(getattr(Match, c), 0)
         for c in ("home_shots", "away_shots", "home_corners", "away_corners", "home_fouls")
+    )
+    # grouped by match first: SQLite walks the primary key in match order
+    per_match = (
+        select(
+            OddsSnapshot.match_id,
+            func.count().label("quotes"),
+            func.max(OddsSnapshot.taken_at).label("latest"),
+            # whole hundredths: an integer sum does not depend on the order of the rows
+            func.sum(cast(func.round(OddsSnapshot.price * 100), Integer)).label("total"),
+        )
+        .where(OddsSnapshot.market == "1x2", OddsSnapshot.timing == "preclose")
+        .group_by(OddsSnapshot.match_id)
+        .subquery()
     )
     queries = {
         "matches": select(
@@ -115,6 +132,17 @@ def fingerprints(engine: Engine) -> dict[tuple[str, str], str]:
             func.sum(case((Shot.situation == "Penalty", 0), else_=func.coalesce(Shot.xg, 0))),
         )
         .join(Match, Match.id == Shot.match_id)
+        .group_by(Match.league_code, Match.season_code),
+        # the snapshots the movement features read: a new fixtures copy adds some
+        # (a new moment) even where it changes no current price in ``odds``
+        "snapshots": select(
+            Match.league_code,
+            Match.season_code,
+            func.sum(per_match.c.quotes),
+            func.max(per_match.c.latest),
+            func.sum(per_match.c.total),
+        )
+        .join(Match, Match.id == per_match.c.match_id)
         .group_by(Match.league_code, Match.season_code),
     }
     season_queries = {

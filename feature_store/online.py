@@ -15,7 +15,9 @@ what was known before each match day.
 Each vector records what it was built from: the catalogue version and, per
 country, the digest of the fingerprints its offline partitions were built at
 (:func:`feature_store.offline.country_fingerprints`; the run record's
-``inputs`` in Redis, the ``inputs_fingerprint`` column in the warehouse).
+``inputs`` in Redis, the ``inputs_fingerprint`` column in the warehouse).  The
+fingerprints count the odds snapshots, so a new copy of the fixtures makes the
+vectors of its countries stale until the next build.
 :func:`read_online_vectors` returns them with the vectors, so a reader can tell
 a vector still equal to a recomputation from a stale one
 (:func:`feature_store.api.scoring_features`).

@@ -2,11 +2,12 @@
 
 Rebuilding a country's features needs its whole history, but after a new
 matchday only one league-season's facts have changed.  Each league-season's
-matches, pre-closing odds, xG and non-penalty xG are therefore kept under
-``<features dir>/inputs/league=<L>/season=<S>/`` together with the warehouse
-fingerprint they were read at (:func:`feature_store.offline.fingerprints`).
-A snapshot whose fingerprint still matches is read from Parquet; any other is
-read from the warehouse and rewritten.  The features computed are the same
+matches, pre-closing odds, xG, non-penalty xG and pre-closing 1X2 odds
+snapshots are therefore kept under ``<features dir>/inputs/league=<L>/season=<S>/``
+together with the warehouse fingerprint they were read at
+(:func:`feature_store.offline.fingerprints`).  A snapshot whose fingerprint
+still matches is read from Parquet; any other is read from the warehouse and
+rewritten.  The features computed are the same
 either way, since a snapshot is exactly what the warehouse held at that
 fingerprint.
 """
@@ -77,7 +78,7 @@ def _split(facts: SeasonFacts, league: str, season: str) -> SeasonFacts:
         matches,
         *(
             getattr(facts, kind).join(ids, on="match_id", how="semi")
-            for kind in ("odds", "xg", "npxg")
+            for kind in ("odds", "xg", "npxg", "snapshots")
         ),
     )
 

@@ -88,6 +88,7 @@ def test_catalog_is_consistent_and_rich():
                 "fatigue",
                 "home",
                 "mkt",
+                "mv",
                 "squad",
                 "ctx",
                 "elo",
