@@ -192,9 +192,7 @@ def with_team_stats(rows: pl.DataFrame, inputs: Inputs) -> pl.DataFrame:
     ).drop(f"_{c}" for c in TEAM_STATS)
 
 
-def _form_states(
-    played: pl.DataFrame, aggregates: Sequence[tuple[str, int | str]]
-) -> pl.DataFrame:
+def _form_states(played: pl.DataFrame, aggregates: Sequence[tuple[str, int | str]]) -> pl.DataFrame:
     """Per team and date, the rolling aggregates including that day's match."""
     return played.select(
         "team_id",

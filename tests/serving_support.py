@@ -231,9 +231,7 @@ def http_request(
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     try:
         chunked = (headers or {}).get("Transfer-Encoding") == "chunked"
-        connection.request(
-            method, target, body=body, headers=headers or {}, encode_chunked=chunked
-        )
+        connection.request(method, target, body=body, headers=headers or {}, encode_chunked=chunked)
         response = connection.getresponse()
         content = response.read()
         found = {name.lower(): value for name, value in response.getheaders()}

@@ -950,20 +950,26 @@ def test_sabiscore_console_script_is_declared():
     source = path.with_suffix(".py") if path.with_suffix(".py").is_file() else path / "__init__.py"
     assert source.is_file(), f"{module} (the `sabiscore` entry point) does not exist"
     tree = ast.parse(source.read_text(encoding="utf-8"))
-    bound = {
-        node.name for node in tree.body if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
-    } | {
-        target.id
-        for node in tree.body
-        if isinstance(node, ast.Assign)
-        for target in node.targets
-        if isinstance(target, ast.Name)
-    } | {  # a package re-exporting the function from one of its modules
-        alias.asname or alias.name
-        for node in tree.body
-        if isinstance(node, ast.ImportFrom)
-        for alias in node.names
-    }
+    bound = (
+        {
+            node.name
+            for node in tree.body
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
+        }
+        | {
+            target.id
+            for node in tree.body
+            if isinstance(node, ast.Assign)
+            for target in node.targets
+            if isinstance(target, ast.Name)
+        }
+        | {  # a package re-exporting the function from one of its modules
+            alias.asname or alias.name
+            for node in tree.body
+            if isinstance(node, ast.ImportFrom)
+            for alias in node.names
+        }
+    )
     assert function in bound, f"{module} defines no {function}"
 
 

@@ -120,4 +120,3 @@ def test_the_docs_render_without_the_internet(
             )
     assert {url for _, url in requests} >= {f"{origin}/openapi.json"}
     assert any("/docs/assets/" in url for _, url in requests)
-

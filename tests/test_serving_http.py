@@ -202,9 +202,7 @@ def test_oversized_requests_are_refused_at_the_documented_limits(server: int) ->
     assert declared.status == 413
     assert declared.json()["detail"] == f"the request body is over {body_limit} bytes"
     chunks = iter([b"a" * body_limit, b"a"])
-    streamed = http_request(
-        server, "GET", "/health", {"Transfer-Encoding": "chunked"}, body=chunks
-    )
+    streamed = http_request(server, "GET", "/health", {"Transfer-Encoding": "chunked"}, body=chunks)
     assert streamed.status == 413
 
 

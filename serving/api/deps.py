@@ -114,9 +114,7 @@ async def get_caller(
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,
             str(error),
-            headers={
-                "WWW-Authenticate": challenges(state.settings, invalid_token=error.token)
-            },
+            headers={"WWW-Authenticate": challenges(state.settings, invalid_token=error.token)},
         ) from None
     except StoreUnavailable:
         raise HTTPException(
