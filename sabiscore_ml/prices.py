@@ -41,10 +41,11 @@ from typing import Any
 
 import numpy as np
 import polars as pl
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, func, select
 
 from sabiscore_ml.odds import implied_probabilities
-from sabiscore_ml.warehouse.models import Odds, OddsSnapshot
+from sabiscore_ml.warehouse.models import Match, Odds, OddsSnapshot
+from sabiscore_ml.warehouse.snapshots import earliest_snapshot
 
 OUTCOMES: tuple[str, ...] = ("home", "draw", "away")
 PRECLOSE, CLOSE = "preclose", "close"
@@ -129,15 +130,25 @@ def _select_quotes(
     rows: list[Any] = []
     with engine.connect() as connection:
         for start in range(0, len(ids), _CHUNK):
+            chunk = ids[start : start + _CHUNK]
             query = (
                 select(*columns)
-                .where(table.match_id.in_(ids[start : start + _CHUNK]))
+                .where(table.match_id.in_(chunk))
                 .where(table.market == market)
                 .where(table.timing.in_(list(timings)))
                 .where(table.outcome.in_(list(outcomes)))
             )
             if bookmakers is not None:
                 query = query.where(table.bookmaker.in_(list(bookmakers)))
+            if table is OddsSnapshot:
+                # no snapshot is older than the look-back before its match day: on
+                # PostgreSQL this bound leaves out the months the read cannot touch
+                first = connection.execute(
+                    select(func.min(Match.match_date)).where(Match.id.in_(chunk))
+                ).scalar_one()
+                if first is None:
+                    continue
+                query = query.where(OddsSnapshot.taken_at >= earliest_snapshot(first))
             if before is not None:
                 query = query.where(OddsSnapshot.taken_at < before)
             if until is not None:

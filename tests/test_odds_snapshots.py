@@ -23,7 +23,12 @@ from sabiscore_ml.jobs.football_data import (
 )
 from sabiscore_ml.jobs.sources import replay_items, run_replay_item
 from sabiscore_ml.warehouse.engine import alembic_config
-from sabiscore_ml.warehouse.snapshots import partition_name, partitions, season_quote_time
+from sabiscore_ml.warehouse.snapshots import (
+    LOOKBACK,
+    partition_name,
+    partitions,
+    season_quote_time,
+)
 
 FIXTURES_FILE = FOOTBALL_DATA_FIXTURES / "fixtures_2024-08-08.csv"
 TODAY = dt.date(2024, 8, 8)
@@ -262,3 +267,15 @@ def test_the_migration_copies_the_quotes_already_loaded(warehouse: Engine) -> No
     # the season file's moments are recomputed exactly; the fixtures copy's is the moment
     # its bytes were first archived (the copy's own moment is not in ``odds``)
     assert after[1] == before[1]
+
+
+def test_a_copy_pricing_fixtures_months_ahead_is_rejected(warehouse: Engine) -> None:
+    """No snapshot is older than the look-back before its match day: readers rely on it."""
+    early = T1 - LOOKBACK - dt.timedelta(days=1)
+    outcome = ingest_football_data_fixtures_bytes(
+        FIXTURES_FILE.read_bytes(), "fixtures.csv", engine=warehouse, today=TODAY, taken_at=early
+    )
+    assert (outcome.status, outcome.check) == ("rejected", "snapshot_window"), outcome.message
+    assert "more than 183 days after the copy was taken" in outcome.message
+    assert count(warehouse, "SELECT COUNT(*) FROM odds_snapshots") == 0
+    assert count(warehouse, "SELECT COUNT(*) FROM matches") == 0

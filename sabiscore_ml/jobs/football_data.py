@@ -51,6 +51,7 @@ from sabiscore_ml.validation import (
     validate_football_data_fixtures,
 )
 from sabiscore_ml.warehouse.loaders import load_football_data, load_football_data_fixtures
+from sabiscore_ml.warehouse.snapshots import LOOKBACK, earliest_snapshot
 
 log = logging.getLogger(__name__)
 
@@ -338,6 +339,19 @@ class FootballDataFixtures:
             parsed = parse_football_data_fixtures(raw, uri, today=taken)
         for group in parsed.files:
             validate_football_data_fixtures(group, as_of=taken)
+            far = [
+                m
+                for m in group.matches
+                if m.odds and self.taken_at < earliest_snapshot(m.match_date)
+            ]
+            if far:
+                raise RejectedFile(
+                    uri,
+                    "snapshot_window",
+                    f"{len(far)} priced fixture(s) of {group.league} more than "
+                    f"{LOOKBACK.days} days after the copy was taken ({self.taken_at:%Y-%m-%d}), "
+                    f"first {far[0].match_date} {far[0].home_team} v {far[0].away_team}",
+                )
 
         def load(connection: Connection, outcome: IngestOutcome, batch: int) -> None:
             report = load_football_data_fixtures(

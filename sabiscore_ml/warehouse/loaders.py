@@ -18,7 +18,7 @@ from sabiscore_ml.sources.football_data import (
     ParsedFixtures,
 )
 from sabiscore_ml.warehouse.models import Match, Odds, OddsSnapshot, RawFile, Season
-from sabiscore_ml.warehouse.snapshots import season_quote_time, write_snapshots
+from sabiscore_ml.warehouse.snapshots import check_lookback, season_quote_time, write_snapshots
 from sabiscore_ml.warehouse.teams import resolve_teams
 from sabiscore_ml.warehouse.upsert import upsert
 
@@ -297,6 +297,9 @@ def load_football_data_fixtures(
             match_id = ids[(m.match_date, team_ids[m.home_team], team_ids[m.away_team])]
             rows = [_odds_row(match_id, q, parsed.sha256) for q in m.odds if q.timing == "preclose"]
             if rows:
+                check_lookback(
+                    m.match_date, taken_at, _describe(m.match_date, m.home_team, m.away_team)
+                )
                 quoted[match_id] = rows
         write_snapshots(
             connection,

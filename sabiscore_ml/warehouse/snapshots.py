@@ -47,6 +47,28 @@ SNAPSHOT_KEY: tuple[str, ...] = (
     "taken_at",
 )
 TABLE = OddsSnapshot.__tablename__
+#: No snapshot of a match is taken earlier than this before its day: readers bound
+#: ``taken_at`` from below with it, so PostgreSQL scans only the months a read can
+#: touch; loaders refuse a quote outside it (:func:`check_lookback`).
+LOOKBACK = dt.timedelta(days=183)
+
+
+class SnapshotWindowError(ValueError):
+    """A quote taken longer than :data:`LOOKBACK` before its match's day."""
+
+
+def earliest_snapshot(match_date: dt.date) -> dt.datetime:
+    """The earliest moment a snapshot of a match on ``match_date`` may carry."""
+    return dt.datetime.combine(match_date, dt.time()) - LOOKBACK
+
+
+def check_lookback(match_date: dt.date, taken_at: dt.datetime, what: str) -> None:
+    """Raise :class:`SnapshotWindowError` unless ``taken_at`` is within the look-back window."""
+    if taken_at < earliest_snapshot(match_date):
+        raise SnapshotWindowError(
+            f"{what}: prices taken at {taken_at:%Y-%m-%d %H:%M} are more than "
+            f"{LOOKBACK.days} days before the match day {match_date}"
+        )
 
 
 def _uk_to_utc(day: dt.date, hour: int, minute: int = 0) -> dt.datetime:
