@@ -33,6 +33,7 @@ from sabiscore_ml.jobs.football_data import (
     ingest_football_data_bytes,
     ingest_football_data_fixtures_bytes,
 )
+from sabiscore_ml.warehouse.engine import get_engine
 
 FIXTURES_FILE = FOOTBALL_DATA_FIXTURES / "fixtures_2024-08-08.csv"
 SEASON_FILE = SAMPLE_DIR / "E0" / "2023-2024.csv"
@@ -246,3 +247,37 @@ def test_a_new_copy_makes_the_fixtures_partition_and_online_vectors_stale(wareho
     build_features(engine=warehouse, as_of=T1.date())
     rebuilt = scoring_features(T1.date(), until, engine=warehouse)
     assert rebuilt.source == "online" and rebuilt.frame.equals(again.frame)
+
+
+def test_the_cli_keeps_two_copies_and_lists_the_movement_coverage(tmp_path) -> None:
+    """``ingest --fixtures-file --taken-at`` twice, then ``features list`` shows the family."""
+    from cli_support import invoke
+
+    assert invoke("init").exit_code == 0
+    season = invoke("ingest", "football-data", "--file", str(SEASON_FILE))
+    assert season.exit_code == 0, season.output
+    for moment in (T1, T2):
+        copy = tmp_path / f"fixtures-{moment:%H%M}.csv"
+        copy.write_bytes(moved(FIXTURES_FILE.read_bytes(), MOVES[moment]))
+        loaded = invoke(
+            "ingest",
+            "football-data",
+            "--fixtures-file",
+            str(copy),
+            "--taken-at",
+            moment.isoformat(),
+        )
+        assert loaded.exit_code == 0, loaded.output
+    with get_engine().connect() as connection:
+        moments = connection.execute(
+            text("SELECT COUNT(DISTINCT taken_at) FROM odds_snapshots WHERE timing = 'preclose'")
+        ).scalar_one()
+    assert moments >= 3  # the season file's collection times and the two copies
+    assert invoke("features", "build", "--as-of", T1.date().isoformat()).exit_code == 0
+    listed = invoke("features", "list")
+    assert listed.exit_code == 0, listed.output
+    line = next(line for line in listed.output.splitlines() if "mv_panic" in line)
+    # 20 of the 400 matches (the fixtures) were priced by two copies: 5 %
+    assert line.rstrip(" │").endswith(" 5%"), line
+    bad = invoke("ingest", "football-data", "--fixtures-file", str(copy), "--taken-at", "noon")
+    assert bad.exit_code == 2 and "is not a date-time" in bad.output
