@@ -20,7 +20,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, fields
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, select
+from sqlalchemy import ColumnElement, Connection, Engine, and_, select
 
 from sabiscore_ml.publish.contract import (
     ALL_LEAGUES,
@@ -180,19 +180,10 @@ def run_value_bets(
         if info is None:
             return []
         predictions = _predictions(connection, run_id, league)
-        on_match = and_(
-            RunPrediction.run_id == RunEdge.run_id, RunPrediction.match_id == RunEdge.match_id
-        )
-        query = (
-            select(RunEdge)
-            .join(RunPrediction, on_match)
-            .where(RunEdge.run_id == run_id, RunEdge.is_value.is_(True))
-        )
-        if league is not None:
-            query = query.where(RunPrediction.league_code == league)
+        chosen: ColumnElement[bool] = RunEdge.is_value.is_(True)
         if min_edge is not None:
-            query = query.where(RunEdge.edge >= min_edge)
-        edges = _records(connection.execute(query), _EDGE_COLUMNS)
+            chosen = and_(chosen, RunEdge.edge >= min_edge)
+        edges = _league_edges(connection, run_id, league, chosen)
         stakes = _records(
             connection.execute(select(RunStake).where(RunStake.run_id == run_id)),
             _STAKE_COLUMNS,
@@ -210,18 +201,21 @@ def run_withdrawn(engine: Engine, run_id: str, league: str | None = None) -> lis
         if info is None:
             return []
         predictions = _predictions(connection, run_id, league)
-        on_match = and_(
-            RunPrediction.run_id == RunEdge.run_id, RunPrediction.match_id == RunEdge.match_id
-        )
-        query = (
-            select(RunEdge)
-            .join(RunPrediction, on_match)
-            .where(RunEdge.run_id == run_id, RunEdge.excluded_by == WITHDRAWN_BY)
-        )
-        if league is not None:
-            query = query.where(RunPrediction.league_code == league)
-        edges = _records(connection.execute(query), _EDGE_COLUMNS)
+        edges = _league_edges(connection, run_id, league, RunEdge.excluded_by == WITHDRAWN_BY)
     return withdrawn_entries(info.header, predictions, edges)
+
+
+def _league_edges(
+    connection: Connection, run_id: str, league: str | None, chosen: ColumnElement[bool]
+) -> list[Record]:
+    """The edge records of a run that ``chosen`` selects, of ``league`` when given."""
+    on_match = and_(
+        RunPrediction.run_id == RunEdge.run_id, RunPrediction.match_id == RunEdge.match_id
+    )
+    query = select(RunEdge).join(RunPrediction, on_match).where(RunEdge.run_id == run_id, chosen)
+    if league is not None:
+        query = query.where(RunPrediction.league_code == league)
+    return _records(connection.execute(query), _EDGE_COLUMNS)
 
 
 def run_prediction(engine: Engine, run_id: str, match_id: int) -> dict[str, Any] | None:
