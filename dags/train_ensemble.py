@@ -36,7 +36,9 @@ Weekly (Monday 04:00 UTC), or triggered from the UI with the Params below.
 6. **should_promote** branches: when `promote` is off, the run ends with the
    challenger; otherwise **promote** moves `champion` to the new version if
    its paired RPS on the latest evaluation season is no worse than the
-   champion's (300 matches or more) and its calibration error not worse. The
+   champion's (300 matches or more), its calibration error not worse and the
+   closing-line value of its value bets not worse by more than two standard
+   errors (with 30 bets or more with closing prices on each side). The
    decision and its evidence are tags on the version. A promotion updates the
    `sabiscore://models/sabiscore-1x2/champion` asset; when the challenger is
    kept, the task ends skipped and no asset event is sent.

@@ -283,6 +283,8 @@ class ModelSettings(BaseSettings):
     # still count as equal (two fits of one model on the same data differ by less).
     promotion_rps_tolerance: float = Field(0.0001, ge=0)
     ece_tolerance: float = Field(0.001, ge=0)
+    # Value bets with closing prices each model needs before their closing-line value counts.
+    promotion_min_bets: int = Field(30, ge=2)
     recalibration_matches: int = Field(600, gt=100)  # recent matches the recalibration uses
     # Threads per tree model.  LightGBM's OpenMP threads spin while they wait, so
     # more threads than free cores (two trainings at once) slows it down badly.

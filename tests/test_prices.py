@@ -151,3 +151,30 @@ def test_live_predictions_and_the_backtest_take_the_same_prices(e0: Engine):
         "match_id", "outcome"
     )
     assert walked.equals(every.filter(pl.col("price").is_not_null()))
+
+
+def test_the_promotion_takes_the_best_price_and_the_margin_free_close(e0: Engine):
+    from sabiscore_ml.jobs.training import promotion_prices
+    from sabiscore_ml.models import registry
+
+    burnley = _first_match(e0)
+    frame = promotion_prices(e0, [burnley, 10**9])  # the second is no match: all null
+    assert frame.columns == ["match_id", *registry.BET_PRICE_COLUMNS, *registry.CLOSE_COLUMNS]
+    assert frame["match_id"].to_list() == [burnley, 10**9]
+    row = frame.row(0, named=True)
+    assert (row["price_home"], row["price_draw"], row["price_away"]) == (9.5, 5.68, 1.39)
+    inverse = {"home": 1 / 9.62, "draw": 1 / 5.81, "away": 1 / 1.33}  # Pinnacle's close
+    for outcome, q in inverse.items():
+        assert row[f"p_close_{outcome}"] == pytest.approx(q / sum(inverse.values()))
+    assert frame.row(1)[1:] == (None,) * 6
+    # a value bet on the away win at 1.39 (edge 0.8 × 1.39 − 1 = +11.2%): its CLV is the
+    # walk's, price / margin-free closing price − 1
+    p = registry.value_bet_clv(
+        [[0.1, 0.1, 0.8]],
+        frame.select(registry.BET_PRICE_COLUMNS).head(1).to_numpy(),
+        frame.select(registry.CLOSE_COLUMNS).head(1).to_numpy(),
+        ValueBetRules.edge_threshold,
+    )
+    closing = prices.closing_fair_prices(e0, [burnley]).row(0, named=True)
+    assert closing["closing_source"] == "pinnacle"
+    assert p.tolist() == [pytest.approx(1.39 / closing["closing_away"] - 1)]

@@ -293,3 +293,212 @@ def test_decide_names_the_matches_and_too_few_are_kept() -> None:
     assert decision.reason.endswith(": only 120 paired matches (need 300): kept as challenger")
     assert decision.evidence["leagues"] == ["E0", "E1"]
     assert registry.decide(challenger, None).reason == "no champion yet: promoted"
+
+
+# --- promotion decisions: the closing-line value of the value bets ----------------------
+
+
+def test_value_bets_are_the_outcomes_at_the_minimum_edge_with_a_closing_price() -> None:
+    p = np.array([[0.50, 0.30, 0.20], [0.40, 0.30, 0.30]])
+    prices = np.array([[2.2, 3.0, 5.0], [2.5, np.nan, 4.0]])
+    closing = np.array([[0.48, 0.28, 0.24], [np.nan, 0.30, 0.26]])
+    # edges: +0.10, -0.10, 0.00 on the first match; 0.00, none, +0.20 on the second
+    clv = registry.value_bet_clv(p, prices, closing, 0.042)
+    np.testing.assert_allclose(clv, [2.2 * 0.48 - 1, 4.0 * 0.26 - 1])
+    # the home bet of the second match has no closing price: left out
+    clv = registry.value_bet_clv(p, prices, closing, -0.01)
+    np.testing.assert_allclose(clv, [2.2 * 0.48 - 1, 5.0 * 0.24 - 1, 4.0 * 0.26 - 1])
+
+
+def _clv(mean: float, n: int = 40) -> np.ndarray:
+    """``n`` bets' CLV alternating 3 points above and below ``mean``."""
+    return mean + np.where(np.arange(n) % 2 == 0, 0.03, -0.03)
+
+
+def test_the_clv_of_value_bets_keeps_a_challenger_worse_by_two_se(monkeypatch) -> None:
+    from sabiscore_ml.settings import clear_settings_cache
+
+    monkeypatch.delenv("SABISCORE_MODEL_PROMOTION_MIN_BETS", raising=False)
+    clear_settings_cache()
+    outcome, base, _, _ = _season()
+    equal = (
+        "RPS 0.22344 vs champion v3's 0.22344 on 400 matches of E0 2023-2024: equal within "
+        "0.0001 (difference +0.0000, se 0.0000); calibration error 0.00000 vs 0.00000: equal "
+        "within 0.001; "
+    )
+
+    def judge(challenger: np.ndarray, champion: np.ndarray) -> registry.Decision:
+        clv = registry.BetClv(challenger, champion)
+        return registry.judge(
+            base, base, outcome, matches="E0 2023-2024", champion_version="3", clv=clv
+        )
+
+    # alternating ±0.03 on 40 bets: se 0.48% each, 0.68% for the difference
+    better = judge(_clv(0.02), _clv(0.0))
+    assert better.promote
+    assert better.reason == equal + (
+        "CLV of value bets +2.00% (40 bets) vs champion v3's +0.00% (40): "
+        "better by 2.00% (se 0.68%, 2.9 se): promoted"
+    )
+    assert better.evidence["clv_challenger"] == pytest.approx(0.02)
+    assert better.evidence["clv_champion"] == pytest.approx(0.0)
+    assert (better.evidence["clv_bets_challenger"], better.evidence["clv_bets_champion"]) == (
+        40,
+        40,
+    )
+    assert better.evidence["clv_difference_se"] == pytest.approx(0.006794, abs=1e-6)
+
+    within = judge(_clv(0.01), _clv(0.0))
+    assert within.promote
+    assert within.reason == equal + (
+        "CLV of value bets +1.00% (40 bets) vs champion v3's +0.00% (40): "
+        "equal (difference +1.00%, se 0.68%): promoted"
+    )
+    # worse, but by less than two se: equal, promoted
+    assert judge(_clv(0.0), _clv(0.01)).reason.endswith(
+        ": equal (difference -1.00%, se 0.68%): promoted"
+    )
+
+    worse = judge(_clv(0.0), _clv(0.02))
+    assert not worse.promote
+    assert worse.reason == equal + (
+        "CLV of value bets +0.00% (40 bets) vs champion v3's +2.00% (40): "
+        "worse by 2.00% (se 0.68%, 2.9 se): kept as challenger"
+    )
+
+    # too few bets with closing prices on either side: RPS and calibration decide
+    few = judge(_clv(-0.05, 12), _clv(0.02))
+    assert few.promote
+    assert few.reason == equal + (
+        "CLV not compared: 12 value bets with closing prices vs champion v3's 40 (need 30): "
+        "promoted"
+    )
+    assert few.evidence["clv_bets_challenger"] == 12
+
+    unpriced = judge(np.empty(0), np.empty(0))  # priced, but no value bet at all
+    assert unpriced.reason.endswith(
+        "; CLV not compared: 0 value bets with closing prices vs champion v3's 0 (need 30): "
+        "promoted"
+    )
+    assert "clv_challenger" not in unpriced.evidence
+    none = registry.judge(base, base, outcome, champion_version="3", clv=registry.BetClv.unpriced())
+    assert none.promote
+    assert none.reason.endswith(
+        "calibration error 0.00000 vs 0.00000: equal within 0.001; "
+        "CLV not compared: no closing prices: promoted"
+    )
+    assert "clv_bets_challenger" not in none.evidence
+    # without CLV (the recalibration) the reason is RPS and calibration alone
+    alone = registry.judge(base, base, outcome, champion_version="3")
+    assert alone.reason.endswith(
+        "calibration error 0.00000 vs 0.00000: equal within 0.001: promoted"
+    )
+
+
+def _priced_season(n: int = 400) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """A season where one model bets every home win and the other every draw, and the prices.
+
+    Best prices 2.4, 3.4, 3.4 on every match.  At 0.45 home the first model's
+    home edge is +8% (its draw and away edges negative); at 0.31 draw the
+    other's draw edge is +5.4% (home −4%, away −1.4%).  The closing line has the
+    home win at 0.44 and 0.42 in turn (CLV +5.6% and +0.8%: +3.2% on average),
+    the draw at 0.29 and 0.27 (−1.4% and −8.2%: −4.8%).
+    """
+    outcome = _season(n)[0]
+    frame = pl.DataFrame(
+        {
+            "match_id": np.arange(n),
+            "league_code": ["E0"] * n,
+            "season_code": ["2023-2024"] * n,
+            "match_date": [dt.date(2023, 8, 1) + dt.timedelta(days=int(d) // 2) for d in range(n)],
+            "result": np.array(["H", "D", "A"])[outcome],
+        }
+    )
+
+    def model(p: tuple[float, float, float]) -> pl.DataFrame:
+        return frame.with_columns(
+            pl.lit(p[k]).alias(c) for k, c in enumerate(("p_home", "p_draw", "p_away"))
+        )
+
+    even = np.arange(n) % 2 == 0
+    home, draw = np.where(even, 0.44, 0.42), np.where(even, 0.29, 0.27)
+    prices = pl.DataFrame(
+        {
+            "match_id": np.arange(n),
+            "price_home": [2.4] * n,
+            "price_draw": [3.4] * n,
+            "price_away": [3.4] * n,
+            "p_close_home": home,
+            "p_close_draw": draw,
+            "p_close_away": 1.0 - home - draw,
+        }
+    )
+    return model((0.45, 0.275, 0.275)), model((0.40, 0.31, 0.29)), prices
+
+
+def test_decide_measures_each_models_value_bets_at_the_prices(monkeypatch) -> None:
+    from sabiscore_ml.settings import clear_settings_cache
+
+    # RPS and calibration within these; the closing line decides
+    monkeypatch.setenv("SABISCORE_MODEL_PROMOTION_RPS_TOLERANCE", "1")
+    monkeypatch.setenv("SABISCORE_MODEL_ECE_TOLERANCE", "1")
+    monkeypatch.delenv("SABISCORE_MODEL_PROMOTION_MIN_BETS", raising=False)
+    monkeypatch.delenv("SABISCORE_MODEL_PROMOTION_MIN_MATCHES", raising=False)
+    clear_settings_cache()
+    home_bettor, draw_bettor, prices = _priced_season()
+    # deviations ±2.4 and ±3.4 points on 400 bets: se 0.12% and 0.17%, 0.21% together
+    better = registry.decide(
+        home_bettor, draw_bettor, champion_version="4", prices=prices, min_edge=0.042
+    )
+    assert better.promote, better.reason
+    assert better.reason.endswith(
+        "; CLV of value bets +3.20% (400 bets) vs champion v4's -4.80% (400): "
+        "better by 8.00% (se 0.21%, 38.4 se): promoted"
+    )
+    assert better.reason.startswith("RPS ") and " on 400 matches of E0 2023-2024: " in better.reason
+    assert better.evidence["clv_challenger"] == pytest.approx(0.032)
+    assert better.evidence["clv_champion"] == pytest.approx(-0.048)
+
+    worse = registry.decide(
+        draw_bettor, home_bettor, champion_version="4", prices=prices, min_edge=0.042
+    )
+    assert not worse.promote
+    assert worse.reason.endswith(
+        "; CLV of value bets -4.80% (400 bets) vs champion v4's +3.20% (400): "
+        "worse by 8.00% (se 0.21%, 38.4 se): kept as challenger"
+    )
+    # above the draw bettor's edge: the champion has no value bet left
+    assert registry.decide(
+        home_bettor, draw_bettor, champion_version="4", prices=prices, min_edge=0.06
+    ).reason.endswith(
+        "; CLV not compared: 400 value bets with closing prices vs champion v4's 0 (need 30): "
+        "promoted"
+    )
+
+    # closing prices on 12 matches only
+    few = prices.with_columns(
+        pl.when(pl.col("match_id") < 12).then(pl.col(c)).alias(c)
+        for c in ("p_close_home", "p_close_draw", "p_close_away")
+    )
+    decision = registry.decide(
+        draw_bettor, home_bettor, champion_version="4", prices=few, min_edge=0.042
+    )
+    assert decision.promote
+    assert decision.reason.endswith(
+        "; CLV not compared: 12 value bets with closing prices vs champion v4's 12 (need 30): "
+        "promoted"
+    )
+
+    # no closing prices at all, or no prices: RPS and calibration decide
+    unclosed = few.filter(pl.col("match_id") >= 12)
+    for given in (unclosed, None):
+        decision = registry.decide(
+            draw_bettor, home_bettor, champion_version="4", prices=given, min_edge=0.042
+        )
+        assert decision.promote
+        assert decision.reason.endswith(
+            "within 1; CLV not compared: no closing prices: promoted"
+        ), decision.reason
+        assert "clv_bets_challenger" not in decision.evidence
+    with pytest.raises(ValueError, match="minimum edge"):
+        registry.decide(draw_bettor, home_bettor, prices=prices)

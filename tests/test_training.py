@@ -117,6 +117,17 @@ def test_train_register_promote_recalibrate(sample_features, monkeypatch):
     clear_settings_cache()
     third = train(request, engine=engine)
     assert third.alias == "champion" and registry.version_by_alias("champion").version == "3"
+    # the value bets of both models on the same matches, measured against the close
+    evidence = json.loads(
+        registry.client().get_model_version("sabiscore-1x2", "3").tags["promotion.evidence"]
+    )
+    bets, clv = evidence["clv_bets_challenger"], evidence["clv_challenger"]
+    assert bets == evidence["clv_bets_champion"] >= 30  # 85 on E0 2022-23 to the as-of date
+    assert clv == evidence["clv_champion"]
+    assert third.decision.endswith(
+        f"; CLV of value bets {clv:+.2%} ({bets} bets) vs champion v1's {clv:+.2%} ({bets}): "
+        f"equal (difference +0.00%, se {evidence['clv_difference_se']:.2%}): promoted"
+    )
     with engine.connect() as connection:
         rows = connection.execute(
             text("SELECT version, alias FROM model_versions ORDER BY version")

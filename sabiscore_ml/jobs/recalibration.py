@@ -5,7 +5,9 @@ matches the trees never saw (after the bundle's ``trained_until``, at most
 ``SABISCORE_MODEL_RECALIBRATION_MATCHES`` of them) are split in time: the
 earlier half fits a new calibrator, the later half is the hold-out.  A new
 version is registered only when its log loss on the hold-out beats the
-champion's; it is promoted by the usual rule, paired on that hold-out.
+champion's; it is promoted by the usual rule on RPS and calibration, paired
+on that hold-out (the closing-line value of the value bets, which the
+training's promotion also compares, is not part of it here).
 """
 
 from __future__ import annotations

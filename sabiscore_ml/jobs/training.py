@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any, NotRequired, TypedDict
 import polars as pl
 from sqlalchemy import Engine, select
 
+from sabiscore_ml.betting.edges import ValueBetRules
 from sabiscore_ml.models.config import ModelConfig
 from sabiscore_ml.models.data import TrainingSet, load_training_set, match_dates, snapshot_of
 from sabiscore_ml.models.walkforward import Block, walk_forward
@@ -522,10 +523,41 @@ def _record_version(
 # --- 6. promote -------------------------------------------------------------------------
 
 
+def promotion_prices(engine: Engine, match_ids: Sequence[int]) -> pl.DataFrame:
+    """The prices the promotion measures value bets at, one row per match of ``match_ids``.
+
+    ``match_id``; ``price_home``, ``price_draw``, ``price_away``: the best
+    pre-closing price of each outcome (:func:`sabiscore_ml.prices.best_prices`);
+    ``p_close_home``, ``p_close_draw``, ``p_close_away``: the margin-free closing
+    probabilities the CLV is measured against (Pinnacle's, else the market
+    average's: :func:`sabiscore_ml.prices.closing_fair_prices`, for evaluation
+    only).  Null where not quoted.
+    """
+    from sabiscore_ml import prices
+
+    ids = pl.DataFrame(
+        {"match_id": sorted({int(m) for m in match_ids})}, schema={"match_id": pl.Int64}
+    )
+    quotes = prices.preclose_quotes(engine, ids["match_id"].to_list())
+    best = prices.best_prices(quotes.filter(pl.col("price") > 1.0))
+    bet_prices = prices.per_bookmaker(best, ["match_id"])
+    closing = prices.closing_fair_prices(engine, ids["match_id"].to_list()).select(
+        pl.col("match_id").cast(pl.Int64),
+        *((1.0 / pl.col(f"closing_{o}")).alias(f"p_close_{o}") for o in prices.OUTCOMES),
+    )
+    return ids.join(bet_prices, on="match_id", how="left").join(closing, on="match_id", how="left")
+
+
 def promote(
     state: Snapshot, registered: Registered, evaluated: Evaluated, *, engine: Engine | None = None
 ) -> Promotion:
-    """Champion if no worse than the current one on the latest evaluation season (tags say why)."""
+    """Champion if no worse than the current one on the latest evaluation season (tags say why).
+
+    No worse on RPS, calibration and the closing-line value of the value bets
+    (:func:`sabiscore_ml.models.registry.decide`): a value bet is an outcome
+    whose stated edge at the best pre-closing price (:func:`promotion_prices`)
+    is at least the live default minimum edge (``ValueBetRules.edge_threshold``).
+    """
     import mlflow
 
     from sabiscore_ml.models import registry
@@ -536,8 +568,15 @@ def promote(
     if champion is not None and champion.version != registered["version"]:
         champion_preds = registry.evaluation_predictions(champion.run_id)
     preds = pl.read_parquet(evaluated["predictions_path"])
+    prices = None
+    if champion_preds is not None:
+        prices = promotion_prices(engine, registry.latest_season(preds)["match_id"].to_list())
     decision = registry.decide(
-        preds, champion_preds, champion_version=champion.version if champion else None
+        preds,
+        champion_preds,
+        champion_version=champion.version if champion else None,
+        prices=prices,
+        min_edge=ValueBetRules.edge_threshold,
     )
     if (
         champion is not None

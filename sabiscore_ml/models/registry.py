@@ -459,6 +459,11 @@ class Evidence(TypedDict, total=False):
     ece_challenger: float
     ece_champion: float
     ece_tolerance: float
+    clv_challenger: float  # mean CLV of the challenger's value bets with closing prices
+    clv_champion: float
+    clv_bets_challenger: int  # value bets with closing prices
+    clv_bets_champion: int
+    clv_difference_se: float  # se of the difference of the two means (unpaired)
     champion_version: str | None  # set by the training's promote step
 
 
@@ -498,22 +503,117 @@ def figure(value: float, decimals: int = 4) -> str:
     return f"{value:.{min(max(decimals, needed), 15)}f}"
 
 
+#: The prices :func:`decide` takes, one row per match: the best pre-closing price of
+#: each outcome and the margin-free closing probability of each outcome.
+BET_PRICE_COLUMNS = ("price_home", "price_draw", "price_away")
+CLOSE_COLUMNS = ("p_close_home", "p_close_draw", "p_close_away")
+
+
+@dataclass(frozen=True)
+class BetClv:
+    """The closing-line value of each model's value bets on the paired matches.
+
+    ``challenger`` and ``champion``: the CLV of every value bet with a closing
+    price (:func:`value_bet_clv`); ``priced``: whether any closing price was
+    given at all (without, the CLV is not compared and the reason says so).
+    """
+
+    challenger: np.ndarray
+    champion: np.ndarray
+    priced: bool = True
+
+    @classmethod
+    def unpriced(cls) -> BetClv:
+        """No closing prices: nothing to compare."""
+        empty = np.empty(0, dtype=np.float64)
+        return cls(empty, empty, priced=False)
+
+
+def value_bet_clv(
+    probabilities: np.ndarray, prices: np.ndarray, closing: np.ndarray, min_edge: float
+) -> np.ndarray:
+    """The CLV of a model's value bets that have a closing price, match by match.
+
+    Arrays of one row per match and a column per outcome: the model's
+    probabilities, the best pre-closing prices (NaN where not quoted) and the
+    margin-free closing probabilities (NaN where not known).  A value bet is an
+    outcome whose stated edge ``p_model × price − 1`` is at least ``min_edge``
+    (the live default minimum edge; the betting layer's other guards do not
+    apply); its CLV is ``price × p_close − 1``, the same figure as ``price /
+    closing − 1`` at the margin-free closing price the bankroll walk and the
+    monitor report.  Bets without a closing probability are left out.
+    """
+    p = np.asarray(probabilities, dtype=np.float64)
+    price = np.asarray(prices, dtype=np.float64)
+    close = np.asarray(closing, dtype=np.float64)
+    with np.errstate(invalid="ignore"):
+        bet = (price > 1.0) & (p * price - 1.0 >= min_edge)
+        clv = price * close - 1.0
+    return clv[bet & np.isfinite(clv)]
+
+
+def _mean_se(values: np.ndarray) -> tuple[float, float]:
+    """Mean and standard error of ``values`` (summed in sorted order); NaN when too few."""
+    if len(values) == 0:
+        return math.nan, math.nan
+    values = np.sort(values)
+    se = float(values.std(ddof=1) / math.sqrt(len(values))) if len(values) > 1 else math.nan
+    return float(values.mean()), se
+
+
+def latest_season(predictions: pl.DataFrame) -> pl.DataFrame:
+    """The walk-forward predictions of the latest season in ``predictions`` (by match date)."""
+    latest = predictions.sort("match_date")["season_code"][-1]
+    return predictions.filter(pl.col("season_code") == latest)
+
+
+def _priced(both: pl.DataFrame, prices: pl.DataFrame | None) -> tuple[np.ndarray, np.ndarray]:
+    """The prices and closing probabilities of ``both``'s rows, in order (NaN where none)."""
+    columns = (*BET_PRICE_COLUMNS, *CLOSE_COLUMNS)
+    if prices is None:
+        missing = np.full((both.height, len(BET_PRICE_COLUMNS)), np.nan)
+        return missing, missing.copy()
+    rows = both.select(pl.col("match_id").cast(pl.Int64)).join(
+        prices.select(pl.col("match_id").cast(pl.Int64), *columns).unique("match_id", keep="first"),
+        on="match_id",
+        how="left",
+        maintain_order="left",
+    )
+    values = rows.select(pl.col(c).cast(pl.Float64).fill_null(math.nan) for c in columns).to_numpy()
+    k = len(BET_PRICE_COLUMNS)
+    return values[:, :k], values[:, k:]
+
+
 def decide(
-    challenger: pl.DataFrame, champion: pl.DataFrame | None, champion_version: str | None = None
+    challenger: pl.DataFrame,
+    champion: pl.DataFrame | None,
+    champion_version: str | None = None,
+    *,
+    prices: pl.DataFrame | None = None,
+    min_edge: float | None = None,
 ) -> Decision:
     """Compare walk-forward predictions on the challenger's latest evaluation season.
 
     The challenger is promoted when there is no champion, or when, on the same
     matches (at least ``SABISCORE_MODEL_PROMOTION_MIN_MATCHES``), its mean RPS is
     no worse than the champion's (worse by at most
-    ``SABISCORE_MODEL_PROMOTION_RPS_TOLERANCE``) and its calibration error not
-    worse (up to ``SABISCORE_MODEL_ECE_TOLERANCE``).  Both sets of predictions
+    ``SABISCORE_MODEL_PROMOTION_RPS_TOLERANCE``), its calibration error not
+    worse (up to ``SABISCORE_MODEL_ECE_TOLERANCE``) and the closing-line value
+    of its value bets not worse (:func:`judge`).  Both sets of predictions
     are out of sample: each season was predicted by a model fitted only on
     earlier data.  The reason names the matches (leagues and season) and
     ``champion_version`` when given.
+
+    ``prices``: one row per match (extra matches are ignored), wide: ``match_id``,
+    the best pre-closing price of each outcome (:data:`BET_PRICE_COLUMNS`) and
+    the margin-free closing probability of each outcome (:data:`CLOSE_COLUMNS`),
+    null where not known; each model's value bets are the outcomes whose stated
+    edge at the best price is at least ``min_edge`` (:func:`value_bet_clv`).
+    Without ``prices``, or with no closing probability among them, the CLV is
+    not compared and the reason says so.
     """
-    latest = challenger.sort("match_date")["season_code"][-1]
-    mine = challenger.filter(pl.col("season_code") == latest)
+    mine = latest_season(challenger)
+    latest = mine["season_code"][-1]
     if champion is None:
         return Decision(True, f"no champion yet: {PROMOTED}", {"season": latest, "n": mine.height})
     both = mine.join(
@@ -529,7 +629,25 @@ def decide(
     new = both.select(PREDICTION_COLUMNS).to_numpy()
     old = both.select(f"champion_{c}" for c in PREDICTION_COLUMNS).to_numpy()
     matches = " ".join([", ".join(leagues), latest]) if leagues else latest
-    return judge(new, old, outcome, evidence, matches=matches, champion_version=champion_version)
+    bet_prices, closing = _priced(both, prices)
+    if prices is None or not np.isfinite(closing).any():
+        clv = BetClv.unpriced()
+    else:
+        if min_edge is None:
+            raise ValueError("value bets on the prices need the minimum edge")
+        clv = BetClv(
+            value_bet_clv(new, bet_prices, closing, min_edge),
+            value_bet_clv(old, bet_prices, closing, min_edge),
+        )
+    return judge(
+        new,
+        old,
+        outcome,
+        evidence,
+        matches=matches,
+        champion_version=champion_version,
+        clv=clv,
+    )
 
 
 def judge(
@@ -540,14 +658,29 @@ def judge(
     *,
     matches: str = "",
     champion_version: str | None = None,
+    clv: BetClv | None = None,
 ) -> Decision:
-    """The promotion rule on paired probabilities of the same matches: RPS, then calibration.
+    """The promotion rule on paired probabilities of the same matches: RPS, calibration, CLV.
 
     The reason reads e.g. ``RPS 0.19441 vs champion v3's 0.19441 on 380 matches
     of E0 2023-2024: equal within 0.0001 (difference +0.0000004, se 0.0000031);
     calibration error 0.03431 vs 0.03430: equal within 0.001: promoted``.
     Differences are printed to two significant digits at least, and a
     difference within its tolerance is ``equal``, never ``worse``.
+
+    With ``clv`` (:func:`decide` gives it; the recalibration does not, and is
+    decided on RPS and calibration alone), a challenger no worse on both is
+    then judged on the mean closing-line value of its value bets: when each
+    model has at least ``SABISCORE_MODEL_PROMOTION_MIN_BETS`` bets with closing
+    prices, a challenger whose mean CLV is below the champion's by more than two
+    standard errors of the difference (``sqrt(se1² + se2²)``, the two sets of
+    bets taken as independent) is kept; above by more than two is ``better``,
+    else ``equal``.  The reason goes on ``; CLV of value bets +2.10% (143
+    bets) vs champion v3's +1.80% (151): equal (difference +0.30%, se 0.45%):
+    promoted``.  With fewer bets, or no closing prices, it says so (``CLV not
+    compared: 12 value bets with closing prices vs champion v3's 151 (need
+    30)``, ``CLV not compared: no closing prices``) and RPS and calibration
+    decide.  The CLV figures go into the evidence whenever there are bets.
     """
     settings = get_model_settings()
     evidence = evidence.copy() if evidence is not None else {}
@@ -566,6 +699,8 @@ def judge(
     evidence["ece_challenger"] = round(ece_new, 6)
     evidence["ece_champion"] = round(ece_old, 6)
     evidence["ece_tolerance"] = ece_tolerance
+    if clv is not None:
+        _clv_evidence(evidence, clv)
     champion = f"champion v{champion_version}'s" if champion_version else "champion"
     compared = (
         f"RPS {evidence['rps_challenger']:.5f} vs {champion} {evidence['rps_champion']:.5f} "
@@ -600,8 +735,49 @@ def judge(
         ece_verdict, promote = f"better by {figure(-ece_gap)}", True
     else:
         ece_verdict, promote = f"equal within {ece_tolerance:g}", True
-    return Decision(
-        promote,
-        f"{compared}: {rps_verdict}; {calibration}: {ece_verdict}: {PROMOTED if promote else KEPT}",
-        evidence,
+    reason = f"{compared}: {rps_verdict}; {calibration}: {ece_verdict}"
+    if promote and clv is not None:
+        owner = f"champion v{champion_version}'s" if champion_version else "champion's"
+        clv_clause, promote = _clv_verdict(clv, owner, settings.promotion_min_bets)
+        reason = f"{reason}; {clv_clause}"
+    return Decision(promote, f"{reason}: {PROMOTED if promote else KEPT}", evidence)
+
+
+def _clv_evidence(evidence: Evidence, clv: BetClv) -> None:
+    """The CLV figures of ``clv`` into ``evidence`` (the means once there are bets)."""
+    if not clv.priced:
+        return
+    (mean_new, se_new), (mean_old, se_old) = _mean_se(clv.challenger), _mean_se(clv.champion)
+    evidence["clv_bets_challenger"] = len(clv.challenger)
+    evidence["clv_bets_champion"] = len(clv.champion)
+    if math.isfinite(mean_new):
+        evidence["clv_challenger"] = round(mean_new, 6)
+    if math.isfinite(mean_old):
+        evidence["clv_champion"] = round(mean_old, 6)
+    se = math.hypot(se_new, se_old)
+    if math.isfinite(se):
+        evidence["clv_difference_se"] = round(se, 6)
+
+
+def _clv_verdict(clv: BetClv, owner: str, min_bets: int) -> tuple[str, bool]:
+    """The CLV clause of the reason, and whether the challenger may still be promoted."""
+    if not clv.priced:
+        return "CLV not compared: no closing prices", True
+    n_new, n_old = len(clv.challenger), len(clv.champion)
+    if min(n_new, n_old) < min_bets:
+        return (
+            f"CLV not compared: {n_new} value bets with closing prices vs {owner} {n_old} "
+            f"(need {min_bets})",
+            True,
+        )
+    (mean_new, se_new), (mean_old, se_old) = _mean_se(clv.challenger), _mean_se(clv.champion)
+    diff, se = mean_new - mean_old, math.hypot(se_new, se_old)
+    compared = (
+        f"CLV of value bets {mean_new:+.2%} ({n_new} bets) vs {owner} {mean_old:+.2%} ({n_old})"
     )
+    z = f", {abs(diff) / se:.1f} se" if se > 0 else ""
+    if diff < -2 * se:
+        return f"{compared}: worse by {-diff:.2%} (se {se:.2%}{z})", False
+    if diff > 2 * se:
+        return f"{compared}: better by {diff:.2%} (se {se:.2%}{z})", True
+    return f"{compared}: equal (difference {diff:+.2%}, se {se:.2%})", True
