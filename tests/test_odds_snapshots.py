@@ -276,6 +276,6 @@ def test_a_copy_pricing_fixtures_months_ahead_is_rejected(warehouse: Engine) -> 
         FIXTURES_FILE.read_bytes(), "fixtures.csv", engine=warehouse, today=TODAY, taken_at=early
     )
     assert (outcome.status, outcome.check) == ("rejected", "snapshot_window"), outcome.message
-    assert "more than 183 days after the copy was taken" in outcome.message
+    assert f"more than {LOOKBACK.days} days after the copy was taken" in outcome.message
     assert count(warehouse, "SELECT COUNT(*) FROM odds_snapshots") == 0
     assert count(warehouse, "SELECT COUNT(*) FROM matches") == 0

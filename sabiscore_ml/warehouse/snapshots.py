@@ -50,7 +50,7 @@ TABLE = OddsSnapshot.__tablename__
 #: No snapshot of a match is taken earlier than this before its day: readers bound
 #: ``taken_at`` from below with it, so PostgreSQL scans only the months a read can
 #: touch; loaders refuse a quote outside it (:func:`check_lookback`).
-LOOKBACK = dt.timedelta(days=183)
+LOOKBACK = dt.timedelta(days=400)
 
 
 class SnapshotWindowError(ValueError):
