@@ -19,6 +19,7 @@ import statistics
 import polars as pl
 import pytest
 from conftest import FOOTBALL_DATA_FIXTURES, SAMPLE_DIR
+from fixtures_copies import with_prices
 from sqlalchemy import Engine, text
 
 from feature_store import movement
@@ -60,16 +61,7 @@ def rows() -> list[dict[str, str]]:
 
 def moved(raw: bytes, factors: dict[str, float]) -> bytes:
     """The copy with each named column's price times its factor (two decimals, as published)."""
-    table = list(csv.reader(io.StringIO(raw.decode("utf-8-sig"))))
-    header = table[0]
-    for row in table[1:]:
-        for column, factor in factors.items():
-            i = header.index(column)
-            if i < len(row) and row[i]:
-                row[i] = f"{float(row[i]) * factor:.2f}"
-    out = io.StringIO()
-    csv.writer(out, lineterminator="\r\n").writerows(table)
-    return "\ufeff".encode() + out.getvalue().encode()
+    return with_prices(raw, factors)
 
 
 def ingest_copy(engine: Engine, taken_at: dt.datetime) -> None:

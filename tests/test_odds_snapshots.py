@@ -7,12 +7,11 @@ cent in the later copies; the season file is the bundled Premier League 2023-24.
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import io
 
 import polars as pl
 from conftest import FOOTBALL_DATA_FIXTURES, SAMPLE_DIR
+from fixtures_copies import rewritten, with_prices
 from sqlalchemy import Engine, text
 
 from sabiscore_ml import prices
@@ -40,18 +39,7 @@ SEASON_FILE = SAMPLE_DIR / "E0" / "2023-2024.csv"
 def moved(raw: bytes, home: float = 0.95, other: float = 1.05) -> bytes:
     """The copy with Pinnacle's home price times ``home`` and its draw and away times ``other``,
     Bet365's home price times ``home``: the market moving towards the home sides."""
-    text_ = raw.decode("utf-8-sig")
-    rows = list(csv.reader(io.StringIO(text_)))
-    header = rows[0]
-    factors = {"PSH": home, "PSD": other, "PSA": other, "B365H": home}
-    for row in rows[1:]:
-        for column, factor in factors.items():
-            i = header.index(column)
-            if i < len(row) and row[i]:
-                row[i] = f"{float(row[i]) * factor:.2f}"
-    out = io.StringIO()
-    csv.writer(out, lineterminator="\r\n").writerows(rows)
-    return "\ufeff".encode() + out.getvalue().encode()
+    return with_prices(raw, {"PSH": home, "PSD": other, "PSA": other, "B365H": home})
 
 
 def ingest(raw: bytes, engine: Engine, taken_at: dt.datetime):
@@ -143,15 +131,12 @@ def test_a_later_copy_without_a_bookmaker_drops_it_from_the_prices_as_of_then(
     warehouse: Engine,
 ) -> None:
     ingest(FIXTURES_FILE.read_bytes(), warehouse, T1)
-    without_bet365 = FIXTURES_FILE.read_bytes().decode("utf-8-sig")
-    rows = list(csv.reader(io.StringIO(without_bet365)))
-    for column in ("B365H", "B365D", "B365A"):
-        i = rows[0].index(column)
-        for row in rows[1:]:
-            row[i] = ""
-    out = io.StringIO()
-    csv.writer(out, lineterminator="\r\n").writerows(rows)
-    ingest(out.getvalue().encode(), warehouse, T2)
+
+    def without_bet365(header: list[str], row: list[str]) -> None:
+        for column in ("B365H", "B365D", "B365A"):
+            row[header.index(column)] = ""
+
+    ingest(rewritten(FIXTURES_FILE.read_bytes(), without_bet365), warehouse, T2)
     burnley = match_id(warehouse, "Burnley")
     as_of_t2 = prices.read_quotes(warehouse, [burnley], as_of=T2)
     assert "b365" not in set(as_of_t2["bookmaker"])

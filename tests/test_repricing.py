@@ -24,6 +24,7 @@ import pytest
 import redis
 from conftest import FOOTBALL_DATA_FIXTURES
 from fastapi.testclient import TestClient
+from fixtures_copies import with_prices
 from pydantic import TypeAdapter
 from serving_support import REDIS_URL, add_champion, configure
 from sqlalchemy import Engine, select
@@ -58,17 +59,7 @@ P_MODEL = {"p_home": 0.115, "p_draw": 0.085, "p_away": 0.80}
 
 def home_moved(raw: bytes, home: str = "Burnley", factor: float = 0.9) -> bytes:
     """The copy with every home price of ``home``'s match times ``factor``."""
-    rows = list(csv.reader(io.StringIO(raw.decode("utf-8-sig"))))
-    header = rows[0]
-    for row in rows[1:]:
-        if row[header.index("HomeTeam")] != home:
-            continue
-        for column in HOME_PRICES:
-            i = header.index(column)
-            row[i] = f"{float(row[i]) * factor:.2f}"
-    out = io.StringIO()
-    csv.writer(out, lineterminator="\r\n").writerows(rows)
-    return "\ufeff".encode() + out.getvalue().encode()
+    return with_prices(raw, dict.fromkeys(HOME_PRICES, factor), home=home)
 
 
 def ingest(raw: bytes, engine: Engine, taken_at: dt.datetime) -> None:
